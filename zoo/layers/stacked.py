@@ -1,0 +1,160 @@
+"""Stacks of recurrent layers: deep, optionally bidirectional and residual."""
+
+import keras
+
+from zoo import utils
+from zoo.layers.bidirectional import MERGE_MODES
+from zoo.layers.bidirectional import Bidirectional
+from zoo.layers.recurrent import Recurrent
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class StackedRNN(keras.layers.Layer):
+    """`num_layers` recurrent layers, each reading the previous one's outputs.
+
+    Every layer but the last returns sequences; the mask reaches each layer.
+    With `residual=True`, a layer whose input and output widths agree adds
+    its input to its output (Wu et al., 2016), which helps deep stacks train.
+
+    Args:
+        cell: A cell name from `zoo.cells.names()`.
+        units: Positive integer, units of every layer (per direction).
+        num_layers: Positive integer, depth of the stack. Default: 1.
+        bidirectional: Wrap every layer in `zoo.layers.Bidirectional`.
+        merge_mode: How the two directions merge (see `Bidirectional`);
+            must not be `None` in a stack.
+        residual: Add residual connections where widths agree.
+        return_sequences: Whether the top layer returns every step.
+        dropout: Input dropout of every layer (see `Recurrent`).
+        recurrent_dropout: Recurrent dropout of every layer.
+        use_fused: Passed to every `Recurrent` layer.
+        cell_kwargs: Optional dict of extra cell arguments (for example
+            `{"cell_clip": 3.0}`).
+        seed: Optional integer seed for the dropout masks.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: `[batch, time, features]`.
+        mask: Optional boolean `[batch, time]`, True for real steps.
+        training: Whether dropout is active.
+
+    Returns:
+        `[batch, width]`, or `[batch, time, width]` with `return_sequences`,
+        where width is `units` (doubled by a bidirectional concat).
+
+    Example:
+
+    >>> stack = StackedRNN("lstm", units=4, num_layers=2, bidirectional=True)
+    >>> tuple(stack(keras.ops.ones((2, 5, 3))).shape)
+    (2, 8)
+
+    Reference: Wu et al., "Google's Neural Machine Translation System",
+    2016 (residual connections between recurrent layers).
+    """
+
+    def __init__(
+        self,
+        cell,
+        units,
+        num_layers=1,
+        bidirectional=False,
+        merge_mode="concat",
+        residual=False,
+        return_sequences=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        use_fused="auto",
+        cell_kwargs=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.units = utils.check_positive_int("units", units)
+        self.num_layers = utils.check_positive_int("num_layers", num_layers)
+        self.bidirectional = bool(bidirectional)
+        self.merge_mode = utils.check_choice(
+            "merge_mode", merge_mode, [m for m in MERGE_MODES if m]
+        )
+        self.residual = bool(residual)
+        self.return_sequences = bool(return_sequences)
+        self.dropout = utils.check_fraction("dropout", dropout)
+        self.recurrent_dropout = utils.check_fraction(
+            "recurrent_dropout", recurrent_dropout
+        )
+        self.use_fused = use_fused
+        self.cell_kwargs = dict(cell_kwargs or {})
+        self.seed = seed
+        self.supports_masking = True
+        self.rnn_layers = []
+        for index in range(self.num_layers):
+            last = index == self.num_layers - 1
+            layer = Recurrent(
+                cells_get(cell, self.units, self.cell_kwargs),
+                return_sequences=self.return_sequences or not last,
+                dropout=self.dropout,
+                recurrent_dropout=self.recurrent_dropout,
+                use_fused=use_fused,
+                seed=None if seed is None else seed + index,
+                name=f"rnn_{index}",
+            )
+            if self.bidirectional:
+                layer = Bidirectional(
+                    layer, merge_mode=self.merge_mode, name=f"bi_rnn_{index}"
+                )
+            self.rnn_layers.append(layer)
+
+    @property
+    def output_width(self):
+        doubled = self.bidirectional and self.merge_mode == "concat"
+        return self.units * (2 if doubled else 1)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.rnn_layers:
+            layer.build(shape)
+            shape = shape[:2] + (self.output_width,)
+
+    def compute_output_shape(self, input_shape):
+        if self.return_sequences:
+            return tuple(input_shape[:2]) + (self.output_width,)
+        return (input_shape[0], self.output_width)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def call(self, inputs, mask=None, training=False):
+        x = inputs
+        for layer in self.rnn_layers:
+            y = layer(x, mask=mask, training=training)
+            # Shapes agree only for sequence outputs of equal width.
+            if self.residual and tuple(y.shape[1:]) == tuple(x.shape[1:]):
+                y = y + x
+            x = y
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "cell": self.cell,
+                "units": self.units,
+                "num_layers": self.num_layers,
+                "bidirectional": self.bidirectional,
+                "merge_mode": self.merge_mode,
+                "residual": self.residual,
+                "return_sequences": self.return_sequences,
+                "dropout": self.dropout,
+                "recurrent_dropout": self.recurrent_dropout,
+                "use_fused": self.use_fused,
+                "cell_kwargs": self.cell_kwargs,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+def cells_get(name, units, cell_kwargs):
+    from zoo import cells
+
+    return cells.get(name, units=units, **cell_kwargs)
