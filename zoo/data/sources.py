@@ -1,0 +1,85 @@
+"""Where data comes from: a tensorflow-datasets name or local files.
+
+Every recipe takes one `--data` flag. A value that names an existing path is
+local data, read by the recipe's local-file reader; any other value is a
+tensorflow-datasets name. tensorflow-datasets retries a download for minutes
+when the network is down, so before asking it to download we check, within
+seconds, whether its servers can be reached at all.
+"""
+
+import os
+import socket
+import threading
+
+from absl import logging
+
+# Where tensorflow-datasets downloads from.
+TFDS_HOSTS = (("storage.googleapis.com", 443),)
+
+
+class DataUnavailableError(RuntimeError):
+    """The requested data cannot be had on this machine."""
+
+
+def is_local(data):
+    """True if `data` names a file or folder that exists."""
+    return bool(data) and os.path.exists(os.path.expanduser(data))
+
+
+def network_available(hosts=TFDS_HOSTS, timeout=3.0):
+    """True if a TCP connection to one of `hosts` opens within `timeout` s.
+
+    Name resolution has no timeout of its own, so the probe runs in a
+    daemon thread that is abandoned when the time is up.
+    """
+    result = []
+
+    def probe():
+        for host, port in hosts:
+            try:
+                with socket.create_connection((host, port), timeout=timeout):
+                    result.append(True)
+                    return
+            except OSError as error:
+                logging.info("Cannot reach %s:%d: %s", host, port, error)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    return bool(result)
+
+
+def tfds_prepared(name, data_dir=None):
+    """True if the tensorflow-datasets dataset `name` is already on disk."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir).is_prepared()
+    except Exception as error:  # An unknown name or an unreadable folder.
+        logging.info("tfds builder %r unavailable: %s", name, error)
+        return False
+
+
+def load_tfds(name, splits, data_dir=None, as_supervised=True):
+    """Loads `splits` of a tensorflow-datasets dataset as numpy arrays.
+
+    Raises:
+        DataUnavailableError: The dataset is not on disk and its download
+            servers cannot be reached; the message says how to provide data.
+    """
+    import tensorflow_datasets as tfds
+
+    if not tfds_prepared(name, data_dir) and not network_available():
+        raise DataUnavailableError(
+            f"The tensorflow-datasets dataset {name!r} is not in "
+            f"{data_dir or 'the default tfds data dir'} and its download "
+            "servers cannot be reached (offline?). Pass --data=PATH to "
+            "local files, or --tfds_data_dir=DIR to a prepared copy."
+        )
+    return tfds.load(
+        name,
+        split=list(splits),
+        data_dir=data_dir,
+        as_supervised=as_supervised,
+        batch_size=-1,
+    )
