@@ -1,0 +1,17 @@
+"""The training harness shared by every recipe."""
+
+from zoo.training.config import TrainConfig
+from zoo.training.harness import Stopwatch
+from zoo.training.harness import fit
+from zoo.training.harness import make_optimizer
+from zoo.training.harness import set_seed
+from zoo.training.harness import write_json
+
+__all__ = [
+    "Stopwatch",
+    "TrainConfig",
+    "fit",
+    "make_optimizer",
+    "set_seed",
+    "write_json",
+]
