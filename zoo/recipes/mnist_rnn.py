@@ -1,0 +1,184 @@
+r"""Row-by-row MNIST: each image is 28 time steps of 28 pixels (many-to-one).
+
+    python -m zoo.recipes.mnist_rnn                      # default preset
+    python -m zoo.recipes.mnist_rnn --flagfile=recipes/mnist_rnn/gru.flags \
+        --data=../shared/data/mnist
+
+Trains, evaluates on the test split, writes `<workdir>/metrics.json` and
+exports a SavedModel to `<export_dir>/<version>/` whose `serving_default`
+takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
+[0, 1]) and returns `probabilities [N, 10]` and `classes [N]`.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from zoo import export
+from zoo import layers
+from zoo import training
+from zoo.data import mnist
+from zoo.data import pipeline
+from zoo.training import flags as zoo_flags
+
+# The default preset: recipes/mnist_rnn/lstm.flags holds the same values.
+DEFAULTS = dict(
+    workdir="workdirs/mnist_rnn",
+    data="mnist",
+    export_dir="saved_models/mnist_rnn",
+    epochs=20,
+    batch_size=128,
+    learning_rate=2e-3,
+    lr_decay=0.85,
+    clipnorm=1.0,
+    cell="lstm",
+    units=128,
+    layers=1,
+)
+
+
+@dataclasses.dataclass
+class Config(training.TrainConfig):
+    """Settings of this recipe (all shared; see `TrainConfig`)."""
+
+
+def build_model(config):
+    """Images `[batch, 28, 28]` in [0, 1] -> class probabilities `[batch, 10]`."""
+    images = keras.Input(shape=mnist.IMAGE_SHAPE, name="images")
+    # Rows are time steps: [batch, 28 rows, 28 pixels] is already
+    # [batch, time, features].
+    features = layers.StackedRNN(
+        config.cell,
+        units=config.units,
+        num_layers=config.layers,
+        bidirectional=config.bidirectional,
+        residual=config.residual,
+        dropout=config.dropout,
+        recurrent_dropout=config.recurrent_dropout,
+        seed=config.seed,
+        name="encoder",
+    )(images)
+    probabilities = keras.layers.Dense(
+        mnist.NUM_CLASSES, activation="softmax", name="classifier"
+    )(features)
+    return keras.Model(images, probabilities, name="mnist_rnn")
+
+
+def to_float(images):
+    """uint8 pixels -> float32 in [0, 1]."""
+    return tf.image.convert_image_dtype(images, tf.float32)
+
+
+def serving_endpoints(model):
+    """`serving_default` (uint8 images) and `serving_float` ([0, 1] floats)."""
+
+    def outputs(images):
+        probabilities = model(images, training=False)
+        return {
+            "probabilities": probabilities,
+            "classes": tf.argmax(probabilities, axis=-1),
+        }
+
+    return {
+        "serving_default": (
+            lambda images: outputs(to_float(images)),
+            [tf.TensorSpec([None, 28, 28], tf.uint8, name="images")],
+        ),
+        "serving_float": (
+            outputs,
+            [tf.TensorSpec([None, 28, 28], tf.float32, name="images")],
+        ),
+    }
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """Trains, evaluates and exports; returns the metrics it wrote.
+
+    Args:
+        config: A `Config`.
+        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
+            with the same folder resumes.
+        callbacks: Extra Keras callbacks for `fit`.
+
+    Returns:
+        The dict written to `<workdir>/metrics.json`.
+    """
+    stopwatch = training.Stopwatch()
+    training.set_seed(config.seed)
+    splits = mnist.load(config.data, tfds_data_dir=config.tfds_data_dir or None)
+    logging.info(
+        "Data: %s (%d train, %d test)",
+        splits.source,
+        len(splits.train_labels),
+        len(splits.test_labels),
+    )
+    train, validation = pipeline.split_validation(
+        splits.train_images,
+        splits.train_labels,
+        config.validation_fraction,
+        seed=config.seed,
+    )
+
+    def dataset(pair, shuffle=False):
+        return pipeline.from_arrays(
+            *pair, config.batch_size, shuffle=shuffle, seed=config.seed,
+            map_fn=to_float,
+        )
+
+    train_data = dataset(train, shuffle=True)
+    validation_data = dataset(validation) if validation else None
+    steps_per_epoch = int(np.ceil(len(train[1]) / config.batch_size))
+
+    model = build_model(config)
+    model.compile(
+        optimizer=training.make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.summary(print_fn=logging.info)
+    run = training.fit(
+        model, train_data, validation_data, config, workdir, callbacks
+    )
+    test_loss, test_accuracy = model.evaluate(
+        dataset((splits.test_images, splits.test_labels)), verbose=0
+    )
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "epochs": run["epochs"],
+        "resumed_from_epoch": run["initial_epoch"],
+        "data": splits.source,
+        "data_is_fallback": splits.is_fallback,
+        "config": dataclasses.asdict(config),
+    }
+    if run["history"].get("val_accuracy"):
+        metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
+    if config.export_dir:
+        metrics["export_path"] = export.export_saved_model(
+            model, serving_endpoints(model), config.export_dir
+        )
+    metrics["wall_seconds"] = stopwatch.seconds()
+    training.write_json(f"{workdir}/metrics.json", metrics)
+    logging.info(
+        "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
+    )
+    return metrics
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_and_evaluate(
+        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
+    )
+
+
+zoo_flags.define_flags(DEFAULTS)
+
+if __name__ == "__main__":
+    app.run(main)
