@@ -1,0 +1,171 @@
+"""Shared checks for zoo tests: layers, serialization and exports.
+
+These are plain functions that raise `AssertionError` with a message, so
+any test (pytest or not) can call them.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import keras
+import numpy as np
+
+
+def run_layer_test(layer, inputs, expected_output_shape, mask=None):
+    """Calls `layer` eagerly and in a functional model; checks the shapes.
+
+    Checks that the eager output has `expected_output_shape` (the first
+    output, for layers that return a list), that `compute_output_shape`
+    agrees, and that a functional model around the layer (with the mask as
+    a second input, if given) gives the eager output.
+
+    Returns:
+        The eager output.
+    """
+    kwargs = {} if mask is None else {"mask": mask}
+    output = layer(inputs, **kwargs)
+    _assert_shape(output, expected_output_shape, "eager call")
+    declared = layer.compute_output_shape(tuple(inputs.shape))
+    if declared and isinstance(declared[0], (list, tuple)):
+        declared = declared[0]  # [output, *states] shapes.
+    assert tuple(declared) == tuple(expected_output_shape), (
+        f"compute_output_shape: expected {tuple(expected_output_shape)}, "
+        f"got {tuple(declared)}"
+    )
+    symbolic = keras.Input(batch_shape=tuple(inputs.shape))
+    if mask is None:
+        model = keras.Model(symbolic, layer(symbolic))
+        functional = model(inputs)
+    else:
+        symbolic_mask = keras.Input(batch_shape=tuple(mask.shape), dtype="bool")
+        model = keras.Model(
+            [symbolic, symbolic_mask], layer(symbolic, mask=symbolic_mask)
+        )
+        functional = model([inputs, mask])
+    np.testing.assert_allclose(
+        _first(functional),
+        _first(output),
+        atol=1e-6,
+        err_msg="functional model output differs from the eager call",
+    )
+    return output
+
+
+def _first(x):
+    return np.asarray(x[0] if isinstance(x, (list, tuple)) else x)
+
+
+def _assert_shape(output, expected, where):
+    actual = tuple(_first(output).shape)
+    assert actual == tuple(expected), (
+        f"{where}: expected shape {tuple(expected)}, got {actual}"
+    )
+
+
+def run_serialization_test(layer, inputs, mask=None, atol=1e-6):
+    """Round-trips `layer` through `get_config` and a `.keras` file.
+
+    The rebuilt layer (from its config, with the weights copied) and the
+    reloaded model must give the outputs of the original.
+    """
+    kwargs = {} if mask is None else {"mask": mask}
+    expected = _first(layer(inputs, **kwargs))
+    config = keras.saving.serialize_keras_object(layer)
+    clone = keras.saving.deserialize_keras_object(config)
+    clone(inputs, **kwargs)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(
+        _first(clone(inputs, **kwargs)), expected, atol=atol,
+        err_msg="layer rebuilt from its config gives other outputs",
+    )
+    assert clone.get_config() == layer.get_config(), (
+        "get_config() changed in a round trip"
+    )
+    symbolic = keras.Input(batch_shape=tuple(inputs.shape))
+    model = keras.Model(symbolic, layer(symbolic))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        reloaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        _first(reloaded(inputs)), _first(model(inputs)), atol=atol,
+        err_msg="model reloaded from .keras gives other outputs",
+    )
+
+
+_STANDALONE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    # The export must stand alone: make `import zoo` fail.
+    sys.modules["zoo"] = None
+    import tensorflow as tf
+    path, signature, inputs = sys.argv[1], sys.argv[2], np.load(sys.argv[3])
+    fn = tf.saved_model.load(path).signatures[signature]
+    outputs = fn(**{k: tf.constant(inputs[k]) for k in inputs.files})
+    np.savez(sys.argv[4], **{k: v.numpy() for k, v in outputs.items()})
+    """
+)
+
+
+def run_export_test(export_path, signature, inputs, timeout=120):
+    """Calls `signature` of a SavedModel in a fresh process without `zoo`.
+
+    Args:
+        export_path: The SavedModel folder.
+        signature: Signature name, e.g. `"serving_default"`.
+        inputs: Dict of numpy arrays, keyed by input name.
+
+    Returns:
+        Dict of numpy outputs, keyed by output name.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        in_path = os.path.join(tmp, "inputs.npz")
+        out_path = os.path.join(tmp, "outputs.npz")
+        np.savez(in_path, **inputs)
+        result = subprocess.run(
+            [sys.executable, "-c", _STANDALONE, export_path, signature,
+             in_path, out_path],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=tmp,  # Not the repository, so its `zoo/` is not on the path.
+        )
+        assert result.returncode == 0, (
+            f"loading {export_path} without zoo failed:\n{result.stderr[-3000:]}"
+        )
+        with np.load(out_path) as outputs:
+            return {k: outputs[k] for k in outputs.files}
+
+
+def write_mnist_idx(directory, train_size=64, test_size=32, seed=0, gzip_files=True):
+    """Writes four tiny MNIST-format IDX files of random digits to `directory`.
+
+    Returns:
+        `directory`.
+    """
+    import gzip
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    for prefix, size in (("train", train_size), ("t10k", test_size)):
+        images = rng.integers(0, 256, size=(size, 28, 28), dtype=np.uint8)
+        labels = (np.arange(size) % 10).astype(np.uint8)
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            # Magic: two zero bytes, type 0x08 (ubyte), rank; then big-endian
+            # dimensions and the data.
+            header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+                int(d).to_bytes(4, "big") for d in array.shape
+            )
+            name = os.path.join(directory, f"{prefix}-{kind}-ubyte")
+            payload = header + array.tobytes()
+            if gzip_files:
+                with gzip.open(name + ".gz", "wb") as f:
+                    f.write(payload)
+            else:
+                with open(name, "wb") as f:
+                    f.write(payload)
+    return directory
