@@ -11,6 +11,8 @@ import os
 import socket
 import threading
 
+import numpy as np
+
 from absl import logging
 
 # Where tensorflow-datasets downloads from.
@@ -76,10 +78,28 @@ def load_tfds(name, splits, data_dir=None, as_supervised=True):
             "servers cannot be reached (offline?). Pass --data=PATH to "
             "local files, or --tfds_data_dir=DIR to a prepared copy."
         )
-    return tfds.load(
+    datasets = tfds.load(
         name,
         split=list(splits),
         data_dir=data_dir,
         as_supervised=as_supervised,
-        batch_size=-1,
+    )
+    # Batch by a fixed size rather than `batch_size=-1`, which needs the
+    # split sizes in the dataset's metadata (absent, for instance, under
+    # tfds.testing.mock_data).
+    return [_to_numpy(dataset) for dataset in datasets]
+
+
+def _to_numpy(dataset, chunk=8192):
+    """Stacks every element of `dataset` into numpy arrays (same structure)."""
+    import tensorflow as tf
+
+    chunks = list(dataset.batch(chunk).as_numpy_iterator())
+    if not chunks:
+        spec = dataset.element_spec
+        return tf.nest.map_structure(
+            lambda s: np.zeros((0, *s.shape), s.dtype.as_numpy_dtype), spec
+        )
+    return tf.nest.map_structure(
+        lambda *parts: np.concatenate(parts), *chunks
     )

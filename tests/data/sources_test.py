@@ -1,0 +1,118 @@
+"""Tests for zoo.data.sources: local paths, the network probe, tfds checks.
+
+No test contacts a host: `socket.create_connection` is replaced for every
+test (by a function that refuses, unless a test installs its own fake).
+"""
+
+import socket
+import time
+
+import pytest
+
+from zoo.data import sources
+
+# Never resolved: every test replaces socket.create_connection.
+FAKE_HOSTS = (("host-a.invalid", 443), ("host-b.invalid", 80))
+
+
+def _refuse(address, timeout=None, *args, **kwargs):
+    raise OSError(f"no network in tests ({address})")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", _refuse)
+
+
+class _FakeConnection:
+    """What a successful create_connection returns: a context manager."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+def test_is_local_true_for_existing_file_and_folder(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("x")
+    assert sources.is_local(str(path))
+    assert sources.is_local(str(tmp_path))
+
+
+@pytest.mark.parametrize("data", ["mnist", "", None, "no/such/folder"])
+def test_is_local_false_for_names_and_missing_paths(data):
+    assert sources.is_local(data) is False
+
+
+def test_is_local_expands_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mnist").mkdir()
+    assert sources.is_local("~/mnist")
+    assert not sources.is_local("~/absent")
+
+
+def test_network_available_true_when_a_connection_opens(monkeypatch):
+    calls = []
+
+    def connect(address, timeout=None):
+        calls.append((address, timeout))
+        return _FakeConnection()
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    assert sources.network_available(FAKE_HOSTS[:1], timeout=0.5) is True
+    assert calls == [(FAKE_HOSTS[0], 0.5)]
+
+
+def test_network_available_tries_the_next_host(monkeypatch):
+    calls = []
+
+    def connect(address, timeout=None):
+        calls.append(address)
+        if address == FAKE_HOSTS[0]:
+            raise ConnectionRefusedError("refused")
+        return _FakeConnection()
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    assert sources.network_available(FAKE_HOSTS, timeout=0.5) is True
+    assert calls == list(FAKE_HOSTS)
+
+
+def test_network_available_false_when_every_connection_fails():
+    assert sources.network_available(FAKE_HOSTS, timeout=0.5) is False
+
+
+def test_network_available_gives_up_on_a_hanging_connection(monkeypatch):
+    def hang(address, timeout=None):
+        time.sleep(30)  # Like a name lookup that never answers.
+        return _FakeConnection()
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    start = time.monotonic()
+    assert sources.network_available(FAKE_HOSTS[:1], timeout=0.5) is False
+    assert time.monotonic() - start < 3.0
+
+
+def test_tfds_prepared_false_for_an_unknown_name(tmp_path):
+    assert sources.tfds_prepared("no_such_dataset_zoo", str(tmp_path)) is False
+
+
+def test_tfds_prepared_false_for_an_empty_data_dir(tmp_path):
+    assert sources.tfds_prepared("mnist", str(tmp_path)) is False
+
+
+def test_load_tfds_offline_and_not_prepared_says_how_to_get_data(
+    tmp_path, monkeypatch
+):
+    probes = []
+    monkeypatch.setattr(
+        sources, "network_available", lambda *a, **k: probes.append(1) or False
+    )
+    with pytest.raises(
+        sources.DataUnavailableError,
+        match=r"'mnist' is not in .*tfds_empty.*cannot be reached.*"
+        r"--data=PATH.*--tfds_data_dir=DIR",
+    ):
+        sources.load_tfds("mnist", ["train"], data_dir=str(tmp_path / "tfds_empty"))
+    assert probes == [1]
