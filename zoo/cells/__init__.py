@@ -54,6 +54,11 @@ def get(identifier, **kwargs):
                 f"Unknown cell {identifier!r}. Known cells: "
                 + ", ".join(names())
             )
+        if "units" not in kwargs:
+            raise ValueError(
+                f"Cell {identifier!r} needs `units`, e.g. "
+                f"zoo.cells.get({identifier!r}, units=64)"
+            )
         cls, fixed = _REGISTRY[key]
         return cls(**{**kwargs, **fixed})
     raise ValueError(

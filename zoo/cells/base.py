@@ -6,6 +6,17 @@ from keras import ops
 from zoo import utils
 
 
+def _activation(name, identifier):
+    """`keras.activations.get`, with an error that names the argument."""
+    try:
+        return keras.activations.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected an "
+            f"activation name or callable, got {identifier!r} ({error})"
+        ) from error
+
+
 class RecurrentCell(keras.layers.Layer):
     """Base class for zoo cells: one time step of a recurrent network.
 
@@ -46,8 +57,10 @@ class RecurrentCell(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.units = utils.check_positive_int("units", units)
-        self.activation = keras.activations.get(activation)
-        self.recurrent_activation = keras.activations.get(recurrent_activation)
+        self.activation = _activation("activation", activation)
+        self.recurrent_activation = _activation(
+            "recurrent_activation", recurrent_activation
+        )
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(

@@ -45,6 +45,17 @@ class Bidirectional(keras.layers.Bidirectional):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         utils.check_choice("merge_mode", merge_mode, MERGE_MODES)
+        seed = getattr(layer, "seed", None)
+        if backward_layer is None and seed is not None:
+            # Keras copies the config, seed included; give the backward
+            # direction dropout masks of its own.
+            config = layer.get_config()
+            config.update(
+                go_backwards=not config["go_backwards"],
+                seed=seed + 1,
+                name="backward_" + config["name"],
+            )
+            backward_layer = layer.__class__.from_config(config)
         super().__init__(
             layer, merge_mode=merge_mode, backward_layer=backward_layer, **kwargs
         )

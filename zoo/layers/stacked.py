@@ -1,7 +1,9 @@
 """Stacks of recurrent layers: deep, optionally bidirectional and residual."""
 
 import keras
+from keras import ops
 
+from zoo import cells
 from zoo import utils
 from zoo.layers.bidirectional import MERGE_MODES
 from zoo.layers.bidirectional import Bidirectional
@@ -90,12 +92,13 @@ class StackedRNN(keras.layers.Layer):
         for index in range(self.num_layers):
             last = index == self.num_layers - 1
             layer = Recurrent(
-                cells_get(cell, self.units, self.cell_kwargs),
+                cells.get(cell, units=self.units, **self.cell_kwargs),
                 return_sequences=self.return_sequences or not last,
                 dropout=self.dropout,
                 recurrent_dropout=self.recurrent_dropout,
                 use_fused=use_fused,
-                seed=None if seed is None else seed + index,
+                # Bidirectional gives the backward copy seed + 1.
+                seed=None if seed is None else seed + 2 * index,
                 name=f"rnn_{index}",
             )
             if self.bidirectional:
@@ -130,6 +133,9 @@ class StackedRNN(keras.layers.Layer):
             # Shapes agree only for sequence outputs of equal width.
             if self.residual and tuple(y.shape[1:]) == tuple(x.shape[1:]):
                 y = y + x
+                if mask is not None and len(y.shape) == 3:
+                    # Padded steps stay zero: [batch, time, 1] mask.
+                    y = ops.where(ops.cast(mask, "bool")[:, :, None], y, 0.0)
             x = y
         return x
 
@@ -152,9 +158,3 @@ class StackedRNN(keras.layers.Layer):
             }
         )
         return config
-
-
-def cells_get(name, units, cell_kwargs):
-    from zoo import cells
-
-    return cells.get(name, units=units, **cell_kwargs)
