@@ -1,0 +1,140 @@
+"""Tests for zoo.export: atomic, versioned SavedModel exports."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import export
+from zoo import testing
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(2, activation="softmax")]
+    )
+    return model
+
+
+def _endpoints(model):
+    def outputs(x):
+        probabilities = model(x, training=False)
+        return {
+            "probabilities": probabilities,
+            "classes": tf.argmax(probabilities, axis=-1),
+        }
+
+    return {
+        "serving_default": (
+            lambda x: outputs(tf.cast(x, tf.float32) / 255.0),
+            [tf.TensorSpec([None, 3], tf.uint8, name="x")],
+        ),
+        "serving_float": (
+            outputs,
+            [tf.TensorSpec([None, 3], tf.float32, name="x")],
+        ),
+    }
+
+
+def _patch_write_out(monkeypatch, write_out):
+    # keras.export.ExportArchive() returns a backend subclass (its __new__
+    # dispatches), so patch the class that is really instantiated.
+    archive_class = type(keras.export.ExportArchive())
+    monkeypatch.setattr(archive_class, "write_out", write_out)
+
+
+def _entries(root):
+    return sorted(os.listdir(root))
+
+
+def test_versions_ignores_non_digit_names(tmp_path):
+    for name in ["2", "10", "1", "latest", ".partial-123", "3a", "v4"]:
+        (tmp_path / name).mkdir()
+    assert export.versions(str(tmp_path)) == [1, 2, 10]
+    assert export.versions(str(tmp_path / "absent")) == []
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("exports") / "saved_models" / "toy")
+    first = export.export_saved_model(model, _endpoints(model), root)
+    second = export.export_saved_model(model, _endpoints(model), root)
+    return root, first, second
+
+
+def test_exports_numbered_versions(exported):
+    root, first, second = exported
+    assert first == os.path.join(root, "1")
+    assert second == os.path.join(root, "2")
+    assert export.versions(root) == [1, 2]
+    assert _entries(root) == ["1", "2"]  # No .partial-* folder left.
+    assert os.path.isfile(os.path.join(second, "saved_model.pb"))
+
+
+def test_export_signatures_in_process(model, exported):
+    _, path, _ = exported
+    loaded = tf.saved_model.load(path)
+    assert sorted(loaded.signatures) == ["serving_default", "serving_float"]
+    pixels = np.array([[0, 128, 255], [10, 20, 30]], np.uint8)
+    expected = np.asarray(model(pixels.astype("float32") / 255.0))
+    outputs = loaded.signatures["serving_default"](x=tf.constant(pixels))
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-6)
+    outputs = loaded.signatures["serving_float"](
+        x=tf.constant(pixels.astype("float32") / 255.0)
+    )
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-6)
+    np.testing.assert_array_equal(outputs["classes"], expected.argmax(-1))
+
+
+@pytest.mark.slow
+def test_export_loads_without_zoo_in_a_subprocess(model, exported):
+    _, path, _ = exported
+    pixels = np.array([[0, 128, 255], [10, 20, 30]], np.uint8)
+    outputs = testing.run_export_test(path, "serving_default", {"x": pixels})
+    expected = np.asarray(model(pixels.astype("float32") / 255.0))
+    assert sorted(outputs) == ["classes", "probabilities"]
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-6)
+    np.testing.assert_array_equal(outputs["classes"], expected.argmax(-1))
+
+
+def test_failed_write_leaves_no_version_and_no_partial(
+    model, tmp_path, monkeypatch
+):
+    root = tmp_path / "toy"
+    (root / "1").mkdir(parents=True)
+    written = []
+
+    def write_out(self, filepath, **kwargs):
+        os.makedirs(filepath)
+        with open(os.path.join(filepath, "saved_model.pb"), "wb") as f:
+            f.write(b"half")
+        written.append(filepath)
+        raise OSError("disk full")
+
+    _patch_write_out(monkeypatch, write_out)
+    with pytest.raises(OSError, match="disk full"):
+        export.export_saved_model(model, _endpoints(model), str(root))
+    assert [os.path.basename(p) for p in written] == [f".partial-{os.getpid()}"]
+    assert _entries(root) == ["1"]
+    assert export.versions(str(root)) == [1]
+
+
+def test_stale_partial_folder_is_replaced(model, tmp_path, monkeypatch):
+    root = tmp_path / "toy"
+    stale = root / f".partial-{os.getpid()}"
+    stale.mkdir(parents=True)
+    (stale / "junk").write_text("from a killed run")
+
+    def write_out(self, filepath, **kwargs):
+        assert not os.path.exists(filepath), "stale partial folder not removed"
+        os.makedirs(filepath)
+
+    _patch_write_out(monkeypatch, write_out)
+    path = export.export_saved_model(model, _endpoints(model), str(root))
+    assert path == str(root / "1")
+    assert _entries(root) == ["1"]
+    assert os.listdir(path) == []

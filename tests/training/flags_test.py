@@ -1,0 +1,117 @@
+"""Tests for zoo.training.flags: definitions, validation, config_from_flags.
+
+Each test defines the flags into its own `FlagValues`, so the global
+`absl.flags.FLAGS` (which the recipes fill at import) is never touched.
+"""
+
+import dataclasses
+import functools
+
+import pytest
+from absl import flags
+
+from zoo import cells
+from zoo.training import flags as zoo_flags
+from zoo.training.config import TrainConfig
+
+REQUIRED = dict(workdir="/tmp/w", data="mnist", export_dir="")
+
+
+class _FlagsInto:
+    """Stands in for `absl.flags`, defining into `flag_values`."""
+
+    def __init__(self, flag_values):
+        self._flag_values = flag_values
+
+    def __getattr__(self, name):
+        attribute = getattr(flags, name)
+        if name.startswith("DEFINE"):
+            return functools.partial(attribute, flag_values=self._flag_values)
+        return attribute
+
+
+@pytest.fixture
+def fresh_flags(monkeypatch):
+    """Redirects zoo.training.flags to a new, empty FlagValues."""
+    flag_values = flags.FlagValues()
+    monkeypatch.setattr(zoo_flags, "flags", _FlagsInto(flag_values))
+    monkeypatch.setattr(zoo_flags, "FLAGS", flag_values)
+    return flag_values
+
+
+def test_define_flags_uses_recipe_defaults(fresh_flags):
+    zoo_flags.define_flags(dict(REQUIRED, units=7, cell="gru", lr_decay=0.5))
+    fresh_flags(["prog"])
+    assert fresh_flags.workdir == "/tmp/w"
+    assert fresh_flags.data == "mnist"
+    assert fresh_flags.units == 7
+    assert fresh_flags.cell == "gru"
+    assert fresh_flags.lr_decay == 0.5
+    assert fresh_flags.epochs == TrainConfig.epochs
+    assert fresh_flags.tfds_data_dir is None  # "" means tfds' own folder.
+
+
+def test_define_flags_requires_a_workdir(fresh_flags):
+    with pytest.raises(KeyError, match="workdir"):
+        zoo_flags.define_flags({"data": "mnist"})
+
+
+def test_cell_flag_offers_every_registered_cell(fresh_flags):
+    zoo_flags.define_flags(REQUIRED)
+    assert fresh_flags["cell"].parser.enum_values == cells.names()
+
+
+def test_config_from_flags_picks_parsed_values(fresh_flags):
+    zoo_flags.define_flags(REQUIRED)
+    remaining = fresh_flags(
+        ["prog", "--units=7", "--cell=gru", "--nobidirectional", "--residual",
+         "--learning_rate=0.02", "--tfds_data_dir=/data/tfds", "extra"]
+    )
+    assert remaining == ["prog", "extra"]
+    config = zoo_flags.config_from_flags(TrainConfig)
+    assert isinstance(config, TrainConfig)
+    assert config.units == 7
+    assert config.cell == "gru"
+    assert config.bidirectional is False
+    assert config.residual is True
+    assert config.learning_rate == 0.02
+    assert config.tfds_data_dir == "/data/tfds"
+    assert config.data == "mnist"
+    assert config.epochs == TrainConfig.epochs
+
+
+def test_config_from_flags_maps_unset_tfds_dir_to_empty(fresh_flags):
+    zoo_flags.define_flags(REQUIRED)
+    fresh_flags(["prog"])
+    assert zoo_flags.config_from_flags(TrainConfig).tfds_data_dir == ""
+
+
+def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
+    @dataclasses.dataclass
+    class RecipeConfig(TrainConfig):
+        beam_width: int = 5
+
+    zoo_flags.define_flags(REQUIRED)
+    fresh_flags(["prog", "--units=3"])
+    config = zoo_flags.config_from_flags(RecipeConfig)
+    assert (config.beam_width, config.units) == (5, 3)
+
+
+@pytest.mark.parametrize(
+    "argument, message",
+    [
+        ("--cell=transformer", r"flag --cell=transformer: value should be one "
+         r"of <gru\|lstm\|peephole_lstm\|simple_rnn>"),
+        ("--epochs=-1", r"flag --epochs=-1: -1 is not a non-negative integer"),
+        ("--units=0", r"flag --units=0: 0 is not a positive integer"),
+        ("--batch_size=0", r"flag --batch_size=0: 0 is not a positive integer"),
+        ("--lr_decay=1.5", r"flag --lr_decay=1.5: 1.5 is not "),
+        ("--dropout=1", r"flag --dropout=1: 1.0 is not "),
+        ("--validation_fraction=0.9", r"flag --validation_fraction=0.9: "),
+        ("--clipnorm=-1", r"flag --clipnorm=-1: -1.0 is not "),
+    ],
+)
+def test_invalid_values_are_rejected(fresh_flags, argument, message):
+    zoo_flags.define_flags(REQUIRED)
+    with pytest.raises(flags.IllegalFlagValueError, match=message):
+        fresh_flags(["prog", argument])

@@ -1,0 +1,164 @@
+"""Tests for zoo.training.harness: optimizer, fit with resume, helpers."""
+
+import dataclasses
+import json
+import logging
+import os
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import training
+from zoo.training import harness
+
+
+def _config(**overrides):
+    return dataclasses.replace(
+        training.TrainConfig(), learning_rate=0.1, **overrides
+    )
+
+
+def _lr(optimizer, step):
+    optimizer.iterations.assign(step)
+    return float(optimizer.learning_rate)
+
+
+def test_make_optimizer_constant_without_decay():
+    optimizer = harness.make_optimizer(_config(lr_decay=1.0), steps_per_epoch=5)
+    assert isinstance(optimizer, keras.optimizers.Adam)
+    assert _lr(optimizer, 0) == pytest.approx(0.1)
+    assert _lr(optimizer, 50) == pytest.approx(0.1)
+
+
+def test_make_optimizer_decays_once_per_epoch():
+    optimizer = harness.make_optimizer(_config(lr_decay=0.5), steps_per_epoch=5)
+    assert _lr(optimizer, 0) == pytest.approx(0.1)
+    assert _lr(optimizer, 4) == pytest.approx(0.1)  # Staircase: flat within...
+    assert _lr(optimizer, 5) == pytest.approx(0.05)  # ...and x0.5 per epoch.
+    assert _lr(optimizer, 9) == pytest.approx(0.05)
+    assert _lr(optimizer, 10) == pytest.approx(0.025)
+
+
+def test_make_optimizer_with_zero_steps_still_decays_per_step():
+    optimizer = harness.make_optimizer(_config(lr_decay=0.5), steps_per_epoch=0)
+    assert _lr(optimizer, 1) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("clipnorm, expected", [(1.5, 1.5), (0.0, None)])
+def test_make_optimizer_global_clipnorm(clipnorm, expected):
+    optimizer = harness.make_optimizer(_config(clipnorm=clipnorm), 5)
+    assert optimizer.global_clipnorm == expected
+    assert optimizer.clipnorm is None
+
+
+def _model(config):
+    harness.set_seed(config.seed)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=harness.make_optimizer(config, 2), loss="mse")
+    return model
+
+
+def _dataset():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 3)).astype("float32")
+    y = rng.normal(size=(8, 2)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+
+
+def test_fit_trains_resumes_and_stops(tmp_path, caplog):
+    workdir = str(tmp_path / "run")
+    data = _dataset()
+
+    first = _model(_config(epochs=2))
+    run = harness.fit(first, data, data, _config(epochs=2), workdir)
+    assert run["initial_epoch"] == 0
+    assert run["epochs"] == 2
+    assert sorted(run["history"]) == ["loss", "val_loss"]
+    assert len(run["history"]["loss"]) == 2
+    assert all(isinstance(v, float) for v in run["history"]["loss"])
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
+        "epoch-0001.weights.h5", "epoch-0002.weights.h5"
+    ]
+    assert os.listdir(os.path.join(workdir, "tensorboard"))
+
+    # A new process with more epochs continues after epoch 2.
+    second = _model(_config(epochs=3))
+    run = harness.fit(second, data, None, _config(epochs=3), workdir)
+    assert run["initial_epoch"] == 2
+    assert run["epochs"] == 3
+    assert list(run["history"]) == ["loss"]
+    assert len(run["history"]["loss"]) == 1
+    assert int(second.optimizer.iterations) == 6  # 3 epochs of 2 steps.
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
+        "epoch-0002.weights.h5", "epoch-0003.weights.h5"
+    ]
+
+    # Finished: nothing to train, the last weights are restored.
+    third = _model(_config(epochs=3))
+    with caplog.at_level(logging.WARNING):
+        run = harness.fit(third, data, None, _config(epochs=3), workdir)
+    assert run == {"initial_epoch": 3, "epochs": 3, "history": {}}
+    assert int(third.optimizer.iterations) == 6
+    for a, b in zip(third.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert any(
+        "already holds a run finished after 3 epochs; not training"
+        in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
+
+
+def test_fit_passes_extra_callbacks(tmp_path):
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    config = _config(epochs=1)
+    harness.fit(
+        _model(config), _dataset(), None, config, str(tmp_path), [Record()]
+    )
+    assert seen == [0]
+
+
+def test_write_json_is_atomic_and_valid(tmp_path):
+    path = str(tmp_path / "sub" / "metrics.json")
+    harness.write_json(path, {"b": 1.5, "a": [1, 2]})
+    harness.write_json(path, {"accuracy": 0.25})  # Overwrites.
+    with open(path) as f:
+        assert json.load(f) == {"accuracy": 0.25}
+    assert os.listdir(tmp_path / "sub") == ["metrics.json"]
+
+
+def test_write_json_failure_keeps_the_old_file(tmp_path):
+    path = str(tmp_path / "metrics.json")
+    harness.write_json(path, {"ok": True})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        harness.write_json(path, {"bad": object()})
+    with open(path) as f:
+        assert json.load(f) == {"ok": True}
+
+
+def test_set_seed_makes_initialisation_reproducible():
+    def init(seed):
+        harness.set_seed(seed)
+        layer = keras.layers.Dense(3)
+        layer.build((None, 2))
+        return layer.get_weights()[0]
+
+    np.testing.assert_array_equal(init(5), init(5))
+    assert not np.array_equal(init(5), init(6))
+
+
+def test_stopwatch_increases():
+    stopwatch = harness.Stopwatch()
+    first = stopwatch.seconds()
+    time.sleep(0.01)
+    second = stopwatch.seconds()
+    assert 0 <= first < second
+    assert second >= 0.01
