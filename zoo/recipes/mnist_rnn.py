@@ -31,14 +31,16 @@ DEFAULTS = dict(
     workdir="workdirs/mnist_rnn",
     data="mnist",
     export_dir="saved_models/mnist_rnn",
-    epochs=20,
+    epochs=30,
     batch_size=128,
     learning_rate=2e-3,
-    lr_decay=0.85,
+    lr_decay=0.9,
     clipnorm=1.0,
     cell="lstm",
     units=128,
     layers=1,
+    dropout=0.1,
+    recurrent_dropout=0.1,
 )
 
 
