@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from zoo.training import callbacks as zoo_callbacks
 from zoo.training import checkpoint
 
 
@@ -71,9 +72,12 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         callbacks=[
+            # Extra callbacks first: they may add to the epoch logs that the
+            # TensorBoard writer and the progress bar report.
+            zoo_callbacks.EpochTimer(),
+            *callbacks,
             checkpoint.EpochCheckpoint(checkpoint_dir),
             keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")),
-            *callbacks,
         ],
         shuffle=False,  # The datasets shuffle themselves, per epoch.
         # A progress bar on a terminal; one line per epoch in a log file.
