@@ -1,0 +1,1 @@
+"""Benchmarks and result reports: `python -m bench.<name>`."""
