@@ -163,3 +163,19 @@ def test_stopwatch_increases():
     second = stopwatch.seconds()
     assert 0 <= first < second
     assert second >= 0.01
+
+
+def test_check_same_run_records_then_accepts_epochs_and_export_changes(tmp_path):
+    harness.check_same_run(_config(), str(tmp_path))
+    assert (tmp_path / harness.RUN_CONFIG).exists()
+    harness.check_same_run(_config(epochs=50, export_dir="x"), str(tmp_path))
+
+
+def test_check_same_run_rejects_other_settings(tmp_path):
+    harness.check_same_run(_config(), str(tmp_path))
+    with pytest.raises(
+        ValueError,
+        match=r"holds a run with other settings \(cell: 'lstm' -> 'gru', "
+        r"units: 128 -> 7\); pass a new --workdir",
+    ):
+        harness.check_same_run(_config(cell="gru", units=7), str(tmp_path))

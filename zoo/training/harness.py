@@ -1,5 +1,6 @@
 """The one training loop every recipe uses: seed, optimizer, fit, resume."""
 
+import dataclasses
 import json
 import os
 import sys
@@ -54,7 +55,11 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
         A dict: `initial_epoch` (epochs restored from a checkpoint),
         `epochs` (finished in total) and `history` (per-epoch logs of this
         run).
+
+    Raises:
+        ValueError: `workdir` holds a run with other settings.
     """
+    check_same_run(config, workdir)
     checkpoint_dir = os.path.join(workdir, "checkpoints")
     initial_epoch = checkpoint.restore_latest(model, checkpoint_dir)
     if initial_epoch >= config.epochs:
@@ -88,6 +93,64 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
         "epochs": config.epochs,
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
+
+
+# Settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "export_dir")
+RUN_CONFIG = "run_config.json"
+
+
+def check_same_run(config, workdir):
+    """Records `config` in a new workdir; in an old one, checks it matches.
+
+    Resuming another run's checkpoints would silently mix two experiments,
+    so any difference but `epochs` and `export_dir` is an error.
+    """
+    settings = {
+        k: v for k, v in dataclasses.asdict(config).items()
+        if k not in RESUMABLE_CHANGES
+    }
+    path = os.path.join(workdir, RUN_CONFIG)
+    if not os.path.exists(path):
+        write_json(path, settings)
+        return
+    with open(path) as f:
+        recorded = json.load(f)
+    differences = sorted(
+        k for k in set(settings) | set(recorded)
+        if settings.get(k) != recorded.get(k)
+    )
+    if differences:
+        changes = ", ".join(
+            f"{k}: {recorded.get(k)!r} -> {settings.get(k)!r}"
+            for k in differences
+        )
+        raise ValueError(
+            f"{workdir} holds a run with other settings ({changes}); pass a "
+            "new --workdir, or the same settings to resume it"
+        )
+
+
+def finished_result(config, workdir):
+    """The metrics of a run in `workdir` that already finished, or None.
+
+    A recipe calls this first, so a command rerun on a finished workdir
+    neither trains, nor exports a duplicate, nor overwrites its metrics.
+
+    Raises:
+        ValueError: `workdir` holds a run with other settings.
+    """
+    check_same_run(config, workdir)
+    path = os.path.join(workdir, "metrics.json")
+    done = checkpoint.list_checkpoints(os.path.join(workdir, "checkpoints"))
+    if not done or done[0][0] < config.epochs or not os.path.exists(path):
+        return None
+    logging.warning(
+        "%s holds a run that finished %d epochs; returning its metrics. "
+        "Use a new --workdir to train again.", workdir, done[0][0]
+    )
+    with open(path) as f:
+        return json.load(f)
 
 
 def write_json(path, payload):
