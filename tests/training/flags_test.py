@@ -1,11 +1,10 @@
 """Tests for zoo.training.flags: definitions, validation, config_from_flags.
 
 Each test defines the flags into its own `FlagValues`, so the global
-`absl.flags.FLAGS` (which the recipes fill at import) is never touched.
+`absl.flags.FLAGS` is never touched.
 """
 
 import dataclasses
-import functools
 
 import pytest
 from absl import flags
@@ -17,30 +16,16 @@ from zoo.training.config import TrainConfig
 REQUIRED = dict(workdir="/tmp/w", data="mnist", export_dir="")
 
 
-class _FlagsInto:
-    """Stands in for `absl.flags`, defining into `flag_values`."""
-
-    def __init__(self, flag_values):
-        self._flag_values = flag_values
-
-    def __getattr__(self, name):
-        attribute = getattr(flags, name)
-        if name.startswith("DEFINE"):
-            return functools.partial(attribute, flag_values=self._flag_values)
-        return attribute
-
-
 @pytest.fixture
-def fresh_flags(monkeypatch):
-    """Redirects zoo.training.flags to a new, empty FlagValues."""
-    flag_values = flags.FlagValues()
-    monkeypatch.setattr(zoo_flags, "flags", _FlagsInto(flag_values))
-    monkeypatch.setattr(zoo_flags, "FLAGS", flag_values)
-    return flag_values
+def fresh_flags():
+    """A new, empty FlagValues to define the shared flags into."""
+    return flags.FlagValues()
 
 
 def test_define_flags_uses_recipe_defaults(fresh_flags):
-    zoo_flags.define_flags(dict(REQUIRED, units=7, cell="gru", lr_decay=0.5))
+    zoo_flags.define_flags(
+        dict(REQUIRED, units=7, cell="gru", lr_decay=0.5), fresh_flags
+    )
     fresh_flags(["prog"])
     assert fresh_flags.workdir == "/tmp/w"
     assert fresh_flags.data == "mnist"
@@ -53,22 +38,22 @@ def test_define_flags_uses_recipe_defaults(fresh_flags):
 
 def test_define_flags_requires_a_workdir(fresh_flags):
     with pytest.raises(KeyError, match="workdir"):
-        zoo_flags.define_flags({"data": "mnist"})
+        zoo_flags.define_flags({"data": "mnist"}, fresh_flags)
 
 
 def test_cell_flag_offers_every_registered_cell(fresh_flags):
-    zoo_flags.define_flags(REQUIRED)
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
     assert fresh_flags["cell"].parser.enum_values == cells.names()
 
 
 def test_config_from_flags_picks_parsed_values(fresh_flags):
-    zoo_flags.define_flags(REQUIRED)
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
     remaining = fresh_flags(
         ["prog", "--units=7", "--cell=gru", "--nobidirectional", "--residual",
          "--learning_rate=0.02", "--tfds_data_dir=/data/tfds", "extra"]
     )
     assert remaining == ["prog", "extra"]
-    config = zoo_flags.config_from_flags(TrainConfig)
+    config = zoo_flags.config_from_flags(TrainConfig, fresh_flags)
     assert isinstance(config, TrainConfig)
     assert config.units == 7
     assert config.cell == "gru"
@@ -81,9 +66,10 @@ def test_config_from_flags_picks_parsed_values(fresh_flags):
 
 
 def test_config_from_flags_maps_unset_tfds_dir_to_empty(fresh_flags):
-    zoo_flags.define_flags(REQUIRED)
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
     fresh_flags(["prog"])
-    assert zoo_flags.config_from_flags(TrainConfig).tfds_data_dir == ""
+    config = zoo_flags.config_from_flags(TrainConfig, fresh_flags)
+    assert config.tfds_data_dir == ""
 
 
 def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
@@ -91,9 +77,9 @@ def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
     class RecipeConfig(TrainConfig):
         beam_width: int = 5
 
-    zoo_flags.define_flags(REQUIRED)
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
     fresh_flags(["prog", "--units=3"])
-    config = zoo_flags.config_from_flags(RecipeConfig)
+    config = zoo_flags.config_from_flags(RecipeConfig, fresh_flags)
     assert (config.beam_width, config.units) == (5, 3)
 
 
@@ -112,6 +98,6 @@ def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
     ],
 )
 def test_invalid_values_are_rejected(fresh_flags, argument, message):
-    zoo_flags.define_flags(REQUIRED)
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
     with pytest.raises(flags.IllegalFlagValueError, match=message):
         fresh_flags(["prog", argument])

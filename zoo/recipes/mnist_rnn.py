@@ -11,6 +11,7 @@ takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
 """
 
 import dataclasses
+import datetime
 
 import keras
 import numpy as np
@@ -44,9 +45,7 @@ DEFAULTS = dict(
 )
 
 
-@dataclasses.dataclass
-class Config(training.TrainConfig):
-    """Settings of this recipe (all shared; see `TrainConfig`)."""
+Config = training.recipe_config("Config", DEFAULTS)
 
 
 def build_model(config):
@@ -111,6 +110,9 @@ def train_and_evaluate(config, workdir, callbacks=()):
         The dict written to `<workdir>/metrics.json`.
     """
     stopwatch = training.Stopwatch()
+    finished = training.finished_result(config, workdir)
+    if finished is not None:
+        return finished
     training.set_seed(config.seed)
     splits = mnist.load(config.data, tfds_data_dir=config.tfds_data_dir or None)
     logging.info(
@@ -165,6 +167,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
             model, serving_endpoints(model), config.export_dir
         )
     metrics["wall_seconds"] = stopwatch.seconds()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    metrics["finished_at"] = now.isoformat(timespec="seconds")
     training.write_json(f"{workdir}/metrics.json", metrics)
     logging.info(
         "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
@@ -180,7 +184,11 @@ def main(argv):
     )
 
 
-zoo_flags.define_flags(DEFAULTS)
+def define_flags(flag_values=flags.FLAGS):
+    """Defines this recipe's flags (all shared) with its defaults."""
+    zoo_flags.define_flags(DEFAULTS, flag_values)
+
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -1,7 +1,9 @@
 """The training harness shared by every recipe."""
 
 from zoo.training.config import TrainConfig
+from zoo.training.config import recipe_config
 from zoo.training.harness import Stopwatch
+from zoo.training.harness import finished_result
 from zoo.training.harness import fit
 from zoo.training.harness import make_optimizer
 from zoo.training.harness import set_seed
@@ -10,8 +12,10 @@ from zoo.training.harness import write_json
 __all__ = [
     "Stopwatch",
     "TrainConfig",
+    "finished_result",
     "fit",
     "make_optimizer",
+    "recipe_config",
     "set_seed",
     "write_json",
 ]

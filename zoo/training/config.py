@@ -27,3 +27,27 @@ class TrainConfig:
     recurrent_dropout: float = 0.0
     validation_fraction: float = 0.1
     seed: int = 0
+
+
+def recipe_config(name, defaults, base=TrainConfig):
+    """A dataclass like `base` whose defaults are a recipe's defaults.
+
+    Keys of `defaults` that are fields of `base` change those fields'
+    defaults; other keys (except `workdir`, which is not part of a config)
+    become new fields typed by their values. So `Config()` in code means
+    what the bare command means.
+    """
+    known = {f.name for f in dataclasses.fields(base)}
+    fields = [
+        (key, type(value), dataclasses.field(default=value))
+        for key, value in defaults.items()
+        if key != "workdir"
+    ]
+    unknown = [f for f in fields if f[0] not in known]
+    cls = dataclasses.make_dataclass(name, fields, bases=(base,))
+    cls.__doc__ = (
+        f"Settings of a recipe: `{base.__name__}` fields with the recipe's "
+        "defaults" + (", plus " + ", ".join(f[0] for f in unknown) if unknown
+                      else "") + "."
+    )
+    return cls

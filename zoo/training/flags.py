@@ -1,8 +1,11 @@
 """absl flags shared by every recipe.
 
-A recipe calls `define_flags(defaults)` at import time with its default
-preset (the values of its `recipes/<name>/<default>.flags`), then
-`config_from_flags(ConfigClass)` in `main`. Presets are absl flagfiles:
+A recipe's `define_flags(flag_values)` calls `define_flags(defaults)` here
+with its default preset (the values of its `recipes/<name>/<default>.flags`)
+when it runs as a program, then `config_from_flags(ConfigClass)` in
+`main`. Importing a recipe defines no flags, so several recipes can be
+imported into one process (tests do; each can define into a fresh
+`flags.FlagValues()`). Presets are absl flagfiles:
 `python -m zoo.recipes.mnist_rnn --flagfile=recipes/mnist_rnn/gru.flags`.
 """
 
@@ -16,80 +19,91 @@ from zoo.training.config import TrainConfig
 FLAGS = flags.FLAGS
 
 
-def define_flags(defaults):
+def define_flags(defaults, flag_values=FLAGS):
     """Defines the shared flags with a recipe's `defaults` (a dict).
 
     `defaults` must give `workdir`, `data` and `export_dir`; any other key
-    overrides the generic default of a shared flag of that name.
+    overrides the generic default of a shared flag of that name. Flags go
+    into `flag_values` (absl's global `FLAGS` by default).
     """
     d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     d.update(defaults)
+    into = dict(flag_values=flag_values)
     flags.DEFINE_string(
         "workdir", d["workdir"], "Checkpoints, TensorBoard logs and "
-        "metrics.json go here; a rerun with the same workdir resumes."
+        "metrics.json go here; a rerun with the same workdir resumes.", **into
     )
     flags.DEFINE_string(
         "data", d["data"], "A tensorflow-datasets name, or a path to local "
-        "files in the recipe's format."
+        "files in the recipe's format.", **into
     )
     flags.DEFINE_string(
         "tfds_data_dir", d["tfds_data_dir"] or None,
-        "tensorflow-datasets data folder (default: tfds' own)."
+        "tensorflow-datasets data folder (default: tfds' own).", **into
     )
     flags.DEFINE_string(
         "export_dir", d["export_dir"], "SavedModel export root; each run "
-        "writes the next integer version below it. Empty: no export."
+        "writes the next integer version below it. Empty: no export.", **into
     )
-    flags.DEFINE_integer("epochs", d["epochs"], "Training epochs.", lower_bound=0)
     flags.DEFINE_integer(
-        "batch_size", d["batch_size"], "Examples per batch.", lower_bound=1
+        "epochs", d["epochs"], "Training epochs.", lower_bound=0, **into
+    )
+    flags.DEFINE_integer(
+        "batch_size", d["batch_size"], "Examples per batch.", lower_bound=1,
+        **into
     )
     flags.DEFINE_float(
         "learning_rate", d["learning_rate"], "Initial Adam learning rate.",
-        lower_bound=0.0,
+        lower_bound=0.0, **into
     )
     flags.DEFINE_float(
         "lr_decay", d["lr_decay"], "Exponential decay: the learning rate is "
         "multiplied by this once per epoch (1 = constant).", lower_bound=0.0,
-        upper_bound=1.0,
+        upper_bound=1.0, **into
     )
     flags.DEFINE_float(
         "clipnorm", d["clipnorm"], "Clip gradients to this global norm "
-        "(0 = no clipping).", lower_bound=0.0,
+        "(0 = no clipping).", lower_bound=0.0, **into
     )
-    flags.DEFINE_enum("cell", d["cell"], cells.names(), "Recurrent cell.")
-    flags.DEFINE_integer("units", d["units"], "Units per layer.", lower_bound=1)
+    flags.DEFINE_enum(
+        "cell", d["cell"], cells.names(), "Recurrent cell.", **into
+    )
     flags.DEFINE_integer(
-        "layers", d["layers"], "Stacked recurrent layers.", lower_bound=1
+        "units", d["units"], "Units per layer.", lower_bound=1, **into
+    )
+    flags.DEFINE_integer(
+        "layers", d["layers"], "Stacked recurrent layers.", lower_bound=1,
+        **into
     )
     flags.DEFINE_boolean(
-        "bidirectional", d["bidirectional"], "Bidirectional layers."
+        "bidirectional", d["bidirectional"], "Bidirectional layers.", **into
     )
     flags.DEFINE_boolean(
-        "residual", d["residual"], "Residual connections between layers."
+        "residual", d["residual"], "Residual connections between layers.",
+        **into
     )
     flags.DEFINE_float(
         "dropout", d["dropout"], "Input dropout of each recurrent layer.",
-        lower_bound=0.0, upper_bound=0.99,
+        lower_bound=0.0, upper_bound=0.99, **into
     )
     flags.DEFINE_float(
         "recurrent_dropout", d["recurrent_dropout"],
         "Recurrent dropout of each recurrent layer.", lower_bound=0.0,
-        upper_bound=0.99,
+        upper_bound=0.99, **into
     )
     flags.DEFINE_float(
         "validation_fraction", d["validation_fraction"],
         "Share of the training data held out for validation.",
-        lower_bound=0.0, upper_bound=0.5,
+        lower_bound=0.0, upper_bound=0.5, **into
     )
-    flags.DEFINE_integer("seed", d["seed"], "Random seed.")
+    flags.DEFINE_integer("seed", d["seed"], "Random seed.", **into)
 
 
-def config_from_flags(config_class):
+def config_from_flags(config_class, flag_values=FLAGS):
     """An instance of `config_class` whose fields take the flags' values."""
     values = {}
     for field in dataclasses.fields(config_class):
-        if field.name in FLAGS:
-            value = FLAGS[field.name].value
+        if field.name in flag_values:
+            value = flag_values[field.name].value
             values[field.name] = "" if value is None else value
     return config_class(**values)
