@@ -1,23 +1,31 @@
-"""bench.report turns a run's metrics.json into a README table row."""
+"""bench.report turns a finished preset run into a README table row."""
 
+import dataclasses
 import json
-import os
+
+import pytest
 
 from bench import report
 
 
-def test_row_shows_command_accuracy_and_time(tmp_path):
+def write_metrics(path, preset="gru", **overrides):
+    config = dataclasses.asdict(report.preset_config("mnist_rnn", preset))
+    config["data"] = "../shared/data/mnist"  # Data may differ from a preset.
     metrics = {
-        "config": {"data": "../shared/data/mnist"},
+        "config": config,
         "test_accuracy": 0.98765,
         "wall_seconds": 486.4,
+        "resumed_from_epoch": 0,
+        "data_is_fallback": False,
+        "finished_at": "2026-11-23T12:00:00+00:00",
     }
-    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
-    noon_utc = 1795435200  # 2026-11-23 12:00 UTC
-    os.utime(tmp_path / "metrics.json", (noon_utc, noon_utc))
+    metrics.update(overrides)
+    (path / "metrics.json").write_text(json.dumps(metrics))
 
+
+def test_row_shows_command_accuracy_time_and_date(tmp_path):
+    write_metrics(tmp_path)
     row = report.row("mnist_rnn", "gru", str(tmp_path), "test machine")
-
     assert row == (
         "| mnist_rnn | gru | `python -m zoo.recipes.mnist_rnn "
         "--flagfile=recipes/mnist_rnn/gru.flags --data=../shared/data/mnist` "
@@ -26,9 +34,28 @@ def test_row_shows_command_accuracy_and_time(tmp_path):
 
 
 def test_default_preset_has_no_flagfile(tmp_path):
-    metrics = {"config": {"data": "mnist"}, "test_accuracy": 0.5,
-               "wall_seconds": 59.6}
-    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    write_metrics(tmp_path, preset="default", wall_seconds=59.6)
     row = report.row("mnist_rnn", "default", str(tmp_path), "m")
-    assert "`python -m zoo.recipes.mnist_rnn --data=mnist`" in row
+    assert "`python -m zoo.recipes.mnist_rnn --data=../shared/data/mnist`" in row
     assert "| 1 min 00 s |" in row
+
+
+def test_a_run_with_other_settings_is_refused(tmp_path):
+    write_metrics(tmp_path)
+    with pytest.raises(
+        report.ReportError, match=r"not the lstm preset; differs in cell='gru'"
+    ):
+        report.row("mnist_rnn", "lstm", str(tmp_path), "m")
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"resumed_from_epoch": 3}, "resumed run; its wall time is partial"),
+        ({"data_is_fallback": True}, "trained on the offline fallback data"),
+    ],
+)
+def test_partial_or_fallback_runs_are_refused(tmp_path, overrides, message):
+    write_metrics(tmp_path, **overrides)
+    with pytest.raises(report.ReportError, match=message):
+        report.row("mnist_rnn", "gru", str(tmp_path), "m")
