@@ -37,9 +37,19 @@ def test_get_lstm_and_peephole_lstm():
     assert cells.get("peephole_lstm", units=4).use_peepholes is True
 
 
-def test_fixed_arguments_win_over_kwargs():
-    cell = cells.get("peephole_lstm", units=2, use_peepholes=False)
-    assert cell.use_peepholes is True
+def test_contradicting_a_fixed_argument_is_an_error():
+    with pytest.raises(
+        ValueError,
+        match=r"Cell 'peephole_lstm' fixes \['use_peepholes'\] to \[True\]",
+    ):
+        cells.get("peephole_lstm", units=2, use_peepholes=False)
+    assert cells.get("peephole_lstm", units=2, use_peepholes=True).use_peepholes
+
+
+def test_dict_with_constructor_arguments_is_an_error():
+    config = keras.saving.serialize_keras_object(cells.GRUCell(2))
+    with pytest.raises(ValueError, match=r"got a config dict and \['units'\]"):
+        cells.get(config, units=4)
 
 
 def test_get_forwards_kwargs_and_ignores_case():

@@ -138,9 +138,9 @@ def test_get_config_round_trip():
     assert revived.get_config() == config
 
 
-def test_recurrent_activation_is_ignored():
-    cell = SimpleRNNCell(2, recurrent_activation="relu")
-    assert "recurrent_activation" not in cell.get_config()
+def test_recurrent_activation_is_rejected():
+    with pytest.raises(ValueError, match="SimpleRNNCell has no gates"):
+        SimpleRNNCell(2, recurrent_activation="relu")
 
 
 def test_docstring_example_runs():

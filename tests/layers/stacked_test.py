@@ -207,8 +207,8 @@ def test_dropout_only_in_training():
          "Received an invalid value for argument `use_fused`, expected one "
          "of 'auto', True, False, got 'always'"),
         (dict(cell="lstmm"),
-         "Unknown cell 'lstmm'. Known cells: gru, lstm, peephole_lstm, "
-         "simple_rnn"),
+         "Received an invalid value for argument `cell`, expected one of "
+         "'gru', 'lstm', 'peephole_lstm', 'simple_rnn', got 'lstmm'"),
         (dict(cell="peephole_lstm", use_fused=True),
          "True cannot be honoured because peephole connections and cell "
          "clipping have no fused kernel"),

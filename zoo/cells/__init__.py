@@ -46,6 +46,11 @@ def get(identifier, **kwargs):
             )
         return identifier
     if isinstance(identifier, dict):
+        if kwargs:
+            raise ValueError(
+                "Constructor arguments are only accepted with a cell name; "
+                f"got a config dict and {sorted(kwargs)}"
+            )
         return keras.saving.deserialize_keras_object(identifier)
     if isinstance(identifier, str):
         key = identifier.lower()
@@ -60,6 +65,12 @@ def get(identifier, **kwargs):
                 f"zoo.cells.get({identifier!r}, units=64)"
             )
         cls, fixed = _REGISTRY[key]
+        clashes = {k: v for k, v in kwargs.items() if k in fixed and fixed[k] != v}
+        if clashes:
+            raise ValueError(
+                f"Cell {identifier!r} fixes {sorted(clashes)} to "
+                f"{[fixed[k] for k in sorted(clashes)]}; got {clashes}"
+            )
         return cls(**{**kwargs, **fixed})
     raise ValueError(
         "Received an invalid value for argument `identifier`, expected a "

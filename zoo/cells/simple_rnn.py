@@ -42,7 +42,11 @@ class SimpleRNNCell(RecurrentCell):
     """
 
     def __init__(self, units, activation="tanh", **kwargs):
-        kwargs.pop("recurrent_activation", None)
+        if "recurrent_activation" in kwargs:
+            raise ValueError(
+                "SimpleRNNCell has no gates, so no `recurrent_activation`; "
+                f"got {kwargs['recurrent_activation']!r}"
+            )
         super().__init__(units, activation=activation, **kwargs)
 
     def build(self, input_shape):

@@ -19,7 +19,8 @@ class StackedRNN(keras.layers.Layer):
     its input to its output (Wu et al., 2016), which helps deep stacks train.
 
     Args:
-        cell: A cell name from `zoo.cells.names()`.
+        cell: A cell name from `zoo.cells.names()` (for a custom cell, stack
+            `zoo.layers.Recurrent` layers yourself).
         units: Positive integer, units of every layer (per direction).
         num_layers: Positive integer, depth of the stack. Default: 1.
         bidirectional: Wrap every layer in `zoo.layers.Bidirectional`.
@@ -71,7 +72,7 @@ class StackedRNN(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.cell = cell
+        self.cell = utils.check_choice("cell", cell, cells.names())
         self.units = utils.check_positive_int("units", units)
         self.num_layers = utils.check_positive_int("num_layers", num_layers)
         self.bidirectional = bool(bidirectional)
