@@ -10,6 +10,7 @@ import importlib.util
 import os
 import re
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -380,3 +381,15 @@ def test_real_mnist_files():
     assert splits.test_labels.shape == (10000,)
     assert set(np.unique(splits.train_labels)) == set(range(10))
     assert set(np.unique(splits.test_labels)) == set(range(10))
+
+
+def test_hanging_network_falls_back_within_ten_seconds(tmp_path, monkeypatch):
+    def hang(*args, **kwargs):
+        time.sleep(30)  # A connection attempt that never answers.
+        raise OSError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    start = time.monotonic()
+    splits = mnist.load("mnist", tfds_data_dir=str(tmp_path))
+    assert time.monotonic() - start < 10
+    assert splits.is_fallback

@@ -106,7 +106,11 @@ _STANDALONE = textwrap.dedent(
     path, signature, inputs = sys.argv[1], sys.argv[2], np.load(sys.argv[3])
     fn = tf.saved_model.load(path).signatures[signature]
     outputs = fn(**{k: tf.constant(inputs[k]) for k in inputs.files})
-    np.savez(sys.argv[4], **{k: v.numpy() for k, v in outputs.items()})
+    def plain(array):
+        # Strings come back as object arrays of bytes; store them as bytes.
+        return array.astype("S") if array.dtype == object else array
+
+    np.savez(sys.argv[4], **{k: plain(v.numpy()) for k, v in outputs.items()})
     """
 )
 
@@ -120,7 +124,8 @@ def run_export_test(export_path, signature, inputs, timeout=120):
         inputs: Dict of numpy arrays, keyed by input name.
 
     Returns:
-        Dict of numpy outputs, keyed by output name.
+        Dict of numpy outputs, keyed by output name (string outputs as
+        numpy bytes arrays).
     """
     with tempfile.TemporaryDirectory() as tmp:
         in_path = os.path.join(tmp, "inputs.npz")
