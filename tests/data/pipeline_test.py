@@ -91,3 +91,126 @@ def test_from_arrays_shuffle_is_reproducible_for_a_seed():
     assert [_order(second), _order(second)] == [epoch1, epoch2]
     assert _order(make(8)) != epoch1  # ...reproducible for a seed.
     assert _order(pipeline.from_arrays(features, labels, 3)) == list(range(20))
+
+
+# Text batches bucketed by length.
+
+
+def test_token_counts_split_on_any_whitespace():
+    counts = pipeline.token_counts(
+        tf.constant(["a  b", "", "   ", " x\ty\nz ", "one"])
+    )
+    assert counts.numpy().tolist() == [2, 0, 0, 3, 1]
+
+
+@pytest.mark.parametrize(
+    "max_length, expected",
+    [
+        (1, []),
+        (4, []),
+        (5, [4]),
+        (12, [4, 5, 6, 7, 8, 9, 11]),
+        (200, [4, 5, 6, 7, 8, 9, 11, 12, 14, 16, 19, 21, 25, 28, 33, 37, 43,
+               50, 57, 65, 75, 87, 100, 115, 132, 151, 174]),
+    ],
+)
+def test_bucket_boundaries_values(max_length, expected):
+    edges = pipeline.bucket_boundaries(max_length)
+    assert edges == expected
+    assert all(a < b for a, b in zip(edges, edges[1:]))  # Strictly increasing.
+    assert all(edge < max_length for edge in edges)
+
+
+def test_bucket_boundaries_bound_the_length_ratio_of_a_bucket():
+    edges = pipeline.bucket_boundaries(200)
+    # Bucket [lo, hi) holds lengths lo..hi-1; the last one lo..max_length.
+    for lo, hi in zip(edges, edges[1:] + [201]):
+        assert (hi - 1) / lo <= 1.15, (lo, hi)
+
+
+def _texts(lengths):
+    # Text i has lengths[i] tokens and ends in its index, to trace it.
+    return np.array(
+        [" ".join(["w"] * (n - 1) + [f"t{i}"]) if n else ""
+         for i, n in enumerate(lengths)],
+        dtype=object,
+    )
+
+
+LENGTHS = [0, 1, 3, 4, 5, 5, 9, 10, 11, 12, 13, 30, 31, 33, 60, 2, 7, 45, 12,
+           40]
+
+
+def _batches(dataset):
+    return [(x.numpy(), y.numpy()) for x, y in dataset]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_bucketed_batches_group_similar_lengths(shuffle):
+    max_length = 40
+    labels = np.arange(len(LENGTHS), dtype=np.int64)
+    dataset = pipeline.bucketed_text_batches(
+        _texts(LENGTHS).astype(str), labels, batch_size=3,
+        max_length=max_length, shuffle=shuffle, seed=1,
+    )
+    edges = pipeline.bucket_boundaries(max_length)
+    seen = []
+    for texts, batch_labels in _batches(dataset):
+        assert 1 <= len(batch_labels) <= 3
+        lengths = [min(len(t.split()), max_length) for t in texts]
+        # Texts travel with their labels.
+        assert lengths == [min(LENGTHS[i], max_length) for i in batch_labels]
+        buckets = set(np.searchsorted(edges, lengths, side="right"))
+        assert len(buckets) == 1, lengths
+        if min(lengths) >= edges[0]:
+            assert max(lengths) / min(lengths) <= 1.15
+        seen.extend(batch_labels.tolist())
+    assert sorted(seen) == labels.tolist()  # Every example exactly once.
+
+
+def test_bucketed_batches_cap_long_texts_at_max_length():
+    # 6, 50 and 90 tokens are all >= max_length 6: one bucket, one batch.
+    dataset = pipeline.bucketed_text_batches(
+        _texts([6, 50, 90]).astype(str), np.arange(3), batch_size=3,
+        max_length=6,
+    )
+    (texts, labels), = _batches(dataset)
+    assert sorted(labels.tolist()) == [0, 1, 2]
+
+
+def test_unbucketed_batches_keep_the_order():
+    labels = np.arange(len(LENGTHS), dtype=np.int64)
+    texts = _texts(LENGTHS).astype(str)
+    batches = _batches(pipeline.bucketed_text_batches(
+        texts, labels, batch_size=6, max_length=40, bucket=False
+    ))
+    assert [len(y) for _, y in batches] == [6, 6, 6, 2]
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]),
+                                  labels)
+    assert np.concatenate([x for x, _ in batches]).astype(str).tolist() == (
+        texts.tolist()
+    )
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_bucketed_batches_shuffle_is_reproducible_for_a_seed(bucket):
+    labels = np.arange(len(LENGTHS), dtype=np.int64)
+    texts = _texts(LENGTHS).astype(str)
+
+    def make(seed):
+        return pipeline.bucketed_text_batches(
+            texts, labels, batch_size=2, max_length=40, bucket=bucket,
+            shuffle=True, seed=seed,
+        )
+
+    def batch_order(dataset):
+        return [y.tolist() for _, y in _batches(dataset)]
+
+    first = batch_order(make(7))
+    assert sorted(sum(first, [])) == labels.tolist()
+    assert batch_order(make(7)) == first
+    assert batch_order(make(8)) != first
+    plain = batch_order(pipeline.bucketed_text_batches(
+        texts, labels, batch_size=2, max_length=40, bucket=bucket
+    ))
+    assert first != plain

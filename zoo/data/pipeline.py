@@ -33,3 +33,51 @@ def from_arrays(features, labels, batch_size, shuffle=False, seed=0, map_fn=None
             lambda x, y: (map_fn(x), y), num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def token_counts(texts):
+    """Whitespace-token count of each string: the length TextToIds sees."""
+    return tf.strings.split(texts).row_lengths()
+
+
+def bucket_boundaries(max_length, first=4, growth=1.15):
+    """Length-bucket edges growing by `growth`: 4, 5, 6, 7, 8, 9, 11, 12, ...
+
+    Rows of a bucket differ in length by at most about 15%, which bounds
+    the padding of every batch.
+    """
+    edges, edge = [], float(first)
+    while round(edge) < max_length:
+        if not edges or round(edge) > edges[-1]:
+            edges.append(int(round(edge)))
+        edge *= growth
+    return edges
+
+
+def bucketed_text_batches(
+    texts, labels, batch_size, max_length, bucket=True, shuffle=False, seed=0
+):
+    """Batches of `(texts [batch], labels [batch])`, grouped by length.
+
+    With `bucket`, texts of similar token counts (capped at `max_length`)
+    share a batch, so padding to each batch's longest row stays small;
+    without it, batches mix lengths at random (the baseline to compare
+    against: each row is padded to its batch's longest).
+    """
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed)
+    if not bucket:
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    boundaries = bucket_boundaries(max_length)
+    dataset = dataset.bucket_by_sequence_length(
+        lambda text, label: tf.minimum(
+            tf.size(tf.strings.split(text)), max_length
+        ),
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+    )
+    if shuffle:
+        # Buckets fill at different rates; mix the finished batches.
+        dataset = dataset.shuffle(64, seed=seed)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,415 @@
+"""Tests for zoo.data.labelled_text: row readers, local layouts, `load()`.
+
+The tests write their own tiny files. No test contacts a host:
+`socket.create_connection` refuses in every test.
+"""
+
+import logging
+import os
+import re
+import socket
+import time
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from zoo.data import labelled_text
+from zoo.data import sources
+from zoo.data.labelled_text import MalformedRowError
+
+
+def _refuse(address, timeout=None, *args, **kwargs):
+    raise OSError(f"no network in tests ({address})")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", _refuse)
+
+
+def write(path, text):
+    """Writes `text` (str, or bytes as they are) to `path`; returns str path."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    with open(path, mode, **({} if mode == "wb" else {"newline": ""})) as f:
+        f.write(text)
+    return path
+
+
+def rows(*pairs, sep="\t"):
+    return "".join(f"{label}{sep}{text}\n" for label, text in pairs)
+
+
+# read_rows
+
+
+def test_read_rows_tsv(tmp_path):
+    path = write(tmp_path / "a.tsv", rows(("1", "good film"), ("0", "bad, bad")))
+    assert labelled_text.read_rows(path) == (
+        ["1", "0"], ["good film", "bad, bad"], 0
+    )
+
+
+def test_read_rows_tsv_extra_tabs_join_into_the_text(tmp_path):
+    path = write(tmp_path / "a.tsv", "1\tone\ttwo\t\tthree\r\n0\tx\n")
+    labels, texts, _ = labelled_text.read_rows(path)
+    assert labels == ["1", "0"]
+    assert texts == ["one\ttwo\t\tthree", "x"]  # And the \r is gone.
+
+
+def test_read_rows_csv_quoting_and_unquoted_commas(tmp_path):
+    path = write(
+        tmp_path / "a.CSV",
+        '1,"great, really great"\n'
+        "0,not good, not bad, just dull\n"
+        '1,"she said ""wow"""\n',
+    )
+    labels, texts, skipped = labelled_text.read_rows(path)
+    assert labels == ["1", "0", "1"]
+    assert texts == [
+        "great, really great",
+        "not good, not bad, just dull",
+        'she said "wow"',
+    ]
+    assert skipped == 0
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("a.tsv", "label\ttext\n1\tx\n0\ty\n"),
+        ("a.tsv", "Sentiment\treview\n1\tx\n0\ty\n"),
+        ("a.csv", "label,text\n1,x\n0,y\n"),
+        # Excel's "CSV UTF-8" starts with a byte order mark.
+        ("a.csv", "\ufefflabel,text\n1,x\n0,y\n"),
+    ],
+    ids=["tsv", "tsv_sentiment", "csv", "csv_bom"],
+)
+def test_read_rows_skips_a_header(tmp_path, name, text):
+    path = write(tmp_path / name, text)
+    assert labelled_text.read_rows(path) == (["1", "0"], ["x", "y"], 0)
+
+
+@pytest.mark.parametrize("name, sep", [("a.tsv", "\t"), ("a.csv", ",")])
+def test_read_rows_drops_a_byte_order_mark(tmp_path, name, sep):
+    path = write(tmp_path / name, f"\ufeff1{sep}x\n0{sep}y\n")
+    assert labelled_text.read_rows(path)[0] == ["1", "0"]  # Not "\ufeff1".
+
+
+def test_read_rows_keeps_a_first_row_with_a_real_label(tmp_path):
+    path = write(tmp_path / "a.tsv", rows(("positive", "label me"),
+                                          ("negative", "text")))
+    labels, texts, _ = labelled_text.read_rows(path)
+    assert labels == ["positive", "negative"]
+    assert texts == ["label me", "text"]
+
+
+def test_read_rows_header_only_on_the_first_line(tmp_path):
+    path = write(tmp_path / "a.tsv", rows(("1", "x"), ("label", "y")))
+    assert labelled_text.read_rows(path)[0] == ["1", "label"]
+
+
+@pytest.mark.parametrize("name, sep", [("a.tsv", "\t"), ("a.csv", ",")])
+def test_read_rows_skips_blank_lines(tmp_path, name, sep):
+    text = f"\n1{sep}x\n\n\n0{sep}y\n\n"
+    path = write(tmp_path / name, text)
+    assert labelled_text.read_rows(path) == (["1", "0"], ["x", "y"], 0)
+
+
+def test_read_rows_string_labels_are_stripped(tmp_path):
+    path = write(tmp_path / "a.tsv", " positive \t fine \nnegative\tno\n")
+    labels, texts, _ = labelled_text.read_rows(path)
+    assert labels == ["positive", "negative"]
+    assert texts == [" fine ", "no"]  # Texts are kept as they are.
+
+
+def test_read_rows_replaces_invalid_utf8(tmp_path):
+    path = write(tmp_path / "a.tsv", b"1\tgood \xff\xfe film\n0\t\xc3\xa9t\xc3\xa9\n")
+    labels, texts, _ = labelled_text.read_rows(path)
+    assert labels == ["1", "0"]
+    assert texts == ["good \ufffd\ufffd film", "\u00e9t\u00e9"]
+
+
+MALFORMED = [
+    # name, content, line, problem
+    ("one_field.tsv", "1\tok\njust text\n0\tfine\n", 2,
+     r"expected `label'\\t'text`, found 1 field"),
+    ("empty_label.tsv", "1\tok\n0\tfine\n \tno label\n", 3, "empty label"),
+    ("one_field.csv", "1,ok\n\nno-comma-here\n", 3,
+     "expected `label','text`, found 1 field"),
+    ("empty_label.csv", '1,ok\n,"no label"\n', 2, "empty label"),
+    # A quoted field over two lines: the bad row starts on line 4.
+    ("multiline.csv", '0,a\n1,"two\nlines"\n,bad\n', 4, "empty label"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, content, line, problem", MALFORMED,
+    ids=[m[0] for m in MALFORMED],
+)
+def test_read_rows_malformed_row_names_file_and_line(
+    tmp_path, name, content, line, problem
+):
+    path = write(tmp_path / name, content)
+    with pytest.raises(
+        MalformedRowError,
+        match=re.escape(f"{path}:{line}: ") + problem
+        + re.escape("; fix the row or pass --skip_bad_rows to skip such rows"),
+    ):
+        labelled_text.read_rows(path)
+
+
+def test_malformed_row_error_is_a_value_error():
+    assert issubclass(MalformedRowError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "name, content, line, problem", MALFORMED,
+    ids=[m[0] for m in MALFORMED],
+)
+def test_read_rows_skip_bad_rows_counts_and_warns(
+    tmp_path, caplog, name, content, line, problem
+):
+    path = write(tmp_path / name, content)
+    with caplog.at_level(logging.WARNING):
+        labels, texts, skipped = labelled_text.read_rows(path, skip_bad_rows=True)
+    assert skipped == 1
+    assert len(labels) == len(texts) >= 1
+    assert "" not in labels
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING]
+    assert f"Skipped 1 malformed rows of {path}" in warnings
+
+
+def test_read_rows_no_warning_without_bad_rows(tmp_path, caplog):
+    path = write(tmp_path / "a.tsv", rows(("1", "x")))
+    with caplog.at_level(logging.WARNING):
+        labelled_text.read_rows(path, skip_bad_rows=True)
+    assert not [r for r in caplog.records if "Skipped" in r.getMessage()]
+
+
+# class_names_of
+
+
+@pytest.mark.parametrize(
+    "labels, expected",
+    [
+        (["10", "2", "1", "2"], ["1", "2", "10"]),  # Numerically, not "1,10,2".
+        (["-1", "1", "0"], ["-1", "0", "1"]),
+        (["pos", "neg", "pos"], ["neg", "pos"]),
+        (["2", "b", "10"], ["10", "2", "b"]),  # Mixed: as strings.
+        (["positive", "negative", "neutral"], ["negative", "neutral", "positive"]),
+    ],
+    ids=["numeric", "negative_numbers", "strings", "mixed", "three"],
+)
+def test_class_names_of(labels, expected):
+    assert labelled_text.class_names_of(labels) == expected
+
+
+# load_local: one file
+
+
+def _many(n, classes=("0", "1")):
+    return [(classes[i % len(classes)], f"text number {i}") for i in range(n)]
+
+
+def test_load_local_single_file_carves_a_fixed_tenth(tmp_path):
+    pairs = _many(30)
+    path = write(tmp_path / "all.tsv", rows(*pairs))
+    splits = labelled_text.load_local(path, seed=3)
+    assert len(splits.test_texts) == 3 and len(splits.train_texts) == 27
+    assert splits.train_texts.dtype == object
+    assert splits.train_labels.dtype == np.int64
+    assert splits.class_names == ["0", "1"]
+    train, test = set(splits.train_texts), set(splits.test_texts)
+    assert not train & test
+    assert train | test == {text for _, text in pairs}
+    # Labels travel with their texts.
+    truth = {text: label for label, text in pairs}
+    for texts, labels in ((splits.train_texts, splits.train_labels),
+                          (splits.test_texts, splits.test_labels)):
+        for text, label in zip(texts, labels):
+            assert splits.class_names[label] == truth[text]
+    assert splits.source == f"{path} (test: a fixed 10% of rows)"
+    assert splits.skipped_rows == 0
+    again = labelled_text.load_local(path, seed=3)
+    np.testing.assert_array_equal(again.test_texts, splits.test_texts)
+    other = labelled_text.load_local(path, seed=4)
+    assert set(other.test_texts) != test
+
+
+def test_load_local_single_file_string_labels_three_classes(tmp_path):
+    pairs = _many(20, classes=("positive", "negative", "neutral"))
+    path = write(tmp_path / "all.csv", rows(*pairs, sep=","))
+    splits = labelled_text.load_local(path)
+    assert splits.class_names == ["negative", "neutral", "positive"]
+    assert len(splits.test_labels) == 2
+    assert set(splits.train_labels) == {0, 1, 2}
+
+
+def test_load_local_single_file_counts_skipped_rows(tmp_path):
+    path = write(tmp_path / "all.tsv",
+                 rows(*_many(10)) + "oops\n\tno label\n")
+    with pytest.raises(MalformedRowError, match=re.escape(f"{path}:11: ")):
+        labelled_text.load_local(path)
+    splits = labelled_text.load_local(path, skip_bad_rows=True)
+    assert splits.skipped_rows == 2
+    assert len(splits.train_labels) + len(splits.test_labels) == 10
+
+
+# load_local: folders
+
+
+@pytest.mark.parametrize("suffix, sep", [(".tsv", "\t"), (".csv", ",")])
+def test_load_local_folder_with_train_and_test_files(tmp_path, suffix, sep):
+    write(tmp_path / f"train{suffix}",
+          rows(("label", "text"), ("pos", "a"), ("neg", "b"), ("pos", "c"),
+               sep=sep))
+    write(tmp_path / f"test{suffix}", rows(("neg", "d"), ("pos", "e"), sep=sep))
+    splits = labelled_text.load_local(str(tmp_path))
+    assert splits.class_names == ["neg", "pos"]
+    assert splits.train_texts.tolist() == ["a", "b", "c"]
+    np.testing.assert_array_equal(splits.train_labels, [1, 0, 1])
+    assert splits.test_texts.tolist() == ["d", "e"]
+    np.testing.assert_array_equal(splits.test_labels, [0, 1])
+    assert splits.source == (
+        f"{tmp_path / ('train' + suffix)} and {tmp_path / ('test' + suffix)}"
+    )
+
+
+def test_load_local_folder_counts_skipped_rows_of_both_files(tmp_path):
+    write(tmp_path / "train.tsv", rows(("1", "a"), ("0", "b")) + "bad\n")
+    write(tmp_path / "test.tsv", "\tx\n" + rows(("0", "c")) + "bad\n")
+    splits = labelled_text.load_local(str(tmp_path), skip_bad_rows=True)
+    assert splits.skipped_rows == 3
+    assert splits.test_texts.tolist() == ["c"]
+
+
+def _imdb(root, unsup=True):
+    reviews = {
+        ("train", "pos"): ["loved it", "great"],
+        ("train", "neg"): ["awful", "boring", "bad \xff"],
+        ("test", "pos"): ["superb"],
+        ("test", "neg"): ["dreadful"],
+    }
+    if unsup:
+        reviews["train", "unsup"] = ["no label here"]
+    for (split, name), texts in reviews.items():
+        for i, text in enumerate(texts):
+            data = text.encode("latin-1")  # \xff: invalid UTF-8.
+            write(os.path.join(root, split, name, f"{i}_7.txt"), data)
+    # Files beside the class folders, as in the real archive.
+    write(os.path.join(root, "train", "urls_pos.txt"), "http://x\n")
+    write(os.path.join(root, "imdb.vocab"), "the\n")
+    return reviews
+
+
+def test_load_local_aclimdb_layout(tmp_path):
+    _imdb(str(tmp_path))
+    splits = labelled_text.load_local(str(tmp_path))
+    assert splits.class_names == ["neg", "pos"]
+    assert sorted(splits.train_texts) == sorted(
+        ["loved it", "great", "awful", "boring", "bad \ufffd"]
+    )
+    assert "no label here" not in splits.train_texts  # unsup is ignored.
+    by_text = dict(zip(splits.train_texts, splits.train_labels))
+    assert by_text["great"] == 1 and by_text["boring"] == 0
+    assert splits.test_texts.tolist() == ["dreadful", "superb"]
+    np.testing.assert_array_equal(splits.test_labels, [0, 1])
+    assert splits.source == f"class folders in {tmp_path}"
+
+
+def test_load_local_aclimdb_one_shared_class_is_rejected(tmp_path):
+    for split in ("train", "test"):
+        write(tmp_path / split / "pos" / "0.txt", "fine")
+    write(tmp_path / "train" / "neg" / "0.txt", "only in train")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"class folders in {tmp_path}: found 1 class(es) "
+                        "['pos']; a classifier needs at least two"),
+    ):
+        labelled_text.load_local(str(tmp_path))
+
+
+def test_load_local_missing_files_lists_what_is_expected(tmp_path):
+    write(tmp_path / "train.tsv", rows(("1", "x"), ("0", "y")))
+    write(tmp_path / "test.json", "{}")  # Not a readable suffix.
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"{tmp_path} holds neither train.tsv/.csv/.txt and "
+            "test.tsv/.csv/.txt files of `label, text` rows nor "
+            "train/<class>/*.txt and test/<class>/*.txt folders (the aclImdb "
+            "layout)"
+        ),
+    ):
+        labelled_text.load_local(str(tmp_path))
+
+
+def test_load_local_test_labels_unseen_in_training(tmp_path):
+    write(tmp_path / "train.tsv", rows(("1", "x"), ("0", "y")))
+    write(tmp_path / "test.tsv", rows(("1", "z"), ("2", "w"), ("3", "v")))
+    with pytest.raises(
+        ValueError,
+        match=r"test\.tsv: test labels \['2', '3'\] never occur in training",
+    ):
+        labelled_text.load_local(str(tmp_path))
+
+
+def test_load_local_one_class_only(tmp_path):
+    path = write(tmp_path / "all.tsv", rows(*_many(10, classes=("pos",))))
+    with pytest.raises(
+        ValueError,
+        match=re.escape("found 1 class(es) ['pos']; a classifier needs at "
+                        "least two"),
+    ):
+        labelled_text.load_local(path)
+
+
+# load
+
+
+def test_load_dispatches_local_paths(tmp_path, monkeypatch):
+    def no_tfds(*args, **kwargs):
+        raise AssertionError("a local path must not reach tensorflow-datasets")
+
+    monkeypatch.setattr(sources, "load_tfds", no_tfds)
+    path = write(tmp_path / "all.tsv", rows(*_many(10)))
+    splits = labelled_text.load(path, skip_bad_rows=True, seed=1)
+    assert splits.class_names == ["0", "1"]
+    assert len(splits.test_labels) == 1
+    expected = labelled_text.load_local(path, seed=1)
+    np.testing.assert_array_equal(splits.test_texts, expected.test_texts)
+
+
+def test_load_expands_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write(tmp_path / "all.tsv", rows(*_many(10)))
+    assert labelled_text.load("~/all.tsv").class_names == ["0", "1"]
+
+
+def test_load_tfds_imdb_reviews_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=4):
+        splits = labelled_text.load("imdb_reviews", tfds_data_dir=str(tmp_path))
+    assert splits.class_names == ["neg", "pos"]
+    assert splits.source == "tensorflow-datasets imdb_reviews"
+    for texts, labels in ((splits.train_texts, splits.train_labels),
+                          (splits.test_texts, splits.test_labels)):
+        assert texts.shape == (4,) and texts.dtype == object
+        assert all(isinstance(t, str) for t in texts)  # Decoded, not bytes.
+        assert labels.dtype == np.int64
+        assert set(labels) <= {0, 1}
+
+
+def test_load_tfds_offline_says_how_to_provide_data(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(
+        sources.DataUnavailableError,
+        match=r"'imdb_reviews'.*--data=PATH.*\.tsv/\.csv file of "
+        r"`label<TAB>text` rows",
+    ):
+        labelled_text.load("imdb_reviews", tfds_data_dir=str(tmp_path))
+    assert time.monotonic() - start < 10

@@ -1,0 +1,149 @@
+"""Raw strings to padded token ids inside the model, and padding statistics."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from zoo import utils
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TextToIds(keras.layers.Layer):
+    """Whitespace tokenization and vocabulary lookup for raw strings.
+
+    Puts tokenization inside the model, so an exported model takes raw
+    text. Bytes that are not valid UTF-8 are replaced by U+FFFD first, text
+    is lower-cased (optionally) and split on whitespace, each token is
+    mapped to an id (0 = padding, 1 = out of vocabulary), and a text longer
+    than `max_length` tokens is truncated. The batch is padded on the right
+    to its longest row, so length-bucketed batches stay short; the width is
+    at least 1, so a batch of empty strings still has a (fully padded) step.
+
+    Args:
+        max_tokens: Positive integer, vocabulary size including the padding
+            and out-of-vocabulary ids.
+        max_length: Positive integer, tokens kept per text.
+        lowercase: Lower-case the text before splitting. Default: `True`.
+        vocabulary: Optional list of tokens (without the padding and
+            out-of-vocabulary entries); otherwise call `adapt()`.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: String tensor `[batch]`.
+
+    Returns:
+        int64 ids `[batch, time]`, `1 <= time <= max_length`.
+
+    Example:
+
+    >>> layer = TextToIds(max_tokens=10, max_length=3, vocabulary=["a", "b"])
+    >>> layer(tf.constant(["A b c d", ""])).numpy().tolist()
+    [[2, 3, 1], [0, 0, 0]]
+    """
+
+    def __init__(
+        self, max_tokens, max_length, lowercase=True, vocabulary=None, **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.max_tokens = utils.check_positive_int("max_tokens", max_tokens)
+        if self.max_tokens < 3:
+            raise ValueError(
+                "Received an invalid value for argument `max_tokens`, "
+                "expected an integer >= 3 (padding, out-of-vocabulary and "
+                f"at least one token), got {max_tokens!r}"
+            )
+        self.max_length = utils.check_positive_int("max_length", max_length)
+        self.lowercase = bool(lowercase)
+        self.vectorizer = keras.layers.TextVectorization(
+            max_tokens=self.max_tokens,
+            standardize="lower" if self.lowercase else None,
+            split="whitespace",
+            output_mode="int",
+            output_sequence_length=self.max_length,
+            ragged=True,
+            vocabulary=vocabulary,
+            name="vectorizer",
+        )
+
+    def adapt(self, texts, batch_size=1024):
+        """Builds the vocabulary from an iterable or dataset of strings."""
+        if not isinstance(texts, tf.data.Dataset):
+            texts = tf.data.Dataset.from_tensor_slices(list(texts))
+        self.vectorizer.adapt(texts.batch(batch_size).map(sanitize))
+
+    def get_vocabulary(self):
+        return self.vectorizer.get_vocabulary()
+
+    def call(self, inputs):
+        ids = self.vectorizer(sanitize(inputs)).to_tensor(default_value=0)
+        # At least one (padding) step, even for a batch of empty strings.
+        missing = tf.maximum(1 - tf.shape(ids)[1], 0)
+        return tf.pad(ids, [[0, 0], [0, missing]])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "max_tokens": self.max_tokens,
+                "max_length": self.max_length,
+                "lowercase": self.lowercase,
+                "vocabulary": self.get_vocabulary()[2:] or None,
+            }
+        )
+        return config
+
+
+def sanitize(texts):
+    """Replaces bytes that are not valid UTF-8 with U+FFFD."""
+    return tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
+    )
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PaddingMonitor(keras.layers.Layer):
+    """Counts real and padded positions of the masks it sees in training.
+
+    An identity layer: place it after a masking layer (e.g. an `Embedding`
+    with `mask_zero=True`). `zoo.training.PaddingLogger` reads and resets
+    the counts once per epoch and logs `padded_fraction`.
+
+    Call arguments:
+        inputs: Any tensor `[batch, time, ...]`, returned unchanged.
+        mask: Boolean `[batch, time]`, True for real positions.
+        training: Counts are kept only in training.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.real = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="real",
+            dtype="float64",
+        )
+        self.total = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="total",
+            dtype="float64",
+        )
+
+    def call(self, inputs, mask=None, training=False):
+        if training and mask is not None:
+            mask = ops.cast(mask, "float64")
+            self.real.assign_add(ops.sum(mask))
+            self.total.assign_add(ops.cast(ops.size(mask), "float64"))
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def padded_fraction(self):
+        """Padded share of the positions counted since the last reset."""
+        total = float(self.total.numpy())
+        return 1.0 - float(self.real.numpy()) / total if total else 0.0
+
+    def reset(self):
+        self.real.assign(0.0)
+        self.total.assign(0.0)
