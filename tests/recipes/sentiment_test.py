@@ -1,0 +1,230 @@
+"""End-to-end tests of zoo.recipes.sentiment on tiny data the tests write."""
+
+import json
+import os
+import socket
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+from absl import flags
+
+from zoo import testing
+from zoo.data import labelled_text
+from zoo.data import pipeline
+from zoo.data import sources
+from zoo.recipes import sentiment
+
+FLAGS = flags.FlagValues()
+sentiment.define_flags(FLAGS)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+GOOD = ["a good film", "great fun", "good , warm and great", "fine acting"]
+BAD = ["a bad film", "dull", "bad , cold and dull plot", "awful acting"]
+
+
+def write_tsv(path, rows, header=True):
+    lines = ["label\ttext"] if header else []
+    lines += [f"{label}\t{text}" for label, text in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("polarity")
+    rows = [("positive", t) for t in GOOD] + [("negative", t) for t in BAD]
+    write_tsv(root / "train.tsv", rows * 4)
+    write_tsv(root / "test.tsv", rows)
+    return str(root)
+
+
+def tiny_config(data, **overrides):
+    values = dict(
+        data=data, export_dir="", epochs=1, batch_size=4, units=3,
+        embedding_dim=4, max_tokens=50, max_length=8, validation_fraction=0.25,
+        learning_rate=1e-2, dropout=0.0,
+    )
+    values.update(overrides)
+    return sentiment.Config(**values)
+
+
+class WeightRecorder(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.before = {v.path: v.numpy().copy()
+                       for v in self.model.trainable_variables}
+
+    def on_train_end(self, logs=None):
+        self.after = {v.path: v.numpy().copy()
+                      for v in self.model.trainable_variables}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pooling", ["last", "attention"])
+def test_end_to_end_moves_every_weight(data_dir, tmp_path, pooling):
+    recorder = WeightRecorder()
+    metrics = sentiment.train_and_evaluate(
+        tiny_config(data_dir, pooling=pooling), str(tmp_path), [recorder]
+    )
+    assert len(recorder.before) >= 8
+    for path, before in recorder.before.items():
+        assert not np.allclose(before, recorder.after[path]), f"{path} still"
+    with open(tmp_path / "metrics.json") as f:
+        assert json.load(f) == metrics
+    assert metrics["class_names"] == ["negative", "positive"]
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["wall_seconds"] > 0
+    assert len(metrics["padded_fraction"]) == 1
+    assert 0.0 <= metrics["padded_fraction"][0] < 1.0
+    assert metrics["epoch_seconds"][0] > 0
+
+
+def _padded_variants(classifier, ids):
+    """Probabilities for `ids` unpadded, right-padded and left-padded."""
+    ids = np.asarray([ids], dtype=np.int64)
+    pad = np.zeros((1, 3), dtype=np.int64)
+    return [
+        np.asarray(classifier(x, training=False))
+        for x in (ids, np.concatenate([ids, pad], 1), np.concatenate([pad, ids], 1))
+    ]
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
+def test_classifier_ignores_padding_on_either_side(pooling):
+    keras.utils.set_random_seed(0)
+    config = tiny_config("unused", pooling=pooling, bidirectional=True)
+    classifier = sentiment.build_classifier(config, num_classes=3)
+    plain, right, left = _padded_variants(classifier, [5, 9, 2, 7])
+    np.testing.assert_allclose(right, plain, atol=1e-6)
+    np.testing.assert_allclose(left, plain, atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def exported(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sentiment_export")
+    config = tiny_config(data_dir, export_dir=str(root / "export"))
+    metrics = sentiment.train_and_evaluate(config, str(root / "work"))
+    return config, metrics
+
+
+@pytest.mark.slow
+def test_export_serves_raw_strings_without_zoo(exported, data_dir):
+    config, metrics = exported
+    texts = np.array(["a good film", "dull plot", "unknown words only"])
+    served = testing.run_export_test(
+        metrics["export_path"], "serving_default", {"text": texts}
+    )
+    assert served["probabilities"].shape == (3, 2)
+    np.testing.assert_allclose(served["probabilities"].sum(-1), 1.0, atol=1e-6)
+    names = np.array([b"negative", b"positive"])
+    np.testing.assert_array_equal(
+        served["labels"], names[served["probabilities"].argmax(-1)]
+    )
+    # The same texts in process: the run's vocabulary comes from its
+    # training split (validation carved off), its weights from the checkpoint.
+    splits = labelled_text.load(data_dir)
+    train, _ = pipeline.split_validation(
+        splits.train_texts, splits.train_labels, config.validation_fraction,
+        seed=config.seed,
+    )
+    text_to_ids = sentiment.layers.TextToIds(
+        config.max_tokens, config.max_length, name="text_to_ids"
+    )
+    text_to_ids.adapt(train[0].astype(str))
+    model = sentiment.build_model(config, text_to_ids, 2)
+    model.load_weights(os.path.join(
+        os.path.dirname(metrics["export_path"]), os.pardir, "work",
+        "checkpoints", "epoch-0001.weights.h5",
+    ))
+    np.testing.assert_allclose(
+        served["probabilities"], np.asarray(model(texts)), atol=1e-6
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [""],
+        ["   \t "],
+        ["good " * 200_000],  # About 1 MB.
+        [b"\xff\xfe good \xc3"],
+        [],
+    ],
+    ids=["empty", "whitespace", "1MB", "not-utf8", "zero-strings"],
+)
+def test_export_answers_bad_input(exported, texts):
+    _, metrics = exported
+    encoded = [t if isinstance(t, bytes) else t.encode() for t in texts]
+    array = np.array(encoded, dtype="S") if texts else np.zeros((0,), "S1")
+    served = testing.run_export_test(
+        metrics["export_path"], "serving_default", {"text": array}
+    )
+    assert served["probabilities"].shape == (len(texts), 2)
+    assert np.all(np.isfinite(served["probabilities"]))
+    assert served["labels"].shape == (len(texts),)
+
+
+def test_malformed_row_names_file_and_line(tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text("label\ttext\npositive\tgood\nnegative\n")
+    with pytest.raises(labelled_text.MalformedRowError, match=r"data.tsv:3:"):
+        sentiment.train_and_evaluate(tiny_config(str(path)), str(tmp_path / "w"))
+
+
+@pytest.mark.slow
+def test_skipped_rows_are_counted(tmp_path):
+    rows = [("1", t) for t in GOOD * 3] + [("0", t) for t in BAD * 3]
+    path = write_tsv(tmp_path / "data.tsv", rows)
+    with open(path, "a") as f:
+        f.write("\tno label\nonly-a-label\n")
+    metrics = sentiment.train_and_evaluate(
+        tiny_config(str(path), skip_bad_rows=True), str(tmp_path / "w")
+    )
+    assert metrics["skipped_rows"] == 2
+    assert metrics["class_names"] == ["0", "1"]
+
+
+def test_offline_without_data_says_how_to_provide_it(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    start = time.monotonic()
+    with pytest.raises(sources.DataUnavailableError, match=r"--data=PATH.*\.tsv"):
+        sentiment.train_and_evaluate(
+            tiny_config("imdb_reviews", tfds_data_dir=str(tmp_path)),
+            str(tmp_path / "w"),
+        )
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.slow
+def test_tfds_imdb_reviews_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=12):
+        metrics = sentiment.train_and_evaluate(
+            tiny_config("imdb_reviews"), str(tmp_path)
+        )
+    assert metrics["data"] == "tensorflow-datasets imdb_reviews"
+    assert metrics["class_names"] == ["neg", "pos"]
+
+
+def test_default_preset_is_the_flag_defaults():
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        args = FLAGS.read_flags_from_files(
+            ["--flagfile=recipes/sentiment/bilstm.flags"], force_gnu=False
+        )
+    finally:
+        os.chdir(cwd)
+    values = {}
+    for arg in args:
+        key, value = arg[2:].split("=", 1)
+        values[key] = FLAGS[key].parser.parse(value)
+    assert values == {name: FLAGS[name].default for name in values}
+    every = set(sentiment.DEFAULTS) | set(sentiment.RECIPE_DEFAULTS)
+    assert every - {"data", "workdir", "export_dir", "bucket", "skip_bad_rows",
+                    "lowercase"} == set(values)

@@ -1,0 +1,247 @@
+r"""Many-to-one sentiment classifier: raw text in, class probabilities out.
+
+    python -m zoo.recipes.sentiment --data=../shared/data/sentence_polarity
+
+Tokenization lives inside the model (`zoo.layers.TextToIds`), so the
+export takes raw strings: `saved_models/sentiment/<version>/` has a
+`serving_default` signature `text` string `[N]` -> `probabilities [N, C]`
+and `labels` string `[N]`. Training batches are bucketed by length
+(`--bucket`), and the share of padded positions is logged every epoch.
+"""
+
+import dataclasses
+import datetime
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from zoo import export
+from zoo import layers
+from zoo import training
+from zoo.data import labelled_text
+from zoo.data import pipeline
+from zoo.training import callbacks as zoo_callbacks
+from zoo.training import flags as zoo_flags
+
+POOLING = ("last", "mean", "max", "attention")
+
+# The default preset: recipes/sentiment/bilstm.flags holds the same values.
+DEFAULTS = dict(
+    workdir="workdirs/sentiment",
+    data="imdb_reviews",
+    export_dir="saved_models/sentiment",
+    epochs=6,
+    batch_size=64,
+    learning_rate=2e-3,
+    lr_decay=0.7,
+    clipnorm=1.0,
+    cell="lstm",
+    units=64,
+    layers=1,
+    bidirectional=True,
+    dropout=0.3,
+)
+RECIPE_DEFAULTS = dict(
+    max_tokens=20000,
+    max_length=200,
+    lowercase=True,
+    embedding_dim=128,
+    pooling="max",
+    bucket=True,
+    skip_bad_rows=False,
+)
+
+
+Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the shared flags and this recipe's text flags."""
+    zoo_flags.define_flags(DEFAULTS, flag_values)
+    d = RECIPE_DEFAULTS
+    into = dict(flag_values=flag_values)
+    flags.DEFINE_integer("max_tokens", d["max_tokens"],
+                         "Vocabulary size (with padding and OOV ids).",
+                         lower_bound=3, **into)
+    flags.DEFINE_integer("max_length", d["max_length"],
+                         "Tokens kept per text; longer texts are truncated.",
+                         lower_bound=1, **into)
+    flags.DEFINE_boolean("lowercase", d["lowercase"], "Lower-case the text.",
+                         **into)
+    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
+                         "Token embedding width.", lower_bound=1, **into)
+    flags.DEFINE_enum("pooling", d["pooling"], POOLING,
+                      "How the encoder's outputs become one vector.", **into)
+    flags.DEFINE_boolean("bucket", d["bucket"],
+                         "Batch texts of similar length together.", **into)
+    flags.DEFINE_boolean("skip_bad_rows", d["skip_bad_rows"],
+                         "Skip (and count) malformed rows of local files "
+                         "instead of stopping with an error.", **into)
+
+
+def build_classifier(config, num_classes):
+    """Token ids `[batch, time]` (0 = padding) -> probabilities `[batch, C]`.
+
+    Padding may sit on either side (or anywhere): the embedding's mask
+    follows every token downstream, so padded positions never count.
+    """
+    ids = keras.Input(shape=(None,), dtype="int64", name="ids")
+    x = keras.layers.Embedding(
+        config.max_tokens, config.embedding_dim, mask_zero=True,
+        name="embedding",
+    )(ids)
+    x = layers.PaddingMonitor(name="padding_monitor")(x)
+    x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
+    x = layers.StackedRNN(
+        config.cell,
+        units=config.units,
+        num_layers=config.layers,
+        bidirectional=config.bidirectional,
+        residual=config.residual,
+        recurrent_dropout=config.recurrent_dropout,
+        return_sequences=config.pooling != "last",
+        seed=config.seed,
+        name="encoder",
+    )(x)
+    if config.pooling != "last":
+        x = layers.SequencePooling(config.pooling, name="pooling")(x)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    probabilities = keras.layers.Dense(
+        num_classes, activation="softmax", name="probabilities"
+    )(x)
+    return keras.Model(ids, probabilities, name="classifier")
+
+
+def build_model(config, text_to_ids, num_classes):
+    """Strings `[batch]` -> class probabilities `[batch, num_classes]`."""
+    text = keras.Input(shape=(), dtype="string", name="text")
+    probabilities = build_classifier(config, num_classes)(text_to_ids(text))
+    return keras.Model(text, probabilities, name="sentiment")
+
+
+def serving_endpoints(model, class_names):
+    """`serving_default`: `text [N]` -> `probabilities`, `labels`."""
+    names = tf.constant(class_names)
+
+    def serve(text):
+        probabilities = model(text, training=False)
+        return {
+            "probabilities": probabilities,
+            "labels": tf.gather(names, tf.argmax(probabilities, axis=-1)),
+        }
+
+    return {
+        "serving_default": (
+            serve, [tf.TensorSpec([None], tf.string, name="text")]
+        )
+    }
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """Trains, evaluates and exports; returns the metrics it wrote.
+
+    Args:
+        config: A `Config`.
+        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
+            with the same folder resumes.
+        callbacks: Extra Keras callbacks for `fit`.
+
+    Returns:
+        The dict written to `<workdir>/metrics.json`.
+    """
+    stopwatch = training.Stopwatch()
+    finished = training.finished_result(config, workdir)
+    if finished is not None:
+        return finished
+    training.set_seed(config.seed)
+    splits = labelled_text.load(
+        config.data,
+        tfds_data_dir=config.tfds_data_dir or None,
+        skip_bad_rows=config.skip_bad_rows,
+        seed=config.seed,
+    )
+    logging.info(
+        "Data: %s (%d train, %d test, classes %s)", splits.source,
+        len(splits.train_labels), len(splits.test_labels), splits.class_names,
+    )
+    train, validation = pipeline.split_validation(
+        splits.train_texts, splits.train_labels, config.validation_fraction,
+        seed=config.seed,
+    )
+
+    def batches(pair, shuffle=False):
+        texts, labels = pair
+        return pipeline.bucketed_text_batches(
+            texts.astype(str), labels, config.batch_size, config.max_length,
+            bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+        )
+
+    text_to_ids = layers.TextToIds(
+        config.max_tokens, config.max_length, lowercase=config.lowercase,
+        name="text_to_ids",
+    )
+    text_to_ids.adapt(train[0].astype(str))
+    model = build_model(config, text_to_ids, len(splits.class_names))
+    steps_per_epoch = int(np.ceil(len(train[1]) / config.batch_size))
+    model.compile(
+        optimizer=training.make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.summary(print_fn=logging.info)
+    padding = zoo_callbacks.PaddingLogger(
+        model.get_layer("classifier").get_layer("padding_monitor")
+    )
+    run = training.fit(
+        model, batches(train, shuffle=True),
+        batches(validation) if validation else None,
+        config, workdir, [padding, *callbacks],
+    )
+    test_loss, test_accuracy = model.evaluate(
+        batches((splits.test_texts, splits.test_labels)), verbose=0
+    )
+    history = run["history"]
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "epochs": run["epochs"],
+        "resumed_from_epoch": run["initial_epoch"],
+        "data": splits.source,
+        "class_names": list(splits.class_names),
+        "skipped_rows": splits.skipped_rows,
+        "padded_fraction": history.get("padded_fraction", []),
+        "epoch_seconds": history.get("epoch_seconds", []),
+        "config": dataclasses.asdict(config),
+    }
+    if history.get("val_accuracy"):
+        metrics["validation_accuracy"] = history["val_accuracy"][-1]
+    if config.export_dir:
+        metrics["export_path"] = export.export_saved_model(
+            model, serving_endpoints(model, splits.class_names),
+            config.export_dir,
+        )
+    metrics["wall_seconds"] = stopwatch.seconds()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    metrics["finished_at"] = now.isoformat(timespec="seconds")
+    training.write_json(f"{workdir}/metrics.json", metrics)
+    logging.info(
+        "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
+    )
+    return metrics
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_and_evaluate(
+        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
