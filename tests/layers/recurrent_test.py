@@ -375,6 +375,67 @@ def test_fused_auto_equals_loop(name):
             np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+class _FakeFusedBackend:
+    """Keras' backend with fused kernels that mark their outputs with 100.
+
+    Lets a CPU test see which path the layer dispatched to.
+    """
+
+    def __init__(self):
+        import keras.src.backend as real
+
+        self.rnn = real.rnn
+        self.calls = 0
+
+    def _fused(self, inputs, *states_and_mask, return_sequences, **kwargs):
+        self.calls += 1
+        states = [s for s in states_and_mask[:-1]]
+        batch, time = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        last = ops.full((batch, UNITS), 100.0)
+        outputs = ops.full((batch, time, UNITS), 100.0)
+        return last, outputs, [ops.full(ops.shape(s), 100.0) for s in states]
+
+    def lstm(self, inputs, h0, c0, mask, **kwargs):
+        return self._fused(inputs, h0, c0, mask, **kwargs)
+
+    def gru(self, inputs, h0, mask, reset_after, **kwargs):
+        return self._fused(inputs, h0, mask, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize(
+    "mask,fused",
+    [(None, True), (RIGHT_PADDED, True), (LEFT_PADDED, False),
+     (MASK, False)],
+    ids=["no-mask", "right-padded", "left-padded", "mixed-and-empty"],
+)
+def test_auto_dispatches_only_masks_cudnn_accepts(monkeypatch, name, mask, fused):
+    fake = _FakeFusedBackend()
+    monkeypatch.setattr(recurrent, "_keras_backend", fake)
+    batch = 2 if mask is None else len(mask)
+    x = _random((batch, TIME, FEATURES), 21)
+    layer = Recurrent(name, units=UNITS, return_sequences=True)
+    output = np.asarray(layer(x, mask=mask))
+    assert bool(np.all(output == 100.0)) is fused
+    assert fake.calls == (1 if fused else 0)
+    # Recurrent dropout has no fused kernel: always the loop.
+    dropping = Recurrent(name, units=UNITS, recurrent_dropout=0.5)
+    dropping(x, mask=mask, training=True)
+    assert fake.calls == (1 if fused else 0)
+
+
+def test_forced_fused_rejects_masks_cudnn_cannot_take(monkeypatch):
+    monkeypatch.setattr(recurrent, "_keras_backend", _FakeFusedBackend())
+    layer = Recurrent("lstm", units=UNITS, use_fused=True)
+    x = _random((2, TIME, FEATURES), 22)
+    assert np.all(np.asarray(layer(x, mask=RIGHT_PADDED)) == 100.0)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match="use_fused=True: cuDNN accepts only right-padded masks",
+    ):
+        layer(x, mask=LEFT_PADDED)
+
+
 @pytest.mark.parametrize(
     "make_layer,reason",
     [

@@ -60,17 +60,24 @@ def idx_dir(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_end_to_end_on_idx_files_moves_every_weight_and_exports(idx_dir, tmp_path):
+@pytest.mark.parametrize(
+    "cell,weights_per_cell",
+    [("lstm", 3), ("peephole_lstm", 4), ("gru", 3), ("simple_rnn", 3)],
+)
+def test_end_to_end_on_idx_files_moves_every_weight_and_exports(
+    idx_dir, tmp_path, cell, weights_per_cell
+):
     recorder = WeightRecorder()
     export_root = str(tmp_path / "export")
     config = tiny_config(idx_dir, export_dir=export_root, layers=2,
-                         bidirectional=True)
+                         bidirectional=True, cell=cell)
     metrics = mnist_rnn.train_and_evaluate(
         config, str(tmp_path / "work"), callbacks=[recorder]
     )
 
     assert recorder.before.keys() == recorder.after.keys()
-    assert len(recorder.before) == 14  # 2 layers x 2 directions x 3 + dense 2
+    # 2 layers x 2 directions of cells, and the dense kernel and bias.
+    assert len(recorder.before) == 4 * weights_per_cell + 2
     for path, before in recorder.before.items():
         assert not np.allclose(before, recorder.after[path]), f"{path} did not move"
     with open(tmp_path / "work" / "metrics.json") as f:

@@ -1,6 +1,7 @@
 """The masked recurrent layer: runs any cell over time."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from zoo import cells as cells_lib
@@ -81,7 +82,9 @@ class Recurrent(keras.layers.Layer):
         recurrent_dropout: Fraction of the hidden state dropped where it
             enters the recurrent product, one mask per sequence.
         use_fused: `"auto"` (use the fused kernel when it can run, else the
-            loop), `True` (raise if it cannot), or `False` (always loop).
+            loop), `True` (raise if it cannot; a mask that is not
+            right-padded, or has an empty row, fails with an
+            `InvalidArgumentError`), or `False` (always loop).
         seed: Optional integer seed for the dropout masks.
         **kwargs: Base layer keyword arguments.
 
@@ -302,7 +305,14 @@ class Recurrent(keras.layers.Layer):
                 inputs, initial_state[0], mask, reset_after=True, **common
             )
 
-        if mask is None or self.use_fused is True:
+        if mask is None:
+            last, outputs, states = fused()
+        elif self.use_fused is True:
+            tf.debugging.Assert(
+                _is_right_padded(mask),
+                ["use_fused=True: cuDNN accepts only right-padded masks with "
+                 "no empty row; use use_fused='auto' for other masks"],
+            )
             last, outputs, states = fused()
         else:
             # cuDNN accepts only right-padded masks without empty rows;
