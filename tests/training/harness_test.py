@@ -179,3 +179,24 @@ def test_check_same_run_rejects_other_settings(tmp_path):
         r"units: 128 -> 7\); pass a new --workdir",
     ):
         harness.check_same_run(_config(cell="gru", units=7), str(tmp_path))
+
+
+def test_finish_evaluates_writes_metrics_and_exports(tmp_path):
+    config = _config(epochs=1, export_dir=str(tmp_path / "export"))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
+    run = {"epochs": 1, "initial_epoch": 0,
+           "history": {"val_accuracy": [0.25, 0.5]}}
+    endpoints = {"serving_default": (
+        lambda x: {"y": model(x)}, [tf.TensorSpec([None, 3], tf.float32)]
+    )}
+    metrics = harness.finish(
+        model, _dataset(), run, config, str(tmp_path), harness.Stopwatch(),
+        endpoints, data="tiny",
+    )
+    with open(tmp_path / "metrics.json") as f:
+        assert json.load(f) == metrics
+    assert metrics["data"] == "tiny" and metrics["validation_accuracy"] == 0.5
+    assert metrics["export_path"] == str(tmp_path / "export" / "1")
+    assert metrics["config"]["export_dir"] == config.export_dir
+    assert metrics["wall_seconds"] > 0 and metrics["finished_at"][:2] == "20"

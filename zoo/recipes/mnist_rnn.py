@@ -10,8 +10,6 @@ takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
 [0, 1]) and returns `probabilities [N, 10]` and `classes [N]`.
 """
 
-import dataclasses
-import datetime
 
 import keras
 import numpy as np
@@ -20,7 +18,6 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from zoo import export
 from zoo import layers
 from zoo import training
 from zoo.data import mnist
@@ -148,32 +145,17 @@ def train_and_evaluate(config, workdir, callbacks=()):
     run = training.fit(
         model, train_data, validation_data, config, workdir, callbacks
     )
-    test_loss, test_accuracy = model.evaluate(
-        dataset((splits.test_images, splits.test_labels)), verbose=0
+    return training.finish(
+        model,
+        dataset((splits.test_images, splits.test_labels)),
+        run,
+        config,
+        workdir,
+        stopwatch,
+        serving_endpoints(model),
+        data=splits.source,
+        data_is_fallback=splits.is_fallback,
     )
-    metrics = {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "epochs": run["epochs"],
-        "resumed_from_epoch": run["initial_epoch"],
-        "data": splits.source,
-        "data_is_fallback": splits.is_fallback,
-        "config": dataclasses.asdict(config),
-    }
-    if run["history"].get("val_accuracy"):
-        metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
-    if config.export_dir:
-        metrics["export_path"] = export.export_saved_model(
-            model, serving_endpoints(model), config.export_dir
-        )
-    metrics["wall_seconds"] = stopwatch.seconds()
-    now = datetime.datetime.now(datetime.timezone.utc)
-    metrics["finished_at"] = now.isoformat(timespec="seconds")
-    training.write_json(f"{workdir}/metrics.json", metrics)
-    logging.info(
-        "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
-    )
-    return metrics
 
 
 def main(argv):

@@ -9,8 +9,6 @@ and `labels` string `[N]`. Training batches are bucketed by length
 (`--bucket`), and the share of padded positions is logged every epoch.
 """
 
-import dataclasses
-import datetime
 
 import keras
 import numpy as np
@@ -19,7 +17,6 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from zoo import export
 from zoo import layers
 from zoo import training
 from zoo.data import labelled_text
@@ -201,37 +198,21 @@ def train_and_evaluate(config, workdir, callbacks=()):
         batches(validation) if validation else None,
         config, workdir, [padding, *callbacks],
     )
-    test_loss, test_accuracy = model.evaluate(
-        batches((splits.test_texts, splits.test_labels)), verbose=0
-    )
     history = run["history"]
-    metrics = {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "epochs": run["epochs"],
-        "resumed_from_epoch": run["initial_epoch"],
-        "data": splits.source,
-        "class_names": list(splits.class_names),
-        "skipped_rows": splits.skipped_rows,
-        "padded_fraction": history.get("padded_fraction", []),
-        "epoch_seconds": history.get("epoch_seconds", []),
-        "config": dataclasses.asdict(config),
-    }
-    if history.get("val_accuracy"):
-        metrics["validation_accuracy"] = history["val_accuracy"][-1]
-    if config.export_dir:
-        metrics["export_path"] = export.export_saved_model(
-            model, serving_endpoints(model, splits.class_names),
-            config.export_dir,
-        )
-    metrics["wall_seconds"] = stopwatch.seconds()
-    now = datetime.datetime.now(datetime.timezone.utc)
-    metrics["finished_at"] = now.isoformat(timespec="seconds")
-    training.write_json(f"{workdir}/metrics.json", metrics)
-    logging.info(
-        "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
+    return training.finish(
+        model,
+        batches((splits.test_texts, splits.test_labels)),
+        run,
+        config,
+        workdir,
+        stopwatch,
+        serving_endpoints(model, splits.class_names),
+        data=splits.source,
+        class_names=list(splits.class_names),
+        skipped_rows=splits.skipped_rows,
+        padded_fraction=history.get("padded_fraction", []),
+        epoch_seconds=history.get("epoch_seconds", []),
     )
-    return metrics
 
 
 def main(argv):

@@ -3,6 +3,7 @@
 from zoo.training.config import TrainConfig
 from zoo.training.config import recipe_config
 from zoo.training.harness import Stopwatch
+from zoo.training.harness import finish
 from zoo.training.harness import finished_result
 from zoo.training.harness import fit
 from zoo.training.harness import make_optimizer
@@ -12,6 +13,7 @@ from zoo.training.harness import write_json
 __all__ = [
     "Stopwatch",
     "TrainConfig",
+    "finish",
     "finished_result",
     "fit",
     "make_optimizer",

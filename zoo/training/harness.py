@@ -1,6 +1,7 @@
 """The one training loop every recipe uses: seed, optimizer, fit, resume."""
 
 import dataclasses
+import datetime
 import json
 import os
 import sys
@@ -10,6 +11,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from zoo import export
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import checkpoint
 
@@ -151,6 +153,51 @@ def finished_result(config, workdir):
     )
     with open(path) as f:
         return json.load(f)
+
+
+def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
+           **extra):
+    """Evaluates, exports and writes `<workdir>/metrics.json`: a run's end.
+
+    Args:
+        model: The trained model, compiled with an `accuracy` metric.
+        test_data: The test split as batches.
+        run: What `fit` returned.
+        config: The run's config; exported when `config.export_dir` is set.
+        workdir: The run's folder.
+        stopwatch: A `Stopwatch` started when the run began.
+        endpoints: `zoo.export.export_saved_model` endpoints.
+        **extra: More entries for the metrics (data source and the like).
+
+    Returns:
+        The metrics written: `test_accuracy`, `test_loss`, `epochs`,
+        `resumed_from_epoch`, `validation_accuracy` (if validated),
+        `export_path` (if exported), `wall_seconds`, `finished_at`, the
+        config and `extra`.
+    """
+    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    metrics = {
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "epochs": run["epochs"],
+        "resumed_from_epoch": run["initial_epoch"],
+        **extra,
+        "config": dataclasses.asdict(config),
+    }
+    if run["history"].get("val_accuracy"):
+        metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
+    if config.export_dir:
+        metrics["export_path"] = export.export_saved_model(
+            model, endpoints, config.export_dir
+        )
+    metrics["wall_seconds"] = stopwatch.seconds()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    metrics["finished_at"] = now.isoformat(timespec="seconds")
+    write_json(os.path.join(workdir, "metrics.json"), metrics)
+    logging.info(
+        "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
+    )
+    return metrics
 
 
 def write_json(path, payload):
