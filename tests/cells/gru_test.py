@@ -6,16 +6,13 @@ import re
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from zoo.cells import gru
 from zoo.cells.gru import GRUCell
+from zoo.testing import random_array
+from zoo.testing import step_and_grads
 
 BATCH, INPUT, UNITS, TIME = 2, 3, 4, 5
-
-
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
 
 def _sigmoid(x):
@@ -41,24 +38,6 @@ def _reference_step(x, h, kernel, recurrent, bias, reset_after, h_rec=None):
     return z * h + (1.0 - z) * n
 
 
-def _step_and_grads(cell, x, states):
-    """One step; gradients of a weighted sum of all results w.r.t.
-    the input, the states and every trainable weight (in weight order)."""
-    x = tf.constant(x)
-    states = [tf.constant(s) for s in states]
-    with tf.GradientTape() as tape:
-        tape.watch([x, *states])
-        output, new_states = cell(x, states)
-        results = [output, *new_states]
-        loss = sum(
-            tf.reduce_sum(r * np.sin(1.0 + np.arange(np.prod(r.shape)))
-                          .reshape(r.shape).astype("float32"))
-            for r in results
-        )
-    grads = tape.gradient(loss, [x, *states, *cell.trainable_weights])
-    return [np.asarray(r) for r in results], [np.asarray(g) for g in grads]
-
-
 def _pair(reset_after=True, use_bias=True):
     """Our cell and Keras' with the same (random, nonzero-bias) weights."""
     keras.utils.set_random_seed(0)
@@ -78,10 +57,10 @@ def _pair(reset_after=True, use_bias=True):
 )
 def test_step_and_gradients_match_keras(reset_after, use_bias):
     ours, theirs = _pair(reset_after, use_bias)
-    x = _random((BATCH, INPUT), 1)
-    h = _random((BATCH, UNITS), 2)
-    our_results, our_grads = _step_and_grads(ours, x, [h])
-    their_results, their_grads = _step_and_grads(theirs, x, [h])
+    x = random_array((BATCH, INPUT), 1)
+    h = random_array((BATCH, UNITS), 2)
+    our_results, our_grads = step_and_grads(ours, x, [h])
+    their_results, their_grads = step_and_grads(theirs, x, [h])
     # Gradients w.r.t. x, h, kernel, recurrent_kernel (and bias).
     assert len(our_grads) == len(their_grads) == 4 + int(use_bias)
     for a, b in zip(our_results + our_grads, their_results + their_grads):
@@ -92,7 +71,7 @@ def test_step_and_gradients_match_keras(reset_after, use_bias):
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_sequence_matches_keras_rnn_wrapper(reset_after):
     ours, theirs = _pair(reset_after)
-    x = _random((BATCH, TIME, INPUT), 3)
+    x = random_array((BATCH, TIME, INPUT), 3)
     mask = np.array([[True] * TIME, [True] * 4 + [False]])
     kwargs = dict(return_sequences=True, return_state=True)
     our_out = keras.layers.RNN(ours, **kwargs)(x, mask=mask)
@@ -106,8 +85,8 @@ def test_sequence_matches_keras_rnn_wrapper(reset_after):
 def test_reset_conventions_match_reference_and_differ(reset_after):
     ours, _ = _pair(reset_after)
     kernel, recurrent, bias = ours.get_weights()
-    x = _random((BATCH, INPUT), 4)
-    h = _random((BATCH, UNITS), 5)
+    x = random_array((BATCH, INPUT), 4)
+    h = random_array((BATCH, UNITS), 5)
     out, (state,) = ours(x, [h])
     expected = _reference_step(x, h, kernel, recurrent, bias, reset_after)
     np.testing.assert_allclose(np.asarray(out), expected, atol=1e-5)
@@ -148,8 +127,8 @@ def test_zero_recurrent_dropout_mask_does_not_mask_the_carried_state(
 ):
     ours, _ = _pair(reset_after)
     kernel, recurrent, bias = ours.get_weights()
-    x = _random((BATCH, INPUT), 6)
-    h = _random((BATCH, UNITS), 7)
+    x = random_array((BATCH, INPUT), 6)
+    h = random_array((BATCH, UNITS), 7)
     zeros = np.zeros((BATCH, UNITS), "float32")
     masked, _ = ours(x, [h], recurrent_dropout_mask=zeros)
     # h_t = z * h_{t-1} + (1 - z) * n with z, n computed from a zero
@@ -172,8 +151,8 @@ def test_zero_recurrent_dropout_mask_does_not_mask_the_carried_state(
 def test_recurrent_dropout_mask_scales_recurrent_input(reset_after):
     ours, _ = _pair(reset_after)
     kernel, recurrent, bias = ours.get_weights()
-    x = _random((BATCH, INPUT), 8)
-    h = _random((BATCH, UNITS), 9)
+    x = random_array((BATCH, INPUT), 8)
+    h = random_array((BATCH, UNITS), 9)
     mask = np.array([[2.0, 0.0, 2.0, 0.0], [0.0, 0.0, 2.0, 2.0]], "float32")
     masked, _ = ours(x, [h], recurrent_dropout_mask=mask)
     expected = _reference_step(x, h, kernel, recurrent, bias, reset_after,

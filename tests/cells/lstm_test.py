@@ -6,16 +6,13 @@ import re
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from zoo.cells import lstm
 from zoo.cells.lstm import LSTMCell
+from zoo.testing import random_array
+from zoo.testing import step_and_grads
 
 BATCH, INPUT, UNITS, TIME = 2, 3, 4, 5
-
-
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
 
 def _sigmoid(x):
@@ -40,24 +37,6 @@ def _reference_step(x, h, c, kernel, recurrent, bias, peep=None, clip=None):
     return h_new, c_new
 
 
-def _step_and_grads(cell, x, states):
-    """One step; gradients of a weighted sum of all results w.r.t.
-    the input, the states and every trainable weight (in weight order)."""
-    x = tf.constant(x)
-    states = [tf.constant(s) for s in states]
-    with tf.GradientTape() as tape:
-        tape.watch([x, *states])
-        output, new_states = cell(x, states)
-        results = [output, *new_states]
-        loss = sum(
-            tf.reduce_sum(r * np.sin(1.0 + np.arange(np.prod(r.shape)))
-                          .reshape(r.shape).astype("float32"))
-            for r in results
-        )
-    grads = tape.gradient(loss, [x, *states, *cell.trainable_weights])
-    return [np.asarray(r) for r in results], [np.asarray(g) for g in grads]
-
-
 def _pair(unit_forget_bias=True, use_bias=True):
     """Our cell and Keras' with the same (random, nonzero-bias) weights."""
     keras.utils.set_random_seed(0)
@@ -70,7 +49,7 @@ def _pair(unit_forget_bias=True, use_bias=True):
     ours.build((BATCH, INPUT))
     weights = theirs.get_weights()
     if use_bias:
-        weights[2] = weights[2] + _random(weights[2].shape, 9)
+        weights[2] = weights[2] + random_array(weights[2].shape, 9)
     theirs.set_weights(weights)
     ours.set_weights(weights)
     return ours, theirs
@@ -92,10 +71,10 @@ def _tiny_weights(units=2, inputs=3):
 )
 def test_step_and_gradients_match_keras(unit_forget_bias, use_bias):
     ours, theirs = _pair(unit_forget_bias, use_bias)
-    x = _random((BATCH, INPUT), 1)
-    states = [_random((BATCH, UNITS), 2), _random((BATCH, UNITS), 3)]
-    our_results, our_grads = _step_and_grads(ours, x, states)
-    their_results, their_grads = _step_and_grads(theirs, x, states)
+    x = random_array((BATCH, INPUT), 1)
+    states = [random_array((BATCH, UNITS), 2), random_array((BATCH, UNITS), 3)]
+    our_results, our_grads = step_and_grads(ours, x, states)
+    their_results, their_grads = step_and_grads(theirs, x, states)
     # Gradients w.r.t. x, h, c, kernel, recurrent_kernel (and bias).
     assert len(our_grads) == len(their_grads) == 5 + int(use_bias)
     for a, b in zip(our_results + our_grads, their_results + their_grads):
@@ -105,7 +84,7 @@ def test_step_and_gradients_match_keras(unit_forget_bias, use_bias):
 
 def test_sequence_matches_keras_rnn_wrapper():
     ours, theirs = _pair()
-    x = _random((BATCH, TIME, INPUT), 4)
+    x = random_array((BATCH, TIME, INPUT), 4)
     mask = np.array([[True] * TIME, [True] * 2 + [False] * 3])
     kwargs = dict(return_sequences=True, return_state=True)
     our_out = keras.layers.RNN(ours, **kwargs)(x, mask=mask)
@@ -169,8 +148,8 @@ def test_cell_clip_clips_the_cell_state():
 
 
 def test_nonzero_peepholes_change_the_output():
-    x = _random((2, 3), 5)
-    states = [_random((2, 2), 6), _random((2, 2), 7)]
+    x = random_array((2, 3), 5)
+    states = [random_array((2, 2), 6), random_array((2, 2), 7)]
     with_peep = _tiny_cell()
     without = _tiny_cell(use_peepholes=False)
     out_peep, _ = with_peep(x, states)
@@ -186,10 +165,11 @@ def test_zero_peepholes_equal_plain_lstm_and_keras():
         np.asarray(peephole.peephole_weights), np.zeros((3, UNITS))
     )
     peephole.set_weights(ours.get_weights() + [np.zeros((3, UNITS))])
-    x = _random((BATCH, INPUT), 8)
-    states = [_random((BATCH, UNITS), 9), _random((BATCH, UNITS), 10)]
-    peep_results, peep_grads = _step_and_grads(peephole, x, states)
-    their_results, their_grads = _step_and_grads(theirs, x, states)
+    x = random_array((BATCH, INPUT), 8)
+    states = [random_array((BATCH, UNITS), 9),
+              random_array((BATCH, UNITS), 10)]
+    peep_results, peep_grads = step_and_grads(peephole, x, states)
+    their_results, their_grads = step_and_grads(theirs, x, states)
     for a, b in zip(peep_results + peep_grads[:6],
                     their_results + their_grads):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -246,8 +226,8 @@ def test_state_size_output_size_and_initial_state():
 
 def test_zero_recurrent_dropout_mask_equals_zero_previous_h():
     ours, _ = _pair()
-    x = _random((BATCH, INPUT), 11)
-    h, c = _random((BATCH, UNITS), 12), _random((BATCH, UNITS), 13)
+    x = random_array((BATCH, INPUT), 11)
+    h, c = random_array((BATCH, UNITS), 12), random_array((BATCH, UNITS), 13)
     zeros = np.zeros((BATCH, UNITS), "float32")
     masked, (mh, mc) = ours(x, [h, c], recurrent_dropout_mask=zeros)
     expected, (eh, ec) = ours(x, [zeros, c])  # c is not masked.
@@ -259,8 +239,8 @@ def test_zero_recurrent_dropout_mask_equals_zero_previous_h():
 
 def test_recurrent_dropout_mask_scales_previous_h():
     ours, _ = _pair()
-    x = _random((BATCH, INPUT), 14)
-    h, c = _random((BATCH, UNITS), 15), _random((BATCH, UNITS), 16)
+    x = random_array((BATCH, INPUT), 14)
+    h, c = random_array((BATCH, UNITS), 15), random_array((BATCH, UNITS), 16)
     mask = np.array([[2.0, 0.0, 2.0, 0.0], [0.0, 0.0, 2.0, 2.0]], "float32")
     _, masked = ours(x, [h, c], recurrent_dropout_mask=mask)
     _, expected = ours(x, [h * mask, c])

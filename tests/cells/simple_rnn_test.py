@@ -5,34 +5,13 @@ import doctest
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from zoo.cells import simple_rnn
 from zoo.cells.simple_rnn import SimpleRNNCell
+from zoo.testing import random_array
+from zoo.testing import step_and_grads
 
 BATCH, INPUT, UNITS, TIME = 2, 3, 4, 5
-
-
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
-
-
-def _step_and_grads(cell, x, states):
-    """One step; gradients of a weighted sum of all results w.r.t.
-    the input, the states and every trainable weight (in weight order)."""
-    x = tf.constant(x)
-    states = [tf.constant(s) for s in states]
-    with tf.GradientTape() as tape:
-        tape.watch([x, *states])
-        output, new_states = cell(x, states)
-        results = [output, *new_states]
-        loss = sum(
-            tf.reduce_sum(r * np.sin(1.0 + np.arange(np.prod(r.shape)))
-                          .reshape(r.shape).astype("float32"))
-            for r in results
-        )
-    grads = tape.gradient(loss, [x, *states, *cell.trainable_weights])
-    return [np.asarray(r) for r in results], [np.asarray(g) for g in grads]
 
 
 def _pair(activation="tanh", use_bias=True):
@@ -54,10 +33,10 @@ def _pair(activation="tanh", use_bias=True):
 )
 def test_step_and_gradients_match_keras(activation, use_bias):
     ours, theirs = _pair(activation, use_bias)
-    x = _random((BATCH, INPUT), 1)
-    h = _random((BATCH, UNITS), 2)
-    our_results, our_grads = _step_and_grads(ours, x, [h])
-    their_results, their_grads = _step_and_grads(theirs, x, [h])
+    x = random_array((BATCH, INPUT), 1)
+    h = random_array((BATCH, UNITS), 2)
+    our_results, our_grads = step_and_grads(ours, x, [h])
+    their_results, their_grads = step_and_grads(theirs, x, [h])
     # Gradients w.r.t. x, h, kernel, recurrent_kernel (and bias).
     assert len(our_grads) == len(their_grads) == 4 + int(use_bias)
     for a, b in zip(our_results + our_grads, their_results + their_grads):
@@ -67,7 +46,7 @@ def test_step_and_gradients_match_keras(activation, use_bias):
 
 def test_sequence_matches_keras_rnn_wrapper():
     ours, theirs = _pair()
-    x = _random((BATCH, TIME, INPUT), 3)
+    x = random_array((BATCH, TIME, INPUT), 3)
     mask = np.array([[True] * TIME, [True] * 3 + [False] * 2])
     kwargs = dict(return_sequences=True, return_state=True)
     our_out = keras.layers.RNN(ours, **kwargs)(x, mask=mask)
@@ -102,8 +81,8 @@ def test_state_size_output_size_and_initial_state():
 
 def test_zero_recurrent_dropout_mask_equals_zero_previous_state():
     ours, _ = _pair()
-    x = _random((BATCH, INPUT), 4)
-    h = _random((BATCH, UNITS), 5)
+    x = random_array((BATCH, INPUT), 4)
+    h = random_array((BATCH, UNITS), 5)
     zeros = np.zeros((BATCH, UNITS), "float32")
     masked, _ = ours(x, [h], recurrent_dropout_mask=zeros)
     from_zero, _ = ours(x, [zeros])
@@ -115,8 +94,8 @@ def test_zero_recurrent_dropout_mask_equals_zero_previous_state():
 
 def test_recurrent_dropout_mask_scales_previous_state():
     ours, _ = _pair()
-    x = _random((BATCH, INPUT), 6)
-    h = _random((BATCH, UNITS), 7)
+    x = random_array((BATCH, INPUT), 6)
+    h = random_array((BATCH, UNITS), 7)
     mask = np.array([[2.0, 0.0, 2.0, 0.0], [0.0, 0.0, 2.0, 2.0]], "float32")
     masked, _ = ours(x, [h], recurrent_dropout_mask=mask)
     expected, _ = ours(x, [h * mask])

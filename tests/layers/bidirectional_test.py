@@ -11,8 +11,11 @@ from zoo import cells
 from zoo.layers import bidirectional
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.recurrent import Recurrent
+from zoo.testing import random_array
+from zoo.testing import randomize_weights
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
+from zoo.testing import to_numpy
 
 FEATURES, UNITS, TIME = 3, 2, 6
 
@@ -34,22 +37,6 @@ MERGES = {
 }
 
 
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
-
-
-def _randomize(layer, seed, scale=0.6):
-    rng = np.random.default_rng(seed)
-    layer.set_weights(
-        [(rng.normal(size=w.shape) * scale).astype("float32")
-         for w in layer.get_weights()]
-    )
-
-
-def _np(x):
-    return [np.asarray(t) for t in x]
-
-
 def _bi(name, merge_mode, return_sequences, seed=3):
     keras.utils.set_random_seed(1)
     layer = Bidirectional(
@@ -58,18 +45,18 @@ def _bi(name, merge_mode, return_sequences, seed=3):
         merge_mode=merge_mode,
     )
     layer.build((None, TIME, FEATURES))
-    _randomize(layer, seed)
+    randomize_weights(layer, seed)
     return layer
 
 
 @pytest.mark.parametrize("return_sequences", [True, False])
 @pytest.mark.parametrize("name", cells.names())
 def test_masked_rows_equal_their_unpadded_sequences(name, return_sequences):
-    x = _random((4, TIME, FEATURES), 2)
+    x = random_array((4, TIME, FEATURES), 2)
     layer = _bi(name, None, return_sequences)
     n_states = len(cells.get(name, units=UNITS).state_size)
     # merge_mode=None: [forward, backward, *forward_states, *backward_states]
-    fwd, bwd, *states = _np(layer(x, mask=MASK))
+    fwd, bwd, *states = to_numpy(layer(x, mask=MASK))
     assert len(states) == 2 * n_states
     fwd_h, bwd_h = states[0], states[n_states]
     # The backward half run as a forward layer over reversed sequences.
@@ -82,8 +69,10 @@ def test_masked_rows_equal_their_unpadded_sequences(name, return_sequences):
             for array in [fwd, bwd] + states:
                 np.testing.assert_array_equal(array[b], 0.0)
             continue
-        ref_fwd, ref_bwd, *ref_states = _np(layer(x[b : b + 1, real]))
-        rev_seq, *rev_states = _np(reversed_layer(x[b : b + 1, real][:, ::-1]))
+        ref_fwd, ref_bwd, *ref_states = to_numpy(layer(x[b : b + 1, real]))
+        rev_seq, *rev_states = to_numpy(
+            reversed_layer(x[b : b + 1, real][:, ::-1])
+        )
         for state, ref in zip(states, ref_states):
             np.testing.assert_allclose(state[b], ref[0], atol=1e-5)
         for state, ref in zip(states[n_states:], rev_states):
@@ -108,13 +97,13 @@ def test_masked_rows_equal_their_unpadded_sequences(name, return_sequences):
 
 @pytest.mark.parametrize("merge_mode", list(MERGES))
 def test_merge_modes_with_masks(merge_mode):
-    x = _random((4, TIME, FEATURES), 4)
+    x = random_array((4, TIME, FEATURES), 4)
     for return_sequences in [True, False]:
         merged = _bi("lstm", merge_mode, return_sequences)
         split = _bi("lstm", None, return_sequences)
         split.set_weights(merged.get_weights())
-        output, *states = _np(merged(x, mask=MASK))
-        fwd, bwd, *split_states = _np(split(x, mask=MASK))
+        output, *states = to_numpy(merged(x, mask=MASK))
+        fwd, bwd, *split_states = to_numpy(split(x, mask=MASK))
         width = 2 * UNITS if merge_mode == "concat" else UNITS
         assert output.shape[-1] == width
         np.testing.assert_allclose(output, MERGES[merge_mode](fwd, bwd),
@@ -125,7 +114,7 @@ def test_merge_modes_with_masks(merge_mode):
             np.testing.assert_array_equal(output[~MASK], 0.0)
         np.testing.assert_array_equal(output[2], 0.0)  # Fully padded row.
         for b in [0, 1, 3]:
-            ref, *ref_states = _np(merged(x[b : b + 1, MASK[b]]))
+            ref, *ref_states = to_numpy(merged(x[b : b + 1, MASK[b]]))
             got = output[b][MASK[b]] if return_sequences else output[b]
             np.testing.assert_allclose(got, ref[0], atol=1e-5)
             for state, ref_state in zip(states, ref_states):
@@ -134,13 +123,13 @@ def test_merge_modes_with_masks(merge_mode):
 
 def test_return_state_with_mask_in_functional_model():
     # Keras' Bidirectional.compute_mask reads `layer.states` (regression).
-    x = _random((4, TIME, FEATURES), 8)
+    x = random_array((4, TIME, FEATURES), 8)
     x[~MASK] = 0.0
     layer = _bi("gru", "concat", True)
     inputs = keras.Input((TIME, FEATURES))
     output, fwd_h, bwd_h = layer(keras.layers.Masking(0.0)(inputs))
     model = keras.Model(inputs, [output, fwd_h, bwd_h])
-    for a, b in zip(_np(model(x)), _np(layer(x, mask=MASK))):
+    for a, b in zip(to_numpy(model(x)), to_numpy(layer(x, mask=MASK))):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert output._keras_mask is not None
 
@@ -174,13 +163,13 @@ def test_backward_layer_must_go_backwards():
 
 
 def test_custom_backward_layer():
-    x = _random((2, TIME, FEATURES), 5)
+    x = random_array((2, TIME, FEATURES), 5)
     backward = Recurrent("simple_rnn", units=UNITS, return_sequences=True,
                          go_backwards=True)
     layer = Bidirectional(Recurrent("simple_rnn", units=UNITS,
                                     return_sequences=True),
                           backward_layer=backward, merge_mode=None)
-    fwd, bwd = _np(layer(x))
+    fwd, bwd = to_numpy(layer(x))
     assert layer.backward_layer is backward
     np.testing.assert_allclose(bwd, np.asarray(backward(x))[:, ::-1],
                                atol=1e-6)
@@ -204,7 +193,7 @@ def test_custom_backward_layer():
 )
 def test_shared_layer_and_serialization_checks(make_layer, expected_shape):
     keras.utils.set_random_seed(6)
-    x = _random((2, TIME, FEATURES), 7)
+    x = random_array((2, TIME, FEATURES), 7)
     mask = MASK[[0, 1]]
     run_layer_test(make_layer(), x, expected_shape)
     run_layer_test(make_layer(), x, expected_shape, mask=mask)

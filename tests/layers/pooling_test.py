@@ -9,6 +9,7 @@ import pytest
 
 from zoo.layers import pooling
 from zoo.layers.pooling import SequencePooling
+from zoo.testing import random_array
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
 
@@ -24,12 +25,8 @@ MASK = np.array(
 )
 
 
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
-
-
 def _inputs(seed=0):
-    x = _random((BATCH, TIME, FEATURES), seed)
+    x = random_array((BATCH, TIME, FEATURES), seed)
     # Padded steps hold large values: they must never leak into the output.
     return np.where(MASK[:, :, None], x, 50.0).astype("float32")
 
@@ -79,7 +76,7 @@ def test_max_ignores_larger_padded_values_when_all_real_ones_are_negative():
 @pytest.mark.parametrize("mode", ["mean", "max", "attention"])
 def test_without_a_mask_every_step_counts(mode):
     layer = _pool(mode)
-    x = _random((2, TIME, FEATURES), 2)
+    x = random_array((2, TIME, FEATURES), 2)
     everything = np.ones((2, TIME), dtype=bool)
     np.testing.assert_allclose(np.asarray(layer(x)),
                                np.asarray(layer(x, mask=everything)), atol=1e-6)

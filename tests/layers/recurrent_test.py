@@ -12,8 +12,11 @@ from keras import ops
 from zoo import cells
 from zoo.layers import recurrent
 from zoo.layers.recurrent import Recurrent
+from zoo.testing import random_array
+from zoo.testing import randomize_weights
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
+from zoo.testing import to_numpy
 
 FEATURES, UNITS, TIME = 3, 4, 6
 
@@ -30,24 +33,6 @@ RIGHT_PADDED = np.array([[True] * 6, [True] * 4 + [False] * 2])
 LEFT_PADDED = np.array([[True] * 6, [False] * 2 + [True] * 4])
 
 HAS_GPU = bool(tf.config.list_physical_devices("GPU"))
-
-
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
-
-
-def _randomize(layer, seed, scale=0.6):
-    """Random weights everywhere (bias and peepholes included)."""
-    rng = np.random.default_rng(seed)
-    layer.set_weights(
-        [(rng.normal(size=w.shape) * scale).astype("float32")
-         for w in layer.get_weights()]
-    )
-
-
-def _np(x):
-    return [np.asarray(t) for t in x] if isinstance(x, (list, tuple)) \
-        else np.asarray(x)
 
 
 class _EchoCell(keras.layers.Layer):
@@ -82,18 +67,18 @@ class _EchoCell(keras.layers.Layer):
 @pytest.mark.parametrize("name", cells.names())
 def test_masked_rows_equal_their_unpadded_sequences(name, go_backwards):
     keras.utils.set_random_seed(1)
-    x = _random((4, TIME, FEATURES), 2)
+    x = random_array((4, TIME, FEATURES), 2)
     cell = cells.get(name, units=UNITS)
     seq_layer = Recurrent(cell, return_sequences=True, return_state=True,
                           go_backwards=go_backwards)
     seq_layer.build(x.shape)
-    _randomize(seq_layer, 3)
+    randomize_weights(seq_layer, 3)
     # Same cell, hence same weights.
     last_layer = Recurrent(cell, return_state=True, go_backwards=go_backwards)
     forward_layer = Recurrent(cell, return_sequences=True, return_state=True)
 
-    seq_out, *states = _np(seq_layer(x, mask=MASK))
-    last_out, *last_states = _np(last_layer(x, mask=MASK))
+    seq_out, *states = to_numpy(seq_layer(x, mask=MASK))
+    last_out, *last_states = to_numpy(last_layer(x, mask=MASK))
     assert seq_out.shape == (4, TIME, UNITS)
     assert last_out.shape == (4, UNITS)
     assert len(states) == len(last_states) == len(cell.state_size)
@@ -108,7 +93,7 @@ def test_masked_rows_equal_their_unpadded_sequences(name, go_backwards):
             for state in states + last_states:
                 np.testing.assert_array_equal(state[b], 0.0)
             continue
-        ref_seq, *ref_states = _np(seq_layer(x[b : b + 1, real]))
+        ref_seq, *ref_states = to_numpy(seq_layer(x[b : b + 1, real]))
         np.testing.assert_allclose(seq_out[b][in_order], ref_seq[0],
                                    atol=1e-5)
         np.testing.assert_allclose(last_out[b], ref_seq[0, -1], atol=1e-5)
@@ -117,36 +102,36 @@ def test_masked_rows_equal_their_unpadded_sequences(name, go_backwards):
             np.testing.assert_allclose(last_state[b], ref[0], atol=1e-5)
         if go_backwards:
             # Going backwards is going forwards over the reversed sequence.
-            fwd_seq, *_ = _np(
+            fwd_seq, *_ = to_numpy(
                 forward_layer(x[b : b + 1, real][:, ::-1])
             )
             np.testing.assert_allclose(ref_seq, fwd_seq, atol=1e-5)
 
 
 def test_fully_padded_row_returns_initial_state_and_zero_output():
-    x = _random((4, TIME, FEATURES), 4)
+    x = random_array((4, TIME, FEATURES), 4)
     layer = Recurrent("lstm", units=UNITS, return_sequences=True,
                       return_state=True)
     layer.build(x.shape)
-    _randomize(layer, 5)
-    h0, c0 = _random((4, UNITS), 6), _random((4, UNITS), 7)
-    out, h, c = _np(layer(x, initial_state=[h0, c0], mask=MASK))
+    randomize_weights(layer, 5)
+    h0, c0 = random_array((4, UNITS), 6), random_array((4, UNITS), 7)
+    out, h, c = to_numpy(layer(x, initial_state=[h0, c0], mask=MASK))
     np.testing.assert_array_equal(out[2], 0.0)
     np.testing.assert_allclose(h[2], h0[2], atol=0)
     np.testing.assert_allclose(c[2], c0[2], atol=0)
     # A real row starts from its initial state.
-    ref_out, ref_h, ref_c = _np(
+    ref_out, ref_h, ref_c = to_numpy(
         layer(x[1:2, MASK[1]], initial_state=[h0[1:2], c0[1:2]])
     )
     np.testing.assert_allclose(out[1][MASK[1]], ref_out[0], atol=1e-5)
     np.testing.assert_allclose(h[1], ref_h[0], atol=1e-5)
     np.testing.assert_allclose(c[1], ref_c[0], atol=1e-5)
-    zero_start = _np(layer(x[1:2, MASK[1]]))[1]
+    zero_start = to_numpy(layer(x[1:2, MASK[1]]))[1]
     assert np.abs(zero_start[0] - h[1]).max() > 1e-4
 
 
 def test_mask_from_masking_layer_in_functional_model():
-    x = _random((4, TIME, FEATURES), 8)
+    x = random_array((4, TIME, FEATURES), 8)
     x[~MASK] = 0.0
     layer = Recurrent("gru", units=UNITS, return_sequences=True)
     inputs = keras.Input((TIME, FEATURES))
@@ -159,14 +144,14 @@ def test_mask_from_masking_layer_in_functional_model():
 
 
 def test_return_state_in_functional_model():
-    x = _random((4, TIME, FEATURES), 19)
+    x = random_array((4, TIME, FEATURES), 19)
     layer = Recurrent("lstm", units=UNITS, return_state=True)
     inputs = keras.Input((TIME, FEATURES))
     mask = keras.Input((TIME,), dtype="bool")
     outputs = layer(inputs, mask=mask)
     assert [tuple(o.shape) for o in outputs] == [(None, UNITS)] * 3
     model = keras.Model([inputs, mask], outputs)
-    for a, b in zip(_np(model([x, MASK])), _np(layer(x, mask=MASK))):
+    for a, b in zip(to_numpy(model([x, MASK])), to_numpy(layer(x, mask=MASK))):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
@@ -196,7 +181,7 @@ def test_compute_output_shape_with_state():
 def test_any_contract_cell_runs_with_default_use_fused():
     # Keras' SimpleRNNCell has no `recurrent_activation`: the fast-path
     # dispatch must not need one (regression test).
-    x = _random((2, TIME, FEATURES), 30)
+    x = random_array((2, TIME, FEATURES), 30)
     cell = keras.layers.SimpleRNNCell(UNITS)
     ours = Recurrent(cell, return_sequences=True)
     theirs = keras.layers.RNN(cell, return_sequences=True)
@@ -226,7 +211,7 @@ def test_any_contract_cell_runs_with_default_use_fused():
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_matches_keras_layer(cell, keras_layer, go_backwards):
     keras.utils.set_random_seed(2)
-    x = _random((2, TIME, FEATURES), 9)
+    x = random_array((2, TIME, FEATURES), 9)
     kwargs = dict(return_sequences=True, return_state=True,
                   go_backwards=go_backwards)
     cell = cell()
@@ -235,11 +220,11 @@ def test_matches_keras_layer(cell, keras_layer, go_backwards):
     theirs = keras_layer(**kwargs)
     ours.build(x.shape)
     theirs.build(x.shape)
-    _randomize(ours, 10)
+    randomize_weights(ours, 10)
     theirs.set_weights(ours.get_weights())
     for mask in [None, RIGHT_PADDED]:
-        our_out = _np(ours(x, mask=mask))
-        their_out = _np(theirs(x, mask=mask))
+        our_out = to_numpy(ours(x, mask=mask))
+        their_out = to_numpy(theirs(x, mask=mask))
         assert len(our_out) == len(their_out)
         real = np.ones((2, TIME), bool) if mask is None else mask
         real = real[:, ::-1] if go_backwards else real
@@ -254,7 +239,7 @@ def test_matches_keras_layer(cell, keras_layer, go_backwards):
 
 
 def test_inference_ignores_dropout():
-    x = _random((2, TIME, FEATURES), 11)
+    x = random_array((2, TIME, FEATURES), 11)
     cell = cells.get("lstm", units=UNITS)
     plain = Recurrent(cell, return_sequences=True)
     dropped = Recurrent(cell, return_sequences=True, dropout=0.5,
@@ -274,7 +259,7 @@ def test_inference_ignores_dropout():
 )
 def test_training_dropout_changes_outputs(dropout, recurrent_dropout):
     keras.utils.set_random_seed(3)
-    x = _random((3, TIME, FEATURES), 12)
+    x = random_array((3, TIME, FEATURES), 12)
     layer = Recurrent("gru", units=UNITS, return_sequences=True,
                       dropout=dropout, recurrent_dropout=recurrent_dropout,
                       seed=4)
@@ -289,7 +274,7 @@ def test_training_dropout_changes_outputs(dropout, recurrent_dropout):
 
 
 def test_same_seed_same_dropout_masks():
-    x = _random((3, TIME, FEATURES), 13)
+    x = random_array((3, TIME, FEATURES), 13)
     cell = cells.get("simple_rnn", units=UNITS)
     a = Recurrent(cell, dropout=0.3, recurrent_dropout=0.3, seed=7)
     b = Recurrent(cell, dropout=0.3, recurrent_dropout=0.3, seed=7)
@@ -336,7 +321,7 @@ def test_recurrent_dropout_mask_is_shared_by_all_steps():
 
 def test_recurrent_dropout_in_training_matches_masked_cell_loop():
     keras.utils.set_random_seed(6)
-    x = _random((2, 3, FEATURES), 14)
+    x = random_array((2, 3, FEATURES), 14)
     layer = Recurrent("lstm", units=UNITS, return_sequences=True,
                       recurrent_dropout=0.5, seed=8)
     echo = Recurrent(_EchoCell(UNITS), return_sequences=True,
@@ -358,20 +343,22 @@ def test_recurrent_dropout_in_training_matches_masked_cell_loop():
 
 @pytest.mark.parametrize("name", ["lstm", "gru"])
 def test_fused_auto_equals_loop(name):
-    x = _random((2, TIME, FEATURES), 15)
+    x = random_array((2, TIME, FEATURES), 15)
     cell = cells.get(name, units=UNITS)
     auto = Recurrent(cell, return_sequences=True, return_state=True)
     loop = Recurrent(cell, return_sequences=True, return_state=True,
                      use_fused=False)
     auto.build(x.shape)
-    _randomize(auto, 16)
+    randomize_weights(auto, 16)
     for mask in [None, RIGHT_PADDED, LEFT_PADDED]:
-        for a, b in zip(_np(auto(x, mask=mask)), _np(loop(x, mask=mask))):
+        for a, b in zip(to_numpy(auto(x, mask=mask)),
+                        to_numpy(loop(x, mask=mask))):
             np.testing.assert_allclose(a, b, atol=1e-6)
     # In a graph both branches of the right-padding test are traced.
     graph = tf.function(lambda x, m: auto(x, mask=m))
     for mask in [RIGHT_PADDED, LEFT_PADDED]:
-        for a, b in zip(_np(graph(x, mask)), _np(loop(x, mask=mask))):
+        for a, b in zip(to_numpy(graph(x, mask)),
+                        to_numpy(loop(x, mask=mask))):
             np.testing.assert_allclose(a, b, atol=1e-5)
 
 
@@ -413,7 +400,7 @@ def test_auto_dispatches_only_masks_cudnn_accepts(monkeypatch, name, mask, fused
     fake = _FakeFusedBackend()
     monkeypatch.setattr(recurrent, "_keras_backend", fake)
     batch = 2 if mask is None else len(mask)
-    x = _random((batch, TIME, FEATURES), 21)
+    x = random_array((batch, TIME, FEATURES), 21)
     layer = Recurrent(name, units=UNITS, return_sequences=True)
     output = np.asarray(layer(x, mask=mask))
     assert bool(np.all(output == 100.0)) is fused
@@ -427,7 +414,7 @@ def test_auto_dispatches_only_masks_cudnn_accepts(monkeypatch, name, mask, fused
 def test_forced_fused_rejects_masks_cudnn_cannot_take(monkeypatch):
     monkeypatch.setattr(recurrent, "_keras_backend", _FakeFusedBackend())
     layer = Recurrent("lstm", units=UNITS, use_fused=True)
-    x = _random((2, TIME, FEATURES), 22)
+    x = random_array((2, TIME, FEATURES), 22)
     assert np.all(np.asarray(layer(x, mask=RIGHT_PADDED)) == 100.0)
     with pytest.raises(
         tf.errors.InvalidArgumentError,
@@ -482,7 +469,7 @@ def test_use_fused_true_without_gpu_raises_at_call(name, mask):
             "GPU with cuDNN"
         ),
     ):
-        layer(_random((2, TIME, FEATURES), 17), mask=mask)
+        layer(random_array((2, TIME, FEATURES), 17), mask=mask)
 
 
 # Errors ----------------------------------------------------------------------
@@ -580,7 +567,7 @@ def test_wrong_input_rank_rejected(shape):
 )
 def test_shared_layer_and_serialization_checks(make_layer, expected_shape):
     keras.utils.set_random_seed(7)
-    x = _random((2, TIME, FEATURES), 18)
+    x = random_array((2, TIME, FEATURES), 18)
     run_layer_test(make_layer(), x, expected_shape)
     run_layer_test(make_layer(), x, expected_shape, mask=LEFT_PADDED)
     run_serialization_test(make_layer(), x)

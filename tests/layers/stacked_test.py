@@ -11,6 +11,8 @@ from zoo.layers import stacked
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.recurrent import Recurrent
 from zoo.layers.stacked import StackedRNN
+from zoo.testing import random_array
+from zoo.testing import randomize_weights
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
 
@@ -26,18 +28,6 @@ MASK = np.array(
 )
 
 
-def _random(shape, seed):
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
-
-
-def _randomize(layer, seed, scale=0.6):
-    rng = np.random.default_rng(seed)
-    layer.set_weights(
-        [(rng.normal(size=w.shape) * scale).astype("float32")
-         for w in layer.get_weights()]
-    )
-
-
 @pytest.mark.parametrize(
     "bidirectional,return_sequences,expected_shape",
     [
@@ -49,7 +39,7 @@ def _randomize(layer, seed, scale=0.6):
 )
 def test_output_shapes(bidirectional, return_sequences, expected_shape):
     keras.utils.set_random_seed(0)
-    x = _random((2, TIME, FEATURES), 1)
+    x = random_array((2, TIME, FEATURES), 1)
     stack = StackedRNN("lstm", units=UNITS, num_layers=2,
                        bidirectional=bidirectional,
                        return_sequences=return_sequences)
@@ -67,7 +57,7 @@ def test_output_shapes(bidirectional, return_sequences, expected_shape):
 def test_bidirectional_sum_keeps_width():
     stack = StackedRNN("gru", units=UNITS, num_layers=2, bidirectional=True,
                        merge_mode="sum", return_sequences=True)
-    x = _random((2, TIME, FEATURES), 2)
+    x = random_array((2, TIME, FEATURES), 2)
     assert stack(x).shape == (2, TIME, UNITS)
     assert stack.output_width == UNITS
 
@@ -90,13 +80,13 @@ def test_layers_get_cell_kwargs_and_seeds():
 
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_residual_equal_widths_is_x_plus_f_of_x(return_sequences):
-    x = _random((2, TIME, UNITS), 3)  # Input width == units.
+    x = random_array((2, TIME, UNITS), 3)  # Input width == units.
     residual = StackedRNN("gru", units=UNITS, num_layers=2, residual=True,
                           return_sequences=return_sequences)
     plain = StackedRNN("gru", units=UNITS, num_layers=2,
                        return_sequences=return_sequences)
     residual.build(x.shape)
-    _randomize(residual, 4)
+    randomize_weights(residual, 4)
     plain.build(x.shape)
     plain.set_weights(residual.get_weights())
     f1, f2 = residual.rnn_layers
@@ -113,11 +103,11 @@ def test_residual_equal_widths_is_x_plus_f_of_x(return_sequences):
 
 
 def test_residual_skips_layers_whose_widths_differ():
-    x = _random((2, TIME, FEATURES), 5)  # FEATURES != UNITS.
+    x = random_array((2, TIME, FEATURES), 5)  # FEATURES != UNITS.
     stack = StackedRNN("simple_rnn", units=UNITS, num_layers=2,
                        residual=True, return_sequences=True)
     stack.build(x.shape)
-    _randomize(stack, 6)
+    randomize_weights(stack, 6)
     f1, f2 = stack.rnn_layers
     h1 = np.asarray(f1(x))  # 3 -> 2 features: no residual.
     expected = h1 + np.asarray(f2(h1))  # 2 -> 2: residual.
@@ -125,11 +115,11 @@ def test_residual_skips_layers_whose_widths_differ():
 
 
 def test_residual_with_bidirectional_concat():
-    x = _random((2, TIME, 2 * UNITS), 7)  # Width of a concat layer.
+    x = random_array((2, TIME, 2 * UNITS), 7)  # Width of a concat layer.
     stack = StackedRNN("lstm", units=UNITS, num_layers=2, bidirectional=True,
                        residual=True, return_sequences=True)
     stack.build(x.shape)
-    _randomize(stack, 8)
+    randomize_weights(stack, 8)
     f1, f2 = stack.rnn_layers
     h1 = x + np.asarray(f1(x))
     np.testing.assert_allclose(np.asarray(stack(x)),
@@ -144,12 +134,12 @@ def test_masked_rows_equal_their_unpadded_sequences(
     bidirectional, residual, return_sequences
 ):
     width = 2 * UNITS if bidirectional else UNITS
-    x = _random((3, TIME, width), 9)
+    x = random_array((3, TIME, width), 9)
     stack = StackedRNN("lstm", units=UNITS, num_layers=2,
                        bidirectional=bidirectional, residual=residual,
                        return_sequences=return_sequences)
     stack.build(x.shape)
-    _randomize(stack, 10)
+    randomize_weights(stack, 10)
     output = np.asarray(stack(x, mask=MASK))
     assert output.shape[-1] == width
     for b, real in enumerate(MASK[:2]):
@@ -164,7 +154,7 @@ def test_masked_rows_equal_their_unpadded_sequences(
 
 
 def test_dropout_only_in_training():
-    x = _random((3, TIME, FEATURES), 11)
+    x = random_array((3, TIME, FEATURES), 11)
     dropped = StackedRNN("gru", units=UNITS, num_layers=2, dropout=0.5,
                          recurrent_dropout=0.3, seed=2)
     plain = StackedRNN("gru", units=UNITS, num_layers=2)
@@ -239,7 +229,7 @@ def test_invalid_arguments_rejected(kwargs, message):
 )
 def test_shared_serialization_checks(kwargs):
     keras.utils.set_random_seed(5)
-    x = _random((2, TIME, UNITS), 12)
+    x = random_array((2, TIME, UNITS), 12)
     run_serialization_test(StackedRNN(units=UNITS, **kwargs), x)
     run_serialization_test(StackedRNN(units=UNITS, **kwargs), x,
                            mask=MASK[:2])

@@ -117,3 +117,85 @@ def test_run_layer_test_checks_masked_layers_in_a_functional_model():
     mask = np.array([[True, True, False, False], [False, True, True, True]])
     output = testing.run_layer_test(_recurrent(), _inputs(), (2, 5), mask=mask)
     assert output.shape == (2, 5)
+
+
+def test_random_array_is_float32_standard_normal_and_fixed_by_seed():
+    a = testing.random_array((3, 4), 7)
+    assert a.shape == (3, 4) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, testing.random_array((3, 4), 7))
+    np.testing.assert_array_equal(
+        a, np.random.default_rng(7).normal(size=(3, 4)).astype("float32")
+    )
+    assert np.abs(a - testing.random_array((3, 4), 8)).min() > 0
+
+
+def _dense():
+    layer = keras.layers.Dense(3)
+    layer.build((None, 2))
+    return layer
+
+
+def test_randomize_weights_changes_every_weight_and_is_fixed_by_seed():
+    layer = _dense()
+    before = layer.get_weights()  # The bias starts at zero.
+    testing.randomize_weights(layer, 1)
+    after = layer.get_weights()
+    assert [w.shape for w in after] == [w.shape for w in before]
+    for old, new in zip(before, after):
+        assert new.dtype == np.float32
+        assert np.all(new != old)
+    again = _dense()
+    testing.randomize_weights(again, 1)
+    for a, b in zip(after, again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    testing.randomize_weights(again, 2)
+    assert np.all(again.get_weights()[0] != after[0])
+
+
+def test_randomize_weights_scales_the_draw():
+    small, large = _dense(), _dense()
+    testing.randomize_weights(small, 3)  # scale=0.6
+    testing.randomize_weights(large, 3, scale=1.2)
+    for a, b in zip(small.get_weights(), large.get_weights()):
+        np.testing.assert_allclose(2 * a, b, rtol=1e-6)
+
+
+def test_to_numpy_gives_a_list_for_a_list_or_tuple_and_else_an_array():
+    tensors = [keras.ops.ones((2, 3)), keras.ops.zeros((2,))]
+    for container in (tensors, tuple(tensors)):
+        arrays = testing.to_numpy(container)
+        assert type(arrays) is list and len(arrays) == 2
+        assert all(type(a) is np.ndarray for a in arrays)
+        np.testing.assert_array_equal(arrays[0], np.ones((2, 3)))
+        np.testing.assert_array_equal(arrays[1], np.zeros((2,)))
+    array = testing.to_numpy(keras.ops.ones((2, 3)))
+    assert type(array) is np.ndarray and array.shape == (2, 3)
+
+
+def test_step_and_grads_matches_a_hand_computed_simple_rnn_step():
+    keras.utils.set_random_seed(0)
+    cell = keras.layers.SimpleRNNCell(2, bias_initializer="random_normal")
+    cell.build((None, 3))
+    kernel, recurrent, bias = [w.astype("float64") for w in cell.get_weights()]
+    x = testing.random_array((2, 3), 1)
+    h = testing.random_array((2, 2), 2)
+    results, grads = testing.step_and_grads(cell, x, [h])
+    # h' = tanh(x K + h R + b) is both the output and the one new state, so
+    # the loss is 2 * sum(w * h') with w = sin(1 + arange(4)) as a 2x2.
+    new_h = np.tanh(x @ kernel + h @ recurrent + bias)
+    weights = np.sin(1.0 + np.arange(4)).reshape(2, 2)
+    d_pre = 2 * weights * (1 - new_h**2)
+    expected_grads = [
+        d_pre @ kernel.T,  # x
+        d_pre @ recurrent.T,  # h
+        x.T @ d_pre,  # kernel
+        h.T @ d_pre,  # recurrent kernel
+        d_pre.sum(axis=0),  # bias
+    ]
+    assert len(results) == 2 and len(grads) == 5
+    for result in results:
+        np.testing.assert_allclose(result, new_h, atol=1e-6)
+    for got, expected in zip(grads, expected_grads):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert np.abs(grads[0]).min() > 0  # The check is not vacuous.

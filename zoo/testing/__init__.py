@@ -1,7 +1,9 @@
 """Shared checks for zoo tests: layers, serialization and exports.
 
 These are plain functions that raise `AssertionError` with a message, so
-any test (pytest or not) can call them.
+any test (pytest or not) can call them. A few small helpers for making
+test data and reading results (`random_array`, `randomize_weights`,
+`to_numpy`, `step_and_grads`) sit alongside them.
 """
 
 import os
@@ -174,3 +176,66 @@ def write_mnist_idx(directory, train_size=64, test_size=32, seed=0, gzip_files=T
                 with open(name, "wb") as f:
                     f.write(payload)
     return directory
+
+
+def random_array(shape, seed):
+    """A float32 array of standard normal values, the same for each `seed`.
+
+    Drawn from `np.random.default_rng(seed)`.
+    """
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def randomize_weights(layer, seed, scale=0.6):
+    """Sets every weight of the built `layer` to random values.
+
+    Each weight (biases and peepholes included, in `get_weights()` order)
+    becomes float32 normal values times `scale`, drawn from
+    `np.random.default_rng(seed)`, so the same seed gives the same weights.
+    """
+    rng = np.random.default_rng(seed)
+    layer.set_weights(
+        [(rng.normal(size=w.shape) * scale).astype("float32")
+         for w in layer.get_weights()]
+    )
+
+
+def to_numpy(x):
+    """A list of numpy arrays for a list or tuple, else one numpy array.
+
+    For layer results that are either one tensor or `[output, *states]`.
+    """
+    if isinstance(x, (list, tuple)):
+        return [np.asarray(t) for t in x]
+    return np.asarray(x)
+
+
+def step_and_grads(cell, x, states):
+    """Runs one step of an RNN cell and takes gradients of its results.
+
+    Calls `cell(x, states)`, which must return `(output, new_states)`. The
+    loss is a weighted sum over the results `[output, *new_states]`: each
+    result `r` is multiplied elementwise by
+    `np.sin(1.0 + np.arange(r.size)).reshape(r.shape)` (float32) and summed,
+    so every element has its own nonzero weight.
+
+    Returns:
+        `(results, grads)`: numpy arrays of `[output, *new_states]`, and of
+        the gradients of the loss with respect to `x`, each of `states` and
+        each of `cell.trainable_weights` (in that order).
+    """
+    import tensorflow as tf
+
+    x = tf.constant(x)
+    states = [tf.constant(s) for s in states]
+    with tf.GradientTape() as tape:
+        tape.watch([x, *states])
+        output, new_states = cell(x, states)
+        results = [output, *new_states]
+        loss = sum(
+            tf.reduce_sum(r * np.sin(1.0 + np.arange(np.prod(r.shape)))
+                          .reshape(r.shape).astype("float32"))
+            for r in results
+        )
+    grads = tape.gradient(loss, [x, *states, *cell.trainable_weights])
+    return [np.asarray(r) for r in results], [np.asarray(g) for g in grads]
