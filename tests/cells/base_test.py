@@ -11,6 +11,11 @@ from zoo.cells.gru import GRUCell
 from zoo.cells.lstm import LSTMCell
 from zoo.cells.simple_rnn import SimpleRNNCell
 
+ACTIVATION_ERROR = (
+    r"invalid value for argument `(recurrent_)?activation`, expected an "
+    r"activation name"
+)
+
 ALL_CELLS = [RecurrentCell, SimpleRNNCell, LSTMCell, GRUCell]
 
 
@@ -45,7 +50,7 @@ def test_numpy_integer_units_accepted(cls):
 @pytest.mark.parametrize("cls", ALL_CELLS)
 def test_bad_activation_name_rejected(cls):
     with pytest.raises(
-        ValueError, match=r"invalid value for argument `(recurrent_)?activation`, expected an activation name"
+        ValueError, match=ACTIVATION_ERROR
     ):
         cls(2, activation="no_such_activation")
 
@@ -53,7 +58,7 @@ def test_bad_activation_name_rejected(cls):
 @pytest.mark.parametrize("cls", [RecurrentCell, LSTMCell, GRUCell])
 def test_bad_recurrent_activation_name_rejected(cls):
     with pytest.raises(
-        ValueError, match=r"invalid value for argument `(recurrent_)?activation`, expected an activation name"
+        ValueError, match=ACTIVATION_ERROR
     ):
         cls(2, recurrent_activation="no_such_activation")
 

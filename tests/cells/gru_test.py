@@ -1,6 +1,5 @@
 """Tests for zoo.cells.gru: Keras parity for both reset conventions."""
 
-import doctest
 import re
 
 import keras
@@ -11,6 +10,12 @@ from zoo.cells import gru
 from zoo.cells.gru import GRUCell
 from zoo.testing import random_array
 from zoo.testing import step_and_grads
+from zoo.testing import run_docstring_examples
+
+ACTIVATION_ERROR = (
+    r"invalid value for argument `(recurrent_)?activation`, expected an "
+    r"activation name"
+)
 
 BATCH, INPUT, UNITS, TIME = 2, 3, 4, 5
 
@@ -185,13 +190,9 @@ def test_invalid_units_rejected(units):
 
 
 def test_bad_activation_name_rejected():
-    with pytest.raises(ValueError, match=r"invalid value for argument `(recurrent_)?activation`, expected an activation name"):
+    with pytest.raises(ValueError, match=ACTIVATION_ERROR):
         GRUCell(2, recurrent_activation="sigmoidd")
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(gru.GRUCell, globs=vars(gru)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(gru.GRUCell)

@@ -1,12 +1,12 @@
 """Tests for zoo.cells (the package): the `get()` registry and `names()`."""
 
-import doctest
 import re
 
 import keras
 import pytest
 
 from zoo import cells
+from zoo.testing import run_docstring_examples
 
 
 def test_names():
@@ -131,11 +131,7 @@ def test_exports():
 
 
 def test_module_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder(recurse=False).find(cells):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(cells, recurse=False)
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru"])

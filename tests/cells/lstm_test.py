@@ -1,6 +1,5 @@
 """Tests for zoo.cells.lstm: Keras parity, peepholes and cell clipping."""
 
-import doctest
 import re
 
 import keras
@@ -11,6 +10,12 @@ from zoo.cells import lstm
 from zoo.cells.lstm import LSTMCell
 from zoo.testing import random_array
 from zoo.testing import step_and_grads
+from zoo.testing import run_docstring_examples
+
+ACTIVATION_ERROR = (
+    r"invalid value for argument `(recurrent_)?activation`, expected an "
+    r"activation name"
+)
 
 BATCH, INPUT, UNITS, TIME = 2, 3, 4, 5
 
@@ -299,13 +304,9 @@ def test_invalid_units_rejected(units):
 
 
 def test_bad_activation_name_rejected():
-    with pytest.raises(ValueError, match=r"invalid value for argument `(recurrent_)?activation`, expected an activation name"):
+    with pytest.raises(ValueError, match=ACTIVATION_ERROR):
         LSTMCell(2, activation="tanhh")
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(lstm.LSTMCell, globs=vars(lstm)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(lstm.LSTMCell)

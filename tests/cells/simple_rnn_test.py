@@ -1,6 +1,5 @@
 """Tests for zoo.cells.simple_rnn: golden numerics against Keras' cell."""
 
-import doctest
 
 import keras
 import numpy as np
@@ -10,6 +9,7 @@ from zoo.cells import simple_rnn
 from zoo.cells.simple_rnn import SimpleRNNCell
 from zoo.testing import random_array
 from zoo.testing import step_and_grads
+from zoo.testing import run_docstring_examples
 
 BATCH, INPUT, UNITS, TIME = 2, 3, 4, 5
 
@@ -123,9 +123,4 @@ def test_recurrent_activation_is_rejected():
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(simple_rnn.SimpleRNNCell,
-                                             globs=vars(simple_rnn)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(simple_rnn.SimpleRNNCell)

@@ -1,6 +1,5 @@
 """Tests for zoo.layers.bidirectional: masking in both directions, merging."""
 
-import doctest
 import re
 
 import keras
@@ -8,7 +7,6 @@ import numpy as np
 import pytest
 
 from zoo import cells
-from zoo.layers import bidirectional
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.recurrent import Recurrent
 from zoo.testing import random_array
@@ -16,6 +14,7 @@ from zoo.testing import randomize_weights
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
 from zoo.testing import to_numpy
+from zoo.testing import run_docstring_examples
 
 FEATURES, UNITS, TIME = 3, 2, 6
 
@@ -221,12 +220,7 @@ def test_get_config_round_trip():
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(Bidirectional,
-                                             globs=vars(bidirectional)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(Bidirectional)
 
 
 def test_seeded_layer_gets_a_backward_copy_with_its_own_seed():

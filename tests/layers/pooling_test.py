@@ -1,17 +1,16 @@
 """Tests for zoo.layers.pooling: masked mean, max and attention pooling."""
 
-import doctest
 import re
 
 import keras
 import numpy as np
 import pytest
 
-from zoo.layers import pooling
 from zoo.layers.pooling import SequencePooling
 from zoo.testing import random_array
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
+from zoo.testing import run_docstring_examples
 
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 3
 
@@ -169,9 +168,4 @@ def test_invalid_arguments_rejected(kwargs, message):
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(SequencePooling,
-                                             globs=vars(pooling)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(SequencePooling)

@@ -1,6 +1,5 @@
 """Tests for zoo.layers.recurrent: masking, Keras parity, dropout, fusing."""
 
-import doctest
 import re
 
 import keras
@@ -17,6 +16,7 @@ from zoo.testing import randomize_weights
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
 from zoo.testing import to_numpy
+from zoo.testing import run_docstring_examples
 
 FEATURES, UNITS, TIME = 3, 4, 6
 
@@ -594,9 +594,4 @@ def test_get_config_round_trip():
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(Recurrent,
-                                             globs=vars(recurrent)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(Recurrent)

@@ -1,13 +1,11 @@
 """Tests for zoo.layers.stacked: depth, directions, residuals and masks."""
 
-import doctest
 import re
 
 import keras
 import numpy as np
 import pytest
 
-from zoo.layers import stacked
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.recurrent import Recurrent
 from zoo.layers.stacked import StackedRNN
@@ -15,6 +13,7 @@ from zoo.testing import random_array
 from zoo.testing import randomize_weights
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
+from zoo.testing import run_docstring_examples
 
 FEATURES, UNITS, TIME = 3, 2, 5
 
@@ -253,8 +252,4 @@ def test_get_config_round_trip():
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(StackedRNN, globs=vars(stacked)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(StackedRNN)

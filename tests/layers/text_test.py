@@ -1,6 +1,5 @@
 """Tests for zoo.layers.text: TextToIds, sanitize and PaddingMonitor."""
 
-import doctest
 import re
 
 import keras
@@ -8,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.layers import text
 from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
 from zoo.layers.text import sanitize
+from zoo.testing import run_docstring_examples
 
 # Ids: "" 0 (padding), "[UNK]" 1 (out of vocabulary), then these from 2.
 VOCABULARY = ["the", "good", "film", "Bad"]
@@ -155,11 +154,7 @@ def test_invalid_arguments_rejected(kwargs, message):
 
 
 def test_docstring_example_runs():
-    runner = doctest.DocTestRunner()
-    for test in doctest.DocTestFinder().find(TextToIds, globs=vars(text)):
-        runner.run(test)
-    results = runner.summarize(verbose=False)
-    assert results.attempted > 0 and results.failed == 0
+    run_docstring_examples(TextToIds)
 
 
 # PaddingMonitor

@@ -200,3 +200,12 @@ def test_finish_evaluates_writes_metrics_and_exports(tmp_path):
     assert metrics["export_path"] == str(tmp_path / "export" / "1")
     assert metrics["config"]["export_dir"] == config.export_dir
     assert metrics["wall_seconds"] > 0 and metrics["finished_at"][:2] == "20"
+
+
+def test_compile_classifier_decays_per_epoch_of_batches(tmp_path):
+    config = _config(batch_size=4, lr_decay=0.5)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    harness.compile_classifier(model, config, train_size=10)  # 3 steps/epoch.
+    assert _lr(model.optimizer, 2) == pytest.approx(0.1)
+    assert _lr(model.optimizer, 3) == pytest.approx(0.05)
+    assert model.loss == "sparse_categorical_crossentropy"

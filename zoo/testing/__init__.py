@@ -239,3 +239,26 @@ def step_and_grads(cell, x, states):
         )
     grads = tape.gradient(loss, [x, *states, *cell.trainable_weights])
     return [np.asarray(r) for r in results], [np.asarray(g) for g in grads]
+
+
+def run_docstring_examples(obj, recurse=True):
+    """Runs the `>>>` examples in `obj`'s docstrings; all must pass.
+
+    `obj` is a class, function or module; examples see the globals of the
+    module that defines it. With `recurse=False` only `obj`'s own docstring
+    is searched (for a package, not its submodules' objects).
+    """
+    import doctest
+    import inspect
+
+    module = obj if inspect.ismodule(obj) else sys.modules[obj.__module__]
+    runner = doctest.DocTestRunner()
+    finder = doctest.DocTestFinder(recurse=recurse)
+    for test in finder.find(obj, globs=vars(module)):
+        runner.run(test)
+    results = runner.summarize(verbose=False)
+    assert results.attempted > 0, f"no docstring examples in {obj!r}"
+    assert results.failed == 0, (
+        f"{results.failed} of {results.attempted} docstring examples of "
+        f"{obj!r} failed"
+    )
