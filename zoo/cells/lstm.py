@@ -105,10 +105,10 @@ class LSTMCell(RecurrentCell):
 
             def initializer(shape, dtype=None):
                 # Blocks [i, f, g, o]: the forget block starts at one.
-                zeros_i = self.bias_initializer((self.units,), dtype=dtype)
+                bias_i = self.bias_initializer((self.units,), dtype=dtype)
                 ones_f = ops.ones((self.units,), dtype=dtype)
                 rest = self.bias_initializer((2 * self.units,), dtype=dtype)
-                return ops.concatenate([zeros_i, ones_f, rest])
+                return ops.concatenate([bias_i, ones_f, rest])
 
         self._add_bias((4 * self.units,), initializer)
         if self.use_peepholes:

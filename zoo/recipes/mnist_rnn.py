@@ -12,7 +12,6 @@ takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
 
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
@@ -133,15 +132,9 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
     train_data = dataset(train, shuffle=True)
     validation_data = dataset(validation) if validation else None
-    steps_per_epoch = int(np.ceil(len(train[1]) / config.batch_size))
 
     model = build_model(config)
-    model.compile(
-        optimizer=training.make_optimizer(config, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.summary(print_fn=logging.info)
+    training.compile_classifier(model, config, len(train[1]))
     run = training.fit(
         model, train_data, validation_data, config, workdir, callbacks
     )

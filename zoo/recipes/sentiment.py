@@ -11,7 +11,6 @@ and `labels` string `[N]`. Training batches are bucketed by length
 
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
@@ -183,13 +182,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
     text_to_ids.adapt(train[0].astype(str))
     model = build_model(config, text_to_ids, len(splits.class_names))
-    steps_per_epoch = int(np.ceil(len(train[1]) / config.batch_size))
-    model.compile(
-        optimizer=training.make_optimizer(config, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    model.summary(print_fn=logging.info)
+    training.compile_classifier(model, config, len(train[1]))
     padding = zoo_callbacks.PaddingLogger(
         model.get_layer("classifier").get_layer("padding_monitor")
     )

@@ -3,6 +3,7 @@
 from zoo.training.config import TrainConfig
 from zoo.training.config import recipe_config
 from zoo.training.harness import Stopwatch
+from zoo.training.harness import compile_classifier
 from zoo.training.harness import finish
 from zoo.training.harness import finished_result
 from zoo.training.harness import fit
@@ -13,6 +14,7 @@ from zoo.training.harness import write_json
 __all__ = [
     "Stopwatch",
     "TrainConfig",
+    "compile_classifier",
     "finish",
     "finished_result",
     "fit",

@@ -37,6 +37,21 @@ def make_optimizer(config, steps_per_epoch):
     )
 
 
+def compile_classifier(model, config, train_size):
+    """Compiles `model` for integer class targets and logs its summary.
+
+    Sparse categorical cross-entropy, accuracy, and `make_optimizer` with
+    `train_size` examples per epoch in batches of `config.batch_size`.
+    """
+    steps_per_epoch = -(-train_size // config.batch_size)  # Ceiling.
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.summary(print_fn=logging.info)
+
+
 def fit(model, train_data, validation_data, config, workdir, callbacks=()):
     """Trains a compiled `model` for `config.epochs`, resuming if possible.
 
