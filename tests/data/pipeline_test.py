@@ -214,3 +214,24 @@ def test_bucketed_batches_shuffle_is_reproducible_for_a_seed(bucket):
         texts, labels, batch_size=2, max_length=40, bucket=bucket
     ))
     assert first != plain
+
+
+def test_bucketed_batches_use_the_given_length_fn():
+    # One whitespace token each, but 1, 2, 22 and 23 characters long: bucketed
+    # by characters, the short pair and the long pair share batches.
+    texts = np.array(["a", "x" * 22, "bb", "y" * 23])
+
+    def characters(strings):
+        return tf.strings.length(strings)
+
+    dataset = pipeline.bucketed_text_batches(
+        texts, np.arange(4), batch_size=2, max_length=40, length_fn=characters
+    )
+    assert sorted(sorted(y.tolist()) for _, y in _batches(dataset)) == [
+        [0, 2], [1, 3]
+    ]
+    # By whitespace tokens all four have length 1: batches in arrival order.
+    plain = pipeline.bucketed_text_batches(
+        texts, np.arange(4), batch_size=2, max_length=40
+    )
+    assert [y.tolist() for _, y in _batches(plain)] == [[0, 1], [2, 3]]

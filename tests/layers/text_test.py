@@ -10,6 +10,7 @@ import tensorflow as tf
 from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
 from zoo.layers.text import sanitize
+from zoo.layers.text import standardize
 from zoo.testing import run_docstring_examples
 
 # Ids: "" 0 (padding), "[UNK]" 1 (out of vocabulary), then these from 2.
@@ -74,8 +75,59 @@ def test_whitespace_only_and_mixed_whitespace():
 
 
 def test_invalid_utf8_does_not_raise_and_known_tokens_map():
+    # Each U+FFFD that replaces a bad byte is a symbol, so a token of its own.
     ids = _ids(_layer(), [b"\xff\xfe good", b"film \xc3"])
-    assert ids == [[1, 3], [4, 1]]
+    assert ids == [[1, 1, 3], [4, 1, 0]]
+
+
+def test_punctuation_is_split_off_by_default():
+    layer = _layer(
+        max_length=10, vocabulary=["the", "film", "is", "n't", ",", "!"]
+    )
+    # the=2 film=3 is=4 n't=5 ,=6 !=7; "good" is out of vocabulary.
+    assert _ids(layer, ["The film, isn't good!"]) == [[2, 3, 6, 4, 5, 1, 7]]
+    kept = _layer(vocabulary=["the", "film"], split_punctuation=False)
+    assert _ids(kept, ["The film, isn't"]) == [[2, 1, 1]]  # "film," unknown.
+
+
+def test_count_tokens_counts_after_standardizing_and_before_truncation():
+    layer = _layer(max_length=2)
+    counts = layer.count_tokens(tf.constant(["a, b!", "", "one two three"]))
+    assert counts.dtype == tf.int64
+    assert counts.numpy().tolist() == [4, 0, 3]
+    kept = _layer(split_punctuation=False)
+    assert kept.count_tokens(tf.constant(["a, b!"])).numpy().tolist() == [2]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Isn't it 'GREAT', Ana?", "is n't it ' great ' , ana ?"),
+        ("the actors' film's end--so", "the actors ' film 's end - - so"),
+        ("they'd, we'll, I'm, you're, we've", "they 'd , we 'll , i 'm , "
+         "you 're , we 've"),
+        ("L'ÉTÉ  d'un café", "l'été d'un café"),  # Inner apostrophes stay.
+        ("ÀÉÎ Σ", "àéî σ"),  # Unicode lower-casing.
+        ("  \t\n ", ""),
+        ("(1.5) $", "( 1 . 5 ) $"),
+    ],
+)
+def test_standardize_lowercases_and_splits_punctuation(text, expected):
+    result = standardize(tf.constant([text])).numpy()[0].decode()
+    assert result == expected
+
+
+def test_standardize_options():
+    text = tf.constant(["Hi, YOU!"])
+    assert standardize(text, lowercase=False).numpy()[0] == b"Hi , YOU !"
+    assert standardize(text, split_punctuation=False).numpy()[0] == b"hi, you!"
+    assert standardize(tf.constant([b"a\xff."])).numpy()[0] == (
+        "a \ufffd .".encode()
+    )
+
+
+def test_standardize_docstring_example_runs():
+    run_docstring_examples(standardize)
 
 
 def test_sanitize_replaces_invalid_bytes():
@@ -100,16 +152,18 @@ def test_adapt_accepts_a_dataset():
 
 
 def test_get_config_round_trip_keeps_vocabulary_and_outputs():
-    layer = _layer(lowercase=False, name="t2i")
+    layer = _layer(lowercase=False, split_punctuation=False, name="t2i")
     config = layer.get_config()
-    assert {k: config[k] for k in
-            ("max_tokens", "max_length", "lowercase", "vocabulary")} == dict(
-        max_tokens=10, max_length=5, lowercase=False, vocabulary=VOCABULARY
+    keys = ("max_tokens", "max_length", "lowercase", "split_punctuation",
+            "vocabulary")
+    assert {k: config[k] for k in keys} == dict(
+        max_tokens=10, max_length=5, lowercase=False, split_punctuation=False,
+        vocabulary=VOCABULARY,
     )
     clone = TextToIds.from_config(config)
     assert clone.get_vocabulary() == layer.get_vocabulary()
     assert clone.get_config() == config
-    strings = ["THE good Bad film x", ""]
+    strings = ["THE good Bad film, x", ""]
     assert _ids(clone, strings) == _ids(layer, strings)
 
 

@@ -226,5 +226,5 @@ def test_default_preset_is_the_flag_defaults():
         values[key] = FLAGS[key].parser.parse(value)
     assert values == {name: FLAGS[name].default for name in values}
     every = set(sentiment.DEFAULTS) | set(sentiment.RECIPE_DEFAULTS)
-    assert every - {"data", "workdir", "export_dir", "bucket", "skip_bad_rows",
-                    "lowercase"} == set(values)
+    assert every - {"data", "workdir", "export_dir", "bucket",
+                    "skip_bad_rows"} == set(values)

@@ -55,7 +55,14 @@ def bucket_boundaries(max_length, first=4, growth=1.15):
 
 
 def bucketed_text_batches(
-    texts, labels, batch_size, max_length, bucket=True, shuffle=False, seed=0
+    texts,
+    labels,
+    batch_size,
+    max_length,
+    bucket=True,
+    shuffle=False,
+    seed=0,
+    length_fn=None,
 ):
     """Batches of `(texts [batch], labels [batch])`, grouped by length.
 
@@ -63,7 +70,13 @@ def bucketed_text_batches(
     share a batch, so padding to each batch's longest row stays small;
     without it, batches mix lengths at random (the baseline to compare
     against: each row is padded to its batch's longest).
+
+    Args:
+        length_fn: Maps a batch of strings `[n]` to their token counts
+            `[n]`, e.g. `zoo.layers.TextToIds.count_tokens`, so buckets
+            follow the model's own tokenization. Default: `token_counts`.
     """
+    length_fn = length_fn or token_counts
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed)
@@ -72,7 +85,7 @@ def bucketed_text_batches(
     boundaries = bucket_boundaries(max_length)
     dataset = dataset.bucket_by_sequence_length(
         lambda text, label: tf.minimum(
-            tf.size(tf.strings.split(text)), max_length
+            tf.cast(length_fn(text[tf.newaxis])[0], tf.int32), max_length
         ),
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),

@@ -9,13 +9,13 @@ from zoo import utils
 
 @keras.saving.register_keras_serializable(package="zoo")
 class TextToIds(keras.layers.Layer):
-    """Whitespace tokenization and vocabulary lookup for raw strings.
+    """Tokenization and vocabulary lookup for raw strings.
 
     Puts tokenization inside the model, so an exported model takes raw
-    text. Bytes that are not valid UTF-8 are replaced by U+FFFD first, text
-    is lower-cased (optionally) and split on whitespace, each token is
-    mapped to an id (0 = padding, 1 = out of vocabulary), and a text longer
-    than `max_length` tokens is truncated. The batch is padded on the right
+    text. Each string goes through `standardize` (invalid UTF-8 replaced,
+    optionally lower-cased and with punctuation split off) and is split on
+    whitespace; each token is mapped to an id (0 = padding, 1 = out of
+    vocabulary), and a text longer than `max_length` tokens is truncated. The batch is padded on the right
     to its longest row, so length-bucketed batches stay short; the width is
     at least 1, so a batch of empty strings still has a (fully padded) step.
 
@@ -24,6 +24,9 @@ class TextToIds(keras.layers.Layer):
             and out-of-vocabulary ids.
         max_length: Positive integer, tokens kept per text.
         lowercase: Lower-case the text before splitting. Default: `True`.
+        split_punctuation: Make punctuation and contractions tokens of
+            their own ("isn't it?" -> "is n't it ?"), so "film," and
+            "film" share an id. Default: `True`.
         vocabulary: Optional list of tokens (without the padding and
             out-of-vocabulary entries); otherwise call `adapt()`.
         **kwargs: Base layer keyword arguments.
@@ -39,10 +42,18 @@ class TextToIds(keras.layers.Layer):
     >>> layer = TextToIds(max_tokens=10, max_length=3, vocabulary=["a", "b"])
     >>> layer(tf.constant(["A b c d", ""])).numpy().tolist()
     [[2, 3, 1], [0, 0, 0]]
+    >>> layer(tf.constant(["b, a!"])).numpy().tolist()
+    [[3, 1, 2]]
     """
 
     def __init__(
-        self, max_tokens, max_length, lowercase=True, vocabulary=None, **kwargs
+        self,
+        max_tokens,
+        max_length,
+        lowercase=True,
+        split_punctuation=True,
+        vocabulary=None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
         self.max_tokens = utils.check_positive_int("max_tokens", max_tokens)
@@ -54,9 +65,10 @@ class TextToIds(keras.layers.Layer):
             )
         self.max_length = utils.check_positive_int("max_length", max_length)
         self.lowercase = bool(lowercase)
+        self.split_punctuation = bool(split_punctuation)
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
-            standardize="lower" if self.lowercase else None,
+            standardize=None,  # Done by `self.standardize`, which exports.
             split="whitespace",
             output_mode="int",
             output_sequence_length=self.max_length,
@@ -69,13 +81,24 @@ class TextToIds(keras.layers.Layer):
         """Builds the vocabulary from an iterable or dataset of strings."""
         if not isinstance(texts, tf.data.Dataset):
             texts = tf.data.Dataset.from_tensor_slices(list(texts))
-        self.vectorizer.adapt(texts.batch(batch_size).map(sanitize))
+        self.vectorizer.adapt(texts.batch(batch_size).map(self.standardize))
 
     def get_vocabulary(self):
         return self.vectorizer.get_vocabulary()
 
+    def standardize(self, texts):
+        """`standardize` with this layer's settings."""
+        return standardize(
+            texts, self.lowercase, split_punctuation=self.split_punctuation
+        )
+
+    def count_tokens(self, texts):
+        """Tokens of each string `[batch]` before truncation, as int64."""
+        return tf.strings.split(self.standardize(texts)).row_lengths()
+
     def call(self, inputs):
-        ids = self.vectorizer(sanitize(inputs)).to_tensor(default_value=0)
+        ids = self.vectorizer(self.standardize(inputs))
+        ids = ids.to_tensor(default_value=0)
         # At least one (padding) step, even for a batch of empty strings.
         missing = tf.maximum(1 - tf.shape(ids)[1], 0)
         return tf.pad(ids, [[0, 0], [0, missing]])
@@ -90,10 +113,46 @@ class TextToIds(keras.layers.Layer):
                 "max_tokens": self.max_tokens,
                 "max_length": self.max_length,
                 "lowercase": self.lowercase,
+                "split_punctuation": self.split_punctuation,
                 "vocabulary": self.get_vocabulary()[2:] or None,
             }
         )
         return config
+
+
+def standardize(texts, lowercase=True, split_punctuation=True):
+    """Strings ready for whitespace splitting: the text layers' first step.
+
+    Bytes that are not valid UTF-8 become U+FFFD; then, optionally, Unicode
+    lower-casing and punctuation splitting: a quote at either end of a word
+    ("'tis", "actors'"), the English contraction endings 's 've n't 're 'd
+    'll 'm, and every other character that is not a letter, mark, digit,
+    apostrophe or whitespace become tokens of their own.
+
+    Example:
+
+    >>> standardize(tf.constant(["Isn't it 'GREAT', Ana?"])).numpy()[0]
+    b"is n't it ' great ' , ana ?"
+    """
+    texts = sanitize(texts)
+    if lowercase:
+        texts = tf.strings.lower(texts, encoding="utf-8")
+    if split_punctuation:
+        for pattern, rewrite in PUNCTUATION_RULES:
+            texts = tf.strings.regex_replace(texts, pattern, rewrite)
+        texts = tf.strings.strip(tf.strings.regex_replace(texts, r"\s+", " "))
+    return texts
+
+
+# RE2 rewrites applied in order by `standardize`: quotes at word edges
+# first, so that the contraction endings split off next keep their
+# apostrophe; then everything else that is not part of a word.
+PUNCTUATION_RULES = (
+    (r"(^|[^\pL\pM\pN])'", r"\1' "),
+    (r"'([^\pL\pM\pN]|$)", r" '\1"),
+    (r"(\pL)('s|'ve|n't|'re|'d|'ll|'m)\b", r"\1 \2"),
+    (r"([^\pL\pM\pN\s'])", r" \1 "),
+)
 
 
 def sanitize(texts):

@@ -45,6 +45,7 @@ RECIPE_DEFAULTS = dict(
     max_tokens=20000,
     max_length=200,
     lowercase=True,
+    split_punctuation=True,
     embedding_dim=128,
     pooling="max",
     bucket=True,
@@ -68,6 +69,9 @@ def define_flags(flag_values=flags.FLAGS):
                          lower_bound=1, **into)
     flags.DEFINE_boolean("lowercase", d["lowercase"], "Lower-case the text.",
                          **into)
+    flags.DEFINE_boolean("split_punctuation", d["split_punctuation"],
+                         "Make punctuation and contractions (n't, 's) "
+                         "tokens of their own.", **into)
     flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
                          "Token embedding width.", lower_bound=1, **into)
     flags.DEFINE_enum("pooling", d["pooling"], POOLING,
@@ -169,18 +173,23 @@ def train_and_evaluate(config, workdir, callbacks=()):
         seed=config.seed,
     )
 
+    text_to_ids = layers.TextToIds(
+        config.max_tokens,
+        config.max_length,
+        lowercase=config.lowercase,
+        split_punctuation=config.split_punctuation,
+        name="text_to_ids",
+    )
+    text_to_ids.adapt(train[0].astype(str))
+
     def batches(pair, shuffle=False):
         texts, labels = pair
         return pipeline.bucketed_text_batches(
             texts.astype(str), labels, config.batch_size, config.max_length,
             bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+            length_fn=text_to_ids.count_tokens,
         )
 
-    text_to_ids = layers.TextToIds(
-        config.max_tokens, config.max_length, lowercase=config.lowercase,
-        name="text_to_ids",
-    )
-    text_to_ids.adapt(train[0].astype(str))
     model = build_model(config, text_to_ids, len(splits.class_names))
     training.compile_classifier(model, config, len(train[1]))
     padding = zoo_callbacks.PaddingLogger(
