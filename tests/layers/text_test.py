@@ -10,6 +10,7 @@ import tensorflow as tf
 from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
 from zoo.layers.text import sanitize
+from zoo.layers.text import split_bigrams
 from zoo.layers.text import standardize
 from zoo.testing import run_docstring_examples
 
@@ -130,6 +131,35 @@ def test_standardize_docstring_example_runs():
     run_docstring_examples(standardize)
 
 
+def test_split_bigrams_pairs_each_token_with_the_one_before():
+    pairs = split_bigrams(tf.constant(["a b c", "", "x", "  y  z "]))
+    assert pairs.to_list() == [
+        [b"<s> a", b"a b", b"b c"], [], [b"<s> x"], [b"<s> y", b"y z"],
+    ]
+    assert split_bigrams(tf.constant([], tf.string)).to_list() == []
+
+
+def test_split_bigrams_docstring_example_runs():
+    run_docstring_examples(split_bigrams)
+
+
+def test_bigram_ids_line_up_with_token_ids():
+    texts = ["The film, bad", "film bad film bad", "", "bad"]
+    words = TextToIds(max_tokens=20, max_length=3)
+    pairs = TextToIds(max_tokens=20, max_length=3, bigrams=True)
+    for layer in (words, pairs):
+        layer.adapt(texts)
+    assert pairs.get_vocabulary()[:3] == ["", "[UNK]", "film bad"]
+    word_ids, pair_ids = _ids(words, texts), _ids(pairs, texts)
+    # Same shape, and 0 (padding) at exactly the same positions.
+    assert np.array_equal(np.equal(word_ids, 0), np.equal(pair_ids, 0))
+    assert len(word_ids[0]) == 3  # Truncated to max_length, pairs too.
+    vocabulary = pairs.get_vocabulary()
+    assert [vocabulary[i] for i in pair_ids[0]] == ["<s> the", "the film",
+                                                    "film ,"]
+    assert _ids(pairs, ["bad the"]) == [[vocabulary.index("<s> bad"), 1]]
+
+
 def test_sanitize_replaces_invalid_bytes():
     result = sanitize(tf.constant([b"ok \xff\xfe", b"\xc3\xa9t\xc3\xa9", b""]))
     assert result.numpy().tolist() == [
@@ -155,16 +185,24 @@ def test_get_config_round_trip_keeps_vocabulary_and_outputs():
     layer = _layer(lowercase=False, split_punctuation=False, name="t2i")
     config = layer.get_config()
     keys = ("max_tokens", "max_length", "lowercase", "split_punctuation",
-            "vocabulary")
+            "bigrams", "vocabulary")
     assert {k: config[k] for k in keys} == dict(
         max_tokens=10, max_length=5, lowercase=False, split_punctuation=False,
-        vocabulary=VOCABULARY,
+        bigrams=False, vocabulary=VOCABULARY,
     )
     clone = TextToIds.from_config(config)
     assert clone.get_vocabulary() == layer.get_vocabulary()
     assert clone.get_config() == config
     strings = ["THE good Bad film, x", ""]
     assert _ids(clone, strings) == _ids(layer, strings)
+
+
+def test_get_config_round_trip_of_bigrams():
+    layer = TextToIds(max_tokens=10, max_length=4, bigrams=True)
+    layer.adapt(["a b a b", "b a"])
+    clone = TextToIds.from_config(layer.get_config())
+    assert clone.bigrams is True
+    assert _ids(clone, ["a b a c"]) == _ids(layer, ["a b a c"])
 
 
 def test_get_config_after_adapt():

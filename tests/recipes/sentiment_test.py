@@ -44,7 +44,8 @@ def data_dir(tmp_path_factory):
 def tiny_config(data, **overrides):
     values = dict(
         data=data, export_dir="", epochs=1, batch_size=4, units=3,
-        embedding_dim=4, max_tokens=50, max_length=8, validation_fraction=0.25,
+        embedding_dim=4, max_tokens=50, bigram_tokens=30, max_length=8,
+        validation_fraction=0.25,
         learning_rate=1e-2, dropout=0.0,
     )
     values.update(overrides)
@@ -68,7 +69,7 @@ def test_end_to_end_moves_every_weight(data_dir, tmp_path, pooling):
     metrics = sentiment.train_and_evaluate(
         tiny_config(data_dir, pooling=pooling), str(tmp_path), [recorder]
     )
-    assert len(recorder.before) >= 8
+    assert len(recorder.before) >= 9
     for path, before in recorder.before.items():
         assert not np.allclose(before, recorder.after[path]), f"{path} still"
     with open(tmp_path / "metrics.json") as f:
@@ -80,22 +81,36 @@ def test_end_to_end_moves_every_weight(data_dir, tmp_path, pooling):
     assert metrics["epoch_seconds"][0] > 0
 
 
-def _padded_variants(classifier, ids):
-    """Probabilities for `ids` unpadded, right-padded and left-padded."""
-    ids = np.asarray([ids], dtype=np.int64)
+def _padded_variants(classifier, inputs):
+    """Probabilities for `inputs` unpadded, right-padded and left-padded."""
+    inputs = {k: np.asarray([v], dtype=np.int64) for k, v in inputs.items()}
     pad = np.zeros((1, 3), dtype=np.int64)
+
+    def padded(side):
+        return {
+            k: np.concatenate([v, pad] if side == "right" else [pad, v], 1)
+            for k, v in inputs.items()
+        }
+
     return [
         np.asarray(classifier(x, training=False))
-        for x in (ids, np.concatenate([ids, pad], 1), np.concatenate([pad, ids], 1))
+        for x in (inputs, padded("right"), padded("left"))
     ]
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
-def test_classifier_ignores_padding_on_either_side(pooling):
+@pytest.mark.parametrize("bigram_tokens", [0, 20])
+def test_classifier_ignores_padding_on_either_side(pooling, bigram_tokens):
     keras.utils.set_random_seed(0)
-    config = tiny_config("unused", pooling=pooling, bidirectional=True)
+    config = tiny_config(
+        "unused", pooling=pooling, bidirectional=True,
+        bigram_tokens=bigram_tokens,
+    )
     classifier = sentiment.build_classifier(config, num_classes=3)
-    plain, right, left = _padded_variants(classifier, [5, 9, 2, 7])
+    inputs = {"ids": [5, 9, 2, 7]}
+    if bigram_tokens:
+        inputs["bigram_ids"] = [3, 11, 1, 19]
+    plain, right, left = _padded_variants(classifier, inputs)
     np.testing.assert_allclose(right, plain, atol=1e-6)
     np.testing.assert_allclose(left, plain, atol=1e-6)
 
@@ -128,11 +143,8 @@ def test_export_serves_raw_strings_without_zoo(exported, data_dir):
         splits.train_texts, splits.train_labels, config.validation_fraction,
         seed=config.seed,
     )
-    text_to_ids = sentiment.layers.TextToIds(
-        config.max_tokens, config.max_length, name="text_to_ids"
-    )
-    text_to_ids.adapt(train[0].astype(str))
-    model = sentiment.build_model(config, text_to_ids, 2)
+    tokenizers = sentiment.make_tokenizers(config, train[0].astype(str))
+    model = sentiment.build_model(config, tokenizers, 2)
     model.load_weights(os.path.join(
         os.path.dirname(metrics["export_path"]), os.pardir, "work",
         "checkpoints", "epoch-0001.weights.h5",

@@ -27,6 +27,11 @@ class TextToIds(keras.layers.Layer):
         split_punctuation: Make punctuation and contractions tokens of
             their own ("isn't it?" -> "is n't it ?"), so "film," and
             "film" share an id. Default: `True`.
+        bigrams: Give each position the id of the pair (previous token,
+            token) instead of the token's, with `<s>` before the first
+            token. The ids line up with a unigram layer's on the same text,
+            so pair embeddings can be added to word embeddings. Default:
+            `False`.
         vocabulary: Optional list of tokens (without the padding and
             out-of-vocabulary entries); otherwise call `adapt()`.
         **kwargs: Base layer keyword arguments.
@@ -52,6 +57,7 @@ class TextToIds(keras.layers.Layer):
         max_length,
         lowercase=True,
         split_punctuation=True,
+        bigrams=False,
         vocabulary=None,
         **kwargs,
     ):
@@ -66,10 +72,11 @@ class TextToIds(keras.layers.Layer):
         self.max_length = utils.check_positive_int("max_length", max_length)
         self.lowercase = bool(lowercase)
         self.split_punctuation = bool(split_punctuation)
+        self.bigrams = bool(bigrams)
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
             standardize=None,  # Done by `self.standardize`, which exports.
-            split="whitespace",
+            split=split_bigrams if self.bigrams else "whitespace",
             output_mode="int",
             output_sequence_length=self.max_length,
             ragged=True,
@@ -114,10 +121,30 @@ class TextToIds(keras.layers.Layer):
                 "max_length": self.max_length,
                 "lowercase": self.lowercase,
                 "split_punctuation": self.split_punctuation,
+                "bigrams": self.bigrams,
                 "vocabulary": self.get_vocabulary()[2:] or None,
             }
         )
         return config
+
+
+BIGRAM_START = "<s>"
+
+
+def split_bigrams(texts):
+    """Whitespace tokens `[batch, (n)]` -> "previous token" pairs, ragged.
+
+    Example:
+
+    >>> split_bigrams(tf.constant(["a b c", ""])).to_list()
+    [[b'<s> a', b'a b', b'b c'], []]
+    """
+    tokens = tf.strings.split(texts)
+    starts = tf.fill([tf.shape(texts)[0], 1], BIGRAM_START)
+    previous = tf.concat([starts, tokens], axis=1)[:, :-1]
+    return tokens.with_flat_values(
+        tf.strings.join([previous.flat_values, tokens.flat_values], " ")
+    )
 
 
 def standardize(texts, lowercase=True, split_punctuation=True):

@@ -43,6 +43,7 @@ DEFAULTS = dict(
 )
 RECIPE_DEFAULTS = dict(
     max_tokens=20000,
+    bigram_tokens=20000,
     max_length=200,
     lowercase=True,
     split_punctuation=True,
@@ -64,6 +65,10 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("max_tokens", d["max_tokens"],
                          "Vocabulary size (with padding and OOV ids).",
                          lower_bound=3, **into)
+    flags.DEFINE_integer("bigram_tokens", d["bigram_tokens"],
+                         "Vocabulary size of token pairs (with padding and "
+                         "OOV ids), whose embeddings are added to the word "
+                         "embeddings; 0 = words only.", lower_bound=0, **into)
     flags.DEFINE_integer("max_length", d["max_length"],
                          "Tokens kept per text; longer texts are truncated.",
                          lower_bound=1, **into)
@@ -83,17 +88,54 @@ def define_flags(flag_values=flags.FLAGS):
                          "instead of stopping with an error.", **into)
 
 
+def make_tokenizers(config, train_texts):
+    """The in-model tokenizers, with vocabularies from `train_texts`.
+
+    Returns:
+        A dict of `zoo.layers.TextToIds`: `ids` (tokens) and, when
+        `config.bigram_tokens` is set, `bigram_ids` (pairs of tokens).
+    """
+    common = dict(
+        max_length=config.max_length,
+        lowercase=config.lowercase,
+        split_punctuation=config.split_punctuation,
+    )
+    found = {"ids": layers.TextToIds(config.max_tokens, name="text_to_ids",
+                                     **common)}
+    if config.bigram_tokens:
+        found["bigram_ids"] = layers.TextToIds(
+            config.bigram_tokens, bigrams=True, name="text_to_bigram_ids",
+            **common
+        )
+    for layer in found.values():
+        layer.adapt(train_texts)
+    return found
+
+
 def build_classifier(config, num_classes):
     """Token ids `[batch, time]` (0 = padding) -> probabilities `[batch, C]`.
 
-    Padding may sit on either side (or anywhere): the embedding's mask
-    follows every token downstream, so padded positions never count.
+    The inputs are a dict: `ids`, and `bigram_ids` (aligned with `ids`)
+    when `config.bigram_tokens` is set; a token pair's embedding is added
+    to its second token's. Padding may sit on either side (or anywhere):
+    the embeddings' mask follows every token downstream, so padded
+    positions never count.
     """
-    ids = keras.Input(shape=(None,), dtype="int64", name="ids")
+    inputs = {"ids": keras.Input(shape=(None,), dtype="int64", name="ids")}
     x = keras.layers.Embedding(
         config.max_tokens, config.embedding_dim, mask_zero=True,
         name="embedding",
-    )(ids)
+    )(inputs["ids"])
+    if config.bigram_tokens:
+        inputs["bigram_ids"] = keras.Input(
+            shape=(None,), dtype="int64", name="bigram_ids"
+        )
+        # Pair ids are 0 exactly where token ids are: the masks agree.
+        pairs = keras.layers.Embedding(
+            config.bigram_tokens, config.embedding_dim, mask_zero=True,
+            name="bigram_embedding",
+        )(inputs["bigram_ids"])
+        x = keras.layers.Add(name="add_bigrams")([x, pairs])
     x = layers.PaddingMonitor(name="padding_monitor")(x)
     x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
     x = layers.StackedRNN(
@@ -113,13 +155,20 @@ def build_classifier(config, num_classes):
     probabilities = keras.layers.Dense(
         num_classes, activation="softmax", name="probabilities"
     )(x)
-    return keras.Model(ids, probabilities, name="classifier")
+    return keras.Model(inputs, probabilities, name="classifier")
 
 
-def build_model(config, text_to_ids, num_classes):
-    """Strings `[batch]` -> class probabilities `[batch, num_classes]`."""
+def build_model(config, tokenizers, num_classes):
+    """Strings `[batch]` -> class probabilities `[batch, num_classes]`.
+
+    Args:
+        config: A `Config`.
+        tokenizers: What `make_tokenizers()` returns.
+        num_classes: Number of classes.
+    """
     text = keras.Input(shape=(), dtype="string", name="text")
-    probabilities = build_classifier(config, num_classes)(text_to_ids(text))
+    ids = {name: layer(text) for name, layer in tokenizers.items()}
+    probabilities = build_classifier(config, num_classes)(ids)
     return keras.Model(text, probabilities, name="sentiment")
 
 
@@ -173,24 +222,16 @@ def train_and_evaluate(config, workdir, callbacks=()):
         seed=config.seed,
     )
 
-    text_to_ids = layers.TextToIds(
-        config.max_tokens,
-        config.max_length,
-        lowercase=config.lowercase,
-        split_punctuation=config.split_punctuation,
-        name="text_to_ids",
-    )
-    text_to_ids.adapt(train[0].astype(str))
-
+    tokenizers = make_tokenizers(config, train[0].astype(str))
     def batches(pair, shuffle=False):
         texts, labels = pair
         return pipeline.bucketed_text_batches(
             texts.astype(str), labels, config.batch_size, config.max_length,
             bucket=config.bucket, shuffle=shuffle, seed=config.seed,
-            length_fn=text_to_ids.count_tokens,
+            length_fn=tokenizers["ids"].count_tokens,
         )
 
-    model = build_model(config, text_to_ids, len(splits.class_names))
+    model = build_model(config, tokenizers, len(splits.class_names))
     training.compile_classifier(model, config, len(train[1]))
     padding = zoo_callbacks.PaddingLogger(
         model.get_layer("classifier").get_layer("padding_monitor")
