@@ -77,19 +77,24 @@ def bucketed_text_batches(
             follow the model's own tokenization. Default: `token_counts`.
     """
     length_fn = length_fn or token_counts
-    dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+    if not bucket:
+        dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
+        if shuffle:
+            dataset = dataset.shuffle(len(labels), seed=seed)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    # Lengths are counted once, in one vectorized call, not every epoch.
+    lengths = tf.minimum(
+        tf.cast(length_fn(tf.constant(texts)), tf.int32), max_length
+    )
+    dataset = tf.data.Dataset.from_tensor_slices((texts, labels, lengths))
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed)
-    if not bucket:
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     boundaries = bucket_boundaries(max_length)
     dataset = dataset.bucket_by_sequence_length(
-        lambda text, label: tf.minimum(
-            tf.cast(length_fn(text[tf.newaxis])[0], tf.int32), max_length
-        ),
+        lambda text, label, length: length,
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-    )
+    ).map(lambda text, label, length: (text, label))
     if shuffle:
         # Buckets fill at different rates; mix the finished batches.
         dataset = dataset.shuffle(64, seed=seed)
