@@ -76,13 +76,12 @@ def bucketed_text_batches(
             `[n]`, e.g. `zoo.layers.TextToIds.count_tokens`, so buckets
             follow the model's own tokenization. Default: `token_counts`.
     """
-    length_fn = length_fn or token_counts
     if not bucket:
-        dataset = tf.data.Dataset.from_tensor_slices((texts, labels))
-        if shuffle:
-            dataset = dataset.shuffle(len(labels), seed=seed)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return from_arrays(
+            texts, labels, batch_size, shuffle=shuffle, seed=seed
+        )
     # Lengths are counted once, in one vectorized call, not every epoch.
+    length_fn = length_fn or token_counts
     lengths = tf.minimum(
         tf.cast(length_fn(tf.constant(texts)), tf.int32), max_length
     )

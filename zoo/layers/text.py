@@ -15,9 +15,10 @@ class TextToIds(keras.layers.Layer):
     text. Each string goes through `standardize` (invalid UTF-8 replaced,
     optionally lower-cased and with punctuation split off) and is split on
     whitespace; each token is mapped to an id (0 = padding, 1 = out of
-    vocabulary), and a text longer than `max_length` tokens is truncated. The batch is padded on the right
-    to its longest row, so length-bucketed batches stay short; the width is
-    at least 1, so a batch of empty strings still has a (fully padded) step.
+    vocabulary), and a text longer than `max_length` tokens is truncated.
+    The batch is padded on the right to its longest row, so length-bucketed
+    batches stay short; the width is at least 1, so a batch of empty
+    strings still has a (fully padded) step.
 
     Args:
         max_tokens: Positive integer, vocabulary size including the padding

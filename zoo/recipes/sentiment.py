@@ -223,6 +223,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
 
     tokenizers = make_tokenizers(config, train[0].astype(str))
+
     def batches(pair, shuffle=False):
         texts, labels = pair
         return pipeline.bucketed_text_batches(
