@@ -1,0 +1,332 @@
+"""Pre-split tokens `[batch, time]` (strings, "" = padding) to model inputs.
+
+A tagger reads sentences that are already split into tokens, one tag per
+token, so its vocabulary layers map a string tensor `[batch, time]` to ids
+of the same shape and never re-tokenize: `TokensToIds` gives word ids,
+`TokensToCharIds` the characters of every token, and `CharCNN` turns those
+into one feature vector per token (Ma & Hovy, 2016), which is what lets a
+tagger guess the tag of a word it never saw ("-ly", "-ed", capitals,
+digits).
+"""
+
+import collections
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from zoo import utils
+from zoo.layers.text import sanitize
+
+PADDING = ""
+
+
+def _most_common(counts, min_count, limit):
+    """Keys seen at least `min_count` times, most frequent first, ties by key."""
+    kept = [(-n, key) for key, n in counts.items() if n >= min_count]
+    return [key for _, key in sorted(kept)[:limit]]
+
+
+def _check_vocabulary_size(name, value, floor):
+    value = utils.check_positive_int(name, value)
+    if value < floor:
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected an "
+            f"integer >= {floor} (padding, out-of-vocabulary and at least one "
+            f"entry), got {value!r}"
+        )
+    return value
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TokensToIds(keras.layers.Layer):
+    """Maps tokens to vocabulary ids: 0 = padding (""), 1 = unknown.
+
+    Invalid UTF-8 becomes U+FFFD, and tokens are optionally lower-cased
+    before the lookup (characters keep their case in `TokensToCharIds`).
+
+    Args:
+        max_tokens: Integer >= 3, vocabulary size including the padding and
+            unknown ids.
+        lowercase: Look tokens up lower-cased. Default: `True`.
+        min_count: Positive integer; `adapt()` keeps tokens seen at least
+            this often. Rarer ones stay unknown, so the unknown id is
+            trained on words like the ones unseen at test time. Default: 1.
+        vocabulary: Optional list of tokens (without padding and unknown);
+            otherwise call `adapt()`.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: String tensor `[batch, time]`, "" at padded positions.
+
+    Returns:
+        int64 ids `[batch, time]`.
+
+    Example:
+
+    >>> layer = TokensToIds(max_tokens=10, vocabulary=["the", "cat"])
+    >>> layer(tf.constant([["The", "dog", ""]])).numpy().tolist()
+    [[2, 1, 0]]
+    """
+
+    def __init__(self, max_tokens, lowercase=True, min_count=1,
+                 vocabulary=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_tokens = _check_vocabulary_size("max_tokens", max_tokens, 3)
+        self.lowercase = bool(lowercase)
+        self.min_count = utils.check_positive_int("min_count", min_count)
+        self.lookup = keras.layers.StringLookup(
+            mask_token=PADDING, num_oov_indices=1, output_mode="int",
+            name="lookup",
+        )
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    def set_vocabulary(self, vocabulary):
+        vocabulary = list(vocabulary)
+        if len(vocabulary) > self.max_tokens - 2:
+            raise ValueError(
+                f"Received a vocabulary of {len(vocabulary)} tokens, expected "
+                f"at most max_tokens - 2 = {self.max_tokens - 2}"
+            )
+        if PADDING in vocabulary:
+            raise ValueError(
+                "Received a vocabulary holding the empty string, which is "
+                "reserved for padding"
+            )
+        self.lookup.set_vocabulary(vocabulary)
+
+    def _normalize(self, tokens):
+        tokens = sanitize(tokens)
+        if self.lowercase:
+            tokens = tf.strings.lower(tokens, encoding="utf-8")
+        return tokens
+
+    def adapt(self, sentences):
+        """Builds the vocabulary from an iterable of token lists."""
+        counts = collections.Counter(t for s in sentences for t in s if t)
+        keys = list(counts)
+        if not keys:
+            raise ValueError("Cannot adapt a vocabulary: no tokens given")
+        normalized = self._normalize(tf.constant(keys)).numpy()
+        merged = collections.Counter()
+        for key, token in zip(keys, normalized):
+            merged[token.decode("utf-8")] += counts[key]
+        self.set_vocabulary(
+            _most_common(merged, self.min_count, self.max_tokens - 2)
+        )
+
+    def get_vocabulary(self):
+        """All entries: padding, unknown, then the tokens."""
+        return self.lookup.get_vocabulary()
+
+    def call(self, inputs):
+        return self.lookup(self._normalize(inputs))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "max_tokens": self.max_tokens,
+            "lowercase": self.lowercase,
+            "min_count": self.min_count,
+            "vocabulary": self.get_vocabulary()[2:] or None,
+        })
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TokensToCharIds(keras.layers.Layer):
+    """Maps each token to the ids of its characters.
+
+    A token longer than `max_chars` keeps its first `max_chars // 2`
+    characters and its last `max_chars - max_chars // 2`, so prefixes and
+    suffixes (which carry most of a word's grammar) survive.
+
+    Args:
+        max_chars: Positive integer, characters kept per token.
+        max_symbols: Integer >= 3, character vocabulary size including the
+            padding (0) and unknown (1) ids.
+        min_count: `adapt()` keeps characters seen at least this often.
+        vocabulary: Optional list of single characters; otherwise call
+            `adapt()`.
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: String tensor `[batch, time]`, "" at padded positions.
+
+    Returns:
+        int64 ids `[batch, time, chars]`, 0 after a token's last character
+        and for padding; `chars` is the longest kept token of the batch
+        (at least 1, at most `max_chars`).
+
+    Example:
+
+    >>> layer = TokensToCharIds(max_chars=4, vocabulary=list("abc"))
+    >>> layer(tf.constant([["ab", "abcab", ""]])).numpy().tolist()
+    [[[2, 3, 0, 0], [2, 3, 2, 3], [0, 0, 0, 0]]]
+    """
+
+    def __init__(self, max_chars=16, max_symbols=512, min_count=1,
+                 vocabulary=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_chars = utils.check_positive_int("max_chars", max_chars)
+        self.max_symbols = _check_vocabulary_size(
+            "max_symbols", max_symbols, 3
+        )
+        self.min_count = utils.check_positive_int("min_count", min_count)
+        self.lookup = keras.layers.StringLookup(
+            mask_token=PADDING, num_oov_indices=1, output_mode="int",
+            name="lookup",
+        )
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    def set_vocabulary(self, vocabulary):
+        vocabulary = list(vocabulary)
+        if len(vocabulary) > self.max_symbols - 2:
+            raise ValueError(
+                f"Received a vocabulary of {len(vocabulary)} characters, "
+                f"expected at most max_symbols - 2 = {self.max_symbols - 2}"
+            )
+        if any(len(c) != 1 for c in vocabulary):
+            raise ValueError(
+                "Received a character vocabulary with entries that are not "
+                "single characters: "
+                f"{[c for c in vocabulary if len(c) != 1][:5]!r}"
+            )
+        self.lookup.set_vocabulary(vocabulary)
+
+    def adapt(self, sentences):
+        """Builds the character vocabulary from an iterable of token lists."""
+        counts = collections.Counter(c for s in sentences for t in s for c in t)
+        if not counts:
+            raise ValueError("Cannot adapt a vocabulary: no characters given")
+        self.set_vocabulary(
+            _most_common(counts, self.min_count, self.max_symbols - 2)
+        )
+
+    def get_vocabulary(self):
+        """All entries: padding, unknown, then the characters."""
+        return self.lookup.get_vocabulary()
+
+    def call(self, inputs):
+        # [batch, time, (chars)]: ragged in the last dimension.
+        chars = tf.strings.unicode_split(sanitize(inputs), "UTF-8")
+        words = chars.values  # [tokens, (chars)]: one row per token.
+        position = tf.ragged.range(words.row_lengths()).flat_values
+        length = tf.repeat(words.row_lengths(), words.row_lengths())
+        head = self.max_chars // 2
+        keep = (position < head) | (position >= length - (self.max_chars - head))
+        words = tf.ragged.boolean_mask(
+            words, words.with_flat_values(keep)
+        )
+        ids = words.with_flat_values(self.lookup(words.flat_values))
+        ids = chars.with_values(ids).to_tensor(default_value=0)
+        # At least one character position, even when every token is "".
+        missing = tf.maximum(1 - tf.shape(ids)[2], 0)
+        ids = tf.pad(ids, [[0, 0], [0, 0], [0, missing]])
+        # to_tensor drops trailing all-padding steps; restore them.
+        time = tf.shape(inputs)[1]
+        return tf.pad(ids, [[0, 0], [0, time - tf.shape(ids)[1]], [0, 0]])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, None)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "max_chars": self.max_chars,
+            "max_symbols": self.max_symbols,
+            "min_count": self.min_count,
+            "vocabulary": self.get_vocabulary()[2:] or None,
+        })
+        return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CharCNN(keras.layers.Layer):
+    """Character ids of each token -> one feature vector per token.
+
+    Embeds the characters, runs a 1-D convolution over each token's
+    characters and max-pools over its real characters (Ma & Hovy, 2016).
+    Tokens without characters (padding) get zeros.
+
+    Args:
+        vocabulary_size: Positive integer, character ids are below it.
+        embedding_dim: Positive integer, character embedding width.
+        filters: Positive integer, output features per token.
+        kernel_size: Positive integer, convolution width in characters.
+        activation: Activation of the convolution. Default: "tanh".
+        **kwargs: Base layer keyword arguments.
+
+    Call arguments:
+        inputs: int ids `[batch, time, chars]`, 0 = no character.
+
+    Returns:
+        `[batch, time, filters]`.
+
+    Example:
+
+    >>> layer = CharCNN(vocabulary_size=5, embedding_dim=3, filters=4)
+    >>> tuple(layer(keras.ops.ones((2, 6, 7), dtype="int32")).shape)
+    (2, 6, 4)
+
+    Reference: Ma & Hovy, "End-to-end Sequence Labeling via
+    Bi-directional LSTM-CNNs-CRF", ACL 2016.
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim=30, filters=50,
+                 kernel_size=3, activation="tanh", **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = utils.check_positive_int(
+            "vocabulary_size", vocabulary_size
+        )
+        self.embedding_dim = utils.check_positive_int(
+            "embedding_dim", embedding_dim
+        )
+        self.filters = utils.check_positive_int("filters", filters)
+        self.kernel_size = utils.check_positive_int("kernel_size", kernel_size)
+        self.activation = keras.activations.get(activation)
+        self.embedding = keras.layers.Embedding(
+            self.vocabulary_size, self.embedding_dim, name="embedding"
+        )
+        self.conv = keras.layers.Conv1D(
+            self.filters, self.kernel_size, padding="same",
+            activation=self.activation, name="conv",
+        )
+
+    def build(self, input_shape):
+        self.embedding.build((None, None))
+        self.conv.build((None, None, self.embedding_dim))
+        self.built = True
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        # [batch * time, chars]: every token is one row of the convolution.
+        ids = ops.reshape(inputs, (-1, shape[2]))
+        real = ops.expand_dims(ids > 0, -1)  # [batch * time, chars, 1]
+        # Zero embeddings after the last character, so the convolution
+        # sees the word's edge the same in every batch.
+        x = self.embedding(ids) * ops.cast(real, self.compute_dtype)
+        x = self.conv(x)
+        x = ops.max(ops.where(real, x, -1e9), axis=1)
+        x = ops.where(ops.any(real, axis=1), x, 0.0)
+        # Back to [batch, time, filters].
+        return ops.reshape(x, (shape[0], shape[1], self.filters))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], self.filters)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "activation": keras.activations.serialize(self.activation),
+        })
+        return config
