@@ -235,3 +235,59 @@ def test_bucketed_batches_use_the_given_length_fn():
         texts, np.arange(4), batch_size=2, max_length=40
     )
     assert [y.tolist() for _, y in _batches(plain)] == [[0, 1], [2, 3]]
+
+
+# sequence_batches
+
+
+def _sentences():
+    tokens = [["a", "b"], ["c"], ["d", "e", "f"], ["g"]]
+    tags = [[1, 2], [3], [4, 5, 6], [0]]
+    return tokens, tags
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_sequence_batches_pad_tokens_and_tags(bucket):
+    tokens, tags = _sentences()
+    seen = {}
+    for words, labels in pipeline.sequence_batches(
+        tokens, tags, batch_size=2, bucket=bucket
+    ):
+        assert words.dtype == tf.string and labels.dtype == tf.int32
+        assert words.shape == labels.shape
+        for row_words, row_labels in zip(words.numpy(), labels.numpy()):
+            real = row_words != b""
+            np.testing.assert_array_equal(row_labels[~real], -1)
+            seen[tuple(w.decode() for w in row_words[real])] = list(
+                row_labels[real]
+            )
+    assert seen == {tuple(w): t for w, t in zip(tokens, tags)}
+
+
+def test_sequence_batches_bucket_by_length_and_shuffle_per_seed():
+    tokens = [["w"] * n for n in (1, 34, 2, 35, 1, 34)]
+    tags = [[0] * len(s) for s in tokens]
+
+    def widths(bucket):
+        dataset = pipeline.sequence_batches(tokens, tags, 2, bucket=bucket)
+        return sorted(w.shape[1] for w, _ in dataset)
+
+    # Bucketed, short and long sentences never share a batch.
+    assert widths(bucket=True) == [1, 2, 34, 35]
+    assert widths(bucket=False) == [34, 34, 35]
+
+    def order(seed):
+        dataset = pipeline.sequence_batches(
+            tokens, tags, 1, shuffle=True, seed=seed, bucket=False
+        )
+        return [w.shape[1] for w, _ in dataset]
+
+    assert order(3) == order(3)
+    assert sorted(order(3)) == sorted(len(s) for s in tokens)
+
+
+def test_sequence_batches_reject_misaligned_tags():
+    with pytest.raises(ValueError, match=r"2 sentences of tokens but 1 of tags"):
+        pipeline.sequence_batches([["a"], ["b"]], [[0]], 2)
+    with pytest.raises(ValueError, match=r"Sentence 1 has 2 tokens but 1 tags"):
+        pipeline.sequence_batches([["a"], ["b", "c"]], [[0], [0]], 2)

@@ -98,3 +98,73 @@ def bucketed_text_batches(
         # Buckets fill at different rates; mix the finished batches.
         dataset = dataset.shuffle(64, seed=seed)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def sequence_batches(
+    tokens,
+    tags,
+    batch_size,
+    bucket=True,
+    shuffle=False,
+    seed=0,
+    tag_padding=-1,
+):
+    """Batches of `(tokens [batch, time], tags [batch, time])`, padded.
+
+    Each sentence is one row; tokens are padded with "" and tags with
+    `tag_padding` (negative, so losses and metrics can tell padding from
+    tag 0). With `bucket`, sentences of similar length share a batch (see
+    `bucket_boundaries`); otherwise batches mix lengths at random.
+
+    Args:
+        tokens: Sentences as lists of strings.
+        tags: Integer tag ids, one list per sentence, aligned with `tokens`.
+        batch_size: Sentences per batch.
+
+    Raises:
+        ValueError: A sentence's tokens and tags differ in length.
+    """
+    if len(tokens) != len(tags):
+        raise ValueError(
+            f"Received {len(tokens)} sentences of tokens but {len(tags)} "
+            "of tags"
+        )
+    lengths = np.array([len(s) for s in tokens], dtype=np.int64)
+    tag_lengths = np.array([len(s) for s in tags], dtype=np.int64)
+    for i in np.flatnonzero(lengths != tag_lengths)[:1]:
+        raise ValueError(
+            f"Sentence {i} has {lengths[i]} tokens but {tag_lengths[i]} tags"
+        )
+    flat_tokens = tf.constant(
+        [t for s in tokens for t in s], tf.string, shape=[int(lengths.sum())]
+    )
+    flat_tags = tf.constant(
+        [t for s in tags for t in s], tf.int32, shape=[int(lengths.sum())]
+    )
+    starts = np.cumsum(lengths) - lengths
+    # One element per sentence: its slice of the flat token and tag arrays.
+    dataset = tf.data.Dataset.from_tensor_slices((starts, lengths))
+    if shuffle:
+        dataset = dataset.shuffle(len(lengths), seed=seed)
+    dataset = dataset.map(
+        lambda start, length: (
+            flat_tokens[start:start + length], flat_tags[start:start + length]
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    padding = (tf.constant(""), tf.constant(tag_padding, tf.int32))
+    if bucket and len(lengths):
+        boundaries = bucket_boundaries(int(lengths.max()) + 1)
+        dataset = dataset.bucket_by_sequence_length(
+            lambda words, labels: tf.shape(words)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            padding_values=padding,
+        )
+        if shuffle:
+            # Buckets fill at different rates; mix the finished batches.
+            dataset = dataset.shuffle(64, seed=seed)
+    else:
+        dataset = dataset.padded_batch(batch_size, padding_values=padding)
+    return dataset.prefetch(tf.data.AUTOTUNE)
