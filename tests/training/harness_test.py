@@ -202,6 +202,25 @@ def test_finish_evaluates_writes_metrics_and_exports(tmp_path):
     assert metrics["wall_seconds"] > 0 and metrics["finished_at"][:2] == "20"
 
 
+def test_finish_takes_the_recipes_own_evaluation(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    seen = []
+
+    def evaluate(m, data):
+        seen.append((m, data))
+        return {"test_token_accuracy": 0.75}
+
+    data = _dataset()
+    metrics = harness.finish(
+        model, data, {"epochs": 1, "initial_epoch": 0, "history": {}},
+        _config(epochs=1), str(tmp_path), harness.Stopwatch(), {},
+        evaluate=evaluate,
+    )
+    assert seen == [(model, data)]
+    assert metrics["test_token_accuracy"] == 0.75
+    assert "test_accuracy" not in metrics and "export_path" not in metrics
+
+
 def test_compile_classifier_decays_per_epoch_of_batches(tmp_path):
     config = _config(batch_size=4, lr_decay=0.5)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])

@@ -4,6 +4,7 @@ from zoo.training.config import TrainConfig
 from zoo.training.config import recipe_config
 from zoo.training.harness import Stopwatch
 from zoo.training.harness import compile_classifier
+from zoo.training.harness import evaluate_classifier
 from zoo.training.harness import finish
 from zoo.training.harness import finished_result
 from zoo.training.harness import fit
@@ -15,6 +16,7 @@ __all__ = [
     "Stopwatch",
     "TrainConfig",
     "compile_classifier",
+    "evaluate_classifier",
     "finish",
     "finished_result",
     "fit",

@@ -170,30 +170,37 @@ def finished_result(config, workdir):
         return json.load(f)
 
 
+def evaluate_classifier(model, test_data):
+    """Test loss and accuracy of a model compiled with an accuracy metric."""
+    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    return {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss)}
+
+
 def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
-           **extra):
+           evaluate=evaluate_classifier, **extra):
     """Evaluates, exports and writes `<workdir>/metrics.json`: a run's end.
 
     Args:
-        model: The trained model, compiled with an `accuracy` metric.
+        model: The trained model.
         test_data: The test split as batches.
         run: What `fit` returned.
         config: The run's config; exported when `config.export_dir` is set.
         workdir: The run's folder.
         stopwatch: A `Stopwatch` started when the run began.
         endpoints: `zoo.export.export_saved_model` endpoints.
+        evaluate: `evaluate(model, test_data)` -> dict of test metrics.
+            Default: `evaluate_classifier` (`test_accuracy`, `test_loss`).
         **extra: More entries for the metrics (data source and the like).
 
     Returns:
-        The metrics written: `test_accuracy`, `test_loss`, `epochs`,
+        The metrics written: those of `evaluate`, `epochs`,
         `resumed_from_epoch`, `validation_accuracy` (if validated),
         `export_path` (if exported), `wall_seconds`, `finished_at`, the
         config and `extra`.
     """
-    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    test_metrics = evaluate(model, test_data)
     metrics = {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
+        **test_metrics,
         "epochs": run["epochs"],
         "resumed_from_epoch": run["initial_epoch"],
         **extra,
@@ -210,7 +217,9 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     metrics["finished_at"] = now.isoformat(timespec="seconds")
     write_json(os.path.join(workdir, "metrics.json"), metrics)
     logging.info(
-        "test accuracy %.4f in %.0f s", test_accuracy, metrics["wall_seconds"]
+        "%s in %.0f s",
+        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()),
+        metrics["wall_seconds"],
     )
     return metrics
 
