@@ -1,17 +1,27 @@
 """Masked recurrent layers built from `zoo.cells`, and their companions."""
 
 from zoo.layers.bidirectional import Bidirectional
+from zoo.layers.crf import CRF
+from zoo.layers.crf import CRFLoss
 from zoo.layers.pooling import SequencePooling
 from zoo.layers.recurrent import Recurrent
 from zoo.layers.stacked import StackedRNN
 from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
+from zoo.layers.tokens import CharCNN
+from zoo.layers.tokens import TokensToCharIds
+from zoo.layers.tokens import TokensToIds
 
 __all__ = [
     "Bidirectional",
+    "CRF",
+    "CRFLoss",
+    "CharCNN",
     "PaddingMonitor",
     "Recurrent",
     "SequencePooling",
     "StackedRNN",
     "TextToIds",
+    "TokensToCharIds",
+    "TokensToIds",
 ]
