@@ -131,6 +131,18 @@ def test_char_cnn_ignores_char_padding_and_zeros_empty_tokens():
     np.testing.assert_allclose(alone[0, 0], out[0, 0], atol=1e-6)
 
 
+def test_char_cnn_masks_tokens_without_characters():
+    ids = keras.Input((None, None), dtype="int32")
+    words = keras.Input((None,), dtype="int32")
+    # Concatenated with a masked word embedding, the mask stays the words'.
+    merged = keras.layers.Concatenate()([
+        keras.layers.Embedding(5, 2, mask_zero=True)(words), _cnn()(ids)
+    ])
+    model = keras.Model([words, ids], merged)
+    out = model([np.array([[3, 0]]), np.array([[[2, 1], [0, 0]]])])
+    assert out._keras_mask.numpy().tolist() == [[True, False]]
+
+
 def test_char_cnn_gradients_reach_every_weight():
     layer = _cnn()
     ids = tf.constant([[[2, 3, 4, 0]]])

@@ -252,7 +252,10 @@ class CharCNN(keras.layers.Layer):
 
     Embeds the characters, runs a 1-D convolution over each token's
     characters and max-pools over its real characters (Ma & Hovy, 2016).
-    Tokens without characters (padding) get zeros.
+    Tokens without characters (padding) get zeros, and the output mask is
+    False exactly there. (Keras merges masks with "any": concatenated to
+    a masked word embedding, features without a mask would mark every
+    padded step real.)
 
     Args:
         vocabulary_size: Positive integer, character ids are below it.
@@ -266,7 +269,7 @@ class CharCNN(keras.layers.Layer):
         inputs: int ids `[batch, time, chars]`, 0 = no character.
 
     Returns:
-        `[batch, time, filters]`.
+        `[batch, time, filters]`, masked where a token has no characters.
 
     Example:
 
@@ -316,6 +319,9 @@ class CharCNN(keras.layers.Layer):
         x = ops.where(ops.any(real, axis=1), x, 0.0)
         # Back to [batch, time, filters].
         return ops.reshape(x, (shape[0], shape[1], self.filters))
+
+    def compute_mask(self, inputs, mask=None):
+        return ops.any(inputs > 0, axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], self.filters)
