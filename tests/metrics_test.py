@@ -1,0 +1,232 @@
+"""Tests for zoo.metrics: token accuracy, chunks and entity scores.
+
+Every expected chunk list and score below is worked out by hand.
+"""
+
+import doctest
+
+import numpy as np
+import pytest
+
+from zoo import metrics
+
+
+def test_docstring_examples():
+    result = doctest.testmod(metrics)
+    assert result.attempted >= 3 and result.failed == 0
+
+
+# token_accuracy
+
+
+def test_token_accuracy_over_ragged_sentences():
+    true = [["a", "b", "c"], ["d"], []]
+    pred = [["a", "x", "c"], ["d"], []]
+    assert metrics.token_accuracy(true, pred) == 3 / 4
+
+
+def test_token_accuracy_takes_ids_and_arrays():
+    true = [np.array([1, 2]), np.array([3, 4, 5, 6])]
+    pred = [np.array([1, 0]), np.array([3, 4, 0, 0])]
+    assert metrics.token_accuracy(true, pred) == 3 / 6
+    assert metrics.token_accuracy(iter(true), iter(true)) == 1.0
+
+
+def test_token_accuracy_sentence_lengths_differ():
+    with pytest.raises(
+        ValueError,
+        match=r"^sentence 1: 2 true tags but 3 predicted tags$",
+    ):
+        metrics.token_accuracy([["O"], ["O", "O"]], [["O"], ["O", "O", "O"]])
+
+
+def test_token_accuracy_sentence_counts_differ():
+    with pytest.raises(
+        ValueError,
+        match=r"^`true_tags` holds 2 sentences but `pred_tags` holds 1$",
+    ):
+        metrics.token_accuracy([["O"], ["O"]], [["O"]])
+
+
+@pytest.mark.parametrize("sentences", [[], [[], []]], ids=["none", "empty"])
+def test_token_accuracy_without_tokens(sentences):
+    with pytest.raises(ValueError, match=r"^no tokens to score"):
+        metrics.token_accuracy(sentences, sentences)
+
+
+# is_chunk_tagset
+
+
+@pytest.mark.parametrize(
+    "tag_names",
+    [
+        ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"],  # BIO (IOB2)
+        ["I-PER", "O", "B-PER"],  # IOB1
+        ["O", "B-ORG", "I-ORG", "E-ORG", "S-ORG"],  # IOBES
+        ["B-NP", "I-NP"],  # No "O".
+        ["B-NP-SBJ", "O"],  # A type with a hyphen.
+    ],
+    ids=["bio", "iob1", "iobes", "no_outside", "hyphen"],
+)
+def test_is_chunk_tagset_true(tag_names):
+    assert metrics.is_chunk_tagset(tag_names) is True
+
+
+@pytest.mark.parametrize(
+    "tag_names",
+    [
+        ["NN", "NNP", "VBZ"],  # Part of speech.
+        ["O", "B-PER", "NN"],  # One bare tag.
+        ["O"],  # Nothing prefixed.
+        [],
+        ["O", "B-"],  # A prefix without a type.
+        ["O", "U-PER", "L-PER"],  # BILOU is not read.
+        ["-LRB-", "O"],
+        [0, 1],  # Ids, not names.
+    ],
+    ids=["pos", "bare", "only_outside", "empty", "no_type", "bilou",
+         "leading_dash", "ids"],
+)
+def test_is_chunk_tagset_false(tag_names):
+    assert metrics.is_chunk_tagset(tag_names) is False
+
+
+# chunks
+
+CHUNKS = [
+    # id, tags, expected chunks (type, start, end exclusive)
+    ("bio2", ["B-PER", "I-PER", "O", "B-LOC"],
+     [("PER", 0, 2), ("LOC", 3, 4)]),
+    ("bio2_b_after_b", ["B-PER", "B-PER", "I-PER"],
+     [("PER", 0, 1), ("PER", 1, 3)]),
+    # IOB1: I- opens a chunk; B- only splits two chunks of one type.
+    ("iob1", ["I-PER", "I-PER", "B-PER", "O", "I-LOC"],
+     [("PER", 0, 2), ("PER", 2, 3), ("LOC", 4, 5)]),
+    ("i_after_o", ["O", "I-ORG", "I-ORG", "O"], [("ORG", 1, 3)]),
+    ("type_change_b_i", ["B-PER", "I-ORG"], [("PER", 0, 1), ("ORG", 1, 2)]),
+    ("type_change_i_i", ["I-PER", "I-ORG", "I-ORG"],
+     [("PER", 0, 1), ("ORG", 1, 3)]),
+    ("iobes", ["S-PER", "B-ORG", "I-ORG", "E-ORG", "S-ORG", "O", "S-LOC"],
+     [("PER", 0, 1), ("ORG", 1, 4), ("ORG", 4, 5), ("LOC", 6, 7)]),
+    ("s_after_s", ["S-PER", "S-PER"], [("PER", 0, 1), ("PER", 1, 2)]),
+    ("e_after_e", ["B-X", "E-X", "E-X"], [("X", 0, 2), ("X", 2, 3)]),
+    ("i_after_e", ["B-X", "E-X", "I-X", "E-X"], [("X", 0, 2), ("X", 2, 4)]),
+    ("i_after_s", ["S-X", "I-X"], [("X", 0, 1), ("X", 1, 2)]),
+    ("e_after_o", ["O", "E-X"], [("X", 1, 2)]),
+    ("b_after_e", ["B-X", "E-X", "B-X", "E-X"], [("X", 0, 2), ("X", 2, 4)]),
+    ("s_after_b", ["B-X", "S-X"], [("X", 0, 1), ("X", 1, 2)]),
+    ("e_of_another_type", ["B-X", "E-Y"], [("X", 0, 1), ("Y", 1, 2)]),
+    ("at_sentence_end", ["O", "B-LOC", "I-LOC"], [("LOC", 1, 3)]),
+    ("one_token", ["B-LOC"], [("LOC", 0, 1)]),
+    ("all_outside", ["O", "O"], []),
+    ("empty", [], []),
+    ("hyphenated_type", ["B-NP-SBJ", "I-NP-SBJ", "I-NP"],
+     [("NP-SBJ", 0, 2), ("NP", 2, 3)]),
+    # Bare tags read as B-<tag>, one token each, like `conlleval -r`.
+    ("bare", ["NP", "NP", "VP", "O", "NP"],
+     [("NP", 0, 1), ("NP", 1, 2), ("VP", 2, 3), ("NP", 4, 5)]),
+    ("bare_after_b", ["B-PER", "PER", "I-PER"],
+     [("PER", 0, 1), ("PER", 1, 3)]),
+    ("unknown_prefix", ["U-PER", "U-PER"], [("U-PER", 0, 1), ("U-PER", 1, 2)]),
+]
+
+
+@pytest.mark.parametrize(
+    "tags, expected", [c[1:] for c in CHUNKS], ids=[c[0] for c in CHUNKS]
+)
+def test_chunks(tags, expected):
+    assert metrics.chunks(tags) == expected
+
+
+def test_chunks_take_numpy_strings():
+    assert metrics.chunks(np.array(["B-PER", "I-PER"])) == [("PER", 0, 2)]
+
+
+def test_chunks_rejects_tags_that_are_not_strings():
+    with pytest.raises(
+        TypeError, match=r"^chunk tags must be strings, got 3 of type int$"
+    ):
+        metrics.chunks(["O", 3])
+
+
+# entity_scores
+
+
+def test_entity_scores_on_a_small_corpus():
+    true = [
+        ["B-PER", "I-PER", "O", "B-LOC"],  # PER 0-2, LOC 3-4
+        ["O", "B-ORG", "I-ORG"],  # ORG 1-3
+    ]
+    pred = [
+        ["B-PER", "I-PER", "O", "B-ORG"],  # PER 0-2 (right), ORG 3-4 (wrong)
+        ["O", "B-ORG", "I-ORG"],  # ORG 1-3 (right)
+    ]
+    scores = metrics.entity_scores(true, pred)
+    assert scores == pytest.approx({
+        "precision": 2 / 3, "recall": 2 / 3, "f1": 2 / 3,
+        "true_entities": 3, "pred_entities": 3, "correct": 2,
+    })
+    assert isinstance(scores["correct"], int)
+
+
+def test_entity_scores_precision_and_recall_differ():
+    true = [["B-PER", "I-PER", "O", "B-LOC", "O"]]  # PER 0-2, LOC 3-4
+    pred = [["B-PER", "B-PER", "B-ORG", "B-LOC", "O"]]  # Only LOC 3-4 right.
+    scores = metrics.entity_scores(true, pred)
+    # p = 1/4, r = 1/2, f1 = 2 * (1/8) / (3/4) = 1/3.
+    assert scores == pytest.approx({
+        "precision": 1 / 4, "recall": 1 / 2, "f1": 1 / 3,
+        "true_entities": 2, "pred_entities": 4, "correct": 1,
+    })
+
+
+def test_entity_scores_a_chunk_must_match_exactly():
+    true = [["B-ORG", "I-ORG", "I-ORG"]]
+    pred = [["B-ORG", "I-ORG", "O"]]  # Right type, wrong end.
+    assert metrics.entity_scores(true, pred)["correct"] == 0
+
+
+def test_entity_scores_sentence_boundaries_end_chunks():
+    # Joined, "B-LOC I-LOC" would be one chunk; per sentence it is two.
+    tags = [["O", "B-LOC"], ["I-LOC", "O"]]
+    scores = metrics.entity_scores(tags, tags)
+    assert scores["true_entities"] == scores["correct"] == 2
+    assert scores["f1"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "true, pred, counts",
+    [
+        ([["B-PER", "O"]], [["O", "O"]], (1, 0, 0)),  # No prediction.
+        ([["O", "O"]], [["B-PER", "O"]], (0, 1, 0)),  # Nothing to find.
+        ([["O"]], [["O"]], (0, 0, 0)),
+        ([], [], (0, 0, 0)),
+    ],
+    ids=["no_predicted", "no_true", "neither", "no_sentences"],
+)
+def test_entity_scores_zero_denominators_give_zero(true, pred, counts):
+    assert metrics.entity_scores(true, pred) == {
+        "precision": 0.0, "recall": 0.0, "f1": 0.0,
+        "true_entities": counts[0], "pred_entities": counts[1],
+        "correct": counts[2],
+    }
+
+
+def test_entity_scores_sentence_lengths_differ():
+    with pytest.raises(
+        ValueError, match=r"^sentence 0: 2 true tags but 1 predicted tags$"
+    ):
+        metrics.entity_scores([["B-PER", "O"]], [["B-PER"]])
+
+
+def test_entity_scores_sentence_counts_differ():
+    with pytest.raises(
+        ValueError,
+        match=r"^`true_tags` holds 1 sentences but `pred_tags` holds 0$",
+    ):
+        metrics.entity_scores([["O"]], [])
+
+
+def test_entity_scores_rejects_tags_that_are_not_strings():
+    with pytest.raises(TypeError, match=r"^chunk tags must be strings"):
+        metrics.entity_scores([[1, 0]], [[1, 0]])

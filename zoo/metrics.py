@@ -1,0 +1,235 @@
+"""Evaluation metrics for tagging: token accuracy and entity (chunk) scores.
+
+They score decoded tags, one list of tags per sentence, with padding already
+removed, so sentences may differ in length:
+
+* `token_accuracy`: the fraction of tokens whose tag is right.
+* `entity_scores`: precision, recall and F1 over chunks (named entities,
+  phrases), micro-averaged over the corpus as on the overall line of the
+  CoNLL shared tasks' `conlleval` script, but as fractions in [0, 1].
+* `chunks`: the chunks of one sentence; `is_chunk_tagset` says whether a tag
+  set encodes chunks at all (BIO, IOB1, IOB2, IOBES).
+
+Example:
+
+>>> true = [["B-PER", "I-PER", "O"], ["B-LOC"]]
+>>> pred = [["B-PER", "I-PER", "O"], ["B-ORG"]]
+>>> token_accuracy(true, pred)
+0.75
+>>> chunks(true[0])
+[('PER', 0, 2)]
+>>> entity_scores(true, pred)["f1"]
+0.5
+
+Reference: Tjong Kim Sang and Buchholz, "Introduction to the CoNLL-2000
+Shared Task: Chunking", 2000 (the `conlleval` script).
+"""
+
+OUTSIDE = "O"
+# B(egin), I(nside), E(nd), S(ingle): the prefixes of "B-PER" and the like.
+PREFIXES = ("B", "I", "E", "S")
+
+
+def _check_aligned(true_tags, pred_tags):
+    """Lists of the sentences; raises unless they pair up tag for tag."""
+    true_tags, pred_tags = list(true_tags), list(pred_tags)
+    if len(true_tags) != len(pred_tags):
+        raise ValueError(
+            f"`true_tags` holds {len(true_tags)} sentences but `pred_tags` "
+            f"holds {len(pred_tags)}"
+        )
+    for index, (truth, guess) in enumerate(zip(true_tags, pred_tags)):
+        if len(truth) != len(guess):
+            raise ValueError(
+                f"sentence {index}: {len(truth)} true tags but {len(guess)} "
+                "predicted tags"
+            )
+    return true_tags, pred_tags
+
+
+def token_accuracy(true_tags, pred_tags):
+    """The fraction of tokens whose predicted tag equals the true one.
+
+    Args:
+        true_tags: Sentences, each a sequence of tags (strings, ids or any
+            values that compare with `==`), real tokens only (no padding).
+        pred_tags: Predicted tags, sentence for sentence and token for token.
+
+    Returns:
+        A float in [0, 1]: correct tokens / tokens, over all sentences.
+
+    Raises:
+        ValueError: The number of sentences differs, a sentence's true and
+            predicted tags differ in length (the message names the sentence
+            index), or there are no tokens at all.
+    """
+    true_tags, pred_tags = _check_aligned(true_tags, pred_tags)
+    total = sum(len(truth) for truth in true_tags)
+    if not total:
+        raise ValueError("no tokens to score: every sentence is empty")
+    correct = sum(
+        bool(t == p)
+        for truth, guess in zip(true_tags, pred_tags)
+        for t, p in zip(truth, guess)
+    )
+    return correct / total
+
+
+def is_chunk_tagset(tag_names):
+    """True if the tags encode chunks: "O" and prefixed tags only.
+
+    Args:
+        tag_names: Tag names, such as `["O", "B-PER", "I-PER"]`.
+
+    Returns:
+        True when every tag is "O" or has a "B-", "I-", "E-" or "S-" prefix
+        followed by a type (BIO, IOB1, IOB2 and IOBES tag sets) and at least
+        one tag is prefixed; False otherwise (for instance for part-of-speech
+        tags, where `entity_scores` means nothing).
+    """
+    prefixed = False
+    for name in tag_names:
+        if not isinstance(name, str):
+            return False
+        if name == OUTSIDE:
+            continue
+        prefix, dash, kind = name.partition("-")
+        if not (dash and prefix in PREFIXES and kind):
+            return False
+        prefixed = True
+    return prefixed
+
+
+def _parse(tag):
+    """`(prefix, type)`: "B-PER" -> ("B", "PER"), "O" -> ("O", "")."""
+    if not isinstance(tag, str):
+        raise TypeError(
+            f"chunk tags must be strings, got {tag!r} of type "
+            f"{type(tag).__name__}"
+        )
+    if tag == OUTSIDE:
+        return OUTSIDE, ""
+    prefix, dash, kind = tag.partition("-")
+    if dash and prefix in PREFIXES:
+        return prefix, kind
+    # A bare tag ("NP", or "U-PER" with a prefix we do not know) is a chunk
+    # of one token, as `conlleval -r` reads tags without prefixes.
+    return "B", tag
+
+
+def _ends(prev_prefix, prev_type, prefix, kind):
+    """Whether a chunk open at the previous token ends before this one."""
+    return (
+        prev_prefix in ("E", "S")  # E and S close their chunk.
+        or (prev_prefix in ("B", "I") and prefix in ("B", "S", OUTSIDE))
+        or (prev_prefix != OUTSIDE and prev_type != kind)
+    )
+
+
+def _starts(prev_prefix, prev_type, prefix, kind):
+    """Whether a chunk starts at this token."""
+    return (
+        prefix in ("B", "S")
+        # IOB1: I (or E) opens a chunk after O or after a closed chunk.
+        or (prefix in ("I", "E") and prev_prefix in (OUTSIDE, "E", "S"))
+        or (prefix != OUTSIDE and prev_type != kind)
+    )
+
+
+def chunks(tags):
+    """The chunks of one sentence, by the rules of CoNLL's `conlleval`.
+
+    A tag is "O" (outside every chunk) or `<prefix>-<type>`, split at the
+    first "-" (so "B-NP-SBJ" has type "NP-SBJ"). Reading left to right:
+
+    * a chunk ends after an E- or S- tag, before an O, B- or S- tag, and
+      before a tag of another type;
+    * a chunk starts at a B- or S- tag, at an I- or E- tag after O or after
+      an E- or S- tag (IOB1, where I- opens a chunk unless it continues one),
+      and at any non-O tag of another type than the previous tag.
+
+    The end of the sentence ends an open chunk. For B-, I- and O tags these
+    are exactly the rules of `conlleval.pl`; for E- and S- they follow the
+    IOBES reading of its later ports (`conlleval.py`, seqeval), where an E-
+    or S- tag always closes its chunk and S- always opens one, so
+    "S-PER S-PER" and "E-PER B-PER" are two chunks each (`conlleval.pl`,
+    which predates S-, makes one of each).
+    A tag other than "O" without one of these prefixes (a bare "NP", or
+    "U-PER") is read as `conlleval -r` reads tags: as "B-NP", a chunk of one
+    token. (Without `-r`, `conlleval` would take "NP" for a prefix with an
+    empty type.)
+
+    Args:
+        tags: The tags of one sentence, a sequence of strings.
+
+    Returns:
+        A list of `(type, start, end)` tuples in order, `end` exclusive:
+        `chunks(["B-PER", "I-PER", "O"]) == [("PER", 0, 2)]`.
+
+    Raises:
+        TypeError: A tag is not a string.
+    """
+    found = []
+    start = None
+    prev_prefix, prev_type = OUTSIDE, ""
+    for index, tag in enumerate(tags):
+        prefix, kind = _parse(tag)
+        # A chunk start is always an end of the chunk before (if any).
+        if start is not None and _ends(prev_prefix, prev_type, prefix, kind):
+            found.append((prev_type, start, index))
+            start = None
+        if _starts(prev_prefix, prev_type, prefix, kind):
+            start = index
+        prev_prefix, prev_type = prefix, kind
+    if start is not None:
+        found.append((prev_type, start, len(tags)))
+    return found
+
+
+def entity_scores(true_tags, pred_tags):
+    """Chunk-level precision, recall and F1, micro-averaged over sentences.
+
+    A predicted chunk is correct when a true chunk of the same sentence has
+    the same type, start and end (see `chunks`); chunks never cross a
+    sentence boundary. Like the overall line of `conlleval`, but fractions
+    rather than percentages.
+
+    Args:
+        true_tags: Sentences, each a sequence of string tags (real tokens
+            only, no padding).
+        pred_tags: Predicted tags, sentence for sentence and token for token.
+
+    Returns:
+        A dict with `precision` (correct / predicted chunks), `recall`
+        (correct / true chunks) and `f1` (their harmonic mean), each 0.0
+        when its denominator is 0, and the counts `true_entities`,
+        `pred_entities` and `correct`.
+
+    Raises:
+        ValueError: The number of sentences differs, or a sentence's true
+            and predicted tags differ in length (the message names the
+            sentence index).
+        TypeError: A tag is not a string.
+    """
+    true_tags, pred_tags = _check_aligned(true_tags, pred_tags)
+
+    def all_chunks(sentences):
+        return {
+            (index, *chunk)
+            for index, tags in enumerate(sentences)
+            for chunk in chunks(tags)
+        }
+
+    truth, guess = all_chunks(true_tags), all_chunks(pred_tags)
+    correct = len(truth & guess)
+    precision = correct / len(guess) if guess else 0.0
+    recall = correct / len(truth) if truth else 0.0
+    total = precision + recall
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / total if total else 0.0,
+        "true_entities": len(truth),
+        "pred_entities": len(guess),
+        "correct": correct,
+    }
