@@ -8,6 +8,8 @@ import socket
 import time
 
 import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from zoo.data import sources
 
@@ -116,3 +118,37 @@ def test_load_tfds_offline_and_not_prepared_says_how_to_get_data(
     ):
         sources.load_tfds("mnist", ["train"], data_dir=str(tmp_path / "tfds_empty"))
     assert probes == [1]
+
+
+def test_tfds_datasets_offline_and_not_prepared_says_how_to_get_data(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: False)
+    with pytest.raises(
+        sources.DataUnavailableError,
+        match=r"'conll2003' is not in .*tfds_empty.*cannot be reached.*"
+        r"--data=PATH.*--tfds_data_dir=DIR",
+    ):
+        sources.tfds_datasets(
+            "conll2003", ["train"], data_dir=str(tmp_path / "tfds_empty")
+        )
+
+
+def test_tfds_datasets_returns_datasets_without_probing_when_prepared(
+    tmp_path, monkeypatch
+):
+    def no_probe(*args, **kwargs):
+        raise AssertionError("prepared data must not probe the network")
+
+    monkeypatch.setattr(sources, "tfds_prepared", lambda *a, **k: True)
+    monkeypatch.setattr(sources, "network_available", no_probe)
+    with tfds.testing.mock_data(num_examples=3):
+        train, test = sources.tfds_datasets(
+            "mnist", ["train", "test"], data_dir=str(tmp_path)
+        )
+        assert isinstance(train, tf.data.Dataset)
+        for dataset in (train, test):
+            examples = list(dataset.as_numpy_iterator())
+            assert len(examples) == 3
+            image, label = examples[0]  # as_supervised: (image, label) pairs.
+            assert image.shape == (28, 28, 1) and label.shape == ()

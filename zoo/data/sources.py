@@ -62,8 +62,22 @@ def tfds_prepared(name, data_dir=None):
         return False
 
 
-def load_tfds(name, splits, data_dir=None, as_supervised=True):
-    """Loads `splits` of a tensorflow-datasets dataset as numpy arrays.
+def tfds_datasets(name, splits, data_dir=None, as_supervised=True):
+    """`splits` of a tensorflow-datasets dataset, as `tf.data.Dataset`s.
+
+    Use it for examples that cannot be stacked into arrays (variable-length
+    sequences); `load_tfds` returns fixed-shape data as numpy arrays.
+
+    Args:
+        name: A tensorflow-datasets name, such as `"conll2003"`.
+        splits: Split names, such as `["train", "test"]`.
+        data_dir: Folder of prepared tensorflow-datasets data; `None` for
+            the default one.
+        as_supervised: Whether examples are `(input, label)` pairs rather
+            than feature dicts.
+
+    Returns:
+        A list of `tf.data.Dataset`s, one per split, in the order given.
 
     Raises:
         DataUnavailableError: The dataset is not on disk and its download
@@ -78,12 +92,22 @@ def load_tfds(name, splits, data_dir=None, as_supervised=True):
             "servers cannot be reached (offline?). Pass --data=PATH to "
             "local files, or --tfds_data_dir=DIR to a prepared copy."
         )
-    datasets = tfds.load(
+    return tfds.load(
         name,
         split=list(splits),
         data_dir=data_dir,
         as_supervised=as_supervised,
     )
+
+
+def load_tfds(name, splits, data_dir=None, as_supervised=True):
+    """Loads `splits` of a tensorflow-datasets dataset as numpy arrays.
+
+    Raises:
+        DataUnavailableError: The dataset is not on disk and its download
+            servers cannot be reached; the message says how to provide data.
+    """
+    datasets = tfds_datasets(name, splits, data_dir, as_supervised)
     # Batch by a fixed size rather than `batch_size=-1`, which needs the
     # split sizes in the dataset's metadata (absent, for instance, under
     # tfds.testing.mock_data).

@@ -1,0 +1,513 @@
+"""Tests for zoo.data.conll: the column-file reader, folders, `load()`.
+
+The tests write their own tiny files and, for tensorflow-datasets, supply
+their own examples. No test contacts a host: `socket.create_connection`
+refuses in every test.
+"""
+
+import os
+import re
+import socket
+import time
+
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo.data import conll
+from zoo.data import sources
+from zoo.data.conll import MalformedLineError
+
+
+def _refuse(address, timeout=None, *args, **kwargs):
+    raise OSError(f"no network in tests ({address})")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", _refuse)
+
+
+def write(path, text):
+    """Writes `text` (str, or bytes as they are) to `path`; returns str path."""
+    path = str(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    with open(path, mode, **({} if mode == "wb" else {"newline": ""})) as f:
+        f.write(text)
+    return path
+
+
+# The CoNLL-2003 layout: token, part of speech, chunk, named entity.
+CONLL2003 = (
+    "-DOCSTART- -X- -X- O\n"
+    "\n"
+    "EU NNP B-NP B-ORG\n"
+    "rejects VBZ B-VP O\n"
+    "German JJ B-NP B-MISC\n"
+    "call NN I-NP O\n"
+    "\n"
+    "Peter NNP B-NP B-PER\n"
+    "Blackburn NNP I-NP I-PER\n"
+)
+CONLL2003_TOKENS = [["EU", "rejects", "German", "call"], ["Peter", "Blackburn"]]
+
+
+# read_conll
+
+
+def test_read_conll_tab_separated_two_columns(tmp_path):
+    path = write(tmp_path / "a.tsv", "The\tO\ncat\tO\n\nRome\tB-LOC\n")
+    assert conll.read_conll(path) == (
+        [["The", "cat"], ["Rome"]], [["O", "O"], ["B-LOC"]]
+    )
+
+
+@pytest.mark.parametrize(
+    "tag_column, tags",
+    [
+        (-1, [["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"]]),
+        (3, [["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"]]),
+        (1, [["NNP", "VBZ", "JJ", "NN"], ["NNP", "NNP"]]),
+        (2, [["B-NP", "B-VP", "B-NP", "I-NP"], ["B-NP", "I-NP"]]),
+        (-2, [["B-NP", "B-VP", "B-NP", "I-NP"], ["B-NP", "I-NP"]]),
+    ],
+)
+def test_read_conll_conll2003_layout_picks_the_tag_column(
+    tmp_path, tag_column, tags
+):
+    path = write(tmp_path / "eng.train", CONLL2003)
+    assert conll.read_conll(path, tag_column=tag_column) == (
+        CONLL2003_TOKENS, tags
+    )
+
+
+def test_read_conll_runs_of_spaces_and_crlf(tmp_path):
+    path = write(tmp_path / "a.txt", "  EU   NNP  B-ORG \r\ncall NN O\r\n\r\n")
+    assert conll.read_conll(path) == ([["EU", "call"]], [["B-ORG", "O"]])
+
+
+def test_read_conll_byte_order_mark_and_utf8(tmp_path):
+    path = write(tmp_path / "a.txt",
+                 "\ufeffK\u00f6ln\tB-LOC\n\u00e9t\u00e9\tO\n")
+    assert conll.read_conll(path) == ([["K\u00f6ln", "\u00e9t\u00e9"]],
+                                      [["B-LOC", "O"]])
+
+
+def test_read_conll_tabs_keep_spaces_inside_a_token(tmp_path):
+    # With tabs, a space belongs to the token; without, a no-break space
+    # (not ASCII whitespace) does.
+    path = write(tmp_path / "a.tsv", "10 000\tCD\n\nten\u00a0thousand CD\n")
+    assert conll.read_conll(path) == (
+        [["10 000"], ["ten\u00a0thousand"]], [["CD"], ["CD"]]
+    )
+
+
+def test_read_conll_blank_lines_and_docstart_separate_sentences(tmp_path):
+    path = write(
+        tmp_path / "a.txt",
+        "\n \n-DOCSTART- O\na O\n\t\n\n\nb O\n-DOCSTART-\tO\nc O\nd O",
+    )
+    # The last line has no line end; a -DOCSTART- line ends a sentence.
+    assert conll.read_conll(path) == (
+        [["a"], ["b"], ["c", "d"]], [["O"], ["O"], ["O", "O"]]
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n\n", "-DOCSTART- -X- -X- O\n\n"],
+    ids=["empty", "blank", "docstart"],
+)
+def test_read_conll_no_sentences(tmp_path, text):
+    path = write(tmp_path / "a.txt", text)
+    assert conll.read_conll(path) == ([], [])
+
+
+def test_read_conll_extra_columns_are_ignored(tmp_path):
+    path = write(tmp_path / "a.tsv", "EU\tNNP\tB-ORG\nx\ty\tO\n")
+    assert conll.read_conll(path, tag_column=-1) == (
+        [["EU", "x"]], [["B-ORG", "O"]]
+    )
+
+
+MALFORMED = [
+    # name, content, tag_column, line, problem
+    ("one_column", "EU B-ORG\ncall\n", -1, 2,
+     "expected at least 2 columns (a token and the tag in tag_column=-1), "
+     "found 1: 'call'"),
+    ("tag_column_3", "EU\tB-ORG\n", 3, 1,
+     "expected at least 4 columns (a token and the tag in tag_column=3), "
+     "found 2: 'EU\\tB-ORG'"),
+    ("tag_column_minus_2", "a x O\n\nEU B-ORG\n", -2, 3,
+     "expected at least 3 columns (a token and the tag in tag_column=-2), "
+     "found 2: 'EU B-ORG'"),
+    ("empty_tag", "EU\tB-ORG\ncall\t\n", -1, 2,
+     "empty tag in tag_column=-1: 'call\\t'"),
+    ("empty_token", "\tB-ORG\n", -1, 1, "empty token in column 0: '\\tB-ORG'"),
+    ("long_line", "a O\n" + "y" * 80 + "\n", -1, 2,
+     "expected at least 2 columns (a token and the tag in tag_column=-1), "
+     "found 1: '" + "y" * 57 + "...'"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, content, tag_column, line, problem", MALFORMED,
+    ids=[m[0] for m in MALFORMED],
+)
+def test_read_conll_malformed_line_names_file_and_line(
+    tmp_path, name, content, tag_column, line, problem
+):
+    path = write(tmp_path / name, content)
+    with pytest.raises(
+        MalformedLineError, match=re.escape(f"{path}:{line}: {problem}") + "$"
+    ):
+        conll.read_conll(path, tag_column=tag_column)
+
+
+def test_read_conll_invalid_utf8_names_file_and_line(tmp_path):
+    path = write(tmp_path / "a.txt", b"EU B-ORG\n\nK\xf6ln B-LOC\n")
+    with pytest.raises(
+        MalformedLineError,
+        match=re.escape(f"{path}:3: not valid UTF-8 (invalid start byte at "
+                        "byte 1 of the line); save the file as UTF-8"),
+    ):
+        conll.read_conll(path)
+
+
+def test_malformed_line_error_is_a_value_error():
+    assert issubclass(MalformedLineError, ValueError)
+
+
+@pytest.mark.parametrize("tag_column", [0, True, "1", 1.5, None])
+def test_read_conll_rejects_a_bad_tag_column(tmp_path, tag_column):
+    path = write(tmp_path / "a.tsv", "EU\tB-ORG\n")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Received an invalid value for argument `tag_column`, expected a "
+            "nonzero integer column index (column 0 holds the token; -1 is "
+            f"the last column), got {tag_column!r}"
+        ),
+    ):
+        conll.read_conll(path, tag_column=tag_column)
+
+
+# load_local
+
+
+def _folder(root, names, texts=None):
+    """Writes a file per name: `texts[name]`, or one two-token sentence."""
+    texts = texts or {}
+    for i, name in enumerate(names):
+        text = texts.get(name, f"w{i}\tO\nx{i}\tB-X\n")
+        write(os.path.join(root, name), text)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("train.txt", "dev.txt", "test.txt"),
+        ("train", "valid.conll", "test.tsv"),
+        ("TRAIN.TXT", "validation", "Test.conll"),
+        ("eng.train", "eng.testa", "eng.testb"),
+    ],
+    ids=["txt", "mixed", "case", "conll2003"],
+)
+def test_load_local_finds_the_split_files(tmp_path, names):
+    _folder(str(tmp_path), names)
+    splits = conll.load_local(str(tmp_path))
+    assert splits.train_tokens == [["w0", "x0"]]
+    assert splits.train_tags == [["O", "B-X"]]
+    assert splits.dev_tokens == [["w1", "x1"]]
+    assert splits.dev_tags == [["O", "B-X"]]
+    assert splits.test_tokens == [["w2", "x2"]]
+    assert splits.test_tags == [["O", "B-X"]]
+    assert splits.source == f"local {tmp_path} ({', '.join(names)})"
+
+
+def test_load_local_conll2003_files_and_tag_column(tmp_path):
+    texts = {"eng.train": CONLL2003, "eng.testb": "SOCCER NN B-NP O\n"}
+    _folder(str(tmp_path), ["eng.train", "eng.testb"], texts)
+    write(tmp_path / "README", "not a split file\n")
+    splits = conll.load_local(str(tmp_path), tag_column=1)
+    assert splits.train_tokens == CONLL2003_TOKENS
+    assert splits.train_tags == [["NNP", "VBZ", "JJ", "NN"], ["NNP", "NNP"]]
+    assert splits.test_tags == [["NN"]]
+
+
+def test_load_local_dev_is_optional(tmp_path):
+    _folder(str(tmp_path), ["train.txt", "test.txt"])
+    splits = conll.load_local(str(tmp_path))
+    assert splits.dev_tokens == [] and splits.dev_tags == []
+    assert splits.test_tokens == [["w1", "x1"]]
+    assert splits.source == f"local {tmp_path} (train.txt, test.txt)"
+
+
+def test_load_local_missing_test_lists_the_names_looked_for(tmp_path):
+    _folder(str(tmp_path), ["train.txt", "dev.txt", "test.json"])
+    os.makedirs(tmp_path / "test")  # A folder is not a file.
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"{tmp_path} holds no test file (looked for test, test.conll, "
+            "test.txt, test.tsv, eng.testb); names are matched ignoring case"
+        ),
+    ):
+        conll.load_local(str(tmp_path))
+
+
+def test_load_local_missing_train_and_test(tmp_path):
+    _folder(str(tmp_path), ["dev.txt"])
+    with pytest.raises(
+        FileNotFoundError,
+        match=re.escape(
+            f"{tmp_path} holds no train file (looked for train, train.conll, "
+            "train.txt, train.tsv, eng.train) and no test file (looked for "
+            "test, test.conll, test.txt, test.tsv, eng.testb)"
+        ),
+    ):
+        conll.load_local(str(tmp_path))
+
+
+def test_load_local_two_files_for_one_split(tmp_path):
+    _folder(str(tmp_path), ["train.txt", "test.txt", "dev.txt", "eng.testa"])
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{tmp_path} holds 2 dev files (dev.txt, eng.testa); "
+                        "keep one"),
+    ):
+        conll.load_local(str(tmp_path))
+
+
+def test_load_local_a_file_is_not_a_folder(tmp_path):
+    path = write(tmp_path / "train.txt", "EU\tB-ORG\n")
+    with pytest.raises(
+        NotADirectoryError,
+        match=re.escape(f"{path} is a file; tagging data is a folder holding "
+                        "train, test and optionally dev files"),
+    ):
+        conll.load_local(path)
+
+
+def test_load_local_missing_folder(tmp_path):
+    absent = tmp_path / "absent"
+    with pytest.raises(FileNotFoundError,
+                       match=re.escape(f"{absent} does not exist")):
+        conll.load_local(str(absent))
+
+
+@pytest.mark.parametrize("empty", ["train.txt", "test.txt"])
+def test_load_local_split_without_sentences(tmp_path, empty):
+    _folder(str(tmp_path), ["train.txt", "dev.txt", "test.txt"],
+            {empty: "-DOCSTART- O\n\n"})
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{tmp_path / empty}: no sentences; expected one "
+                        "`token<TAB>tag` (or space-separated) line per token"),
+    ):
+        conll.load_local(str(tmp_path))
+
+
+def test_load_local_empty_dev_is_fine(tmp_path):
+    _folder(str(tmp_path), ["train.txt", "dev.txt", "test.txt"],
+            {"dev.txt": ""})
+    assert conll.load_local(str(tmp_path)).dev_tokens == []
+
+
+def test_load_local_malformed_line_names_the_file(tmp_path):
+    _folder(str(tmp_path), ["train.txt", "test.txt"],
+            {"test.txt": "a\tO\n\nb\n"})
+    with pytest.raises(MalformedLineError,
+                       match=re.escape(f"{tmp_path / 'test.txt'}:3: ")):
+        conll.load_local(str(tmp_path))
+
+
+# load: arguments and local data
+
+
+def test_load_dispatches_local_paths(tmp_path, monkeypatch):
+    def no_tfds(*args, **kwargs):
+        raise AssertionError("a local path must not reach tensorflow-datasets")
+
+    monkeypatch.setattr(sources, "tfds_datasets", no_tfds)
+    _folder(str(tmp_path), ["train.txt", "test.txt"],
+            {"train.txt": "EU NNP B-ORG\n"})
+    splits = conll.load(str(tmp_path), tag_column=1, tfds_tags="pos")
+    assert splits.train_tags == [["NNP"]]
+    assert splits == conll.load_local(str(tmp_path), tag_column=1)
+
+
+def test_load_expands_user(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _folder(str(tmp_path / "tags"), ["train.txt", "test.txt"])
+    assert conll.load("~/tags").train_tokens == [["w0", "x0"]]
+
+
+@pytest.mark.parametrize(
+    "data", ["imdb_reviews", "conll2002", "no/such/folder"]
+)
+def test_load_unsupported_name(data):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"--data={data!r} is neither an existing folder nor a "
+                        "supported tensorflow-datasets name (supported: "
+                        "conll2003)"),
+    ):
+        conll.load(data)
+
+
+def test_load_rejects_a_bad_tfds_tags():
+    with pytest.raises(
+        ValueError,
+        match=re.escape("Received an invalid value for argument `tfds_tags`, "
+                        "expected one of ner, pos, chunks, got 'NER'"),
+    ):
+        conll.load("conll2003", tfds_tags="NER")
+
+
+def test_load_rejects_a_bad_tag_column():
+    with pytest.raises(ValueError, match="argument `tag_column`.*got 0"):
+        conll.load("conll2003", tag_column=0)
+
+
+# load: tensorflow-datasets conll2003 on mock data
+
+# Ids index the ClassLabel names of tfds conll2003 (its `pos`, `chunks` and
+# `ner` features); the expected names are written out by hand below.
+TFDS_EXAMPLES = {
+    "train": [
+        {"tokens": ["EU", "rejects", "German", "call"],
+         "pos": [22, 42, 16, 21], "chunks": [11, 21, 11, 12],
+         "ner": [3, 0, 7, 0]},
+        {"tokens": ["Peter", "Blackburn"],
+         "pos": [22, 22], "chunks": [11, 12], "ner": [1, 2]},
+    ],
+    "dev": [
+        {"tokens": ["K\u00f6ln", "."],
+         "pos": [22, 7], "chunks": [11, 0], "ner": [5, 0]},
+    ],
+    "test": [
+        {"tokens": ["SOCCER", "-"],
+         "pos": [21, 8], "chunks": [11, 0], "ner": [0, 0]},
+    ],
+}
+TFDS_TAGS = {
+    "ner": {
+        "train": [["B-ORG", "O", "B-MISC", "O"], ["B-PER", "I-PER"]],
+        "dev": [["B-LOC", "O"]],
+        "test": [["O", "O"]],
+    },
+    "pos": {
+        "train": [["NNP", "VBZ", "JJ", "NN"], ["NNP", "NNP"]],
+        "dev": [["NNP", "."]],
+        "test": [["NN", ":"]],
+    },
+    "chunks": {
+        "train": [["B-NP", "B-VP", "B-NP", "I-NP"], ["B-NP", "I-NP"]],
+        "dev": [["B-NP", "O"]],
+        "test": [["B-NP", "O"]],
+    },
+}
+
+
+def _as_dataset_fn(examples):
+    """A mock `_as_dataset` serving `examples[split]` as feature dicts."""
+    signature = {
+        "tokens": tf.TensorSpec([None], tf.string),
+        **{name: tf.TensorSpec([None], tf.int64) for name in conll.TFDS_TAGS},
+    }
+
+    def as_dataset(builder, split, **kwargs):
+        rows = examples[str(split)]
+        return tf.data.Dataset.from_generator(
+            lambda: (
+                {"tokens": [t.encode("utf-8") for t in row["tokens"]],
+                 **{name: row[name] for name in conll.TFDS_TAGS}}
+                for row in rows
+            ),
+            output_signature=signature,
+        )
+
+    return as_dataset
+
+
+@pytest.fixture
+def online(monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+
+
+@pytest.mark.parametrize("tags", conll.TFDS_TAGS)
+def test_load_tfds_conll2003_on_mock_data(tmp_path, online, tags):
+    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(TFDS_EXAMPLES)):
+        splits = conll.load("conll2003", tfds_tags=tags,
+                            tfds_data_dir=str(tmp_path))
+    assert splits.source == f"tensorflow-datasets conll2003 ({tags})"
+    assert splits.train_tokens == CONLL2003_TOKENS
+    assert splits.dev_tokens == [["K\u00f6ln", "."]]  # Decoded, not bytes.
+    assert splits.test_tokens == [["SOCCER", "-"]]
+    assert splits.train_tags == TFDS_TAGS[tags]["train"]
+    assert splits.dev_tags == TFDS_TAGS[tags]["dev"]
+    assert splits.test_tags == TFDS_TAGS[tags]["test"]
+    # The names are the dataset's ClassLabel names, looked up by id.
+    names = tfds.builder(
+        "conll2003", data_dir=str(tmp_path)
+    ).info.features[tags].names
+    for split in ("train", "dev", "test"):
+        assert getattr(splits, f"{split}_tags") == [
+            [names[i] for i in row[tags]] for row in TFDS_EXAMPLES[split]
+        ]
+
+
+def test_load_tfds_tokens_and_tags_of_different_lengths(tmp_path, online):
+    examples = {**TFDS_EXAMPLES, "dev": [
+        TFDS_EXAMPLES["dev"][0],
+        {"tokens": ["a", "b", "c"], "pos": [1, 2, 3], "chunks": [0, 0, 0],
+         "ner": [0, 0]},
+    ]}
+    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(examples)):
+        assert conll.load("conll2003", tfds_tags="pos",
+                          tfds_data_dir=str(tmp_path)).dev_tags[1] == [
+            "''", "#", "$"
+        ]
+        with pytest.raises(
+            ValueError,
+            match=re.escape("tensorflow-datasets conll2003 (ner) dev split, "
+                            "example 1: 3 tokens but 2 'ner' tags"),
+        ):
+            conll.load("conll2003", tfds_data_dir=str(tmp_path))
+
+
+def test_load_tfds_tag_id_outside_the_names(tmp_path, online):
+    examples = {**TFDS_EXAMPLES, "test": [
+        {"tokens": ["a"], "pos": [0], "chunks": [0], "ner": [9]},
+    ]}
+    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(examples)):
+        with pytest.raises(
+            ValueError,
+            match=re.escape("tensorflow-datasets conll2003 (ner) test split, "
+                            "example 0: tag id 9 is outside the 9 'ner' tag "
+                            "names"),
+        ):
+            conll.load("conll2003", tfds_data_dir=str(tmp_path))
+
+
+def test_load_tfds_empty_train_split(tmp_path, online):
+    examples = {**TFDS_EXAMPLES, "train": []}
+    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(examples)):
+        with pytest.raises(
+            ValueError,
+            match=re.escape("tensorflow-datasets conll2003 (ner) train split: "
+                            "no sentences"),
+        ):
+            conll.load("conll2003", tfds_data_dir=str(tmp_path))
+
+
+def test_load_tfds_offline_says_how_to_provide_data(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(
+        sources.DataUnavailableError,
+        match=r"'conll2003' is not in .*cannot be reached.*--data=PATH.*"
+        r"For tagging, --data may also be a folder of CoNLL column files",
+    ):
+        conll.load("conll2003", tfds_data_dir=str(tmp_path))
+    assert time.monotonic() - start < 10

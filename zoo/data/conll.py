@@ -1,0 +1,324 @@
+"""Tagged sentences for the tagger: CoNLL column files or tensorflow-datasets.
+
+`load(data)` returns train, dev and test sentences as lists of token strings
+with lists of tag strings of the same lengths, and says where they came from.
+`--data` may be:
+
+* `conll2003`, the tensorflow-datasets CoNLL-2003 English data; `tfds_tags`
+  picks its `ner`, `pos` or `chunks` tags, whose integer ids become the tag
+  names of the dataset's `ClassLabel` feature;
+* a folder of CoNLL column files: `train`, `dev` (or `valid`,
+  `validation`) and `test`, each bare or ending in `.conll`, `.txt` or
+  `.tsv`, or the CoNLL-2003 names `eng.train`, `eng.testa` (dev) and
+  `eng.testb` (test). The dev file is optional.
+
+A column file holds one token a line, with its columns separated by a tab
+when the line holds one, otherwise by runs of spaces (the CoNLL-2003
+layout `EU NNP B-NP B-ORG`). Column 0 is the token, `tag_column` (a Python
+index, -1 = the last column) the tag. A blank line ends a sentence;
+`-DOCSTART-` lines are skipped and end a sentence too. A line that cannot be
+read (too few columns, an empty token or tag, bytes that are not UTF-8) is
+an error that names the file and line.
+"""
+
+import dataclasses
+import numbers
+import os
+import re
+
+from zoo.data import sources
+
+TFDS_NAMES = ("conll2003",)
+TFDS_TAGS = ("ner", "pos", "chunks")
+TFDS_SPLITS = ("train", "dev", "test")
+DOCSTART = "-DOCSTART-"
+SUFFIXES = ("", ".conll", ".txt", ".tsv")
+# File names each split may have, in a folder; matched ignoring case.
+SPLIT_FILES = {
+    "train": tuple("train" + s for s in SUFFIXES) + ("eng.train",),
+    "dev": tuple(
+        stem + s for stem in ("dev", "valid", "validation") for s in SUFFIXES
+    ) + ("eng.testa",),
+    "test": tuple("test" + s for s in SUFFIXES) + ("eng.testb",),
+}
+REQUIRED_SPLITS = ("train", "test")
+# ASCII whitespace only: str.split() would also split at a no-break space
+# inside a token.
+_WHITESPACE = " \t\n\r\f\v"
+_SPACES = re.compile(f"[{_WHITESPACE}]+")
+
+
+class MalformedLineError(ValueError):
+    """A line of a column file is malformed; the message names file and line."""
+
+
+@dataclasses.dataclass
+class Splits:
+    """Sentences as lists of tokens, and their tags, per split.
+
+    `*_tokens` and `*_tags` are lists of sentences; a sentence is a list of
+    `str` tokens and its tags a list of `str` tag names of the same length.
+    The dev lists are empty when the data has no dev split.
+    """
+
+    train_tokens: list
+    train_tags: list
+    dev_tokens: list
+    dev_tags: list
+    test_tokens: list
+    test_tags: list
+    source: str
+
+
+def _check_tag_column(tag_column):
+    if (isinstance(tag_column, bool)
+            or not isinstance(tag_column, numbers.Integral) or tag_column == 0):
+        raise ValueError(
+            "Received an invalid value for argument `tag_column`, expected a "
+            "nonzero integer column index (column 0 holds the token; -1 is "
+            f"the last column), got {tag_column!r}"
+        )
+
+
+def _columns_needed(tag_column):
+    """How many columns a line needs for a token and a distinct tag column."""
+    return tag_column + 1 if tag_column > 0 else 1 - tag_column
+
+
+def read_conll(path, tag_column=-1):
+    """Reads the sentences of a CoNLL column file.
+
+    Args:
+        path: A UTF-8 text file (a byte order mark and CRLF line ends are
+            fine) in the layout of the module docstring.
+        tag_column: Index of the tag column, as a Python index into a line's
+            columns: 1 is the second column, -1 the last. Column 0 is the
+            token and cannot be the tag.
+
+    Returns:
+        `(tokens, tags)`: lists of sentences, each a list of `str`, with
+        `len(tokens[i]) == len(tags[i])`. Both are empty for a file without
+        sentences.
+
+    Raises:
+        ValueError: `tag_column` is 0 or not an integer.
+        MalformedLineError: A line has fewer columns than `tag_column`
+            needs, an empty token or tag, or is not valid UTF-8; the message
+            starts with `path:line:`.
+    """
+    _check_tag_column(tag_column)
+    tag_column = int(tag_column)
+    needed = _columns_needed(tag_column)
+    all_tokens, all_tags = [], []
+    tokens, tags = [], []
+
+    def end_sentence():
+        if tokens:
+            all_tokens.append(list(tokens))
+            all_tags.append(list(tags))
+            tokens.clear()
+            tags.clear()
+
+    # Binary, so that only "\n" ends a line (a stray "\r" inside a line
+    # is no line break) and a bad byte can be placed on its line.
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                # utf-8-sig: drop the byte order mark some editors write.
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise MalformedLineError(
+                    f"{path}:{number}: not valid UTF-8 ({error.reason} at "
+                    f"byte {error.start} of the line); save the file as UTF-8"
+                ) from None
+            line = line.rstrip("\r\n")
+            if not line.strip(_WHITESPACE):
+                end_sentence()  # A blank line.
+                continue
+            if "\t" in line:
+                columns = [c.strip(" ") for c in line.split("\t")]
+            else:
+                columns = _SPACES.split(line.strip(_WHITESPACE))
+            if columns[0] == DOCSTART:
+                end_sentence()
+                continue
+            problem = None
+            if len(columns) < needed:
+                problem = (
+                    f"expected at least {needed} columns (a token and the "
+                    f"tag in tag_column={tag_column}), found {len(columns)}"
+                )
+            elif not columns[0]:
+                problem = "empty token in column 0"
+            elif not columns[tag_column]:
+                problem = f"empty tag in tag_column={tag_column}"
+            if problem:
+                shown = line if len(line) <= 60 else line[:57] + "..."
+                raise MalformedLineError(
+                    f"{path}:{number}: {problem}: {shown!r}"
+                )
+            tokens.append(columns[0])
+            tags.append(columns[tag_column])
+    end_sentence()
+    return all_tokens, all_tags
+
+
+def _find_split_files(directory):
+    """`{split: path or None}` for `directory` (names in `SPLIT_FILES`)."""
+    files = [
+        name for name in sorted(os.listdir(directory))
+        if os.path.isfile(os.path.join(directory, name))
+    ]
+    found, missing = {}, []
+    for split, candidates in SPLIT_FILES.items():
+        matches = [name for name in files if name.lower() in candidates]
+        if len(matches) > 1:
+            raise ValueError(
+                f"{directory} holds {len(matches)} {split} files "
+                f"({', '.join(matches)}); keep one"
+            )
+        found[split] = os.path.join(directory, matches[0]) if matches else None
+        if not matches and split in REQUIRED_SPLITS:
+            missing.append(
+                f"no {split} file (looked for {', '.join(candidates)})"
+            )
+    if missing:
+        raise FileNotFoundError(
+            f"{directory} holds {' and '.join(missing)}; names are matched "
+            "ignoring case"
+        )
+    return found
+
+
+
+
+def load_local(directory, tag_column=-1):
+    """Loads the train, dev and test files of a folder.
+
+    Args:
+        directory: A folder holding the files of the module docstring.
+        tag_column: Index of the tag column (see `read_conll`).
+
+    Returns:
+        A `Splits`; its dev lists are empty when there is no dev file.
+
+    Raises:
+        ValueError: `tag_column` is 0 or not an integer; two files claim the
+            same split; the train or test file holds no sentences.
+        FileNotFoundError: `directory` does not exist, or holds no train or
+            no test file; the message lists the names looked for.
+        NotADirectoryError: `directory` is a file.
+        MalformedLineError: A malformed line (see `read_conll`).
+    """
+    _check_tag_column(tag_column)
+    if os.path.isfile(directory):
+        raise NotADirectoryError(
+            f"{directory} is a file; tagging data is a folder holding train, "
+            "test and optionally dev files in CoNLL column format (such as "
+            "train.txt, dev.txt, test.txt)"
+        )
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{directory} does not exist")
+    paths = _find_split_files(directory)
+    columns = {}
+    for split, path in paths.items():
+        columns[split] = read_conll(path, tag_column) if path else ([], [])
+        if split in REQUIRED_SPLITS and not columns[split][0]:
+            raise ValueError(
+                f"{path}: no sentences; expected one `token<TAB>tag` (or "
+                "space-separated) line per token and a blank line after each "
+                "sentence"
+            )
+    names = ", ".join(os.path.basename(p) for p in paths.values() if p)
+    return Splits(
+        *columns["train"], *columns["dev"], *columns["test"],
+        source=f"local {directory} ({names})",
+    )
+
+
+def _tfds_split(dataset, tag_names, tfds_tags, where):
+    """Decoded `(tokens, tags)` of a dataset of conll2003 feature dicts."""
+    all_tokens, all_tags = [], []
+    for index, example in enumerate(dataset.as_numpy_iterator()):
+        tokens = [t.decode("utf-8", "replace") for t in example["tokens"]]
+        ids = example[tfds_tags]
+        if len(tokens) != len(ids):
+            raise ValueError(
+                f"{where}, example {index}: {len(tokens)} tokens but "
+                f"{len(ids)} {tfds_tags!r} tags"
+            )
+        tags = []
+        for i in ids:
+            if not 0 <= i < len(tag_names):
+                raise ValueError(
+                    f"{where}, example {index}: tag id {int(i)} is outside "
+                    f"the {len(tag_names)} {tfds_tags!r} tag names"
+                )
+            tags.append(tag_names[i])
+        all_tokens.append(tokens)
+        all_tags.append(tags)
+    return all_tokens, all_tags
+
+
+def load(data, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
+    """Loads tagged sentences from a local folder or tensorflow-datasets.
+
+    Args:
+        data: A folder of CoNLL column files (`~` is expanded) or a
+            tensorflow-datasets name (only `"conll2003"`).
+        tag_column: For local files: index of the tag column (see
+            `read_conll`).
+        tfds_tags: For tensorflow-datasets: which tags, one of `TFDS_TAGS`.
+        tfds_data_dir: For tensorflow-datasets: folder of prepared data;
+            `None` for the default one.
+
+    Returns:
+        A `Splits`.
+
+    Raises:
+        ValueError: A bad argument, an unsupported tensorflow-datasets name,
+            an empty train or test split, or examples whose tokens and tags
+            differ in length.
+        sources.DataUnavailableError: The tensorflow-datasets data is not on
+            disk and cannot be downloaded here; the message says how to
+            provide local data.
+        FileNotFoundError, NotADirectoryError, MalformedLineError: Bad local
+            data (see `load_local`).
+    """
+    _check_tag_column(tag_column)
+    if tfds_tags not in TFDS_TAGS:
+        raise ValueError(
+            "Received an invalid value for argument `tfds_tags`, expected one "
+            f"of {', '.join(TFDS_TAGS)}, got {tfds_tags!r}"
+        )
+    if sources.is_local(data):
+        return load_local(os.path.expanduser(data), tag_column)
+    if data not in TFDS_NAMES:
+        raise ValueError(
+            f"--data={data!r} is neither an existing folder nor a supported "
+            f"tensorflow-datasets name (supported: {', '.join(TFDS_NAMES)})"
+        )
+    try:
+        datasets = sources.tfds_datasets(
+            data, TFDS_SPLITS, data_dir=tfds_data_dir, as_supervised=False
+        )
+    except sources.DataUnavailableError as error:
+        raise sources.DataUnavailableError(
+            f"{error} For tagging, --data may also be a folder of CoNLL "
+            "column files: train.txt, test.txt and optionally dev.txt, one "
+            "`token<TAB>tag` line per token, a blank line after each sentence."
+        ) from error
+    import tensorflow_datasets as tfds
+
+    info = tfds.builder(data, data_dir=tfds_data_dir).info
+    tag_names = list(info.features[tfds_tags].names)
+    source = f"tensorflow-datasets {data} ({tfds_tags})"
+    columns = {}
+    for split, dataset in zip(TFDS_SPLITS, datasets):
+        where = f"{source} {split} split"
+        columns[split] = _tfds_split(dataset, tag_names, tfds_tags, where)
+        if split in REQUIRED_SPLITS and not columns[split][0]:
+            raise ValueError(f"{where}: no sentences")
+    return Splits(
+        *columns["train"], *columns["dev"], *columns["test"], source=source
+    )
