@@ -21,12 +21,6 @@ from zoo.layers.text import sanitize
 PADDING = ""
 
 
-def _most_common(counts, min_count, limit):
-    """Keys seen at least `min_count` times, most frequent first, ties by key."""
-    kept = [(-n, key) for key, n in counts.items() if n >= min_count]
-    return [key for _, key in sorted(kept)[:limit]]
-
-
 def _check_vocabulary_size(name, value, floor):
     value = utils.check_positive_int(name, value)
     if value < floor:
@@ -38,8 +32,68 @@ def _check_vocabulary_size(name, value, floor):
     return value
 
 
+class _Lookup(keras.layers.Layer):
+    """A string lookup with "" -> 0 (padding) and unknown -> 1.
+
+    Subclasses set `SIZE_ARGUMENT` (the name of their vocabulary-size
+    argument, also their attribute), `ENTRIES` (what the vocabulary holds)
+    and `_check_entries`, and call `_build_lookup` in `__init__`.
+    """
+
+    SIZE_ARGUMENT = ENTRIES = None
+
+    def _build_lookup(self, min_count, vocabulary):
+        self.min_count = utils.check_positive_int("min_count", min_count)
+        self.lookup = keras.layers.StringLookup(
+            mask_token=PADDING, num_oov_indices=1, output_mode="int",
+            name="lookup",
+        )
+        if vocabulary is not None:
+            self.set_vocabulary(vocabulary)
+
+    def _capacity(self):
+        """Entries the vocabulary may hold besides padding and unknown."""
+        return getattr(self, self.SIZE_ARGUMENT) - 2
+
+    def _check_entries(self, vocabulary):
+        raise NotImplementedError
+
+    def set_vocabulary(self, vocabulary):
+        vocabulary = list(vocabulary)
+        if len(vocabulary) > self._capacity():
+            raise ValueError(
+                f"Received a vocabulary of {len(vocabulary)} {self.ENTRIES}, "
+                f"expected at most {self.SIZE_ARGUMENT} - 2 = "
+                f"{self._capacity()}"
+            )
+        self._check_entries(vocabulary)
+        self.lookup.set_vocabulary(vocabulary)
+
+    def _adapt_counts(self, counts):
+        """Keeps the entries seen `min_count` times, most frequent first."""
+        if not counts:
+            raise ValueError(
+                f"Cannot adapt a vocabulary: no {self.ENTRIES} given"
+            )
+        kept = [(-n, key) for key, n in counts.items() if n >= self.min_count]
+        self.set_vocabulary([key for _, key in sorted(kept)[:self._capacity()]])
+
+    def get_vocabulary(self):
+        """All entries: padding, unknown, then the vocabulary."""
+        return self.lookup.get_vocabulary()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            self.SIZE_ARGUMENT: getattr(self, self.SIZE_ARGUMENT),
+            "min_count": self.min_count,
+            "vocabulary": self.get_vocabulary()[2:] or None,
+        })
+        return config
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class TokensToIds(keras.layers.Layer):
+class TokensToIds(_Lookup):
     """Maps tokens to vocabulary ids: 0 = padding (""), 1 = unknown.
 
     Invalid UTF-8 becomes U+FFFD, and tokens are optionally lower-cased
@@ -69,32 +123,21 @@ class TokensToIds(keras.layers.Layer):
     [[2, 1, 0]]
     """
 
+    SIZE_ARGUMENT, ENTRIES = "max_tokens", "tokens"
+
     def __init__(self, max_tokens, lowercase=True, min_count=1,
                  vocabulary=None, **kwargs):
         super().__init__(**kwargs)
         self.max_tokens = _check_vocabulary_size("max_tokens", max_tokens, 3)
         self.lowercase = bool(lowercase)
-        self.min_count = utils.check_positive_int("min_count", min_count)
-        self.lookup = keras.layers.StringLookup(
-            mask_token=PADDING, num_oov_indices=1, output_mode="int",
-            name="lookup",
-        )
-        if vocabulary is not None:
-            self.set_vocabulary(vocabulary)
+        self._build_lookup(min_count, vocabulary)
 
-    def set_vocabulary(self, vocabulary):
-        vocabulary = list(vocabulary)
-        if len(vocabulary) > self.max_tokens - 2:
-            raise ValueError(
-                f"Received a vocabulary of {len(vocabulary)} tokens, expected "
-                f"at most max_tokens - 2 = {self.max_tokens - 2}"
-            )
+    def _check_entries(self, vocabulary):
         if PADDING in vocabulary:
             raise ValueError(
                 "Received a vocabulary holding the empty string, which is "
                 "reserved for padding"
             )
-        self.lookup.set_vocabulary(vocabulary)
 
     def _normalize(self, tokens):
         tokens = sanitize(tokens)
@@ -106,19 +149,12 @@ class TokensToIds(keras.layers.Layer):
         """Builds the vocabulary from an iterable of token lists."""
         counts = collections.Counter(t for s in sentences for t in s if t)
         keys = list(counts)
-        if not keys:
-            raise ValueError("Cannot adapt a vocabulary: no tokens given")
-        normalized = self._normalize(tf.constant(keys)).numpy()
         merged = collections.Counter()
-        for key, token in zip(keys, normalized):
-            merged[token.decode("utf-8")] += counts[key]
-        self.set_vocabulary(
-            _most_common(merged, self.min_count, self.max_tokens - 2)
-        )
-
-    def get_vocabulary(self):
-        """All entries: padding, unknown, then the tokens."""
-        return self.lookup.get_vocabulary()
+        if keys:
+            normalized = self._normalize(tf.constant(keys)).numpy()
+            for key, token in zip(keys, normalized):
+                merged[token.decode("utf-8")] += counts[key]
+        self._adapt_counts(merged)
 
     def call(self, inputs):
         return self.lookup(self._normalize(inputs))
@@ -128,17 +164,12 @@ class TokensToIds(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "max_tokens": self.max_tokens,
-            "lowercase": self.lowercase,
-            "min_count": self.min_count,
-            "vocabulary": self.get_vocabulary()[2:] or None,
-        })
+        config["lowercase"] = self.lowercase
         return config
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class TokensToCharIds(keras.layers.Layer):
+class TokensToCharIds(_Lookup):
     """Maps each token to the ids of its characters.
 
     A token longer than `max_chars` keeps its first `max_chars // 2`
@@ -169,6 +200,8 @@ class TokensToCharIds(keras.layers.Layer):
     [[[2, 3, 0, 0], [2, 3, 2, 3], [0, 0, 0, 0]]]
     """
 
+    SIZE_ARGUMENT, ENTRIES = "max_symbols", "characters"
+
     def __init__(self, max_chars=16, max_symbols=512, min_count=1,
                  vocabulary=None, **kwargs):
         super().__init__(**kwargs)
@@ -176,41 +209,21 @@ class TokensToCharIds(keras.layers.Layer):
         self.max_symbols = _check_vocabulary_size(
             "max_symbols", max_symbols, 3
         )
-        self.min_count = utils.check_positive_int("min_count", min_count)
-        self.lookup = keras.layers.StringLookup(
-            mask_token=PADDING, num_oov_indices=1, output_mode="int",
-            name="lookup",
-        )
-        if vocabulary is not None:
-            self.set_vocabulary(vocabulary)
+        self._build_lookup(min_count, vocabulary)
 
-    def set_vocabulary(self, vocabulary):
-        vocabulary = list(vocabulary)
-        if len(vocabulary) > self.max_symbols - 2:
-            raise ValueError(
-                f"Received a vocabulary of {len(vocabulary)} characters, "
-                f"expected at most max_symbols - 2 = {self.max_symbols - 2}"
-            )
-        if any(len(c) != 1 for c in vocabulary):
+    def _check_entries(self, vocabulary):
+        wrong = [c for c in vocabulary if len(c) != 1]
+        if wrong:
             raise ValueError(
                 "Received a character vocabulary with entries that are not "
-                "single characters: "
-                f"{[c for c in vocabulary if len(c) != 1][:5]!r}"
+                f"single characters: {wrong[:5]!r}"
             )
-        self.lookup.set_vocabulary(vocabulary)
 
     def adapt(self, sentences):
         """Builds the character vocabulary from an iterable of token lists."""
-        counts = collections.Counter(c for s in sentences for t in s for c in t)
-        if not counts:
-            raise ValueError("Cannot adapt a vocabulary: no characters given")
-        self.set_vocabulary(
-            _most_common(counts, self.min_count, self.max_symbols - 2)
+        self._adapt_counts(
+            collections.Counter(c for s in sentences for t in s for c in t)
         )
-
-    def get_vocabulary(self):
-        """All entries: padding, unknown, then the characters."""
-        return self.lookup.get_vocabulary()
 
     def call(self, inputs):
         # [batch, time, (chars)]: ragged in the last dimension.
@@ -237,12 +250,7 @@ class TokensToCharIds(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "max_chars": self.max_chars,
-            "max_symbols": self.max_symbols,
-            "min_count": self.min_count,
-            "vocabulary": self.get_vocabulary()[2:] or None,
-        })
+        config["max_chars"] = self.max_chars
         return config
 
 
