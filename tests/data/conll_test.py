@@ -11,9 +11,9 @@ import socket
 import time
 
 import pytest
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo import testing
 from zoo.data import conll
 from zoo.data import sources
 from zoo.data.conll import MalformedLineError
@@ -410,27 +410,6 @@ TFDS_TAGS = {
 }
 
 
-def _as_dataset_fn(examples):
-    """A mock `_as_dataset` serving `examples[split]` as feature dicts."""
-    signature = {
-        "tokens": tf.TensorSpec([None], tf.string),
-        **{name: tf.TensorSpec([None], tf.int64) for name in conll.TFDS_TAGS},
-    }
-
-    def as_dataset(builder, split, **kwargs):
-        rows = examples[str(split)]
-        return tf.data.Dataset.from_generator(
-            lambda: (
-                {"tokens": [t.encode("utf-8") for t in row["tokens"]],
-                 **{name: row[name] for name in conll.TFDS_TAGS}}
-                for row in rows
-            ),
-            output_signature=signature,
-        )
-
-    return as_dataset
-
-
 @pytest.fixture
 def online(monkeypatch):
     monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
@@ -438,7 +417,8 @@ def online(monkeypatch):
 
 @pytest.mark.parametrize("tags", conll.TFDS_TAGS)
 def test_load_tfds_conll2003_on_mock_data(tmp_path, online, tags):
-    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(TFDS_EXAMPLES)):
+    mock = testing.mock_conll2003(TFDS_EXAMPLES)
+    with tfds.testing.mock_data(as_dataset_fn=mock):
         splits = conll.load("conll2003", tfds_tags=tags,
                             tfds_data_dir=str(tmp_path))
     assert splits.source == f"tensorflow-datasets conll2003 ({tags})"
@@ -464,7 +444,8 @@ def test_load_tfds_tokens_and_tags_of_different_lengths(tmp_path, online):
         {"tokens": ["a", "b", "c"], "pos": [1, 2, 3], "chunks": [0, 0, 0],
          "ner": [0, 0]},
     ]}
-    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(examples)):
+    mock = testing.mock_conll2003(examples)
+    with tfds.testing.mock_data(as_dataset_fn=mock):
         assert conll.load("conll2003", tfds_tags="pos",
                           tfds_data_dir=str(tmp_path)).dev_tags[1] == [
             "''", "#", "$"
@@ -481,7 +462,8 @@ def test_load_tfds_tag_id_outside_the_names(tmp_path, online):
     examples = {**TFDS_EXAMPLES, "test": [
         {"tokens": ["a"], "pos": [0], "chunks": [0], "ner": [9]},
     ]}
-    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(examples)):
+    mock = testing.mock_conll2003(examples)
+    with tfds.testing.mock_data(as_dataset_fn=mock):
         with pytest.raises(
             ValueError,
             match=re.escape("tensorflow-datasets conll2003 (ner) test split, "
@@ -493,7 +475,8 @@ def test_load_tfds_tag_id_outside_the_names(tmp_path, online):
 
 def test_load_tfds_empty_train_split(tmp_path, online):
     examples = {**TFDS_EXAMPLES, "train": []}
-    with tfds.testing.mock_data(as_dataset_fn=_as_dataset_fn(examples)):
+    mock = testing.mock_conll2003(examples)
+    with tfds.testing.mock_data(as_dataset_fn=mock):
         with pytest.raises(
             ValueError,
             match=re.escape("tensorflow-datasets conll2003 (ner) train split: "
@@ -511,3 +494,24 @@ def test_load_tfds_offline_says_how_to_provide_data(tmp_path):
     ):
         conll.load("conll2003", tfds_data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
+
+
+BROWN_POS = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
+    os.pardir, "shared", "data", "brown_pos",
+)
+
+
+@pytest.mark.skipif(not os.path.isdir(BROWN_POS),
+                    reason="../shared/data/brown_pos is absent")
+def test_reads_the_real_brown_pos_corpus():
+    splits = conll.load(BROWN_POS)
+    sizes = [len(s) for s in (splits.train_tokens, splits.dev_tokens,
+                              splits.test_tokens)]
+    assert sizes == [45872, 5734, 5734]
+    assert sum(map(len, splits.test_tokens)) == 117245
+    tags = {t for split in (splits.train_tags, splits.dev_tags, splits.test_tags)
+            for sentence in split for t in sentence}
+    assert len(tags) == 190  # As ../shared/data/README.md says.
+    for tokens, tags in zip(splits.train_tokens, splits.train_tags):
+        assert len(tokens) == len(tags) and all(tokens) and all(tags)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -39,20 +38,6 @@ def tiny_config(data, **overrides):
     return mnist_rnn.Config(**values)
 
 
-class WeightRecorder(keras.callbacks.Callback):
-    """Keeps the trainable weights before and after training."""
-
-    def on_train_begin(self, logs=None):
-        self.before = {
-            v.path: np.array(v.numpy()) for v in self.model.trainable_variables
-        }
-
-    def on_train_end(self, logs=None):
-        self.after = {
-            v.path: np.array(v.numpy()) for v in self.model.trainable_variables
-        }
-
-
 @pytest.fixture(scope="module")
 def idx_dir(tmp_path_factory):
     return testing.write_mnist_idx(str(tmp_path_factory.mktemp("idx")))
@@ -66,7 +51,7 @@ def idx_dir(tmp_path_factory):
 def test_end_to_end_on_idx_files_moves_every_weight_and_exports(
     idx_dir, tmp_path, cell, weights_per_cell
 ):
-    recorder = WeightRecorder()
+    recorder = testing.WeightRecorder()
     export_root = str(tmp_path / "export")
     config = tiny_config(idx_dir, export_dir=export_root, layers=2,
                          bidirectional=True, cell=cell)
@@ -77,8 +62,7 @@ def test_end_to_end_on_idx_files_moves_every_weight_and_exports(
     assert recorder.before.keys() == recorder.after.keys()
     # 2 layers x 2 directions of cells, and the dense kernel and bias.
     assert len(recorder.before) == 4 * weights_per_cell + 2
-    for path, before in recorder.before.items():
-        assert not np.allclose(before, recorder.after[path]), f"{path} did not move"
+    assert recorder.unmoved() == []
     with open(tmp_path / "work" / "metrics.json") as f:
         written = json.load(f)
     assert written == metrics
@@ -222,20 +206,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
 
 
 def read_preset(name):
-    """A preset's flag values (nested flagfiles expanded, last one wins)."""
-    cwd = os.getcwd()
-    os.chdir(REPO)  # Nested --flagfile paths are relative to the repo root.
-    try:
-        args = FLAGS.read_flags_from_files(
-            [f"--flagfile=recipes/mnist_rnn/{name}"], force_gnu=False
-        )
-    finally:
-        os.chdir(cwd)
-    values = {}
-    for arg in args:
-        key, value = arg[2:].split("=", 1)
-        values[key] = FLAGS[key].parser.parse(value)
-    return values
+    return testing.read_preset(FLAGS, f"recipes/mnist_rnn/{name}", REPO)
 
 
 def test_default_preset_is_the_flag_defaults():

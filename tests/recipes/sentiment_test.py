@@ -52,26 +52,15 @@ def tiny_config(data, **overrides):
     return sentiment.Config(**values)
 
 
-class WeightRecorder(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.before = {v.path: v.numpy().copy()
-                       for v in self.model.trainable_variables}
-
-    def on_train_end(self, logs=None):
-        self.after = {v.path: v.numpy().copy()
-                      for v in self.model.trainable_variables}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["last", "attention"])
 def test_end_to_end_moves_every_weight(data_dir, tmp_path, pooling):
-    recorder = WeightRecorder()
+    recorder = testing.WeightRecorder()
     metrics = sentiment.train_and_evaluate(
         tiny_config(data_dir, pooling=pooling), str(tmp_path), [recorder]
     )
     assert len(recorder.before) >= 9
-    for path, before in recorder.before.items():
-        assert not np.allclose(before, recorder.after[path]), f"{path} still"
+    assert recorder.unmoved() == []
     with open(tmp_path / "metrics.json") as f:
         assert json.load(f) == metrics
     assert metrics["class_names"] == ["negative", "positive"]
@@ -224,18 +213,7 @@ def test_tfds_imdb_reviews_on_mock_data(tmp_path, monkeypatch):
 
 
 def test_default_preset_is_the_flag_defaults():
-    cwd = os.getcwd()
-    os.chdir(REPO)
-    try:
-        args = FLAGS.read_flags_from_files(
-            ["--flagfile=recipes/sentiment/bilstm.flags"], force_gnu=False
-        )
-    finally:
-        os.chdir(cwd)
-    values = {}
-    for arg in args:
-        key, value = arg[2:].split("=", 1)
-        values[key] = FLAGS[key].parser.parse(value)
+    values = testing.read_preset(FLAGS, "recipes/sentiment/bilstm.flags", REPO)
     assert values == {name: FLAGS[name].default for name in values}
     every = set(sentiment.DEFAULTS) | set(sentiment.RECIPE_DEFAULTS)
     assert every - {"data", "workdir", "export_dir", "bucket",

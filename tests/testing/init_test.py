@@ -199,3 +199,41 @@ def test_step_and_grads_matches_a_hand_computed_simple_rnn_step():
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, atol=1e-5)
     assert np.abs(grads[0]).min() > 0  # The check is not vacuous.
+
+
+def test_mock_conll2003_serves_aligned_examples_per_split():
+    rows = {"train": [{"tokens": ["Köln", "."], "ner": [5, 0], "pos": [1, 2],
+                       "chunks": [3, 0]}], "test": []}
+    as_dataset = testing.mock_conll2003(rows)
+    (served,) = list(as_dataset(None, "train").as_numpy_iterator())
+    assert [t.decode() for t in served["tokens"]] == ["Köln", "."]
+    assert served["chunks"].tolist() == [3, 0]
+    assert list(as_dataset(None, "test")) == []
+
+
+def test_weight_recorder_names_the_weights_that_did_not_move():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1),
+                              keras.layers.Dense(1, trainable=False)])
+    model.layers[0].bias.assign([0.0])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    recorder = testing.WeightRecorder()
+    # Inputs of 0: the kernel's gradient is 0, the bias's is not.
+    model.fit(np.zeros((4, 2)), np.ones((4, 1)), epochs=1, verbose=0,
+              callbacks=[recorder])
+    assert recorder.unmoved() == [model.layers[0].kernel.path]
+
+
+def test_read_preset_expands_nested_flagfiles(tmp_path):
+    from absl import flags
+
+    values = flags.FlagValues()
+    flags.DEFINE_integer("units", 1, "", flag_values=values)
+    flags.DEFINE_string("cell", "lstm", "", flag_values=values)
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "base.flags").write_text("--units=8\n--cell=gru\n")
+    (tmp_path / "presets" / "more.flags").write_text(
+        "--flagfile=presets/base.flags\n--units=16\n"
+    )
+    assert testing.read_preset(values, "presets/more.flags", str(tmp_path)) == {
+        "units": 16, "cell": "gru"
+    }

@@ -3,7 +3,8 @@
 These are plain functions that raise `AssertionError` with a message, so
 any test (pytest or not) can call them. A few small helpers for making
 test data and reading results (`random_array`, `randomize_weights`,
-`to_numpy`, `step_and_grads`) sit alongside them.
+`to_numpy`, `step_and_grads`, `mock_conll2003`) and recipe tests
+(`WeightRecorder`, `read_preset`) sit alongside them.
 """
 
 import os
@@ -262,3 +263,89 @@ def run_docstring_examples(obj, recurse=True):
         f"{results.failed} of {results.attempted} docstring examples of "
         f"{obj!r} failed"
     )
+
+
+def mock_conll2003(examples):
+    """An `as_dataset_fn` for `tfds.testing.mock_data` serving `examples`.
+
+    `mock_data`'s own random `conll2003` examples give the tokens and each
+    tag column unrelated lengths; these are the caller's, aligned.
+
+    Args:
+        examples: Dict split name -> list of dicts with `tokens` (strings)
+            and `ner`, `pos` and `chunks` (integer tag ids).
+
+    Example:
+
+    >>> import tensorflow_datasets as tfds
+    >>> row = {"tokens": ["EU"], "ner": [3], "pos": [22], "chunks": [11]}
+    >>> fn = mock_conll2003({"train": [row]})
+    >>> next(iter(fn(None, "train")))["ner"].numpy().tolist()
+    [3]
+    """
+    import tensorflow as tf
+
+    columns = ("ner", "pos", "chunks")
+    signature = {
+        "tokens": tf.TensorSpec([None], tf.string),
+        **{name: tf.TensorSpec([None], tf.int64) for name in columns},
+    }
+
+    def as_dataset(builder, split, **kwargs):
+        rows = examples[str(split)]
+        return tf.data.Dataset.from_generator(
+            lambda: (
+                {"tokens": [t.encode("utf-8") for t in row["tokens"]],
+                 **{name: row[name] for name in columns}}
+                for row in rows
+            ),
+            output_signature=signature,
+        )
+
+    return as_dataset
+
+
+class WeightRecorder(keras.callbacks.Callback):
+    """Keeps a model's trainable weights before and after `fit`.
+
+    `before` and `after` map each variable's path to a copy of its value.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.before = {
+            v.path: np.array(v.numpy()) for v in self.model.trainable_variables
+        }
+
+    def on_train_end(self, logs=None):
+        self.after = {
+            v.path: np.array(v.numpy()) for v in self.model.trainable_variables
+        }
+
+    def unmoved(self):
+        """Paths of the weights that training left as they were."""
+        return [
+            path for path, before in self.before.items()
+            if np.allclose(before, self.after[path])
+        ]
+
+
+def read_preset(flag_values, path, repo):
+    """A preset flagfile's values, parsed by `flag_values`' flags.
+
+    Nested `--flagfile` lines are expanded relative to `repo` (the
+    repository root, as when a recipe runs from there); a flag given twice
+    keeps its last value.
+    """
+    cwd = os.getcwd()
+    os.chdir(repo)
+    try:
+        args = flag_values.read_flags_from_files(
+            [f"--flagfile={path}"], force_gnu=False
+        )
+    finally:
+        os.chdir(cwd)
+    values = {}
+    for arg in args:
+        key, value = arg[2:].split("=", 1)
+        values[key] = flag_values[key].parser.parse(value)
+    return values
