@@ -1,0 +1,386 @@
+r"""Bidirectional sequence tagger: tokens in, one tag per token out.
+
+    python -m zoo.recipes.tagger --data=../shared/data/brown_pos
+
+Part-of-speech tagging, chunking or named entities, from CoNLL column
+files (`--data=DIR` with `train`, `dev` and `test` files; `--tag_column`
+picks the column) or tensorflow-datasets `conll2003` (`--tfds_tags`).
+Each token is a lower-cased word embedding joined to character features
+(`zoo.layers.CharCNN`, which is what recognizes unseen words); a
+bidirectional recurrent encoder reads the sentence, and either a
+linear-chain CRF (`--output=crf`, Viterbi decoding) or an independent
+softmax per token (`--output=softmax`) picks the tags.
+
+`metrics.json` holds `test_token_accuracy` (padding excluded) and, for
+BIO/IOBES tag sets, entity-level `test_precision`, `test_recall` and
+`test_f1` as the CoNLL script counts them. The export
+`saved_models/tagger/<version>/` has `serving_default`: `tokens` string
+`[N, T]` ("" = padding) -> `tags` string `[N, T]` ("" where padded) and
+`scores` `[N, T]` (the probability of each chosen tag: the CRF's marginal,
+or the softmax), and `tag_text`: `text` string `[N]` (whitespace-separated
+tokens) -> `tokens`, `tags` and `scores`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from zoo import layers
+from zoo import metrics as zoo_metrics
+from zoo import training
+from zoo.data import conll
+from zoo.data import pipeline
+from zoo.layers import crf as crf_lib
+from zoo.layers import tokens as token_layers
+from zoo.training import callbacks as zoo_callbacks
+from zoo.training import flags as zoo_flags
+
+OUTPUTS = ("crf", "softmax")
+
+# The default preset: recipes/tagger/bilstm_crf.flags holds the same values.
+DEFAULTS = dict(
+    workdir="workdirs/tagger",
+    data="conll2003",
+    export_dir="saved_models/tagger",
+    epochs=8,
+    batch_size=32,
+    learning_rate=2e-3,
+    lr_decay=0.8,
+    clipnorm=5.0,
+    cell="lstm",
+    units=128,
+    layers=1,
+    bidirectional=True,
+    dropout=0.5,
+)
+RECIPE_DEFAULTS = dict(
+    output="crf",
+    tag_column=-1,
+    tfds_tags="ner",
+    max_tokens=30000,
+    min_count=2,
+    lowercase=True,
+    embedding_dim=100,
+    char_filters=50,
+    char_embedding_dim=30,
+    char_kernel_size=3,
+    max_chars=16,
+    bucket=True,
+)
+
+
+Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the shared flags and this recipe's flags."""
+    zoo_flags.define_flags(DEFAULTS, flag_values)
+    d = RECIPE_DEFAULTS
+    into = dict(flag_values=flag_values)
+    flags.DEFINE_enum("output", d["output"], OUTPUTS,
+                      "Output layer: a linear-chain CRF or a softmax per "
+                      "token.", **into)
+    flags.DEFINE_integer("tag_column", d["tag_column"],
+                         "Local files: the tag's column (Python index; -1 = "
+                         "last; column 0 is the token).", **into)
+    flags.DEFINE_enum("tfds_tags", d["tfds_tags"], conll.TFDS_TAGS,
+                      "tensorflow-datasets conll2003: which tags to learn.",
+                      **into)
+    flags.DEFINE_integer("max_tokens", d["max_tokens"],
+                         "Word vocabulary size (with padding and unknown "
+                         "ids).", lower_bound=3, **into)
+    flags.DEFINE_integer("min_count", d["min_count"],
+                         "Words seen fewer times in training are unknown.",
+                         lower_bound=1, **into)
+    flags.DEFINE_boolean("lowercase", d["lowercase"],
+                         "Look words up lower-cased (characters keep their "
+                         "case).", **into)
+    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
+                         "Word embedding width.", lower_bound=1, **into)
+    flags.DEFINE_integer("char_filters", d["char_filters"],
+                         "Character features per token (0 = words only).",
+                         lower_bound=0, **into)
+    flags.DEFINE_integer("char_embedding_dim", d["char_embedding_dim"],
+                         "Character embedding width.", lower_bound=1, **into)
+    flags.DEFINE_integer("char_kernel_size", d["char_kernel_size"],
+                         "Character convolution width.", lower_bound=1,
+                         **into)
+    flags.DEFINE_integer("max_chars", d["max_chars"],
+                         "Characters kept per token (prefix and suffix "
+                         "halves of longer ones).", lower_bound=1, **into)
+    flags.DEFINE_boolean("bucket", d["bucket"],
+                         "Batch sentences of similar length together.",
+                         **into)
+
+
+def make_vocabularies(config, train_tokens):
+    """The in-model lookups, adapted to the training sentences.
+
+    Returns:
+        A dict: `words` (`zoo.layers.TokensToIds`) and, when
+        `config.char_filters` is set, `chars` (`TokensToCharIds`).
+    """
+    found = {"words": token_layers.TokensToIds(
+        config.max_tokens, lowercase=config.lowercase,
+        min_count=config.min_count, name="word_ids",
+    )}
+    if config.char_filters:
+        found["chars"] = token_layers.TokensToCharIds(
+            max_chars=config.max_chars, name="char_ids"
+        )
+    for layer in found.values():
+        layer.adapt(train_tokens)
+    return found
+
+
+def build_model(config, vocabularies, num_tags):
+    """Tokens `[batch, time]` ("" = padding) -> potentials `[batch, time, K]`.
+
+    With `config.output == "crf"` the last layer is a `zoo.layers.CRF`
+    named "crf", whose transitions score tag pairs; otherwise the
+    potentials are softmax logits. The mask (True where the token is not
+    "") reaches every layer.
+    """
+    tokens = keras.Input(shape=(None,), dtype="string", name="tokens")
+    words = vocabularies["words"]
+    x = keras.layers.Embedding(
+        words.lookup.vocabulary_size(), config.embedding_dim, mask_zero=True,
+        name="embedding",
+    )(words(tokens))
+    if "chars" in vocabularies:
+        chars = vocabularies["chars"]
+        features = token_layers.CharCNN(
+            chars.lookup.vocabulary_size(),
+            embedding_dim=config.char_embedding_dim,
+            filters=config.char_filters,
+            kernel_size=config.char_kernel_size,
+            name="char_cnn",
+        )(chars(tokens))
+        x = keras.layers.Concatenate(name="word_features")([x, features])
+    x = layers.PaddingMonitor(name="padding_monitor")(x)
+    x = keras.layers.Dropout(config.dropout, name="input_dropout")(x)
+    x = layers.StackedRNN(
+        config.cell,
+        units=config.units,
+        num_layers=config.layers,
+        bidirectional=config.bidirectional,
+        residual=config.residual,
+        recurrent_dropout=config.recurrent_dropout,
+        return_sequences=True,
+        seed=config.seed,
+        name="encoder",
+    )(x)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    x = keras.layers.Dense(num_tags, name="potentials")(x)
+    if config.output == "crf":
+        x = layers.CRF(num_tags, name="crf")(x)
+    return keras.Model(tokens, x, name="tagger")
+
+
+def compile_tagger(model, config, train_size):
+    """Compiles `model` for tag ids `[batch, time]` padded with -1.
+
+    The loss is the CRF's negative log-likelihood or the softmax
+    cross-entropy, both per real token; the `accuracy` metric takes the
+    best tag of each step on its own (for a CRF, without the transitions;
+    the recipe's reported accuracy decodes with them).
+    """
+    if config.output == "crf":
+        loss = crf_lib.CRFLoss(model.get_layer("crf"))
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, ignore_class=-1
+        )
+    steps_per_epoch = -(-train_size // config.batch_size)  # Ceiling.
+    model.compile(
+        optimizer=training.make_optimizer(config, steps_per_epoch),
+        loss=loss,
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    model.summary(print_fn=logging.info)
+
+
+def predict(model, tokens):
+    """Tag ids, per-tag probabilities and mask of a token batch `[N, T]`.
+
+    Returns:
+        `(ids int32 [N, T], scores float32 [N, T], mask bool [N, T])`:
+        ids are 0 and scores 0 where `tokens` is "" (padding).
+    """
+    # At least one step, so that a batch of empty sentences runs too.
+    time = tf.shape(tokens)[1]
+    padded = tf.pad(tokens, [[0, 0], [0, tf.maximum(1 - time, 0)]])
+    potentials = model(padded, training=False)[:, :time]
+    mask = tf.not_equal(tokens, "")
+    if "crf" in [layer.name for layer in model.layers]:
+        crf = model.get_layer("crf")
+        ids, _ = crf.decode(potentials, mask)
+        probabilities = crf.marginals(potentials, mask)
+    else:
+        probabilities = tf.nn.softmax(potentials)
+        ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    ids = tf.where(mask, tf.cast(ids, tf.int32), 0)
+    scores = tf.gather(probabilities, ids, batch_dims=2)
+    return ids, tf.where(mask, scores, 0.0), mask
+
+
+def serving_endpoints(model, tag_names):
+    """`serving_default` (tokens `[N, T]`) and `tag_text` (text `[N]`)."""
+    names = tf.constant(list(tag_names))
+
+    def serve(tokens):
+        ids, scores, mask = predict(model, tokens)
+        return {
+            "tags": tf.where(mask, tf.gather(names, ids), ""),
+            "scores": scores,
+        }
+
+    def tag_text(text):
+        tokens = tf.strings.split(text).to_tensor(default_value="")
+        return {"tokens": tokens, **serve(tokens)}
+
+    return {
+        "serving_default": (
+            serve, [tf.TensorSpec([None, None], tf.string, name="tokens")]
+        ),
+        "tag_text": (
+            tag_text, [tf.TensorSpec([None], tf.string, name="text")]
+        ),
+    }
+
+
+def evaluate(model, batches, tag_names, prefix="test"):
+    """Decoded token accuracy (and entity scores for BIO-like tag sets).
+
+    Args:
+        model: A model from `build_model`.
+        batches: `(tokens [N, T], tag ids [N, T])` batches, ids -1 at
+            padding.
+        tag_names: Tag names by id.
+        prefix: Prefix of the metric names.
+
+    Returns:
+        `{prefix}_token_accuracy` and, when `zoo.metrics.is_chunk_tagset`
+        holds for `tag_names`, `{prefix}_precision`, `_recall` and `_f1`.
+    """
+    run = tf.function(lambda tokens: predict(model, tokens)[0],
+                      reduce_retracing=True)
+    true_tags, pred_tags = [], []
+    for tokens, tags in batches:
+        predicted = run(tokens).numpy()
+        for truth, guess in zip(tags.numpy(), predicted):
+            real = truth >= 0
+            true_tags.append([tag_names[i] for i in truth[real]])
+            pred_tags.append([tag_names[i] for i in guess[real]])
+    results = {
+        f"{prefix}_token_accuracy": zoo_metrics.token_accuracy(
+            true_tags, pred_tags
+        )
+    }
+    if zoo_metrics.is_chunk_tagset(tag_names):
+        scores = zoo_metrics.entity_scores(true_tags, pred_tags)
+        for name in ("precision", "recall", "f1"):
+            results[f"{prefix}_{name}"] = scores[name]
+    return results
+
+
+def _tag_ids(sentences, tag_names):
+    index = {name: i for i, name in enumerate(tag_names)}
+    return [[index[t] for t in s] for s in sentences]
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """Trains, evaluates and exports; returns the metrics it wrote.
+
+    Args:
+        config: A `Config`.
+        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
+            with the same folder resumes.
+        callbacks: Extra Keras callbacks for `fit`.
+
+    Returns:
+        The dict written to `<workdir>/metrics.json`.
+    """
+    stopwatch = training.Stopwatch()
+    finished = training.finished_result(config, workdir)
+    if finished is not None:
+        return finished
+    training.set_seed(config.seed)
+    splits = conll.load(
+        config.data,
+        tag_column=config.tag_column,
+        tfds_tags=config.tfds_tags,
+        tfds_data_dir=config.tfds_data_dir or None,
+    )
+    train = (splits.train_tokens, splits.train_tags)
+    validation = (splits.dev_tokens, splits.dev_tags)
+    if not validation[0]:
+        # No dev split: carve one from the training sentences.
+        order = np.random.default_rng(config.seed).permutation(len(train[0]))
+        count = int(round(len(order) * config.validation_fraction))
+        validation = tuple([s[i] for i in order[:count]] for s in train)
+        train = tuple([s[i] for i in order[count:]] for s in train)
+    # The tag set is the task's label space: every tag of every split, so a
+    # tag missing from training still counts (as an error) when tested.
+    tag_names = sorted(
+        {t for split in (train[1], validation[1], splits.test_tags)
+         for sentence in split for t in sentence}
+    )
+    logging.info(
+        "Data: %s (%d train, %d validation, %d test sentences; %d tags)",
+        splits.source, len(train[0]), len(validation[0]),
+        len(splits.test_tokens), len(tag_names),
+    )
+
+    def batches(pair, shuffle=False):
+        tokens, tags = pair
+        return pipeline.sequence_batches(
+            tokens, _tag_ids(tags, tag_names), config.batch_size,
+            bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+        )
+
+    vocabularies = make_vocabularies(config, train[0])
+    model = build_model(config, vocabularies, len(tag_names))
+    compile_tagger(model, config, len(train[0]))
+    padding = zoo_callbacks.PaddingLogger(model.get_layer("padding_monitor"))
+    run = training.fit(
+        model, batches(train, shuffle=True),
+        batches(validation) if validation[0] else None,
+        config, workdir, [padding, *callbacks],
+    )
+    validated = (
+        evaluate(model, batches(validation), tag_names, prefix="validation")
+        if validation[0] else {}
+    )
+    history = run["history"]
+    return training.finish(
+        model,
+        batches((splits.test_tokens, splits.test_tags)),
+        run,
+        config,
+        workdir,
+        stopwatch,
+        serving_endpoints(model, tag_names),
+        evaluate=lambda m, data: evaluate(m, data, tag_names),
+        **validated,
+        data=splits.source,
+        tag_names=tag_names,
+        padded_fraction=history.get("padded_fraction", []),
+        epoch_seconds=history.get("epoch_seconds", []),
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_and_evaluate(
+        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
