@@ -90,10 +90,19 @@ def row(recipe, preset, workdir, machine):
         date = datetime.date.fromtimestamp(os.path.getmtime(path)).isoformat()
     minutes, seconds = divmod(round(metrics["wall_seconds"]), 60)
     return (
-        f"| {recipe} | {preset} | `{command}` | "
-        f"{100 * metrics['test_accuracy']:.2f}% | {minutes} min {seconds:02d} s "
+        f"| {recipe} | {preset} | `{command}` | {_result(metrics)} | "
+        f"{minutes} min {seconds:02d} s "
         f"| {machine} | {date} |"
     )
+
+
+def _result(metrics):
+    """The test accuracy (a tagger's per token), and entity F1 if any."""
+    accuracy = metrics.get("test_accuracy", metrics.get("test_token_accuracy"))
+    shown = f"{100 * accuracy:.2f}%"
+    if "test_f1" in metrics:
+        shown += f" (entity F1 {100 * metrics['test_f1']:.2f}%)"
+    return shown
 
 
 def main(argv):

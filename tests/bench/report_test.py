@@ -59,3 +59,15 @@ def test_partial_or_fallback_runs_are_refused(tmp_path, overrides, message):
     write_metrics(tmp_path, **overrides)
     with pytest.raises(report.ReportError, match=message):
         report.row("mnist_rnn", "gru", str(tmp_path), "m")
+
+
+def test_tagger_rows_show_token_accuracy_and_entity_f1(tmp_path):
+    config = dataclasses.asdict(report.preset_config("tagger", "bilstm_softmax"))
+    metrics = {
+        "config": config, "test_token_accuracy": 0.97123, "test_f1": 0.8765,
+        "wall_seconds": 61.0, "finished_at": "2026-11-23T12:00:00+00:00",
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    row = report.row("tagger", "bilstm_softmax", str(tmp_path), "m")
+    assert "| 97.12% (entity F1 87.65%) | 1 min 01 s |" in row
+    assert "--flagfile=recipes/tagger/bilstm_softmax.flags --data=conll2003`" in row
