@@ -134,6 +134,41 @@ def test_decode_matches_brute_force(mask):
         np.testing.assert_array_equal(tags[b][~real], 0)
 
 
+def test_hard_constraints_and_nan_padding():
+    # Tag 0 may never follow tag 1, nor tag 2 follow itself: -1e4 forbids.
+    layer, x = _crf(8), _potentials(9)
+    transitions = layer.transitions.numpy()
+    transitions[1, 0] = transitions[2, 2] = -1e4
+    layer.transitions.assign(transitions)
+    # Whatever padded steps hold, even NaN, never counts.
+    x = np.where(MASK[:, :, None], x, np.nan).astype("float32")
+    weights = _weights(layer)
+    log_z = np.asarray(layer.log_partition(x, MASK))
+    marginals = np.asarray(layer.marginals(x, MASK))
+    tags = np.asarray(layer.decode(x, MASK)[0])
+    for b, real in enumerate(MASK):
+        steps, paths = _all_paths(x[b], real, weights)
+        if not steps.size:
+            continue
+        np.testing.assert_allclose(
+            log_z[b], _log_sum_exp(paths.values()), atol=1e-5, rtol=1e-6
+        )
+        np.testing.assert_array_equal(tags[b][steps], max(paths, key=paths.get))
+        for i, t in enumerate(steps):
+            expected = [
+                sum(np.exp(v - log_z[b]) for p, v in paths.items() if p[i] == j)
+                for j in range(TAGS)
+            ]
+            np.testing.assert_allclose(marginals[b, t], expected, atol=1e-5)
+    assert np.all(np.isfinite(marginals)) and np.all(np.isfinite(log_z))
+    with tf.GradientTape() as tape:
+        potentials = tf.constant(x)
+        tape.watch(potentials)
+        loss = tf.reduce_sum(layer.log_partition(potentials, MASK))
+    grad = tape.gradient(loss, [potentials, layer.transitions])
+    assert all(np.all(np.isfinite(g)) for g in grad)
+
+
 def test_sequence_score_matches_reference():
     layer, x = _crf(4), _potentials(5)
     rng = np.random.default_rng(6)

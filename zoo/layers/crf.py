@@ -26,6 +26,14 @@ class CRF(keras.layers.Layer):
     scores 0, has log partition 0, decodes to zeros and has zero
     marginals.
 
+    The forward and backward algorithms sum over tag pairs with matrix
+    products of exponentials, shifted by each row's best score and each
+    column's best transition. A sum more than about 69 (in log space)
+    below those shifts is clamped there: only paths that hard
+    constraints (transitions of, say, -1e4) all but forbid can reach it,
+    and their log-probability is then overestimated; Viterbi takes
+    maxima, not sums, and stays exact.
+
     Args:
         num_tags: Positive integer, the number of tags.
         transitions_initializer: Initializer for `transitions`
@@ -191,16 +199,20 @@ class CRF(keras.layers.Layer):
         _, alphas = ops.scan(step, init, self._steps(potentials, mask, first))
         return ops.moveaxis(alphas, 0, 1)  # [time, batch, tags] -> [batch, ...]
 
-    def _exp_transitions(self):
-        """`(exp(transitions - offset), offset)`, `offset` their maximum.
+    def _exp_transitions(self, transpose=False):
+        """`(exp(t - offset), offset)`, `offset` the maximum of each column.
 
-        The sums over tag pairs of the forward and backward algorithms
-        become matrix products (an order of magnitude faster than a
-        logsumexp over `[batch, tags, tags]`); the offset keeps every
-        entry in (0, 1].
+        `t` is `transitions` `[from, to]`, or with `transpose` its
+        transpose `[to, from]`. The forward algorithm's sums over "from"
+        and the backward algorithm's over "to" become matrix products
+        with it (an order of magnitude faster than a logsumexp over
+        `[batch, tags, tags]`); the offsets keep every column's largest
+        entry at 1.
         """
         transitions = ops.convert_to_tensor(self.transitions)
-        offset = ops.max(transitions)
+        if transpose:
+            transitions = ops.transpose(transitions)  # [from, to] -> [to, from].
+        offset = ops.max(transitions, axis=0)  # [columns].
         return ops.exp(transitions - offset), offset
 
     def _log_z(self, alphas, mask):
@@ -310,6 +322,7 @@ class CRF(keras.layers.Layer):
 
         # [time, batch, tags] -> [time, batch, tags + 1]: the mask as 0/1
         # after the pointers (one tensor to scan over, as above).
+        # [batch, time] -> [time, batch, 1].
         real = ops.cast(ops.moveaxis(mask, 1, 0), "int32")[:, :, None]
         _, tags = ops.scan(
             backtrace, last_tag, ops.concatenate([pointers, real], axis=-1),
@@ -327,7 +340,7 @@ class CRF(keras.layers.Layer):
         potentials, mask, first, last = self._prepare(potentials, mask)
         alphas = self._forward(potentials, mask, first)
         log_z = self._log_z(alphas, mask)
-        exp_transitions, offset = self._exp_transitions()
+        exp_transitions, offset = self._exp_transitions(transpose=True)
         end = ops.convert_to_tensor(self.end_transitions)
 
         def step(carry, inputs):
@@ -335,8 +348,7 @@ class CRF(keras.layers.Layer):
             ahead, _ = carry
             emission, real, is_last = self._unpack(inputs)
             # logsumexp over "to" of transitions[from, to] + ahead[to].
-            chained = _log_matmul(ahead, ops.transpose(exp_transitions))
-            chained = chained + offset
+            chained = _log_matmul(ahead, exp_transitions) + offset
             beta = ops.where(is_last[:, None], end, chained)
             ahead = ops.where(real[:, None], emission + beta, ahead)
             return (ahead, beta), (ahead, beta)
@@ -367,10 +379,10 @@ class CRF(keras.layers.Layer):
 def _log_matmul(log_x, exp_matrix):
     """`log(exp(log_x) @ exp_matrix)`, stable: `[batch, n] x [n, m]`.
 
-    Rows of `log_x` are shifted by their maximum, so the largest term of
-    every sum is at least the smallest entry of `exp_matrix`; sums below
-    1e-30 (transition scores more than about 69 apart) are clamped there
-    rather than becoming log(0).
+    Rows of `log_x` are shifted by their maximum (entries of `exp_matrix`
+    are at most 1, see `CRF._exp_transitions`). A sum below 1e-30, that
+    is more than about 69 below the row's best score plus the column's
+    best transition, is clamped there rather than becoming log(0).
     """
     # `initial` lets an empty batch through (ops.max rejects it eagerly).
     shift = ops.max(log_x, axis=-1, keepdims=True, initial=float("-inf"))
