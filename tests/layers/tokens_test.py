@@ -39,6 +39,15 @@ def test_word_ids_adapt_counts_lowercased_words_and_min_count():
     assert capped.get_vocabulary() == ["", "[UNK]", "a"]
 
 
+def test_word_ids_a_corpus_token_named_like_the_unknown_id_stays_unknown():
+    layer = TokensToIds(10, lowercase=False)
+    layer.adapt([["[UNK]", "a", "[UNK]"]])
+    assert layer.get_vocabulary() == ["", "[UNK]", "a"]
+    assert _ids(layer, [["[UNK]", "a"]]) == [[1, 2]]
+    with pytest.raises(ValueError, match=r"holding '\[UNK\]', the name of the unknown id"):
+        TokensToIds(10, vocabulary=["a", "[UNK]"])
+
+
 def test_word_ids_invalid_utf8_and_empty_batches():
     layer = TokensToIds(10, vocabulary=["x"])
     assert _ids(layer, [[b"\xff\xfe", "x"]]) == [[1, 2]]
@@ -87,6 +96,7 @@ def test_char_ids_unknown_unicode_and_empty_batches():
     assert _ids(layer, [["aéz", b"\xff"]]) == [[[3, 2, 1], [1, 0, 0]]]
     assert _ids(layer, [["", ""]]) == [[[0], [0]]]  # At least one position.
     assert layer(tf.zeros([3, 0], tf.string)).shape == (3, 0, 1)
+    assert layer(tf.zeros([0, 3], tf.string)).shape == (0, 3, 1)
 
 
 def test_char_ids_adapt_and_rejections():

@@ -19,6 +19,7 @@ from zoo import utils
 from zoo.layers.text import sanitize
 
 PADDING = ""
+UNKNOWN = "[UNK]"  # The lookups' name for id 1.
 
 
 def _check_vocabulary_size(name, value, floor):
@@ -45,8 +46,8 @@ class _Lookup(keras.layers.Layer):
     def _build_lookup(self, min_count, vocabulary):
         self.min_count = utils.check_positive_int("min_count", min_count)
         self.lookup = keras.layers.StringLookup(
-            mask_token=PADDING, num_oov_indices=1, output_mode="int",
-            name="lookup",
+            mask_token=PADDING, oov_token=UNKNOWN, num_oov_indices=1,
+            output_mode="int", name="lookup",
         )
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
@@ -66,6 +67,11 @@ class _Lookup(keras.layers.Layer):
                 f"expected at most {self.SIZE_ARGUMENT} - 2 = "
                 f"{self._capacity()}"
             )
+        if UNKNOWN in vocabulary:
+            raise ValueError(
+                f"Received a vocabulary holding {UNKNOWN!r}, the name of the "
+                "unknown id"
+            )
         self._check_entries(vocabulary)
         self.lookup.set_vocabulary(vocabulary)
 
@@ -75,7 +81,9 @@ class _Lookup(keras.layers.Layer):
             raise ValueError(
                 f"Cannot adapt a vocabulary: no {self.ENTRIES} given"
             )
-        kept = [(-n, key) for key, n in counts.items() if n >= self.min_count]
+        # A corpus token spelled like the unknown id's name stays unknown.
+        kept = [(-n, key) for key, n in counts.items()
+                if n >= self.min_count and key != UNKNOWN]
         self.set_vocabulary([key for _, key in sorted(kept)[:self._capacity()]])
 
     def get_vocabulary(self):
@@ -236,14 +244,14 @@ class TokensToCharIds(_Lookup):
         words = tf.ragged.boolean_mask(
             words, words.with_flat_values(keep)
         )
+        # [tokens, chars]: padded to the longest kept token.
         ids = words.with_flat_values(self.lookup(words.flat_values))
-        ids = chars.with_values(ids).to_tensor(default_value=0)
+        ids = ids.to_tensor(default_value=0)
         # At least one character position, even when every token is "".
-        missing = tf.maximum(1 - tf.shape(ids)[2], 0)
-        ids = tf.pad(ids, [[0, 0], [0, 0], [0, missing]])
-        # to_tensor drops trailing all-padding steps; restore them.
-        time = tf.shape(inputs)[1]
-        return tf.pad(ids, [[0, 0], [0, time - tf.shape(ids)[1]], [0, 0]])
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(1 - tf.shape(ids)[1], 0)]])
+        # [tokens, chars] -> [batch, time, chars].
+        shape = tf.shape(inputs)
+        return tf.reshape(ids, [shape[0], shape[1], tf.shape(ids)[1]])
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, None)
