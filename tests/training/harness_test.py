@@ -211,14 +211,16 @@ def test_finish_takes_the_recipes_own_evaluation(tmp_path):
         return {"test_token_accuracy": 0.75}
 
     data = _dataset()
+    history = {"val_accuracy": [0.5]}  # Keras' own: not the recipe's.
     metrics = harness.finish(
-        model, data, {"epochs": 1, "initial_epoch": 0, "history": {}},
+        model, data, {"epochs": 1, "initial_epoch": 0, "history": history},
         _config(epochs=1), str(tmp_path), harness.Stopwatch(), {},
         evaluate=evaluate,
     )
     assert seen == [(model, data)]
     assert metrics["test_token_accuracy"] == 0.75
     assert "test_accuracy" not in metrics and "export_path" not in metrics
+    assert "validation_accuracy" not in metrics
 
 
 def test_compile_classifier_decays_per_epoch_of_batches(tmp_path):

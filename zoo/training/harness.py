@@ -194,7 +194,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
 
     Returns:
         The metrics written: those of `evaluate`, `epochs`,
-        `resumed_from_epoch`, `validation_accuracy` (if validated),
+        `resumed_from_epoch`, `validation_accuracy` (if validated, with the
+        default `evaluate`),
         `export_path` (if exported), `wall_seconds`, `finished_at`, the
         config and `extra`.
     """
@@ -206,7 +207,9 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         **extra,
         "config": dataclasses.asdict(config),
     }
-    if run["history"].get("val_accuracy"):
+    # Keras' own validation accuracy means what `evaluate_classifier`'s
+    # does; a recipe with its own evaluation reports its own (in `extra`).
+    if evaluate is evaluate_classifier and run["history"].get("val_accuracy"):
         metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
     if config.export_dir:
         metrics["export_path"] = export.export_saved_model(
