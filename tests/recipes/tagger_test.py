@@ -197,9 +197,28 @@ def test_export_answers_bad_input(exported, signature, inputs, shape):
         metrics["export_path"], signature, {key: inputs}
     )
     assert served["tags"].shape == shape and served["scores"].shape == shape
-    assert np.all(np.isfinite(served["scores"]))
-    if shape[1] == 5000:
-        assert np.all(served["tags"] != b"")
+    # Every real token gets a tag and its probability; padding gets neither.
+    tokens = inputs if signature == "serving_default" else served["tokens"]
+    real = np.vectorize(len, otypes=[int])(tokens) > 0
+    names = {n.encode() for n in metrics["tag_names"]}
+    assert all(tag in names for tag in served["tags"][real])
+    assert np.all((served["scores"][real] > 0) & (served["scores"][real] <= 1))
+    assert np.all(served["tags"][~real] == b"")
+    assert np.all(served["scores"][~real] == 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fraction, validated", [(0.25, True), (0.0, False)])
+def test_without_a_dev_file_validation_comes_from_train(tmp_path, fraction,
+                                                        validated):
+    for split, rows in (("train", SENTENCES * 3), ("test", SENTENCES)):
+        write_conll(tmp_path / f"{split}.txt", rows)
+    metrics = tagger.train_and_evaluate(
+        tiny_config(str(tmp_path), validation_fraction=fraction),
+        str(tmp_path / "w"),
+    )
+    assert ("validation_token_accuracy" in metrics) == validated
+    assert 0.0 <= metrics["test_token_accuracy"] <= 1.0
 
 
 def test_malformed_line_names_file_and_line(tmp_path):
