@@ -90,15 +90,19 @@ def row(recipe, preset, workdir, machine):
         date = datetime.date.fromtimestamp(os.path.getmtime(path)).isoformat()
     minutes, seconds = divmod(round(metrics["wall_seconds"]), 60)
     return (
-        f"| {recipe} | {preset} | `{command}` | {_result(metrics)} | "
+        f"| {recipe} | {preset} | `{command}` | {_result(metrics, path)} | "
         f"{minutes} min {seconds:02d} s "
         f"| {machine} | {date} |"
     )
 
 
-def _result(metrics):
+def _result(metrics, path):
     """The test accuracy (a tagger's per token), and entity F1 if any."""
     accuracy = metrics.get("test_accuracy", metrics.get("test_token_accuracy"))
+    if accuracy is None:
+        raise ReportError(
+            f"{path}: holds no test_accuracy or test_token_accuracy"
+        )
     shown = f"{100 * accuracy:.2f}%"
     if "test_f1" in metrics:
         shown += f" (entity F1 {100 * metrics['test_f1']:.2f}%)"

@@ -71,3 +71,11 @@ def test_tagger_rows_show_token_accuracy_and_entity_f1(tmp_path):
     row = report.row("tagger", "bilstm_softmax", str(tmp_path), "m")
     assert "| 97.12% (entity F1 87.65%) | 1 min 01 s |" in row
     assert "--flagfile=recipes/tagger/bilstm_softmax.flags --data=conll2003`" in row
+
+
+def test_a_run_without_test_accuracy_is_refused(tmp_path):
+    write_metrics(tmp_path, test_accuracy=None)
+    with pytest.raises(
+        report.ReportError, match=r"holds no test_accuracy or test_token_accuracy"
+    ):
+        report.row("mnist_rnn", "gru", str(tmp_path), "m")

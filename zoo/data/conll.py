@@ -190,8 +190,6 @@ def _find_split_files(directory):
     return found
 
 
-
-
 def load_local(directory, tag_column=-1):
     """Loads the train, dev and test files of a folder.
 
