@@ -7,7 +7,6 @@ refuses in every test.
 
 import os
 import re
-import socket
 import time
 
 import pytest
@@ -19,23 +18,9 @@ from zoo.data import sources
 from zoo.data.conll import MalformedLineError
 
 
-def _refuse(address, timeout=None, *args, **kwargs):
-    raise OSError(f"no network in tests ({address})")
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-
-
-def write(path, text):
-    """Writes `text` (str, or bytes as they are) to `path`; returns str path."""
-    path = str(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    with open(path, mode, **({} if mode == "wb" else {"newline": ""})) as f:
-        f.write(text)
-    return path
+# No test contacts a host (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_network")
+write = testing.write_file
 
 
 # The CoNLL-2003 layout: token, part of speech, chunk, named entity.

@@ -7,35 +7,21 @@ The tests write their own tiny files. No test contacts a host:
 import logging
 import os
 import re
-import socket
 import time
 
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from zoo import testing
 from zoo.data import labelled_text
 from zoo.data import sources
 from zoo.data.labelled_text import MalformedRowError
 
 
-def _refuse(address, timeout=None, *args, **kwargs):
-    raise OSError(f"no network in tests ({address})")
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    monkeypatch.setattr(socket, "create_connection", _refuse)
-
-
-def write(path, text):
-    """Writes `text` (str, or bytes as they are) to `path`; returns str path."""
-    path = str(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    with open(path, mode, **({} if mode == "wb" else {"newline": ""})) as f:
-        f.write(text)
-    return path
+# No test contacts a host (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_network")
+write = testing.write_file
 
 
 def rows(*pairs, sep="\t"):

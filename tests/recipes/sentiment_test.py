@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import time
 
 import keras
@@ -187,11 +186,7 @@ def test_skipped_rows_are_counted(tmp_path):
     assert metrics["class_names"] == ["0", "1"]
 
 
-def test_offline_without_data_says_how_to_provide_it(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled by the test")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
+def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
     start = time.monotonic()
     with pytest.raises(sources.DataUnavailableError, match=r"--data=PATH.*\.tsv"):
         sentiment.train_and_evaluate(

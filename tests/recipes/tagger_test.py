@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import time
 
 import keras
@@ -230,11 +229,7 @@ def test_malformed_line_names_file_and_line(tmp_path):
         tagger.train_and_evaluate(tiny_config(str(tmp_path)), str(tmp_path / "w"))
 
 
-def test_offline_without_data_says_how_to_provide_it(tmp_path, monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled by the test")
-
-    monkeypatch.setattr(socket, "create_connection", refuse)
+def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
     start = time.monotonic()
     with pytest.raises(sources.DataUnavailableError, match=r"--data=PATH"):
         tagger.train_and_evaluate(

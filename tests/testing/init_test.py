@@ -237,3 +237,13 @@ def test_read_preset_expands_nested_flagfiles(tmp_path):
     assert testing.read_preset(values, "presets/more.flags", str(tmp_path)) == {
         "units": 16, "cell": "gru"
     }
+
+
+def test_write_file_writes_text_as_is_and_bytes_unchanged(tmp_path):
+    path = testing.write_file(tmp_path / "a" / "b.txt", "é\r\nx")
+    assert path == str(tmp_path / "a" / "b.txt")
+    with open(path, "rb") as f:
+        assert f.read() == "é\r\nx".encode("utf-8")
+    testing.write_file(path, b"\xff\xfe")
+    with open(path, "rb") as f:
+        assert f.read() == b"\xff\xfe"

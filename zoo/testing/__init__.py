@@ -3,7 +3,7 @@
 These are plain functions that raise `AssertionError` with a message, so
 any test (pytest or not) can call them. A few small helpers for making
 test data and reading results (`random_array`, `randomize_weights`,
-`to_numpy`, `step_and_grads`, `mock_conll2003`) and recipe tests
+`to_numpy`, `step_and_grads`, `write_file`, `mock_conll2003`) and recipe tests
 (`WeightRecorder`, `read_preset`) sit alongside them.
 """
 
@@ -349,3 +349,20 @@ def read_preset(flag_values, path, repo):
         key, value = arg[2:].split("=", 1)
         values[key] = flag_values[key].parser.parse(value)
     return values
+
+
+def write_file(path, text):
+    """Writes `text` to `path`, creating folders; returns the path as str.
+
+    A str is written as UTF-8 with its line endings as they are; bytes
+    are written unchanged (for malformed-file fixtures).
+    """
+    path = str(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if isinstance(text, bytes):
+        with open(path, "wb") as f:
+            f.write(text)
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    return path
