@@ -223,8 +223,9 @@ def test_invalid_arguments_rejected(kwargs, message):
              return_sequences=True, merge_mode="ave"),
         dict(cell="peephole_lstm", num_layers=2,
              cell_kwargs={"cell_clip": 2.0}, dropout=0.2, seed=4),
+        dict(cell="lstm", num_layers=2, bidirectional=True, return_state=True),
     ],
-    ids=["bi_residual", "peephole"],
+    ids=["bi_residual", "peephole", "return_state"],
 )
 def test_shared_serialization_checks(kwargs):
     keras.utils.set_random_seed(5)
@@ -232,6 +233,65 @@ def test_shared_serialization_checks(kwargs):
     run_serialization_test(StackedRNN(units=UNITS, **kwargs), x)
     run_serialization_test(StackedRNN(units=UNITS, **kwargs), x,
                            mask=MASK[:2])
+
+
+def _states(outputs):
+    return [np.asarray(state) for state in outputs[1:]]
+
+
+@pytest.mark.parametrize("cell, per_layer", [("lstm", 2), ("gru", 1)])
+def test_initial_state_continues_a_sequence(cell, per_layer):
+    keras.utils.set_random_seed(6)
+    stack = StackedRNN(cell, units=UNITS, num_layers=2, return_sequences=True,
+                       return_state=True)
+    x = random_array((2, TIME, FEATURES), 13)
+    whole = stack(x)
+    assert stack.num_states == len(whole) - 1 == 2 * per_layer
+    first = stack(x[:, :2])
+    rest = stack(x[:, 2:], initial_state=first[1:])
+    # Two halves, the second starting from the first's final states, are
+    # the whole sequence: outputs and final states of every layer.
+    np.testing.assert_allclose(rest[0], np.asarray(whole[0])[:, 2:], atol=1e-6)
+    for got, expected in zip(_states(rest), _states(whole)):
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_final_states_are_taken_at_the_last_real_step():
+    keras.utils.set_random_seed(7)
+    stack = StackedRNN("gru", units=UNITS, num_layers=2, return_state=True)
+    x = random_array((1, TIME, FEATURES), 14)
+    padded = np.concatenate([x[:, :3], np.zeros((1, 2, FEATURES), "float32")], 1)
+    masked = stack(padded, mask=MASK[:1])
+    plain = stack(x[:, :3])
+    for got, expected in zip(_states(masked), _states(plain)):
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_bidirectional_state_layout():
+    keras.utils.set_random_seed(8)
+    stack = StackedRNN("gru", units=UNITS, num_layers=2, bidirectional=True,
+                       return_sequences=True, return_state=True)
+    outputs = stack(random_array((2, TIME, FEATURES), 15))
+    sequence, states = np.asarray(outputs[0]), _states(outputs)
+    assert stack.num_states == 4
+    assert stack.compute_output_shape((2, TIME, FEATURES)) == (
+        [(2, TIME, 2 * UNITS)] + [(2, UNITS)] * 4
+    )
+    # Layer 1 (the top): forward state = last output's forward half,
+    # backward state = first output's backward half.
+    np.testing.assert_allclose(states[2], sequence[:, -1, :UNITS], atol=1e-6)
+    np.testing.assert_allclose(states[3], sequence[:, 0, UNITS:], atol=1e-6)
+
+
+def test_initial_state_of_the_wrong_size_is_rejected():
+    stack = StackedRNN("lstm", units=UNITS, num_layers=2)
+    x = random_array((2, TIME, FEATURES), 16)
+    state = np.zeros((2, UNITS), "float32")
+    with pytest.raises(ValueError, match=re.escape(
+        "Received an `initial_state` of 3 tensors, expected 4 (2 per layer, "
+        "2 layers)"
+    )):
+        stack(x, initial_state=[state] * 3)
 
 
 def test_get_config_round_trip():

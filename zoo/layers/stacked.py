@@ -28,6 +28,9 @@ class StackedRNN(keras.layers.Layer):
             must not be `None` in a stack.
         residual: Add residual connections where widths agree.
         return_sequences: Whether the top layer returns every step.
+        return_state: Also return every layer's final states, as a flat
+            list: layer 0's states (forward, then backward when
+            bidirectional), then layer 1's, and so on. Default: `False`.
         dropout: Input dropout of every layer (see `Recurrent`).
         recurrent_dropout: Recurrent dropout of every layer.
         use_fused: Passed to every `Recurrent` layer.
@@ -38,12 +41,17 @@ class StackedRNN(keras.layers.Layer):
 
     Call arguments:
         inputs: `[batch, time, features]`.
+        initial_state: Optional flat list of `[batch, units]` tensors in the
+            layout `return_state` returns (`num_states` of them); None
+            starts every layer from its cell's initial state.
         mask: Optional boolean `[batch, time]`, True for real steps.
         training: Whether dropout is active.
 
     Returns:
         `[batch, width]`, or `[batch, time, width]` with `return_sequences`,
-        where width is `units` (doubled by a bidirectional concat).
+        where width is `units` (doubled by a bidirectional concat); with
+        `return_state`, a list: that output, then the `num_states` final
+        states (each taken at a row's last real step).
 
     Example:
 
@@ -64,6 +72,7 @@ class StackedRNN(keras.layers.Layer):
         merge_mode="concat",
         residual=False,
         return_sequences=False,
+        return_state=False,
         dropout=0.0,
         recurrent_dropout=0.0,
         use_fused="auto",
@@ -81,6 +90,7 @@ class StackedRNN(keras.layers.Layer):
         )
         self.residual = bool(residual)
         self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
         self.dropout = utils.check_fraction("dropout", dropout)
         self.recurrent_dropout = utils.check_fraction(
             "recurrent_dropout", recurrent_dropout
@@ -95,6 +105,7 @@ class StackedRNN(keras.layers.Layer):
             layer = Recurrent(
                 cells.get(cell, units=self.units, **self.cell_kwargs),
                 return_sequences=self.return_sequences or not last,
+                return_state=self.return_state,
                 dropout=self.dropout,
                 recurrent_dropout=self.recurrent_dropout,
                 use_fused=use_fused,
@@ -119,18 +130,49 @@ class StackedRNN(keras.layers.Layer):
             layer.build(shape)
             shape = shape[:2] + (self.output_width,)
 
+    @property
+    def num_states(self):
+        """How many state tensors `initial_state` and `return_state` hold."""
+        size = self.rnn_layers[0].forward_layer.cell.state_size if (
+            self.bidirectional) else self.rnn_layers[0].cell.state_size
+        per_direction = len(size) if isinstance(size, (list, tuple)) else 1
+        return per_direction * (2 if self.bidirectional else 1) * self.num_layers
+
     def compute_output_shape(self, input_shape):
         if self.return_sequences:
-            return tuple(input_shape[:2]) + (self.output_width,)
-        return (input_shape[0], self.output_width)
+            output_shape = tuple(input_shape[:2]) + (self.output_width,)
+        else:
+            output_shape = (input_shape[0], self.output_width)
+        if not self.return_state:
+            return output_shape
+        state = (input_shape[0], self.units)
+        return [output_shape] + [state] * self.num_states
 
     def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return [output_mask] + [None] * self.num_states
+        return output_mask
 
-    def call(self, inputs, mask=None, training=False):
-        x = inputs
-        for layer in self.rnn_layers:
-            y = layer(x, mask=mask, training=training)
+    def call(self, inputs, initial_state=None, mask=None, training=False):
+        per_layer = self.num_states // self.num_layers
+        if initial_state is not None:
+            initial_state = list(initial_state)
+            if len(initial_state) != self.num_states:
+                raise ValueError(
+                    f"Received an `initial_state` of {len(initial_state)} "
+                    f"tensors, expected {self.num_states} ({per_layer} per "
+                    f"layer, {self.num_layers} layers)"
+                )
+        x, states = inputs, []
+        for index, layer in enumerate(self.rnn_layers):
+            given = None if initial_state is None else initial_state[
+                index * per_layer:(index + 1) * per_layer
+            ]
+            y = layer(x, initial_state=given, mask=mask, training=training)
+            if self.return_state:
+                y, *final = y
+                states.extend(final)
             # Shapes agree only for sequence outputs of equal width.
             if self.residual and tuple(y.shape[1:]) == tuple(x.shape[1:]):
                 y = y + x
@@ -138,7 +180,7 @@ class StackedRNN(keras.layers.Layer):
                     # Padded steps stay zero: [batch, time, 1] mask.
                     y = ops.where(ops.cast(mask, "bool")[:, :, None], y, 0.0)
             x = y
-        return x
+        return [x, *states] if self.return_state else x
 
     def get_config(self):
         config = super().get_config()
@@ -151,6 +193,7 @@ class StackedRNN(keras.layers.Layer):
                 "merge_mode": self.merge_mode,
                 "residual": self.residual,
                 "return_sequences": self.return_sequences,
+                "return_state": self.return_state,
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
                 "use_fused": self.use_fused,
