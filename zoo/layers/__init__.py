@@ -1,5 +1,6 @@
 """Masked recurrent layers built from `zoo.cells`, and their companions."""
 
+from zoo.layers.attention import SequenceAttention
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.crf import CRF
 from zoo.layers.crf import CRFLoss
@@ -19,6 +20,7 @@ __all__ = [
     "CharCNN",
     "PaddingMonitor",
     "Recurrent",
+    "SequenceAttention",
     "SequencePooling",
     "StackedRNN",
     "TextToIds",
