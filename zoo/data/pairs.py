@@ -1,0 +1,163 @@
+"""Sentence pairs for translation: tab-separated files or tensorflow-datasets.
+
+`load(data)` returns source and target sentences for training and a
+held-out test split, and says where they came from. `--data` may be:
+
+* a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
+  (the Tatoeba/Anki layout; optionally gzipped). Blank lines are skipped;
+  a line with one column, an empty side or bytes that are not UTF-8 is an
+  error naming the file and line. A fixed random `test_size` pairs (per
+  seed) are held out as the test split;
+* `ted_hrlr_translate/pt_to_en` (or another tensorflow-datasets
+  translation config with supervised `(source, target)` pairs), whose own
+  train and test splits are used.
+
+`reverse` swaps the columns (translate the second language into the
+first); `max_words` drops pairs where either side has more
+whitespace-separated words, before the test split is drawn.
+"""
+
+import dataclasses
+import gzip
+import os
+
+import numpy as np
+
+from zoo.data import sources
+
+
+class MalformedPairError(ValueError):
+    """A line of a pairs file is malformed; the message names file and line."""
+
+
+@dataclasses.dataclass
+class Splits:
+    """Source and target sentences (lists of str) per split."""
+
+    train_sources: list
+    train_targets: list
+    test_sources: list
+    test_targets: list
+    source: str
+
+
+def read_pairs(path):
+    """Reads `first<TAB>second[<TAB>...]` lines.
+
+    Returns:
+        `(firsts, seconds)`: two lists of str of equal length.
+
+    Raises:
+        MalformedPairError: A line with fewer than two columns, an empty
+            side, or bytes that are not UTF-8 (the message says
+            `path:line`).
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    firsts, seconds = [], []
+    with opener(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise MalformedPairError(
+                    f"{path}:{number}: not UTF-8 ({error.reason} at byte "
+                    f"{error.start})"
+                ) from None
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            columns = line.split("\t")
+            if len(columns) < 2:
+                raise MalformedPairError(
+                    f"{path}:{number}: expected `source<TAB>target`, found "
+                    f"one column: {line[:60]!r}"
+                )
+            first, second = columns[0].strip(), columns[1].strip()
+            if not first or not second:
+                raise MalformedPairError(
+                    f"{path}:{number}: a side of the pair is empty: "
+                    f"{line[:60]!r}"
+                )
+            firsts.append(first)
+            seconds.append(second)
+    return firsts, seconds
+
+
+def _short_enough(pairs, max_words):
+    if not max_words:
+        return pairs
+    return [
+        (s, t) for s, t in pairs
+        if len(s.split()) <= max_words and len(t.split()) <= max_words
+    ]
+
+
+def load_local(path, reverse=False, max_words=None, test_size=1000, seed=0):
+    """Loads a pairs file and holds out `test_size` pairs (see the module).
+
+    Raises:
+        MalformedPairError: A malformed line.
+        ValueError: Fewer than `test_size + 1` pairs survive the filter.
+    """
+    firsts, seconds = read_pairs(path)
+    pairs = list(zip(seconds, firsts) if reverse else zip(firsts, seconds))
+    pairs = _short_enough(pairs, max_words)
+    if len(pairs) <= test_size:
+        raise ValueError(
+            f"{path}: {len(pairs)} pairs"
+            + (f" of at most {max_words} words" if max_words else "")
+            + f", expected more than test_size={test_size}"
+        )
+    order = np.random.default_rng(seed).permutation(len(pairs))
+    test, train = order[:test_size], order[test_size:]
+    return Splits(
+        [pairs[i][0] for i in train], [pairs[i][1] for i in train],
+        [pairs[i][0] for i in test], [pairs[i][1] for i in test],
+        source=f"{path} (test: a fixed {test_size} pairs"
+        + (f", at most {max_words} words a side" if max_words else "")
+        + (", reversed" if reverse else "") + ")",
+    )
+
+
+def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
+         tfds_data_dir=None):
+    """Loads sentence pairs from a local file or a tensorflow-datasets name.
+
+    Raises:
+        sources.DataUnavailableError: A tfds name that cannot be had here;
+            the message says how to provide a local file.
+        MalformedPairError, ValueError: Bad local data.
+    """
+    if sources.is_local(data):
+        path = os.path.expanduser(data)
+        if os.path.isdir(path):
+            raise ValueError(
+                f"{path} is a folder; expected a file of "
+                "`source<TAB>target` lines"
+            )
+        return load_local(path, reverse, max_words, test_size, seed)
+    try:
+        train, test = sources.tfds_datasets(
+            data, ["train", "test"], data_dir=tfds_data_dir
+        )
+    except sources.DataUnavailableError as error:
+        raise sources.DataUnavailableError(
+            f"{error} For translation, --data may also be a file of "
+            "`source<TAB>target` lines (the Tatoeba/Anki layout)."
+        ) from error
+
+    def pairs(dataset):
+        found = [
+            (s.decode("utf-8", "replace"), t.decode("utf-8", "replace"))
+            for s, t in dataset.as_numpy_iterator()
+        ]
+        if reverse:
+            found = [(t, s) for s, t in found]
+        found = _short_enough(found, max_words)
+        return [s for s, _ in found], [t for _, t in found]
+
+    return Splits(
+        *pairs(train), *pairs(test),
+        source=f"tensorflow-datasets {data}"
+        + (" (reversed)" if reverse else ""),
+    )
