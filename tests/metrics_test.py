@@ -230,3 +230,35 @@ def test_entity_scores_sentence_counts_differ():
 def test_entity_scores_rejects_tags_that_are_not_strings():
     with pytest.raises(TypeError, match=r"^chunk tags must be strings"):
         metrics.entity_scores([[1, 0]], [[1, 0]])
+
+
+# BLEU and chrF (sacrebleu)
+
+
+def test_bleu_and_chrf_of_perfect_translations_are_100():
+    texts = ["the cat sat on the mat .", "¿Dónde está?"]
+    assert metrics.corpus_bleu(texts, texts) == pytest.approx(100.0)
+    assert metrics.corpus_chrf(texts, texts) == pytest.approx(100.0)
+
+
+def test_bleu_hand_worked():
+    # 1- to 4-gram precisions 3/4, 2/3, 1/2 and 0/1, the last smoothed to
+    # 1/2 ("exp": 1 / (2 * 1)); equal lengths, so no brevity penalty.
+    expected = 100 * (3 / 4 * 2 / 3 * 1 / 2 * 1 / 2) ** 0.25
+    assert metrics.corpus_bleu(["a b c d"], ["a b c e"]) == pytest.approx(expected)
+
+
+def test_chrf_rewards_partial_words_and_is_0_for_nothing_shared():
+    partial = metrics.corpus_chrf(["translations"], ["translation"])
+    assert 50.0 < partial < 100.0
+    assert metrics.corpus_chrf(["xyz"], ["abc"]) == 0.0
+
+
+@pytest.mark.parametrize("score", [metrics.corpus_bleu, metrics.corpus_chrf])
+def test_translation_metrics_reject_bad_input(score):
+    with pytest.raises(ValueError, match=r"Received 2 hypotheses but 1 references"):
+        score(["a", "b"], ["a"])
+    with pytest.raises(ValueError, match=r"no sentences to score"):
+        score([], [])
+    with pytest.raises(TypeError, match=r"hypotheses\[0\] is bytes, expected str"):
+        score([b"a"], ["a"])

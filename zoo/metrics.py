@@ -1,4 +1,4 @@
-"""Evaluation metrics for tagging: token accuracy and entity (chunk) scores.
+"""Evaluation metrics: tagging (token accuracy, entity scores), BLEU, chrF.
 
 They score decoded tags, one list of tags per sentence, with padding already
 removed, so sentences may differ in length:
@@ -9,6 +9,8 @@ removed, so sentences may differ in length:
   CoNLL shared tasks' `conlleval` script, but as fractions in [0, 1].
 * `chunks`: the chunks of one sentence; `is_chunk_tagset` says whether a tag
   set encodes chunks at all (BIO, IOB1, IOB2, IOBES).
+* `corpus_bleu`, `corpus_chrf`: translation quality, computed by sacrebleu
+  with its default settings, so the numbers compare with published ones.
 
 Example:
 
@@ -233,3 +235,49 @@ def entity_scores(true_tags, pred_tags):
         "pred_entities": len(guess),
         "correct": correct,
     }
+
+
+def _check_translations(hypotheses, references):
+    hypotheses, references = list(hypotheses), list(references)
+    if len(hypotheses) != len(references):
+        raise ValueError(
+            f"Received {len(hypotheses)} hypotheses but {len(references)} "
+            "references"
+        )
+    if not hypotheses:
+        raise ValueError("no sentences to score")
+    for name, texts in (("hypotheses", hypotheses), ("references", references)):
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(
+                    f"{name}[{index}] is {type(text).__name__}, expected str"
+                )
+    return hypotheses, references
+
+
+def corpus_bleu(hypotheses, references):
+    """Corpus BLEU, 0-100, by sacrebleu (13a tokenization, exp smoothing).
+
+    Args:
+        hypotheses: Translations, one str per sentence (detokenized).
+        references: One reference str per sentence.
+
+    Raises:
+        ValueError: The counts differ, or there is no sentence.
+        TypeError: An entry is not a str (decode bytes first).
+    """
+    import sacrebleu
+
+    hypotheses, references = _check_translations(hypotheses, references)
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+def corpus_chrf(hypotheses, references):
+    """Corpus chrF (character 6-grams, beta 2), 0-100, by sacrebleu.
+
+    Arguments and errors as for `corpus_bleu`.
+    """
+    import sacrebleu
+
+    hypotheses, references = _check_translations(hypotheses, references)
+    return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
