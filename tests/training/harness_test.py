@@ -223,6 +223,16 @@ def test_finish_takes_the_recipes_own_evaluation(tmp_path):
     assert "validation_accuracy" not in metrics
 
 
+def test_compile_classifier_takes_a_loss_and_metrics():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    harness.compile_classifier(model, _config(), train_size=4, loss=loss,
+                               metrics=["mae"])
+    assert model.loss is loss
+    model.evaluate(np.zeros((2, 3)), np.zeros((2,)), verbose=0)
+    assert "mae" in model.get_metrics_result()
+
+
 def test_compile_classifier_decays_per_epoch_of_batches(tmp_path):
     config = _config(batch_size=4, lr_decay=0.5)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])

@@ -194,13 +194,10 @@ def compile_tagger(model, config, train_size):
         loss = keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, ignore_class=-1
         )
-    steps_per_epoch = -(-train_size // config.batch_size)  # Ceiling.
-    model.compile(
-        optimizer=training.make_optimizer(config, steps_per_epoch),
-        loss=loss,
+    training.compile_classifier(
+        model, config, train_size, loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    model.summary(print_fn=logging.info)
 
 
 def predict(model, tokens):

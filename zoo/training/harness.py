@@ -37,17 +37,20 @@ def make_optimizer(config, steps_per_epoch):
     )
 
 
-def compile_classifier(model, config, train_size):
-    """Compiles `model` for integer class targets and logs its summary.
+def compile_classifier(model, config, train_size,
+                       loss="sparse_categorical_crossentropy",
+                       metrics=("accuracy",)):
+    """Compiles `model` and logs its summary.
 
-    Sparse categorical cross-entropy, accuracy, and `make_optimizer` with
-    `train_size` examples per epoch in batches of `config.batch_size`.
+    `make_optimizer` with `train_size` examples per epoch in batches of
+    `config.batch_size`; by default sparse categorical cross-entropy and
+    accuracy, for integer class targets (a tagger passes its own).
     """
     steps_per_epoch = -(-train_size // config.batch_size)  # Ceiling.
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=list(metrics),
     )
     model.summary(print_fn=logging.info)
 
