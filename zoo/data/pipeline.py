@@ -88,16 +88,28 @@ def bucketed_text_batches(
     dataset = tf.data.Dataset.from_tensor_slices((texts, labels, lengths))
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed)
+    dataset = _bucket(
+        dataset, lambda text, label, length: length, max_length, batch_size,
+        shuffle, seed,
+    ).map(lambda text, label, length: (text, label))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _bucket(dataset, length_fn, max_length, batch_size, shuffle, seed,
+            padding_values=None):
+    """Batches `dataset` by `length_fn(*element)` into `bucket_boundaries`.
+
+    With `shuffle`, the finished batches are mixed too: buckets fill at
+    different rates, so otherwise an epoch would run short rows first.
+    """
     boundaries = bucket_boundaries(max_length)
     dataset = dataset.bucket_by_sequence_length(
-        lambda text, label, length: length,
+        length_fn,
         bucket_boundaries=boundaries,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-    ).map(lambda text, label, length: (text, label))
-    if shuffle:
-        # Buckets fill at different rates; mix the finished batches.
-        dataset = dataset.shuffle(64, seed=seed)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        padding_values=padding_values,
+    )
+    return dataset.shuffle(64, seed=seed) if shuffle else dataset
 
 
 def sequence_batches(
@@ -155,16 +167,10 @@ def sequence_batches(
     )
     padding = (tf.constant(""), tf.constant(tag_padding, tf.int32))
     if bucket and len(lengths):
-        boundaries = bucket_boundaries(int(lengths.max()) + 1)
-        dataset = dataset.bucket_by_sequence_length(
-            lambda words, labels: tf.shape(words)[0],
-            bucket_boundaries=boundaries,
-            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-            padding_values=padding,
+        dataset = _bucket(
+            dataset, lambda words, labels: tf.shape(words)[0],
+            int(lengths.max()) + 1, batch_size, shuffle, seed, padding,
         )
-        if shuffle:
-            # Buckets fill at different rates; mix the finished batches.
-            dataset = dataset.shuffle(64, seed=seed)
     else:
         dataset = dataset.padded_batch(batch_size, padding_values=padding)
     return dataset.prefetch(tf.data.AUTOTUNE)
