@@ -156,3 +156,21 @@ def test_luong_dot_needs_equal_widths():
 
 def test_docstring_examples():
     run_docstring_examples(attention)
+
+
+def test_query_mask_passes_on_to_context_and_weights():
+    query_mask = np.array([[True, False]] * 4)
+    query = keras.layers.Masking()(
+        np.where(query_mask[:, :, None], QUERY, 0.0).astype("float32")
+    )
+    context, weights = SequenceAttention("luong_dot")(query, VALUE)
+    for output in (context, weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(output._keras_mask), query_mask
+        )
+
+
+def test_without_a_query_mask_outputs_have_none():
+    context, weights = SequenceAttention("luong_dot")(QUERY, VALUE)
+    assert getattr(context, "_keras_mask", None) is None
+    assert getattr(weights, "_keras_mask", None) is None

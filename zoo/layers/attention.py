@@ -40,7 +40,8 @@ class SequenceAttention(keras.layers.Layer):
     Returns:
         `[context, weights]`: `[batch, time_q, value_dim]` and
         `[batch, time_q, time_v]` (without `time_q` for a rank-2 query).
-        Weights sum to one over the real values of a row.
+        Weights sum to one over the real values of a row. A Keras mask on
+        `query` (e.g. a decoder's padding) is passed on to both.
 
     Example:
 
@@ -59,6 +60,8 @@ class SequenceAttention(keras.layers.Layer):
 
     def __init__(self, score="bahdanau", units=None, **kwargs):
         super().__init__(**kwargs)
+        # A Keras mask on `query` passes on to both outputs.
+        self.supports_masking = True
         self.score = utils.check_choice("score", score, SCORES)
         if self.score == "bahdanau":
             self.units = utils.check_positive_int("units", units)
@@ -135,6 +138,11 @@ class SequenceAttention(keras.layers.Layer):
         if one_step:
             return [context[:, 0], weights[:, 0]]
         return [context, weights]
+
+    def compute_mask(self, query, previous_mask=None):
+        if previous_mask is None:
+            return None
+        return [previous_mask, previous_mask]
 
     def compute_output_shape(self, query_shape, value_shape,
                              value_mask_shape=None):
