@@ -262,3 +262,69 @@ def test_translation_metrics_reject_bad_input(score):
         score([], [])
     with pytest.raises(TypeError, match=r"hypotheses\[0\] is bytes, expected str"):
         score([b"a"], ["a"])
+
+
+# SequenceCrossentropy
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def test_sequence_crossentropy_is_the_mean_over_real_tokens():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5)).astype(np.float32)
+    y = np.array([[1, 4, 0], [2, 0, 0]])  # 3 real tokens; 0 = padding.
+    log_p = _log_softmax(logits.astype(np.float64))
+    expected = -(log_p[0, 0, 1] + log_p[0, 1, 4] + log_p[1, 0, 2]) / 3
+    value = metrics.SequenceCrossentropy()(y, logits)
+    np.testing.assert_allclose(float(value), expected, rtol=1e-5)
+
+
+def test_sequence_crossentropy_label_smoothing_hand_worked():
+    # Two ids, logits (0, log 3): p = (1/4, 3/4); the true id is 1.
+    logits = np.array([[[0.0, np.log(3.0)]]], np.float32)
+    e = 0.2
+    expected = -(1 - e) * np.log(0.75) - e * (np.log(0.25) + np.log(0.75)) / 2
+    value = metrics.SequenceCrossentropy(label_smoothing=e, pad_id=-1)(
+        np.array([[1]]), logits
+    )
+    np.testing.assert_allclose(float(value), expected, rtol=1e-5)
+
+
+def test_sequence_crossentropy_ignores_padding_and_a_keras_mask():
+    import tensorflow as tf
+
+    logits = np.zeros((1, 4, 3), np.float32)
+    logits[0, 2:] = 50.0 * np.eye(3, dtype=np.float32)[:2]  # Junk at pads.
+    y = np.array([[1, 2, 0, 0]])
+    loss = metrics.SequenceCrossentropy()
+    plain = float(loss(y, logits))
+    np.testing.assert_allclose(plain, np.log(3.0), rtol=1e-5)
+    # With Keras' mask on y_pred (as a masked model's output has).
+    masked = tf.constant(logits)
+    masked._keras_mask = tf.constant([[True, True, False, False]])
+    np.testing.assert_allclose(float(loss(y, masked)), plain, rtol=1e-6)
+
+
+def test_sequence_crossentropy_all_padding_is_zero():
+    value = metrics.SequenceCrossentropy()(
+        np.zeros((2, 3), np.int32), np.ones((2, 3, 4), np.float32)
+    )
+    assert float(value) == 0.0
+
+
+def test_sequence_crossentropy_config_round_trip():
+    loss = metrics.SequenceCrossentropy(label_smoothing=0.1, pad_id=5)
+    clone = metrics.SequenceCrossentropy.from_config(loss.get_config())
+    assert (clone.label_smoothing, clone.pad_id, clone.name) == (
+        0.1, 5, "sequence_crossentropy"
+    )
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, "0.1"])
+def test_sequence_crossentropy_rejects_bad_label_smoothing(value):
+    with pytest.raises(ValueError, match="`label_smoothing`, expected a "
+                       "number in \\[0, 1\\)"):
+        metrics.SequenceCrossentropy(label_smoothing=value)

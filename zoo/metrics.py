@@ -11,6 +11,8 @@ removed, so sentences may differ in length:
   set encodes chunks at all (BIO, IOB1, IOB2, IOBES).
 * `corpus_bleu`, `corpus_chrf`: translation quality, computed by sacrebleu
   with its default settings, so the numbers compare with published ones.
+* `SequenceCrossentropy`: the training loss of sequence outputs, per real
+  token, with optional label smoothing.
 
 Example:
 
@@ -26,6 +28,11 @@ Example:
 Reference: Tjong Kim Sang and Buchholz, "Introduction to the CoNLL-2000
 Shared Task: Chunking", 2000 (the `conlleval` script).
 """
+
+import keras
+from keras import ops
+
+from zoo import utils
 
 OUTSIDE = "O"
 # B(egin), I(nside), E(nd), S(ingle): the prefixes of "B-PER" and the like.
@@ -281,3 +288,58 @@ def corpus_chrf(hypotheses, references):
 
     hypotheses, references = _check_translations(hypotheses, references)
     return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SequenceCrossentropy(keras.losses.Loss):
+    """Cross-entropy of token ids per real token, with label smoothing.
+
+    Each real token (id not `pad_id`) scores `-(1 - e) log p(y) - e/V
+    sum_v log p(v)` (Szegedy et al., 2016; `e` = `label_smoothing`, `V` =
+    vocabulary size); padded tokens score 0. The values are divided by the
+    number of real tokens in the batch and summed (`reduction="sum"`), so
+    the loss is the mean over real tokens whatever the padding, and
+    whether or not `y_pred` carries a Keras mask.
+
+    Args:
+        label_smoothing: Float in [0, 1). Default: 0.
+        pad_id: Integer id of padding in `y_true`. Default: 0.
+        name: Name of the loss.
+
+    Call arguments:
+        y_true: Int ids `[batch, time]`.
+        y_pred: Logits `[batch, time, vocab]`.
+
+    Example:
+
+    >>> loss = SequenceCrossentropy()
+    >>> logits = keras.ops.zeros((1, 3, 4))  # Uniform over 4 ids.
+    >>> round(float(loss(keras.ops.array([[2, 3, 0]]), logits)), 4)
+    1.3863
+    """
+
+    def __init__(self, label_smoothing=0.0, pad_id=0,
+                 name="sequence_crossentropy"):
+        super().__init__(name=name, reduction="sum")
+        self.label_smoothing = utils.check_fraction(
+            "label_smoothing", label_smoothing
+        )
+        self.pad_id = int(pad_id)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "int32")
+        log_probs = ops.log_softmax(ops.cast(y_pred, "float32"), axis=-1)
+        # [batch, time, vocab] -> [batch, time]: log p of the true id.
+        true_log_prob = ops.take_along_axis(
+            log_probs, ops.expand_dims(y_true, -1), axis=-1
+        )[..., 0]
+        losses = -true_log_prob
+        if self.label_smoothing:
+            e = self.label_smoothing
+            losses = (1.0 - e) * losses - e * ops.mean(log_probs, axis=-1)
+        real = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        return losses * real / ops.maximum(ops.sum(real), 1.0)
+
+    def get_config(self):
+        return {"name": self.name, "label_smoothing": self.label_smoothing,
+                "pad_id": self.pad_id}
