@@ -291,3 +291,61 @@ def test_sequence_batches_reject_misaligned_tags():
         pipeline.sequence_batches([["a"], ["b"]], [[0]], 2)
     with pytest.raises(ValueError, match=r"Sentence 1 has 2 tokens but 1 tags"):
         pipeline.sequence_batches([["a"], ["b", "c"]], [[0], [0]], 2)
+
+
+# id_sequence_batches
+
+
+def test_id_sequence_batches_pad_each_column_to_its_longest():
+    batches = pipeline.id_sequence_batches(
+        ([[1, 2], [3]], [[4], [5, 6, 7]]), batch_size=2, bucket=False
+    )
+    (first, second), = [tuple(x.numpy().tolist() for x in b) for b in batches]
+    assert first == [[1, 2], [3, 0]]
+    assert second == [[4, 0, 0], [5, 6, 7]]
+
+
+def test_id_sequence_batches_bucketed_keep_rows_together():
+    sources = [[i] * (1 + i % 7) for i in range(1, 41)]
+    targets = [[i] * (1 + i % 3) for i in range(1, 41)]
+    batches = pipeline.id_sequence_batches(
+        (sources, targets), batch_size=4, bucket=True, shuffle=True, seed=3
+    )
+    seen = []
+    for source, target in batches:
+        assert source.dtype == tf.int32 and target.dtype == tf.int32
+        for s, t in zip(source.numpy(), target.numpy()):
+            i = int(s[0])
+            assert s[s != 0].tolist() == sources[i - 1]
+            assert t[t != 0].tolist() == targets[i - 1]
+            seen.append(i)
+    assert sorted(seen) == list(range(1, 41))
+
+
+def test_id_sequence_batches_reshuffle_per_epoch_and_seed():
+    rows = ([[i] for i in range(1, 21)],)
+
+    def epoch_orders(seed):
+        batches = pipeline.id_sequence_batches(
+            rows, batch_size=20, bucket=False, shuffle=True, seed=seed
+        )
+        return [next(iter(batches))[0].numpy()[:, 0].tolist()
+                for _ in range(2)]
+
+    first, again = epoch_orders(1), epoch_orders(1)
+    assert first == again and first[0] != first[1]
+
+
+def test_id_sequence_batches_of_nothing_are_empty():
+    assert list(pipeline.id_sequence_batches(([], []), batch_size=2)) == []
+
+
+def test_id_sequence_batches_reject_columns_of_different_lengths():
+    with pytest.raises(ValueError, match="different lengths: 2, 1"):
+        pipeline.id_sequence_batches(([[1], [2]], [[3]]), batch_size=2)
+
+
+def test_id_sequence_batches_docstring_example_runs():
+    from zoo.testing import run_docstring_examples
+
+    run_docstring_examples(pipeline.id_sequence_batches)

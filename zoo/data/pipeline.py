@@ -174,3 +174,70 @@ def sequence_batches(
     else:
         dataset = dataset.padded_batch(batch_size, padding_values=padding)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def id_sequence_batches(sequences, batch_size, bucket=True, shuffle=False,
+                        seed=0):
+    """Batches of aligned id sequences, padded with 0 to the batch's longest.
+
+    Args:
+        sequences: A tuple of equally long lists; element `i` of each is
+            the int id list of example `i` (e.g. source and target ids).
+        batch_size: Examples per batch.
+        bucket: Batch examples of similar length (their longest sequence)
+            together, see `bucket_boundaries`.
+        shuffle: Reshuffle examples (and batches) every epoch.
+        seed: Shuffle seed.
+
+    Returns:
+        A dataset of tuples of int32 `[batch, time_i]` tensors.
+
+    Raises:
+        ValueError: The lists differ in length.
+
+    Example:
+
+    >>> batches = id_sequence_batches(([[1, 2], [3]], [[4], [5, 6, 7]]), 2,
+    ...                               bucket=False)
+    >>> [x.numpy().tolist() for x in next(iter(batches))]
+    [[[1, 2], [3, 0]], [[4, 0, 0], [5, 6, 7]]]
+    """
+    sequences = tuple(list(s) for s in sequences)
+    sizes = sorted({len(s) for s in sequences})
+    if len(sizes) > 1:
+        raise ValueError(
+            "Received lists of sequences of different lengths: "
+            + ", ".join(str(len(s)) for s in sequences)
+        )
+    count = sizes[0] if sizes else 0
+    flats, bounds = [], []
+    for column in sequences:
+        lengths = np.array([len(x) for x in column], dtype=np.int64)
+        flats.append(tf.constant(
+            [i for x in column for i in x], tf.int32,
+            shape=[int(lengths.sum())],
+        ))
+        bounds.append((np.cumsum(lengths) - lengths, lengths))
+    # One element per example: its slice of each column's flat array.
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(bounds))
+    if shuffle:
+        dataset = dataset.shuffle(max(count, 1), seed=seed)
+    dataset = dataset.map(
+        lambda *row: tuple(
+            flat[start:start + length]
+            for flat, (start, length) in zip(flats, row)
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    padding = tuple(tf.constant(0, tf.int32) for _ in sequences)
+    longest = max((len(x) for s in sequences for x in s), default=0)
+    if bucket and count:
+        dataset = _bucket(
+            dataset,
+            lambda *row: tf.reduce_max([tf.shape(x)[0] for x in row]),
+            longest + 1, batch_size, shuffle, seed, padding,
+        )
+    else:
+        dataset = dataset.padded_batch(batch_size, padding_values=padding)
+    return dataset.prefetch(tf.data.AUTOTUNE)
