@@ -138,3 +138,29 @@ def test_stale_partial_folder_is_replaced(model, tmp_path, monkeypatch):
     assert path == str(root / "1")
     assert _entries(root) == ["1"]
     assert os.listdir(path) == []
+
+
+def test_track_exports_layers_outside_the_model(model, tmp_path):
+    # A lookup table the endpoint uses but the model does not hold.
+    lookup = keras.layers.StringLookup(vocabulary=["a", "b"], name="lookup")
+    lookup(tf.constant(["a"]))  # Built, as a layer in use is.
+
+    def serve(words):
+        ids = lookup(words)
+        return {"probabilities": model(tf.one_hot(ids, 3), training=False)}
+
+    endpoints = {"serving_default": (
+        serve, [tf.TensorSpec([None], tf.string, name="words")]
+    )}
+    with pytest.raises(AssertionError, match="untracked"):
+        export.export_saved_model(model, endpoints, str(tmp_path / "toy"))
+    path = export.export_saved_model(
+        model, endpoints, str(tmp_path / "toy"), track=[lookup]
+    )
+    assert path == str(tmp_path / "toy" / "1")
+    loaded = tf.saved_model.load(path)
+    outputs = loaded.signatures["serving_default"](
+        words=tf.constant(["b", "zzz"])
+    )
+    expected = np.asarray(model(np.eye(3, dtype="float32")[[2, 0]]))
+    np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-6)

@@ -20,7 +20,7 @@ def versions(export_root):
     return sorted(int(n) for n in os.listdir(export_root) if n.isdigit())
 
 
-def export_saved_model(model, endpoints, export_root):
+def export_saved_model(model, endpoints, export_root, track=()):
     """Exports `model` with the given signatures as the next version.
 
     Args:
@@ -30,12 +30,16 @@ def export_saved_model(model, endpoints, export_root):
             returns a dict of named outputs. One name should be
             `"serving_default"`.
         export_root: Folder of versions, created if needed.
+        track: More layers whose variables or lookup tables the endpoints
+            use besides the model's (e.g. text layers outside the model).
 
     Returns:
         The path of the new version folder.
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
+    for layer in track:
+        archive.track(layer)
     for name, (fn, input_signature) in endpoints.items():
         archive.add_endpoint(name, fn, input_signature=input_signature)
     os.makedirs(export_root, exist_ok=True)

@@ -180,7 +180,7 @@ def evaluate_classifier(model, test_data):
 
 
 def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
-           evaluate=evaluate_classifier, **extra):
+           evaluate=evaluate_classifier, track=(), **extra):
     """Evaluates, exports and writes `<workdir>/metrics.json`: a run's end.
 
     Args:
@@ -193,6 +193,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         endpoints: `zoo.export.export_saved_model` endpoints.
         evaluate: `evaluate(model, test_data)` -> dict of test metrics.
             Default: `evaluate_classifier` (`test_accuracy`, `test_loss`).
+        track: Layers outside `model` that the endpoints use, exported
+            with it (see `zoo.export.export_saved_model`).
         **extra: More entries for the metrics (data source and the like).
 
     Returns:
@@ -216,7 +218,7 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
     if config.export_dir:
         metrics["export_path"] = export.export_saved_model(
-            model, endpoints, config.export_dir
+            model, endpoints, config.export_dir, track=track
         )
     metrics["wall_seconds"] = stopwatch.seconds()
     now = datetime.datetime.now(datetime.timezone.utc)
