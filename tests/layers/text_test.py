@@ -1,16 +1,21 @@
-"""Tests for zoo.layers.text: TextToIds, sanitize and PaddingMonitor."""
+"""Tests for zoo.layers.text: TextToIds, normalize_unicode, sanitize and
+PaddingMonitor."""
 
 import re
+import unicodedata
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo.layers import text as text_module
 from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
+from zoo.layers.text import normalize_unicode
 from zoo.layers.text import sanitize
 from zoo.layers.text import split_bigrams
+from zoo.layers.text import detokenize
 from zoo.layers.text import standardize
 from zoo.testing import run_docstring_examples
 
@@ -296,3 +301,397 @@ def test_padding_monitor_counts_the_embedding_mask_in_a_model():
     model(batch)  # Inference: not counted.
     assert float(monitor.total.numpy()) == 6.0
     assert not monitor.trainable_weights
+
+
+# normalize_unicode
+
+
+def _normalized(strings, form):
+    return [
+        s.decode() for s in normalize_unicode(tf.constant(strings), form)
+        .numpy().tolist()
+    ]
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFKC"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("cafe\u0301", id="e_acute_decomposed"),
+        pytest.param("nin\u0303o", id="n_tilde_decomposed"),
+        pytest.param("u\u0308ber", id="u_diaeresis_decomposed"),
+        pytest.param("caf\u00e9 ni\u00f1o \u00fcber", id="precomposed"),
+        pytest.param("\uff21\uff4e\uff41\uff11", id="full_width"),
+        pytest.param("\ufb01ne", id="fi_ligature"),
+        pytest.param("a\u00a0b", id="no_break_space"),
+        pytest.param("\u00bd", id="one_half"),
+        pytest.param("\u2126 \u212b", id="ohm_and_angstrom_singletons"),
+        pytest.param("Vie\u0323\u0302t", id="vietnamese_two_marks"),
+        pytest.param("", id="empty"),
+        pytest.param("Plain ASCII, 123!", id="ascii"),
+        pytest.param("\u6f22\u5b57\u304b\u306a", id="cjk"),
+        pytest.param("\U0001f600\U0001f44d\U0001f3fd", id="emoji"),
+    ],
+)
+def test_normalize_unicode_equals_unicodedata(text, form):
+    assert _normalized([text], form) == [unicodedata.normalize(form, text)]
+
+
+@pytest.mark.parametrize(
+    "form, expected",
+    [
+        ("NFC", ["caf\u00e9", "\ufb01 \uff21\u00a0\u00bd", "\u03a9\u00c5",
+                 "Vi\u1ec7t", ""]),
+        ("NFKC", ["caf\u00e9", "fi A 1\u20442", "\u03a9\u00c5",
+                  "Vi\u1ec7t", ""]),
+    ],
+)
+def test_normalize_unicode_golden_values_in_one_batch(form, expected):
+    # An empty string beside non-empty ones is fine.
+    texts = ["cafe\u0301", "\ufb01 \uff21\u00a0\u00bd", "\u2126\u212b",
+             "Vie\u0323\u0302t", ""]
+    assert _normalized(texts, form) == expected
+
+
+def test_normalize_unicode_replaces_invalid_utf8():
+    texts = tf.constant([b"a\xffe\xcc\x81", b"\xc3"])
+    result = normalize_unicode(texts, "NFC")
+    assert result.numpy().tolist() == [
+        "a\ufffd\u00e9".encode(), "\ufffd".encode(),
+    ]
+
+
+E_ACUTE = "\u00e9".encode()
+
+
+@pytest.mark.parametrize(
+    "texts, expected",
+    [
+        ("e\u0301", E_ACUTE),
+        (["e\u0301", "\ufb01", "x"], [E_ACUTE, b"fi", b"x"]),
+        ([["e\u0301", "\ufb01"], ["x", "\uff21"]],
+         [[E_ACUTE, b"fi"], [b"x", b"A"]]),
+    ],
+    ids=["rank_0", "rank_1", "rank_2"],
+)
+def test_normalize_unicode_keeps_the_shape(texts, expected):
+    texts = tf.constant(texts)
+    result = normalize_unicode(texts, "NFKC")
+    assert result.shape == texts.shape
+    assert np.asarray(result.numpy(), dtype=object).tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        pytest.param(tf.constant([], tf.string), id="zero_size"),
+        pytest.param(tf.constant(["", ""]), id="only_empty_strings"),
+        pytest.param(tf.constant(""), id="rank_0_empty"),
+    ],
+)
+def test_normalize_unicode_of_a_batch_without_characters(texts):
+    result = normalize_unicode(texts, "NFC")
+    assert np.array(result.numpy()).tolist() == np.array(texts.numpy()).tolist()
+
+
+def test_normalize_unicode_runs_in_a_tf_function():
+    normalize = tf.function(
+        lambda texts: normalize_unicode(texts, "NFKC"),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+    )
+    texts = ["Cafe\u0301 \ufb01", "\uff21", "x"]
+    assert normalize(tf.constant(texts)).numpy().tolist() == [
+        "Caf\u00e9 fi".encode(), b"A", b"x",
+    ]
+
+
+def _first_use_in_a_tf_function():
+    tf.function(lambda texts: normalize_unicode(texts, "NFC"))(
+        tf.constant(["x"])
+    )
+
+
+def _first_use_in_a_functional_model():
+    inputs = keras.Input(shape=(), dtype="string")
+    keras.Model(inputs, TextToIds(10, 3, normalize="NFC")(inputs))
+
+
+def _first_use_by_a_layer_called_eagerly():
+    # Keras traces the unbuilt layer's first call in a scratch graph.
+    TextToIds(10, 3, normalize="NFC", vocabulary=["x"])(tf.constant(["x"]))
+
+
+@pytest.mark.parametrize(
+    "first_use",
+    [_first_use_in_a_tf_function, _first_use_in_a_functional_model,
+     _first_use_by_a_layer_called_eagerly],
+    ids=["tf_function", "functional_model", "layer_called_eagerly"],
+)
+def test_normalization_works_after_any_first_use(first_use):
+    text_module._normalization_tables.cache_clear()  # A process's first use.
+    first_use()
+    assert _normalized(["e\u0301"], "NFC") == ["\u00e9"]
+    layer = TextToIds(10, 3, normalize="NFC", vocabulary=["\u00e9"])
+    assert _ids(layer, ["e\u0301 x"]) == [[2, 1]]
+
+
+@pytest.mark.parametrize(
+    "text, form, expected",
+    [
+        # Conjoining Hangul jamo stay apart (unicodedata: one syllable).
+        ("\u1100\u1161", "NFC", "\u1100\u1161"),
+        # Compatibility jamo become conjoining jamo, still not composed.
+        ("\u3131\u314f", "NFKC", "\u1100\u1161"),
+        # Marks out of canonical order (dot below belongs first).
+        ("e\u0302\u0323", "NFC", "\u00ea\u0323"),
+        ("\u00ea\u0323", "NFC", "\u00ea\u0323"),
+        # A mark composes only with the character right before it.
+        ("a\u0330\u0301", "NFC", "a\u0330\u0301"),
+    ],
+    ids=["hangul_jamo", "hangul_compatibility_jamo", "marks_out_of_order",
+         "precomposed_then_out_of_order", "across_another_mark"],
+)
+def test_normalize_unicode_documented_limits(text, form, expected):
+    # Pins the limits the docstring names, so the docstring stays true.
+    assert _normalized([text], form) == [expected]
+    assert expected != unicodedata.normalize(form, text)
+
+
+def test_normalize_unicode_rejects_an_unknown_form():
+    message = (
+        "Received an invalid value for argument `form`, expected one of "
+        "'NFC', 'NFKC', got 'NFD'"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        normalize_unicode(tf.constant(["a"]), "NFD")
+
+
+def test_normalize_unicode_docstring_example_runs():
+    run_docstring_examples(normalize_unicode)
+
+
+# standardize and TextToIds with normalize
+
+
+def test_standardize_normalize_merges_composed_and_decomposed_forms():
+    full_width = "\uff26\uff29\uff2e\uff25"  # "FINE".
+    text = tf.constant([f"Cafe\u0301 caf\u00e9 \ufb01ne {full_width}"])
+    assert standardize(text).numpy()[0].decode() == (
+        "cafe\u0301 caf\u00e9 \ufb01ne \uff46\uff49\uff4e\uff45"
+    )
+    assert standardize(text, normalize="NFKC").numpy()[0].decode() == (
+        "caf\u00e9 caf\u00e9 fine fine"
+    )
+    assert standardize(text, normalize="NFC").numpy()[0].decode() == (
+        "caf\u00e9 caf\u00e9 \ufb01ne \uff46\uff49\uff4e\uff45"
+    )
+
+
+def test_standardize_rejects_an_unknown_normalize():
+    with pytest.raises(
+        ValueError, match=re.escape(
+            "Received an invalid value for argument `normalize`, expected "
+            "one of 'NFC', 'NFKC', got 'NFD'"
+        )
+    ):
+        standardize(tf.constant(["a"]), normalize="NFD")
+
+
+def test_normalize_gives_one_id_to_both_forms():
+    texts = ["cafe\u0301 caf\u00e9 \ufb01ne"]
+    plain = _layer(vocabulary=["caf\u00e9", "fine"])
+    assert plain.normalize is None
+    assert _ids(plain, texts) == [[1, 2, 1]]
+    nfkc = _layer(vocabulary=["caf\u00e9", "fine"], normalize="NFKC")
+    assert _ids(nfkc, texts) == [[2, 2, 3]]
+
+
+@pytest.mark.parametrize("normalize", ["nfc", "NFD", True])
+def test_invalid_normalize_rejected(normalize):
+    message = (
+        "Received an invalid value for argument `normalize`, expected one "
+        f"of 'NFC', 'NFKC', got {normalize!r}"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _layer(normalize=normalize)
+
+
+def test_get_config_round_trip_keeps_normalize():
+    assert _layer().get_config()["normalize"] is None
+    layer = _layer(vocabulary=["caf\u00e9", "fine"], normalize="NFKC")
+    config = layer.get_config()
+    assert config["normalize"] == "NFKC"
+    clone = TextToIds.from_config(config)
+    assert clone.normalize == "NFKC"
+    assert clone.get_config() == config
+    strings = ["cafe\u0301 \ufb01ne x", ""]
+    assert _ids(clone, strings) == _ids(layer, strings) == [[2, 3, 1], [0, 0, 0]]
+
+
+# TextToIds.fit_vocabulary
+
+
+def _fit(texts, layer_kwargs=None, **kwargs):
+    """Fits a fresh layer; checks the returned list against the layer's."""
+    arguments = dict(max_tokens=10, max_length=5)
+    arguments.update(layer_kwargs or {})
+    layer = TextToIds(**arguments)
+    vocabulary = layer.fit_vocabulary(texts, **kwargs)
+    assert vocabulary == layer.get_vocabulary()[2:]
+    assert layer.get_vocabulary()[:2] == ["", "[UNK]"]
+    return layer, vocabulary
+
+
+def test_fit_vocabulary_min_count_leaves_rare_tokens_out_of_vocabulary():
+    layer, vocabulary = _fit(["a b a", "c a b", "d"], min_count=2)
+    assert vocabulary == ["a", "b"]
+    assert _ids(layer, ["a b c d"]) == [[2, 3, 1, 1]]
+    _, everything = _fit(["a b a", "c a b", "d"])  # min_count=1.
+    assert everything == ["a", "b", "c", "d"]
+
+
+def test_fit_vocabulary_orders_by_count_then_string():
+    _, vocabulary = _fit(
+        ["c a b c d", "B"], layer_kwargs=dict(lowercase=False)
+    )
+    # c twice; then a, b, d and B once each, in string order ("B" < "a").
+    assert vocabulary == ["c", "B", "a", "b", "d"]
+
+
+def test_fit_vocabulary_reserved_tokens_come_first_in_order():
+    layer, vocabulary = _fit(
+        ["b a b"], layer_kwargs=dict(split_punctuation=False),
+        reserved=["<s>", "</s>"],
+    )
+    assert vocabulary == ["<s>", "</s>", "b", "a"]  # Absent, still kept.
+    assert _ids(layer, ["<s> a b </s>"]) == [[2, 5, 4, 3]]
+
+
+def test_fit_vocabulary_reserved_tokens_in_the_texts_are_not_repeated():
+    _, vocabulary = _fit(["x y y x x z"], reserved=["z", "y"])
+    assert vocabulary == ["z", "y", "x"]
+
+
+def test_fit_vocabulary_truncates_to_max_tokens():
+    texts = ["a a a b b c"]
+    layer, vocabulary = _fit(texts, layer_kwargs=dict(max_tokens=4))
+    assert vocabulary == ["a", "b"]
+    assert len(layer.get_vocabulary()) == 4
+    _, vocabulary = _fit(texts, layer_kwargs=dict(max_tokens=4),
+                         reserved=["r"])
+    assert vocabulary == ["r", "a"]
+    _, vocabulary = _fit(texts, layer_kwargs=dict(max_tokens=4),
+                         reserved=["r", "s"])
+    assert vocabulary == ["r", "s"]  # Exactly full: no room for texts.
+
+
+def test_fit_vocabulary_batches_give_the_same_counts():
+    texts = ["a b", "b", "c b a", "d"]
+    _, whole = _fit(texts)
+    _, batched = _fit(texts, batch_size=1)
+    assert whole == batched == ["b", "a", "c", "d"]
+
+
+def test_fit_vocabulary_counts_standardized_and_normalized_tokens():
+    _, vocabulary = _fit(
+        ["Cafe\u0301, caf\u00e9!", "CAF\u00c9 \ufb01"],
+        layer_kwargs=dict(normalize="NFKC"), min_count=2,
+    )
+    assert vocabulary == ["caf\u00e9"]  # Three times; "," "!" "fi" once.
+
+
+def test_fit_vocabulary_replaces_the_previous_vocabulary():
+    layer = _layer()
+    assert layer.fit_vocabulary(["x y y"]) == ["y", "x"]
+    assert layer.get_vocabulary() == ["", "[UNK]", "y", "x"]
+    assert _ids(layer, ["the y"]) == [[1, 2]]
+
+
+def test_fit_vocabulary_with_bigrams():
+    layer, vocabulary = _fit(
+        ["a b", "a b c"], layer_kwargs=dict(bigrams=True), min_count=2,
+    )
+    assert vocabulary == ["<s> a", "a b"]
+    assert _ids(layer, ["a b c", "b"]) == [[2, 3, 1], [1, 0, 0]]
+
+
+def test_fit_vocabulary_get_config_round_trip():
+    layer, vocabulary = _fit(["b a b"], reserved=["<s>"])
+    clone = TextToIds.from_config(layer.get_config())
+    assert clone.get_vocabulary()[2:] == vocabulary == ["<s>", "b", "a"]
+    assert _ids(clone, ["a b c"]) == _ids(layer, ["a b c"]) == [[4, 3, 1]]
+
+
+@pytest.mark.parametrize(
+    "texts, kwargs, message",
+    [
+        (["a"], dict(reserved=["x", "y", "z"]),
+         "Received 3 reserved tokens, expected at most max_tokens - 2 = 2"),
+        (["a b a"], dict(min_count=3),
+         "Cannot build a vocabulary: no token is seen min_count=3 times and "
+         "none is reserved"),
+        ([], {},
+         "Cannot build a vocabulary: no token is seen min_count=1 times and "
+         "none is reserved"),
+        (["a"], dict(min_count=0),
+         "Received an invalid value for argument `min_count`, expected a "
+         "positive integer, got 0"),
+        (["a"], dict(batch_size=0),
+         "Received an invalid value for argument `batch_size`, expected a "
+         "positive integer, got 0"),
+        (["a"], dict(reserved=["<s>", "<s>"]),
+         "Received an invalid value for argument `reserved`, expected "
+         "distinct tokens other than ['', '[UNK]'], got ['<s>', '<s>']"),
+        (["a"], dict(reserved=[""]),
+         "expected distinct tokens other than ['', '[UNK]'], got ['']"),
+        (["a"], dict(reserved=["[UNK]"]),
+         "expected distinct tokens other than ['', '[UNK]'], got ['[UNK]']"),
+    ],
+    ids=["too_many_reserved", "nothing_qualifies", "no_texts",
+         "min_count_0", "batch_size_0", "duplicate_reserved",
+         "empty_reserved", "unknown_reserved"],
+)
+def test_fit_vocabulary_rejections(texts, kwargs, message):
+    layer = TextToIds(max_tokens=4, max_length=3)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        layer.fit_vocabulary(texts, **kwargs)
+    assert layer.get_config()["vocabulary"] is None  # Left unchanged.
+
+
+def test_fit_vocabulary_docstring_example_runs():
+    run_docstring_examples(TextToIds.fit_vocabulary)
+
+
+def test_fit_vocabulary_keeps_a_corpus_token_named_like_unknown_unknown():
+    layer = TextToIds(max_tokens=10, max_length=3, lowercase=False,
+                      split_punctuation=False)
+    assert layer.fit_vocabulary(["[UNK] a", "[UNK]"]) == ["a"]
+    assert layer.get_vocabulary() == ["", "[UNK]", "a"]
+
+
+# detokenize
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("la casa , el perro .", "la casa, el perro."),
+        ("¿ dónde ? ¡ aquí !", "¿dónde? ¡aquí!"),
+        ("( a ) [ b ] { c } « d »", "(a) [b] {c} «d»"),
+        ("it is n't , he 's ; we 're : i 'm", "it isn't, he's; we're: i'm"),
+        ("5 % of ' quoted '", "5% of ' quoted '"),
+        ("", ""),
+    ],
+)
+def test_detokenize(text, expected):
+    assert detokenize(tf.constant([text])).numpy()[0].decode() == expected
+
+
+def test_detokenize_undoes_standardize_on_plain_text():
+    text = "Y dijo: ¿Qué acusación traéis contra este hombre?"
+    tokens = standardize(tf.constant([text]), lowercase=False)
+    assert detokenize(tokens).numpy()[0].decode() == text
+
+
+def test_detokenize_docstring_example_runs():
+    run_docstring_examples(detokenize)

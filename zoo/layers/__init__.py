@@ -9,6 +9,8 @@ from zoo.layers.recurrent import Recurrent
 from zoo.layers.stacked import StackedRNN
 from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
+from zoo.layers.text import detokenize
+from zoo.layers.text import normalize_unicode
 from zoo.layers.tokens import CharCNN
 from zoo.layers.tokens import TokensToCharIds
 from zoo.layers.tokens import TokensToIds
@@ -24,6 +26,8 @@ __all__ = [
     "SequencePooling",
     "StackedRNN",
     "TextToIds",
+    "detokenize",
+    "normalize_unicode",
     "TokensToCharIds",
     "TokensToIds",
 ]

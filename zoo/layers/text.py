@@ -1,6 +1,11 @@
 """Raw strings to padded token ids inside the model, and padding statistics."""
 
+import collections
+import functools
+import unicodedata
+
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -13,7 +18,8 @@ class TextToIds(keras.layers.Layer):
 
     Puts tokenization inside the model, so an exported model takes raw
     text. Each string goes through `standardize` (invalid UTF-8 replaced,
-    optionally lower-cased and with punctuation split off) and is split on
+    optionally Unicode-normalized, lower-cased and with punctuation split
+    off) and is split on
     whitespace; each token is mapped to an id (0 = padding, 1 = out of
     vocabulary), and a text longer than `max_length` tokens is truncated.
     The batch is padded on the right to its longest row, so length-bucketed
@@ -33,8 +39,13 @@ class TextToIds(keras.layers.Layer):
             token. The ids line up with a unigram layer's on the same text,
             so pair embeddings can be added to word embeddings. Default:
             `False`.
+        normalize: `None`, `"NFC"` or `"NFKC"`: Unicode normalization
+            first (see `normalize_unicode`), so that a precomposed "é" and
+            "e" + combining accent, or "ﬁ" and "fi", are one token.
+            Default: `None`.
         vocabulary: Optional list of tokens (without the padding and
-            out-of-vocabulary entries); otherwise call `adapt()`.
+            out-of-vocabulary entries); otherwise call `adapt()` or
+            `fit_vocabulary()`.
         **kwargs: Base layer keyword arguments.
 
     Call arguments:
@@ -59,6 +70,7 @@ class TextToIds(keras.layers.Layer):
         lowercase=True,
         split_punctuation=True,
         bigrams=False,
+        normalize=None,
         vocabulary=None,
         **kwargs,
     ):
@@ -74,6 +86,9 @@ class TextToIds(keras.layers.Layer):
         self.lowercase = bool(lowercase)
         self.split_punctuation = bool(split_punctuation)
         self.bigrams = bool(bigrams)
+        if normalize is not None:
+            utils.check_choice("normalize", normalize, NORMALIZATION_FORMS)
+        self.normalize = normalize
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
             standardize=None,  # Done by `self.standardize`, which exports.
@@ -91,13 +106,84 @@ class TextToIds(keras.layers.Layer):
             texts = tf.data.Dataset.from_tensor_slices(list(texts))
         self.vectorizer.adapt(texts.batch(batch_size).map(self.standardize))
 
+    def fit_vocabulary(self, texts, min_count=1, reserved=(),
+                       batch_size=1024):
+        """Builds the vocabulary from counted tokens; returns it.
+
+        Unlike `adapt()`, tokens seen fewer than `min_count` times stay
+        out-of-vocabulary (so id 1 is trained on rare words, like the
+        unseen ones it stands for at test time), and `reserved` tokens
+        (e.g. sequence markers) take the first ids after padding and
+        out-of-vocabulary, in order, whether or not the texts hold them.
+        The rest are the most frequent tokens (ties in string order), up to
+        `max_tokens` entries in all.
+
+        Args:
+            texts: Iterable of strings.
+            min_count: Positive integer.
+            reserved: Distinct non-empty tokens placed first, as given
+                (not standardized), e.g. `["<s>", "</s>"]`.
+            batch_size: Positive integer, strings standardized at a time.
+
+        Returns:
+            The vocabulary, without the padding and out-of-vocabulary
+            entries.
+
+        Example:
+
+        >>> layer = TextToIds(max_tokens=10, max_length=5, lowercase=False)
+        >>> layer.fit_vocabulary(["a b a", "c a b"], min_count=2,
+        ...                      reserved=["<s>"])
+        ['<s>', 'a', 'b']
+        >>> layer(tf.constant(["a c b"])).numpy().tolist()
+        [[3, 1, 4]]
+        """
+        utils.check_positive_int("min_count", min_count)
+        utils.check_positive_int("batch_size", batch_size)
+        reserved = [str(token) for token in reserved]
+        unusable = {"", UNKNOWN}
+        if len(set(reserved)) != len(reserved) or unusable & set(reserved):
+            raise ValueError(
+                "Received an invalid value for argument `reserved`, expected "
+                f"distinct tokens other than {sorted(unusable)}, got "
+                f"{reserved!r}"
+            )
+        split = split_bigrams if self.bigrams else tf.strings.split
+        counts = collections.Counter()
+        texts = list(texts)
+        for start in range(0, len(texts), batch_size):
+            batch = tf.constant(texts[start:start + batch_size], tf.string)
+            tokens = split(self.standardize(batch)).flat_values.numpy()
+            counts.update(tokens)
+        # A corpus token spelled like the unknown entry stays unknown.
+        taken = set(reserved) | {UNKNOWN}
+        ranked = sorted(
+            (-n, token.decode("utf-8")) for token, n in counts.items()
+            if n >= min_count and token.decode("utf-8") not in taken
+        )
+        room = self.max_tokens - 2 - len(reserved)
+        if room < 0:
+            raise ValueError(
+                f"Received {len(reserved)} reserved tokens, expected at most "
+                f"max_tokens - 2 = {self.max_tokens - 2}"
+            )
+        vocabulary = reserved + [token for _, token in ranked[:room]]
+        if not vocabulary:
+            raise ValueError(
+                "Cannot build a vocabulary: no token is seen "
+                f"min_count={min_count} times and none is reserved"
+            )
+        self.vectorizer.set_vocabulary(vocabulary)
+        return vocabulary
+
     def get_vocabulary(self):
         return self.vectorizer.get_vocabulary()
 
     def standardize(self, texts):
         """`standardize` with this layer's settings."""
         return standardize(
-            texts, self.lowercase, split_punctuation=self.split_punctuation
+            texts, self.lowercase, split_punctuation=self.split_punctuation,
+            normalize=self.normalize,
         )
 
     def count_tokens(self, texts):
@@ -123,6 +209,7 @@ class TextToIds(keras.layers.Layer):
                 "lowercase": self.lowercase,
                 "split_punctuation": self.split_punctuation,
                 "bigrams": self.bigrams,
+                "normalize": self.normalize,
                 "vocabulary": self.get_vocabulary()[2:] or None,
             }
         )
@@ -130,6 +217,8 @@ class TextToIds(keras.layers.Layer):
 
 
 BIGRAM_START = "<s>"
+# The out-of-vocabulary entry's name (TextVectorization's).
+UNKNOWN = "[UNK]"
 
 
 def split_bigrams(texts):
@@ -148,10 +237,12 @@ def split_bigrams(texts):
     )
 
 
-def standardize(texts, lowercase=True, split_punctuation=True):
+def standardize(texts, lowercase=True, split_punctuation=True,
+                normalize=None):
     """Strings ready for whitespace splitting: the text layers' first step.
 
     Bytes that are not valid UTF-8 become U+FFFD; then, optionally, Unicode
+    normalization (`normalize="NFC"` or `"NFKC"`, see `normalize_unicode`),
     lower-casing and punctuation splitting: a quote at either end of a word
     ("'tis", "actors'"), the English contraction endings 's 've n't 're 'd
     'll 'm, and every other character that is not a letter, mark, digit,
@@ -163,6 +254,9 @@ def standardize(texts, lowercase=True, split_punctuation=True):
     b"is n't it ' great ' , ana ?"
     """
     texts = sanitize(texts)
+    if normalize is not None:
+        utils.check_choice("normalize", normalize, NORMALIZATION_FORMS)
+        texts = normalize_unicode(texts, normalize)
     if lowercase:
         texts = tf.strings.lower(texts, encoding="utf-8")
     if split_punctuation:
@@ -181,6 +275,169 @@ PUNCTUATION_RULES = (
     (r"(\pL)('s|'ve|n't|'re|'d|'ll|'m)\b", r"\1 \2"),
     (r"([^\pL\pM\pN\s'])", r" \1 "),
 )
+
+
+def detokenize(texts):
+    """Joins split-off punctuation back onto words: `standardize`'s inverse.
+
+    Removes the space before closing punctuation (`. , ; : ! ? ) ] } »`
+    and the contraction endings 's 've n't 're 'd 'll 'm) and after opening
+    punctuation (`( [ { « ¿ ¡`). Quotes stay apart: whether one opens or
+    closes is not known.
+
+    Example:
+
+    >>> detokenize(tf.constant(["¿ dónde está ( él ) ? it is n't ."])).numpy()[0]
+    b"\xc2\xbfd\xc3\xb3nde est\xc3\xa1 (\xc3\xa9l)? it isn't."
+    """
+    for pattern, rewrite in DETOKENIZE_RULES:
+        texts = tf.strings.regex_replace(texts, pattern, rewrite)
+    return texts
+
+
+DETOKENIZE_RULES = (
+    (r" ([.,;:!?)\]}»%]|'s\b|'ve\b|n't\b|'re\b|'d\b|'ll\b|'m\b)", r"\1"),
+    (r"([(\[{«¿¡]) ", r"\1"),
+)
+
+
+NORMALIZATION_FORMS = ("NFC", "NFKC")
+
+# Code points are below 0x110000, so `first * _PAIR_BASE + second` is one
+# int64 key per pair of code points.
+_PAIR_BASE = 0x110000
+
+
+def normalize_unicode(texts, form="NFKC"):
+    """Unicode NFC or NFKC normalization with core TensorFlow ops.
+
+    Core TensorFlow has no Unicode normalization op (tensorflow-text's
+    `normalize_utf8` is a custom op that a SavedModel's server would have
+    to load), so this builds it from two tables of Python's `unicodedata`
+    (Unicode version of the Python that exports), embedded as constants:
+
+    1. every code point whose normalization differs from itself is replaced
+       by its normalized string (NFKC: compatibility forms such as "ﬁ" ->
+       "fi", full-width "Ａ" -> "A", no-break space -> space; both forms:
+       singletons and precomposed characters in normal form);
+    2. twice, a character followed by a combining mark that composes with
+       it is replaced by the composed character ("e" + U+0301 -> "é"; twice
+       for two marks, as in Vietnamese "e" + U+0323 + U+0302 -> "ệ").
+
+    So each combining mark composes only with the character right before
+    it (after that one's own composition). The result equals
+    `unicodedata.normalize(form, text)` for precomposed text and for
+    decomposed text in which that holds, which covers Latin, Greek and
+    Cyrillic letters with up to two marks. It differs where a mark would
+    compose across another mark ("a" + U+0330 + U+0301 stays as it is; NFC
+    gives "á" + U+0330), for marks out of canonical order (no reordering;
+    this includes "ê" + U+0323, which NFC makes "ệ") and for conjoining
+    Hangul jamo (not composed into syllables). Invalid UTF-8 becomes
+    U+FFFD.
+
+    Args:
+        texts: String tensor of any shape.
+        form: `"NFC"` or `"NFKC"`.
+
+    Returns:
+        A string tensor of the same shape.
+
+    Example:
+
+    >>> normalize_unicode(tf.constant(["Ａｎａ ﬁne", "cafe\u0301"])).numpy()
+    array([b'Ana fine', b'caf\xc3\xa9'], dtype=object)
+    """
+    utils.check_choice("form", form, NORMALIZATION_FORMS)
+    keys, values, pair_keys, composed = (
+        tf.constant(table) for table in _normalization_tables(form)
+    )
+    texts = tf.convert_to_tensor(texts, tf.string)
+    shape = tf.shape(texts)
+    chars = tf.strings.unicode_decode(
+        tf.reshape(texts, [-1]), "UTF-8", errors="replace",
+        replacement_char=0xFFFD,
+    )  # [n, (chars)] int32.
+    flat = chars.flat_values
+    # Step 1: each code point -> its own UTF-8, or its table entry.
+    pieces = tf.strings.unicode_encode(flat[:, None], "UTF-8")  # [chars].
+    index = tf.minimum(tf.searchsorted(keys, flat), keys.shape[0] - 1)
+    pieces = tf.where(
+        tf.equal(tf.gather(keys, index), flat), tf.gather(values, index),
+        pieces,
+    )
+    joined = tf.strings.reduce_join(chars.with_flat_values(pieces), axis=1)
+    for _ in range(2):
+        joined = _compose_pairs(joined, pair_keys, composed)
+    return tf.reshape(joined, shape)
+
+
+def _compose_pairs(texts, pair_keys, composed):
+    """One left-to-right pass of pairwise canonical composition."""
+    chars = tf.strings.unicode_decode(texts, "UTF-8")  # [n, (chars)].
+    flat = tf.cast(chars.flat_values, tf.int64)
+    rows = chars.value_rowids()
+    # Each code point paired with the next one of the same string.
+    following = tf.concat([flat[1:], tf.zeros([1], tf.int64)], axis=0)[
+        :tf.size(flat)
+    ]
+    same_row = tf.equal(
+        rows, tf.concat([rows[1:], [-1]], axis=0)[:tf.size(rows)]
+    )
+    keys = flat * _PAIR_BASE + following
+    index = tf.minimum(
+        tf.searchsorted(pair_keys, keys), pair_keys.shape[0] - 1
+    )
+    match = same_row & tf.equal(tf.gather(pair_keys, index), keys)
+
+    def shifted(x):  # x[i - 1] at i, False at 0.
+        return tf.concat([[False], x], axis=0)[:-1]
+
+    # A code point taken as the second of a pair does not start another.
+    match &= ~shifted(match)
+    dropped = shifted(match)
+    flat = tf.where(match, tf.gather(composed, index), flat)
+    kept = tf.RaggedTensor.from_value_rowids(
+        tf.cast(tf.boolean_mask(flat, ~dropped), tf.int32),
+        tf.boolean_mask(rows, ~dropped), nrows=chars.nrows(),
+    )
+    return tf.strings.unicode_encode(kept, "UTF-8")
+
+
+@functools.lru_cache(maxsize=None)
+def _normalization_tables(form):
+    """Sorted tables of `normalize_unicode`, from Python's unicodedata.
+
+    NumPy arrays, not tensors: a cached tensor would belong to the graph
+    that first made it.
+
+    Returns:
+        `(keys, values, pair_keys, composed)`: code points (int32) whose
+        `form` differs from themselves and their normalized strings; pair
+        keys `first * _PAIR_BASE + second` (int64, sorted) of the
+        canonical pairs that compose and the code points they compose to.
+    """
+    keys, values, pairs = [], [], []
+    for code in range(_PAIR_BASE):
+        char = chr(code)
+        decomposition = unicodedata.decomposition(char)
+        if not decomposition or 0xD800 <= code < 0xE000:
+            continue  # Unchanged by either form, or a lone surrogate.
+        normalized = unicodedata.normalize(form, char)
+        if normalized != char:
+            keys.append(code)
+            values.append(normalized)
+        parts = decomposition.split()
+        if len(parts) == 2 and not decomposition.startswith("<"):
+            first, second = (int(p, 16) for p in parts)
+            if unicodedata.normalize("NFC", chr(first) + chr(second)) == char:
+                pairs.append((first * _PAIR_BASE + second, code))
+    pairs.sort()
+    return (
+        np.array(keys, np.int32),
+        np.array([v.encode("utf-8") for v in values], object),
+        np.array([k for k, _ in pairs], np.int64),
+        np.array([c for _, c in pairs], np.int64),
+    )
 
 
 def sanitize(texts):
