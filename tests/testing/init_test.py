@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from zoo import layers
 from zoo import testing
@@ -94,12 +95,36 @@ def test_run_export_test_reports_stderr_for_a_non_savedmodel(tmp_path):
     (tmp_path / "not_a_model.txt").write_text("hello")
     with pytest.raises(
         AssertionError,
-        match=r"(?s)loading .* without zoo failed:\n.*"
+        match=r"(?s)calling serving_default of .* without zoo failed:\n.*"
         r"SavedModel file does not exist",
     ):
         testing.run_export_test(
             str(tmp_path), "serving_default", {"x": np.zeros((1, 3), "float32")}
         )
+
+
+def test_run_export_calls_keeps_each_calls_answer_or_error(tmp_path):
+    class Doubler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+        def double(self, x):
+            return {"y": 2.0 * x, "text": tf.strings.as_string(x)}
+
+    module = Doubler()
+    path = str(tmp_path / "doubler")
+    tf.saved_model.save(module, path, signatures={"serving_default":
+                                                  module.double})
+    good = {"x": np.array([1.5, -2.0], "float32")}
+    answers = testing.run_export_calls([
+        (path, "serving_default", good),
+        (path, "no_such_signature", good),
+        (str(tmp_path / "absent"), "serving_default", good),
+        (path, "serving_default", {"x": np.zeros((0,), "float32")}),
+    ])
+    np.testing.assert_array_equal(answers[0]["y"], [3.0, -4.0])
+    assert answers[0]["text"].tolist() == [b"1.500000", b"-2.000000"]
+    assert "no_such_signature" in str(answers[1][testing.EXPORT_ERROR])
+    assert "absent" in str(answers[2][testing.EXPORT_ERROR])
+    assert answers[3]["y"].shape == (0,)
 
 
 def test_write_mnist_idx_writes_loadable_files(tmp_path):

@@ -7,6 +7,7 @@ test data and reading results (`random_array`, `randomize_weights`,
 (`WeightRecorder`, `read_preset`) sit alongside them.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -99,23 +100,78 @@ def run_serialization_test(layer, inputs, mask=None, atol=1e-6):
     )
 
 
+# Runs a list of signature calls in one process in which `import zoo`
+# fails, keeping each call's outputs or its error.
 _STANDALONE = textwrap.dedent(
     """
-    import json, sys
+    import json, sys, traceback
     import numpy as np
-    # The export must stand alone: make `import zoo` fail.
-    sys.modules["zoo"] = None
+    sys.modules["zoo"] = None  # The export must stand alone.
     import tensorflow as tf
-    path, signature, inputs = sys.argv[1], sys.argv[2], np.load(sys.argv[3])
-    fn = tf.saved_model.load(path).signatures[signature]
-    outputs = fn(**{k: tf.constant(inputs[k]) for k in inputs.files})
-    def plain(array):
-        # Strings come back as object arrays of bytes; store them as bytes.
-        return array.astype("S") if array.dtype == object else array
-
-    np.savez(sys.argv[4], **{k: plain(v.numpy()) for k, v in outputs.items()})
+    with open(sys.argv[1]) as f:
+        calls = json.load(f)
+    inputs, found, loaded = np.load(sys.argv[2]), {}, {}
+    for i, (path, signature, names) in enumerate(calls):
+        try:
+            if path not in loaded:
+                loaded[path] = tf.saved_model.load(path)
+            fn = loaded[path].signatures[signature]
+            outputs = fn(**{n: tf.constant(inputs[f"{i}:{n}"]) for n in names})
+            for key, value in outputs.items():
+                value = value.numpy()
+                # Strings come back as object arrays of bytes: store bytes.
+                found[f"{i}:{key}"] = (
+                    value.astype("S") if value.dtype == object else value
+                )
+        except Exception:
+            found[f"{i}:{EXPORT_ERROR}"] = np.array(traceback.format_exc()[-3000:])
+    np.savez(sys.argv[3], **found)
     """
 )
+EXPORT_ERROR = "__error__"
+
+
+def run_export_calls(calls, timeout=180):
+    """Calls SavedModel signatures in one fresh process without `zoo`.
+
+    Loading TensorFlow is most of a call's time, so many calls share one
+    process; each export is loaded once.
+
+    Args:
+        calls: List of `(export_path, signature, inputs)`, inputs a dict of
+            numpy arrays keyed by input name.
+        timeout: Seconds for the whole process.
+
+    Returns:
+        One dict per call: its numpy outputs keyed by output name (strings
+        as numpy bytes arrays), or `{EXPORT_ERROR: traceback}` for a call
+        that raised.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, n) for n in ("calls.json", "in.npz",
+                                                "out.npz")]
+        with open(paths[0], "w") as f:
+            json.dump([[path, signature, sorted(inputs)]
+                       for path, signature, inputs in calls], f)
+        np.savez(paths[1], **{
+            f"{i}:{name}": value for i, (_, _, inputs) in enumerate(calls)
+            for name, value in inputs.items()
+        })
+        result = subprocess.run(
+            [sys.executable, "-c",
+             _STANDALONE.replace("{EXPORT_ERROR}", EXPORT_ERROR), *paths],
+            capture_output=True, text=True, timeout=timeout,
+            cwd=tmp,  # Not the repository, so its `zoo/` is not on the path.
+        )
+        assert result.returncode == 0, (
+            f"loading exports without zoo failed:\n{result.stderr[-3000:]}"
+        )
+        answers = [{} for _ in calls]
+        with np.load(paths[2]) as found:
+            for key in found.files:
+                index, name = key.split(":", 1)
+                answers[int(index)][name] = found[key]
+    return answers
 
 
 def run_export_test(export_path, signature, inputs, timeout=120):
@@ -130,23 +186,12 @@ def run_export_test(export_path, signature, inputs, timeout=120):
         Dict of numpy outputs, keyed by output name (string outputs as
         numpy bytes arrays).
     """
-    with tempfile.TemporaryDirectory() as tmp:
-        in_path = os.path.join(tmp, "inputs.npz")
-        out_path = os.path.join(tmp, "outputs.npz")
-        np.savez(in_path, **inputs)
-        result = subprocess.run(
-            [sys.executable, "-c", _STANDALONE, export_path, signature,
-             in_path, out_path],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=tmp,  # Not the repository, so its `zoo/` is not on the path.
-        )
-        assert result.returncode == 0, (
-            f"loading {export_path} without zoo failed:\n{result.stderr[-3000:]}"
-        )
-        with np.load(out_path) as outputs:
-            return {k: outputs[k] for k in outputs.files}
+    outputs, = run_export_calls([(export_path, signature, inputs)], timeout)
+    assert EXPORT_ERROR not in outputs, (
+        f"calling {signature} of {export_path} without zoo failed:\n"
+        f"{outputs[EXPORT_ERROR]}"
+    )
+    return outputs
 
 
 def write_mnist_idx(directory, train_size=64, test_size=32, seed=0, gzip_files=True):
