@@ -1,0 +1,584 @@
+r"""Encoder-decoder translator with attention: text in, translation out.
+
+    python -m zoo.recipes.translate --data=../shared/data/bible_en_es/pairs.tsv
+
+A (bi)directional recurrent encoder reads the source words; a recurrent
+decoder, started from the encoder's final states, reads the previous
+target word (teacher forcing in training) and scores the next one from its
+output and, with `--attention`, the context vector of an attention over
+the encoder outputs (Luong et al.'s "global attention" with an additive,
+dot or general score; `zoo.layers.SequenceAttention`). The loss is the
+cross-entropy per real target token, with label smoothing.
+
+Text processing lives in the model: NFKC normalization, lower-cased source,
+punctuation split off (`zoo.layers.TextToIds`); the output's punctuation is
+attached again (`zoo.layers.detokenize`). Data: a file of
+`source<TAB>target` lines (`--reverse` swaps the columns; `--max_words`
+filters long pairs; a fixed `--test_size` pairs are held out) or
+tensorflow-datasets `ted_hrlr_translate/pt_to_en`.
+
+`metrics.json` holds corpus BLEU (sacrebleu) of greedy and beam-search
+translations of the test split (`bleu_greedy`, `bleu_beam`), chrF
+(`chrf_greedy`, `chrf_beam`) and `wall_seconds`; `<workdir>/attention/`
+gets heat maps of a few test sentences. The export
+`saved_models/translate/<version>/` has `serving_default`: `text` string
+`[N]` -> `translation` string `[N]` (beam search of `--beam_width`), and
+`translate_greedy`: `text` -> `translation`, `source_tokens` `[N, S]`,
+`output_tokens` `[N, T]` ("" = padding) and, with attention,
+`attention` `[N, T, S]`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from zoo import decoding
+from zoo import layers
+from zoo import metrics as zoo_metrics
+from zoo import plots
+from zoo import training
+from zoo.data import pairs
+from zoo.data import pipeline
+from zoo.layers import attention as attention_lib
+from zoo.training import flags as zoo_flags
+
+ATTENTION = ("none",) + attention_lib.SCORES
+# Reserved target tokens: ids 2 and 3 (after padding 0 and unknown 1).
+START, END = "<s>", "</s>"
+START_ID, END_ID = 2, 3
+
+# The default preset: recipes/translate/bahdanau.flags holds the same values.
+DEFAULTS = dict(
+    workdir="workdirs/translate",
+    data="ted_hrlr_translate/pt_to_en",
+    export_dir="saved_models/translate",
+    epochs=12,
+    batch_size=64,
+    learning_rate=2e-3,
+    lr_decay=0.85,
+    clipnorm=5.0,
+    cell="lstm",
+    units=192,
+    layers=1,
+    bidirectional=True,
+    dropout=0.3,
+    validation_fraction=0.05,
+)
+RECIPE_DEFAULTS = dict(
+    attention="bahdanau",
+    attention_units=256,
+    bridge=True,
+    reverse=False,
+    max_words=20,
+    test_size=1000,
+    source_tokens=16000,
+    target_tokens=16000,
+    min_count=2,
+    max_length=60,
+    embedding_dim=256,
+    label_smoothing=0.1,
+    beam_width=5,
+    length_penalty=1.0,
+    heatmaps=4,
+    bucket=True,
+)
+
+
+Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the shared flags and this recipe's flags."""
+    zoo_flags.define_flags(DEFAULTS, flag_values)
+    d = RECIPE_DEFAULTS
+    into = dict(flag_values=flag_values)
+    flags.DEFINE_enum("attention", d["attention"], ATTENTION,
+                      "Attention score over the encoder outputs, or none "
+                      "(a plain encoder-decoder).", **into)
+    flags.DEFINE_integer("attention_units", d["attention_units"],
+                         "Width of the additive (bahdanau) score.",
+                         lower_bound=1, **into)
+    flags.DEFINE_boolean("bridge", d["bridge"],
+                         "Start the decoder from the encoder's final states; "
+                         "otherwise from zeros, so that the source reaches "
+                         "it through attention only.", **into)
+    flags.DEFINE_boolean("reverse", d["reverse"],
+                         "Local files: translate the second column into "
+                         "the first.", **into)
+    flags.DEFINE_integer("max_words", d["max_words"],
+                         "Drop pairs with more words on either side (0 = "
+                         "keep all).", lower_bound=0, **into)
+    flags.DEFINE_integer("test_size", d["test_size"],
+                         "Local files: pairs held out as the test split.",
+                         lower_bound=1, **into)
+    flags.DEFINE_integer("source_tokens", d["source_tokens"],
+                         "Source vocabulary size (with padding and unknown "
+                         "ids).", lower_bound=3, **into)
+    flags.DEFINE_integer("target_tokens", d["target_tokens"],
+                         "Target vocabulary size (with padding, unknown, "
+                         "start and end ids).", lower_bound=5, **into)
+    flags.DEFINE_integer("min_count", d["min_count"],
+                         "Words seen fewer times in training are unknown.",
+                         lower_bound=1, **into)
+    flags.DEFINE_integer("max_length", d["max_length"],
+                         "Tokens kept per sentence (longer sources are "
+                         "truncated); also the longest translation.",
+                         lower_bound=1, **into)
+    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
+                         "Word embedding width (source and target).",
+                         lower_bound=1, **into)
+    flags.DEFINE_float("label_smoothing", d["label_smoothing"],
+                       "Label smoothing of the loss.", lower_bound=0.0,
+                       upper_bound=0.99, **into)
+    flags.DEFINE_integer("beam_width", d["beam_width"],
+                         "Beam width of the evaluation and of the export's "
+                         "serving_default.", lower_bound=1, **into)
+    flags.DEFINE_float("length_penalty", d["length_penalty"],
+                       "GNMT length penalty alpha of beam search (0 = "
+                       "none).", lower_bound=0.0, **into)
+    flags.DEFINE_integer("heatmaps", d["heatmaps"],
+                         "Test sentences whose attention is drawn into "
+                         "<workdir>/attention.", lower_bound=0, **into)
+    flags.DEFINE_boolean("bucket", d["bucket"],
+                         "Batch pairs of similar length together.", **into)
+
+
+def make_vocabularies(config, train_sources, train_targets):
+    """The in-model text layers, with vocabularies from the training pairs.
+
+    Returns:
+        `(source, target)` `zoo.layers.TextToIds`: NFKC-normalized, punctuation
+        split off, the source lower-cased; the target vocabulary starts with
+        `START` and `END` (ids `START_ID`, `END_ID`).
+    """
+    source = layers.TextToIds(
+        config.source_tokens, config.max_length, lowercase=True,
+        normalize="NFKC", name="source_ids",
+    )
+    source.fit_vocabulary(train_sources, min_count=config.min_count)
+    target = layers.TextToIds(
+        config.target_tokens, config.max_length, lowercase=False,
+        normalize="NFKC", name="target_ids",
+    )
+    target.fit_vocabulary(
+        train_targets, min_count=config.min_count, reserved=[START, END]
+    )
+    return source, target
+
+
+def build_model(config, source_vocabulary_size, target_vocabulary_size):
+    """`[source ids, target input ids]` -> next-token logits.
+
+    Inputs are int32 `[batch, S]` and `[batch, T]` padded with 0; the
+    target input starts with `START_ID`. The decoder has one layer per
+    encoder layer, of the encoder's output width, and starts from the
+    encoder's final states (the directions' states concatenated). Layer
+    names are what `Seq2Seq` looks up to decode step by step.
+    """
+    source = keras.Input(shape=(None,), dtype="int32", name="source")
+    target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+    x = keras.layers.Embedding(
+        source_vocabulary_size, config.embedding_dim, mask_zero=True,
+        name="source_embedding",
+    )(source)
+    x = keras.layers.Dropout(config.dropout, name="source_dropout")(x)
+    encoder = layers.StackedRNN(
+        config.cell, units=config.units, num_layers=config.layers,
+        bidirectional=config.bidirectional, residual=config.residual,
+        recurrent_dropout=config.recurrent_dropout, return_sequences=True,
+        return_state=True, seed=config.seed, name="encoder",
+    )
+    encoded, *states = encoder(x)
+    y = keras.layers.Embedding(
+        target_vocabulary_size, config.embedding_dim, mask_zero=True,
+        name="target_embedding",
+    )(target_in)
+    y = keras.layers.Dropout(config.dropout, name="target_dropout")(y)
+    decoder = layers.StackedRNN(
+        config.cell, units=encoder.output_width, num_layers=config.layers,
+        residual=config.residual, recurrent_dropout=config.recurrent_dropout,
+        return_sequences=True, return_state=True,
+        seed=None if config.seed is None else config.seed + 1000,
+        name="decoder",
+    )
+    decoded, *_ = decoder(y, initial_state=_initial_state(config, states,
+                                                        encoder))
+    logits = _output(
+        config, decoded, encoded, keras.ops.not_equal(source, 0),
+        target_vocabulary_size,
+    )
+    return keras.Model([source, target_in], logits, name="translator")
+
+
+def _initial_state(config, states, encoder):
+    """The decoder's initial states: bridged, or None (zeros)."""
+    return bridge(states, encoder) if config.bridge else None
+
+
+def bridge(states, encoder):
+    """Encoder final states -> decoder initial states.
+
+    Per layer and per state (h, or h and c), the forward and backward
+    directions' states are concatenated (`[batch, 2 * units]`), which is
+    the decoder's width.
+    """
+    if not encoder.bidirectional:
+        return list(states)
+    per_layer = encoder.num_states // encoder.num_layers
+    per_direction = per_layer // 2
+    joined = []
+    for layer in range(encoder.num_layers):
+        first = layer * per_layer
+        for k in range(per_direction):
+            forward = states[first + k]
+            backward = states[first + per_direction + k]
+            joined.append(keras.ops.concatenate([forward, backward], axis=-1))
+    return joined
+
+
+def _output(config, decoded, encoded, source_mask, vocabulary_size,
+            layer_of=None):
+    """Decoder outputs (and attention) -> logits; also used one step at a time.
+
+    With `layer_of` (a model's `get_layer`) the trained layers are reused;
+    otherwise new ones are made. Returns logits, or `(logits, weights)`
+    when `layer_of` is given (weights None without attention).
+    """
+    def get(name, make):
+        return layer_of(name) if layer_of else make()
+
+    weights = None
+    h = decoded
+    if config.attention != "none":
+        units = config.attention_units if config.attention == "bahdanau" else None
+        attention = get("attention", lambda: layers.SequenceAttention(
+            config.attention, units=units, name="attention"
+        ))
+        context, weights = attention(decoded, encoded, value_mask=source_mask)
+        # Luong's attentional state: tanh(W [h; context]).
+        h = get("attentional", lambda: keras.layers.Dense(
+            decoded.shape[-1], activation="tanh", name="attentional"
+        ))(keras.ops.concatenate([decoded, context], axis=-1))
+    if not layer_of:
+        h = keras.layers.Dropout(config.dropout, name="output_dropout")(h)
+    logits = get("logits", lambda: keras.layers.Dense(
+        vocabulary_size, name="logits"
+    ))(h)
+    return (logits, weights) if layer_of else logits
+
+
+class Seq2Seq:
+    """Inference with a trained `build_model` model: encode, then decode.
+
+    Args:
+        model: The model from `build_model`.
+        config: Its `Config`.
+        source_layer: The source `TextToIds`.
+        target_vocabulary: The target vocabulary (all entries, by id).
+    """
+
+    def __init__(self, model, config, source_layer, target_vocabulary):
+        self.model = model
+        self.config = config
+        self.source_layer = source_layer
+        self.vocabulary = tf.constant([str(t) for t in target_vocabulary])
+        self.weights_model = None
+        if config.attention != "none":
+            # The same layers, returning the attention weights.
+            self.weights_model = keras.Model(
+                model.inputs, model.get_layer("attention").output[1]
+            )
+
+    def encode(self, source_ids):
+        """Source ids `[N, S]` -> the decoders' initial state (a dict)."""
+        get = self.model.get_layer
+        x = get("source_embedding")(source_ids)
+        encoded, *states = get("encoder")(x, training=False)
+        initial = _initial_state(self.config, states, get("encoder"))
+        if initial is None:  # Zeros, the decoder's own initial state.
+            initial = [tf.zeros_like(s) for s in bridge(states, get("encoder"))]
+        return {
+            "states": initial,
+            "encoded": encoded,
+            "source_mask": tf.not_equal(source_ids, 0),
+        }
+
+    def next(self, tokens, state, index):
+        """One decoder step: `zoo.decoding`'s `next_fn`."""
+        del index  # The recurrent state carries the position.
+        get = self.model.get_layer
+        y = get("target_embedding")(tokens[:, None])  # [N, 1, E].
+        decoded, *states = get("decoder")(
+            y, initial_state=state["states"], training=False
+        )
+        logits, _ = _output(
+            self.config, decoded[:, 0], state["encoded"], state["source_mask"],
+            None, layer_of=get,
+        )
+        # Padding, unknown and start are never emitted.
+        never = tf.range(tf.shape(logits)[-1]) < END_ID
+        logits = tf.where(never, tf.constant(-1e9, logits.dtype), logits)
+        return logits, {**state, "states": states}
+
+    def source_ids(self, text):
+        return tf.cast(self.source_layer(text), tf.int32)
+
+    def decode(self, source_ids, beam_width=1):
+        """Output ids `[N, max_length + 1]` (0 after the end) of a decoder."""
+        initial = self.encode(source_ids)
+        start = tf.fill([tf.shape(source_ids)[0]], START_ID)
+        max_length = self.config.max_length + 1  # Room for the end token.
+        if beam_width == 1:
+            ids, _, _ = decoding.greedy_search(
+                self.next, start, initial, max_length, END_ID
+            )
+            return ids
+        ids, _, _ = decoding.beam_search(
+            self.next, start, initial, max_length, END_ID,
+            beam_width=beam_width, length_penalty=self.config.length_penalty,
+        )
+        return ids[:, 0]  # The best beam.
+
+    def tokens(self, ids):
+        """Output ids -> ragged tokens, the end token and after dropped."""
+        ids = tf.RaggedTensor.from_tensor(ids, padding=0)
+        kept = tf.logical_and(
+            tf.not_equal(ids.flat_values, START_ID),
+            tf.not_equal(ids.flat_values, END_ID),
+        )
+        words = tf.gather(self.vocabulary, ids.flat_values)
+        return tf.ragged.boolean_mask(ids.with_flat_values(words),
+                                      ids.with_flat_values(kept))
+
+    def translate(self, text, beam_width=1):
+        """Strings `[N]` -> translations `[N]`."""
+        tokens = self.tokens(self.decode(self.source_ids(text), beam_width))
+        return layers.detokenize(tf.strings.reduce_join(tokens, axis=1,
+                                                        separator=" "))
+
+    def explain(self, text):
+        """Greedy translations with their tokens and attention weights."""
+        source_ids = self.source_ids(text)
+        ids = self.decode(source_ids)
+        tokens = self.tokens(ids)
+        outputs = {
+            "translation": layers.detokenize(
+                tf.strings.reduce_join(tokens, axis=1, separator=" ")
+            ),
+            "output_tokens": tokens.to_tensor(default_value=""),
+        }
+        words = tf.strings.split(self.source_layer.standardize(text))
+        words = words[:, :self.config.max_length].to_tensor(default_value="")
+        width = tf.shape(source_ids)[1]
+        outputs["source_tokens"] = tf.pad(
+            words, [[0, 0], [0, width - tf.shape(words)[1]]]
+        )
+        if self.config.attention != "none":
+            # Teacher-force the greedy output: the decoder is causal, so
+            # this gives the weights each output token was chosen with.
+            target_in = tf.concat(
+                [tf.fill([tf.shape(ids)[0], 1], START_ID), ids[:, :-1]], axis=1
+            )
+            weights = self.weights_model([source_ids, target_in])
+            # [N, T, S]: rows of output tokens only (the end token and
+            # padding dropped).
+            lengths = tokens.row_lengths()
+            real = tf.sequence_mask(lengths, tf.shape(weights)[1])
+            weights = tf.where(real[:, :, None], weights, 0.0)
+            outputs["attention"] = weights[:, :tf.shape(outputs["output_tokens"])[1]]
+        return outputs
+
+
+def serving_endpoints(seq2seq, beam_width):
+    """`serving_default` (beam search) and `translate_greedy` (with weights)."""
+    text = [tf.TensorSpec([None], tf.string, name="text")]
+    return {
+        "serving_default": (
+            lambda t: {"translation": seq2seq.translate(t, beam_width)}, text
+        ),
+        "translate_greedy": (seq2seq.explain, text),
+    }
+
+
+def _ids(layer, texts, batch_size=1024):
+    """Each text's token ids as a list, without padding."""
+    found = []
+    for start in range(0, len(texts), batch_size):
+        ids = layer(tf.constant(texts[start:start + batch_size])).numpy()
+        found.extend(row[row != 0].tolist() for row in ids)
+    return found
+
+
+def teacher_forcing_batches(config, source_ids, target_ids, shuffle=False):
+    """`((source, target_in), target_out)` batches, padded with 0."""
+    target_in = [[START_ID] + t for t in target_ids]
+    target_out = [t + [END_ID] for t in target_ids]
+    batches = pipeline.id_sequence_batches(
+        (source_ids, target_in, target_out), config.batch_size,
+        bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+    )
+    return batches.map(lambda s, t_in, t_out: ((s, t_in), t_out))
+
+
+def evaluate(seq2seq, sources, targets, beam_width, batch_size=64):
+    """BLEU and chrF of greedy and beam-search translations of `sources`.
+
+    Returns:
+        The metrics (`bleu_greedy`, `chrf_greedy`, `bleu_beam`, `chrf_beam`)
+        and the translations (`{"greedy": [...], "beam": [...]}`).
+    """
+    results, translations = {}, {}
+    for name, width in (("greedy", 1), ("beam", beam_width)):
+        run = tf.function(
+            lambda text, width=width: seq2seq.translate(text, width),
+            reduce_retracing=True,
+        )
+        found = []
+        progress = keras.utils.Progbar(len(sources), unit_name="sentence")
+        for start in range(0, len(sources), batch_size):
+            batch = sources[start:start + batch_size]
+            found.extend(t.decode("utf-8") for t in run(tf.constant(batch)).numpy())
+            progress.add(len(batch))
+        translations[name] = found
+        results[f"bleu_{name}"] = zoo_metrics.corpus_bleu(found, targets)
+        results[f"chrf_{name}"] = zoo_metrics.corpus_chrf(found, targets)
+        logging.info("%s: BLEU %.2f, chrF %.2f", name,
+                     results[f"bleu_{name}"], results[f"chrf_{name}"])
+    return results, translations
+
+
+def draw_attention(seq2seq, sources, folder):
+    """Heat maps of the greedy translation of each source; returns paths."""
+    if not sources:
+        return []
+    found = seq2seq.explain(tf.constant(sources))
+    paths = []
+    for i, text in enumerate(sources):
+        source = [t.decode() for t in found["source_tokens"][i].numpy() if t]
+        output = [t.decode() for t in found["output_tokens"][i].numpy() if t]
+        weights = found["attention"][i].numpy()[:len(output), :len(source)]
+        paths.append(plots.attention_heatmap(
+            weights, source, output, f"{folder}/{i}.png",
+            title=found["translation"][i].numpy().decode(),
+        ))
+    return paths
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """Trains, evaluates and exports; returns the metrics it wrote.
+
+    Args:
+        config: A `Config`.
+        workdir: Folder for checkpoints, logs, heat maps and
+            `metrics.json`; a rerun with the same folder resumes.
+        callbacks: Extra Keras callbacks for `fit`.
+
+    Returns:
+        The dict written to `<workdir>/metrics.json`.
+    """
+    if config.attention == "none" and not config.bridge:
+        raise ValueError(
+            "--attention=none needs --bridge: without attention and without "
+            "the encoder's final states nothing of the source reaches the "
+            "decoder"
+        )
+    stopwatch = training.Stopwatch()
+    finished = training.finished_result(config, workdir)
+    if finished is not None:
+        return finished
+    training.set_seed(config.seed)
+    splits = pairs.load(
+        config.data, reverse=config.reverse,
+        max_words=config.max_words or None, test_size=config.test_size,
+        seed=config.seed, tfds_data_dir=config.tfds_data_dir or None,
+    )
+    order = np.arange(len(splits.train_sources))
+    (kept, _), held_out = pipeline.split_validation(
+        order, order, config.validation_fraction, seed=config.seed
+    )
+    held = held_out[0] if held_out else []
+    train = ([splits.train_sources[i] for i in kept],
+             [splits.train_targets[i] for i in kept])
+    validation = ([splits.train_sources[i] for i in held],
+                  [splits.train_targets[i] for i in held])
+    logging.info("Data: %s (%d train, %d validation, %d test pairs)",
+                 splits.source, len(train[0]), len(validation[0]),
+                 len(splits.test_sources))
+    source_layer, target_layer = make_vocabularies(config, *train)
+    source_vocabulary = source_layer.get_vocabulary()
+    target_vocabulary = target_layer.get_vocabulary()
+    logging.info("Vocabularies: %d source, %d target tokens",
+                 len(source_vocabulary), len(target_vocabulary))
+
+    def batches(split, shuffle=False):
+        return teacher_forcing_batches(
+            config, _ids(source_layer, split[0]), _ids(target_layer, split[1]),
+            shuffle=shuffle,
+        )
+
+    model = build_model(config, len(source_vocabulary), len(target_vocabulary))
+    training.compile_classifier(
+        model, config, len(train[0]),
+        loss=zoo_metrics.SequenceCrossentropy(config.label_smoothing),
+        metrics=(),
+    )
+    run = training.fit(
+        model, batches(train, shuffle=True),
+        batches(validation) if validation[0] else None,
+        config, workdir, callbacks,
+    )
+    seq2seq = Seq2Seq(model, config, source_layer, target_vocabulary)
+    heatmaps = []
+    if config.attention != "none":
+        heatmaps = draw_attention(
+            seq2seq, splits.test_sources[:config.heatmaps],
+            f"{workdir}/attention",
+        )
+    history = run["history"]
+    return training.finish(
+        model,
+        (splits.test_sources, splits.test_targets),
+        run,
+        config,
+        workdir,
+        stopwatch,
+        serving_endpoints(seq2seq, config.beam_width),
+        evaluate=lambda m, data: _evaluate_and_keep(
+            seq2seq, data, config.beam_width, workdir
+        ),
+        track=[source_layer],
+        data=splits.source,
+        source_vocabulary_size=len(source_vocabulary),
+        target_vocabulary_size=len(target_vocabulary),
+        heatmaps=heatmaps,
+        validation_loss=(history.get("val_loss") or [None])[-1],
+        epoch_seconds=history.get("epoch_seconds", []),
+    )
+
+
+def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
+    """`evaluate`, writing the translations to `<workdir>/translations.tsv`."""
+    sources, targets = test
+    results, translations = evaluate(seq2seq, sources, targets, beam_width)
+    with open(f"{workdir}/translations.tsv", "w", encoding="utf-8") as f:
+        f.write("source\treference\tgreedy\tbeam\n")
+        for row in zip(sources, targets, translations["greedy"],
+                       translations["beam"]):
+            f.write("\t".join(" ".join(x.split()) for x in row) + "\n")
+    return results
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_and_evaluate(
+        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
