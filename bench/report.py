@@ -9,7 +9,8 @@ is printed only for a run whose settings are exactly the preset's (any
 data, workdir and export folder), that ran from start to end in one
 process (so its wall time is whole), on real data (not the offline
 fallback). The row shows the command that reproduces the run, the test
-accuracy, the wall time, the machine and the date the run finished. The
+result (accuracy; a tagger's per token; a translator's BLEU), the wall
+time, the machine and the date the run finished. The
 README's numbers are pasted from this output, never typed.
 """
 
@@ -26,7 +27,7 @@ from zoo.training import flags as zoo_flags
 _MACHINE = flags.DEFINE_string("machine", "", "Machine description.")
 
 HEADER = (
-    "| recipe | preset | command | test accuracy | wall time | machine | date |\n"
+    "| recipe | preset | command | test result | wall time | machine | date |\n"
     "|---|---|---|---|---|---|---|"
 )
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -97,11 +98,20 @@ def row(recipe, preset, workdir, machine):
 
 
 def _result(metrics, path):
-    """The test accuracy (a tagger's per token), and entity F1 if any."""
+    """The test accuracy (a tagger's per token, and entity F1 if any), or a
+    translator's BLEU (greedy and beam search) and chrF."""
+    if "bleu_beam" in metrics:
+        width = metrics["config"]["beam_width"]
+        return (
+            f"BLEU {metrics['bleu_greedy']:.2f} greedy, "
+            f"{metrics['bleu_beam']:.2f} beam {width} "
+            f"(chrF {metrics['chrf_beam']:.1f})"
+        )
     accuracy = metrics.get("test_accuracy", metrics.get("test_token_accuracy"))
     if accuracy is None:
         raise ReportError(
-            f"{path}: holds no test_accuracy or test_token_accuracy"
+            f"{path}: holds no test_accuracy, test_token_accuracy or "
+            "bleu_beam"
         )
     shown = f"{100 * accuracy:.2f}%"
     if "test_f1" in metrics:

@@ -76,6 +76,21 @@ def test_tagger_rows_show_token_accuracy_and_entity_f1(tmp_path):
 def test_a_run_without_test_accuracy_is_refused(tmp_path):
     write_metrics(tmp_path, test_accuracy=None)
     with pytest.raises(
-        report.ReportError, match=r"holds no test_accuracy or test_token_accuracy"
+        report.ReportError,
+        match=r"holds no test_accuracy, test_token_accuracy or bleu_beam",
     ):
         report.row("mnist_rnn", "gru", str(tmp_path), "m")
+
+
+def test_translator_rows_show_bleu_greedy_and_beam_and_chrf(tmp_path):
+    config = dataclasses.asdict(report.preset_config("translate", "none"))
+    config["data"] = "pairs.tsv"
+    metrics = {
+        "config": config, "bleu_greedy": 10.123, "bleu_beam": 11.456,
+        "chrf_greedy": 30.0, "chrf_beam": 33.33, "wall_seconds": 600.0,
+        "finished_at": "2026-11-23T12:00:00+00:00",
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    row = report.row("translate", "none", str(tmp_path), "m")
+    assert "| BLEU 10.12 greedy, 11.46 beam 5 (chrF 33.3) | 10 min 00 s |" in row
+    assert "--flagfile=recipes/translate/none.flags --data=pairs.tsv`" in row
