@@ -349,3 +349,27 @@ def test_id_sequence_batches_docstring_example_runs():
     from zoo.testing import run_docstring_examples
 
     run_docstring_examples(pipeline.id_sequence_batches)
+
+
+def test_split_validation_lists_is_split_validation_on_rows():
+    words = [f"w{i}" for i in range(10)]
+    tags = [[i] for i in range(10)]
+    (train_w, train_t), (val_w, val_t) = pipeline.split_validation_lists(
+        (words, tags), 0.3, seed=4
+    )
+    index = np.arange(10)
+    (kept, _), (held, _) = pipeline.split_validation(index, index, 0.3, seed=4)
+    assert train_w == [words[i] for i in kept] and val_w == [words[i] for i in held]
+    assert train_t == [tags[i] for i in kept] and val_t == [tags[i] for i in held]
+
+
+def test_split_validation_lists_without_a_fraction_holds_out_nothing():
+    assert pipeline.split_validation_lists((["a"], [1]), 0.0) == (
+        (["a"], [1]), ([], [])
+    )
+
+
+def test_split_validation_lists_docstring_example_runs():
+    from zoo.testing import run_docstring_examples
+
+    run_docstring_examples(pipeline.split_validation_lists)

@@ -19,6 +19,30 @@ def split_validation(features, labels, fraction, seed=0):
     return (features[train], labels[train]), (features[val], labels[val])
 
 
+def split_validation_lists(columns, fraction, seed=0):
+    """`split_validation` for parallel lists, e.g. sentences and their tags.
+
+    Args:
+        columns: A tuple of equally long lists.
+        fraction: Share of the rows held out, in [0, 1).
+        seed: Split seed (the same rows as `split_validation`'s).
+
+    Returns:
+        `(train, validation)`, each a tuple of lists like `columns`; the
+        validation lists are empty when no row is held out.
+
+    Example:
+
+    >>> split_validation_lists((["a", "b", "c", "d"], [1, 2, 3, 4]), 0.25)
+    ((['a', 'b', 'd'], [1, 2, 4]), (['c'], [3]))
+    """
+    order = np.arange(len(columns[0]))
+    (kept, _), held_out = split_validation(order, order, fraction, seed=seed)
+    held = held_out[0] if held_out else []
+    return (tuple([c[i] for i in kept] for c in columns),
+            tuple([c[i] for i in held] for c in columns))
+
+
 def from_arrays(features, labels, batch_size, shuffle=False, seed=0, map_fn=None):
     """A batched, prefetched dataset of `(map_fn(features), labels)`.
 

@@ -22,7 +22,6 @@ tokens) -> `tokens`, `tags` and `scores`.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
@@ -316,13 +315,9 @@ def train_and_evaluate(config, workdir, callbacks=()):
     validation = (splits.dev_tokens, splits.dev_tags)
     if not validation[0]:
         # No dev split: carve one from the training sentences.
-        order = np.arange(len(train[0]))
-        (kept, _), held_out = pipeline.split_validation(
-            order, order, config.validation_fraction, seed=config.seed
+        train, validation = pipeline.split_validation_lists(
+            train, config.validation_fraction, seed=config.seed
         )
-        held = held_out[0] if held_out else []
-        validation = tuple([s[i] for i in held] for s in train)
-        train = tuple([s[i] for i in kept] for s in train)
     # The tag set is the task's label space: every tag of every split, so a
     # tag missing from training still counts (as an error) when tested.
     tag_names = sorted(

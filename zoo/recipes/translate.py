@@ -29,7 +29,6 @@ gets heat maps of a few test sentences. The export
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
@@ -495,15 +494,10 @@ def train_and_evaluate(config, workdir, callbacks=()):
         max_words=config.max_words or None, test_size=config.test_size,
         seed=config.seed, tfds_data_dir=config.tfds_data_dir or None,
     )
-    order = np.arange(len(splits.train_sources))
-    (kept, _), held_out = pipeline.split_validation(
-        order, order, config.validation_fraction, seed=config.seed
+    train, validation = pipeline.split_validation_lists(
+        (splits.train_sources, splits.train_targets),
+        config.validation_fraction, seed=config.seed,
     )
-    held = held_out[0] if held_out else []
-    train = ([splits.train_sources[i] for i in kept],
-             [splits.train_targets[i] for i in kept])
-    validation = ([splits.train_sources[i] for i in held],
-                  [splits.train_targets[i] for i in held])
     logging.info("Data: %s (%d train, %d validation, %d test pairs)",
                  splits.source, len(train[0]), len(validation[0]),
                  len(splits.test_sources))
