@@ -55,3 +55,12 @@ def test_heatmap_rejects_weights_that_do_not_match_the_tokens(tmp_path):
             str(tmp_path / "x.png"),
         )
     assert not (tmp_path / "x.png").exists()
+
+
+def test_heatmap_with_a_long_title_and_labels_warns_nothing(tmp_path,
+                                                            recwarn):
+    plots.attention_heatmap(
+        np.full((2, 2), 0.5), ["x" * 40, "y"], ["z" * 40, "w"],
+        str(tmp_path / "long.png"), title="a long title " * 30,
+    )
+    assert [str(w.message) for w in recwarn] == []

@@ -1,6 +1,7 @@
 """Pictures of what a model did: attention heat maps (matplotlib, PNG)."""
 
 import os
+import textwrap
 
 import numpy as np
 
@@ -57,11 +58,11 @@ def attention_heatmap(weights, source_tokens, target_tokens, path,
         axes.set_xlabel("source")
         axes.set_ylabel("output")
         if title:
-            axes.set_title(title, fontsize=9)
+            axes.set_title(textwrap.fill(title, 70), fontsize=9)
         figure.colorbar(image, ax=axes, fraction=0.05)
-        figure.tight_layout()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        figure.savefig(path, format="png", dpi=100)
+        # "tight": the labels and title fit, however long.
+        figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
     finally:
         pyplot.close(figure)
     return path

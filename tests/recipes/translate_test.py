@@ -578,3 +578,21 @@ def test_no_attention_and_no_bridge_is_refused(tmp_path, pairs_file):
             tiny_config(pairs_file, attention="none", bridge=False),
             str(tmp_path),
         )
+
+
+@pytest.mark.slow
+def test_tfds_ted_hrlr_on_mock_data(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=8):
+        metrics = translate.train_and_evaluate(
+            tiny_config(translate.DEFAULTS["data"], max_words=0,
+                        tfds_data_dir=str(tmp_path)),
+            str(tmp_path / "w"),
+        )
+    assert metrics["data"] == "tensorflow-datasets ted_hrlr_translate/pt_to_en"
+    for name in ("bleu_greedy", "bleu_beam", "chrf_greedy", "chrf_beam"):
+        assert 0.0 <= metrics[name] <= 100.0
+    with open(tmp_path / "w" / "translations.tsv", encoding="utf-8") as f:
+        assert len(f.read().splitlines()) == 1 + 8  # Header, 8 test pairs.
