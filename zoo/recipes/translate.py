@@ -3,10 +3,10 @@ r"""Encoder-decoder translator with attention: text in, translation out.
     python -m zoo.recipes.translate --data=../shared/data/bible_en_es/pairs.tsv
 
 A (bi)directional recurrent encoder reads the source words; a recurrent
-decoder, started from the encoder's final states, reads the previous
-target word (teacher forcing in training) and scores the next one from its
-output and, with `--attention`, the context vector of an attention over
-the encoder outputs (Luong et al.'s "global attention" with an additive,
+decoder, started from the encoder's final states (`--bridge`), reads the
+previous target word (teacher forcing in training) and scores the next one
+from its output and, with `--attention`, the context vector of an
+attention over the encoder outputs (Luong et al.'s "global attention" with an additive,
 dot or general score; `zoo.layers.SequenceAttention`). The loss is the
 cross-entropy per real target token, with label smoothing.
 
@@ -174,8 +174,9 @@ def build_model(config, source_vocabulary_size, target_vocabulary_size):
     Inputs are int32 `[batch, S]` and `[batch, T]` padded with 0; the
     target input starts with `START_ID`. The decoder has one layer per
     encoder layer, of the encoder's output width, and starts from the
-    encoder's final states (the directions' states concatenated). Layer
-    names are what `Seq2Seq` looks up to decode step by step.
+    encoder's final states (the directions' states concatenated, see
+    `bridge`), or from zeros when `config.bridge` is false. Layer names are
+    what `Seq2Seq` looks up to decode step by step.
     """
     source = keras.Input(shape=(None,), dtype="int32", name="source")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
