@@ -305,6 +305,7 @@ class SequenceCrossentropy(keras.losses.Loss):
         label_smoothing: Float in [0, 1). Default: 0.
         pad_id: Integer id of padding in `y_true`. Default: 0.
         name: Name of the loss.
+        dtype: Dtype of the loss computation (Keras' default if None).
 
     Call arguments:
         y_true: Int ids `[batch, time]`.
@@ -319,12 +320,17 @@ class SequenceCrossentropy(keras.losses.Loss):
     """
 
     def __init__(self, label_smoothing=0.0, pad_id=0,
-                 name="sequence_crossentropy"):
-        super().__init__(name=name, reduction="sum")
+                 name="sequence_crossentropy", dtype=None):
+        super().__init__(name=name, reduction="sum", dtype=dtype)
         self.label_smoothing = utils.check_fraction(
             "label_smoothing", label_smoothing
         )
-        self.pad_id = int(pad_id)
+        if isinstance(pad_id, bool) or not isinstance(pad_id, int):
+            raise ValueError(
+                "Received an invalid value for argument `pad_id`, expected "
+                f"an integer, got {pad_id!r}"
+            )
+        self.pad_id = pad_id
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
@@ -341,5 +347,8 @@ class SequenceCrossentropy(keras.losses.Loss):
         return losses * real / ops.maximum(ops.sum(real), 1.0)
 
     def get_config(self):
-        return {"name": self.name, "label_smoothing": self.label_smoothing,
-                "pad_id": self.pad_id}
+        config = super().get_config()
+        config.pop("reduction", None)  # Always "sum"; not an argument.
+        config.update({"label_smoothing": self.label_smoothing,
+                       "pad_id": self.pad_id})
+        return config

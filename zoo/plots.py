@@ -36,10 +36,10 @@ def attention_heatmap(weights, source_tokens, target_tokens, path,
             f"Received attention weights of shape {weights.shape}, expected "
             f"{expected} (target tokens x source tokens)"
         )
-    import matplotlib  # Imported here: only runs that draw need it.
-
-    matplotlib.use("Agg")  # Files only; no display.
-    from matplotlib import pyplot
+    # Imported here: only runs that draw need them. A bare Figure with the
+    # Agg canvas draws to files without touching pyplot's global backend.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     target_tokens, source_tokens = list(target_tokens), list(source_tokens)
     if not target_tokens:  # An empty translation: one blank row.
@@ -47,22 +47,19 @@ def attention_heatmap(weights, source_tokens, target_tokens, path,
     if not source_tokens:  # An empty source: one blank column.
         weights, source_tokens = np.zeros((weights.shape[0], 1)), ["(empty)"]
     rows, columns = weights.shape
-    figure, axes = pyplot.subplots(
-        figsize=(1.5 + 0.35 * columns, 1.2 + 0.35 * rows)
-    )
-    try:
-        image = axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0,
-                            aspect="auto")
-        axes.set_xticks(range(columns), labels=source_tokens, rotation=90)
-        axes.set_yticks(range(rows), labels=target_tokens)
-        axes.set_xlabel("source")
-        axes.set_ylabel("output")
-        if title:
-            axes.set_title(textwrap.fill(title, 70), fontsize=9)
-        figure.colorbar(image, ax=axes, fraction=0.05)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        # "tight": the labels and title fit, however long.
-        figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
-    finally:
-        pyplot.close(figure)
+    figure = Figure(figsize=(1.5 + 0.35 * columns, 1.2 + 0.35 * rows))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    image = axes.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0,
+                        aspect="auto")
+    axes.set_xticks(range(columns), labels=source_tokens, rotation=90)
+    axes.set_yticks(range(rows), labels=target_tokens)
+    axes.set_xlabel("source")
+    axes.set_ylabel("output")
+    if title:
+        axes.set_title(textwrap.fill(title, 70), fontsize=9)
+    figure.colorbar(image, ax=axes, fraction=0.05)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # "tight": the labels and title fit, however long.
+    figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
     return path

@@ -115,14 +115,14 @@ def test_length_penalty_changes_the_ranking():
     np.testing.assert_array_equal(lengths, [[2, 1]])
 
 
-def test_unfinished_hypotheses_are_ranked_at_max_length():
-    # After one step: [1] .5 (unfinished) and [3] .4 (finished).
+def test_at_max_length_the_finished_hypothesis_comes_first():
+    # After one step: [1] .5 (unfinished, cut off) and [3] .4 (finished).
     sequences, scores, lengths = numpy(
         beam_search(table_fn(LP_PROBS), [0], {}, 1, END, beam_width=2,
                     length_penalty=0.6)
     )
-    np.testing.assert_array_equal(sequences, [[[1], [3]]])
-    np.testing.assert_allclose(scores, np.log([[0.5, 0.4]]), atol=1e-6)
+    np.testing.assert_array_equal(sequences, [[[3], [1]]])
+    np.testing.assert_allclose(scores, np.log([[0.4, 0.5]]), atol=1e-6)
     np.testing.assert_array_equal(lengths, [[1, 1]])
 
 
@@ -316,3 +316,41 @@ def test_call_rejections(kwargs, match):
 
 def test_docstring_examples():
     run_docstring_examples(beam)
+
+
+def test_a_finished_hypothesis_outranks_a_cut_off_one_despite_the_penalty():
+    # Token 1 is likely and never ends; the end token (2) is less likely.
+    # Cut off after 10 steps, "1 1 ... 1" scores -0.41 with the penalty
+    # (((5 + 10) / 6) ** 1 = 2.5) while the finished "2" scores -0.51.
+    table = np.log(np.array(
+        [[1e-9, 0.4, 0.6], [1e-9, 0.99, 0.01], [1 / 3, 1 / 3, 1 / 3]]
+    )).astype("float32")
+
+    def next_fn(tokens, state, index):
+        return ops.take(table, tokens, axis=0), state
+
+    sequences, scores, lengths = beam_search(
+        next_fn, [0], {}, max_length=10, end_token=2, beam_width=2,
+        length_penalty=1.0,
+    )
+    assert ops.convert_to_numpy(sequences)[0].tolist() == [
+        [2] + [0] * 9, [1] * 10
+    ]
+    assert ops.convert_to_numpy(lengths).tolist() == [[1, 10]]
+    scores = ops.convert_to_numpy(scores)[0]
+    np.testing.assert_allclose(scores[0], np.log(0.6) / 1.0, rtol=1e-5)
+    assert scores[1] > scores[0]  # Higher, yet ranked second: unfinished.
+
+
+def test_rows_with_no_finished_hypothesis_rank_by_score():
+    table = np.log(np.array([[0.1, 0.6, 0.3]])).astype("float32")
+
+    def next_fn(tokens, state, index):  # Never ends (end token 3 absent).
+        return ops.repeat(table, ops.shape(tokens)[0], axis=0), state
+
+    sequences, scores, _ = beam_search(
+        next_fn, [0, 0], {}, max_length=2, end_token=5, beam_width=2,
+    )
+    assert ops.convert_to_numpy(sequences)[0].tolist() == [[1, 1], [1, 2]]
+    scores = ops.convert_to_numpy(scores)
+    assert (np.diff(scores, axis=1) <= 0).all()

@@ -49,8 +49,9 @@ def beam_search(next_fn, start_tokens, initial_state, max_length, end_token,
     it is not duplicated), its score and length freeze and `next_fn` sees
     `pad_token` as its previous token after the end token. The loop stops
     when every beam of every row is finished, otherwise after `max_length`
-    steps; then the hypotheses (finished or not) are ranked by the length
-    penalized score.
+    steps; then the finished hypotheses are ranked by the length penalized
+    score, followed by the unfinished ones (cut off at `max_length`), also
+    by score.
 
     Args:
         next_fn: `next_fn(tokens, state, index) -> (logits, state)` as for
@@ -157,19 +158,39 @@ def beam_search(next_fn, start_tokens, initial_state, max_length, end_token,
         return (index + 1, flatten(token), state, sequences, log_probs,
                 lengths, finished)
 
-    _, _, _, sequences, log_probs, lengths, _ = ops.while_loop(
+    _, _, _, sequences, log_probs, lengths, finished = ops.while_loop(
         cond,
         body,
         (index, tokens, state, sequences, log_probs, lengths, finished),
     )
     scores = length_normalized(log_probs, lengths, length_penalty)
-    scores, order = ops.top_k(scores, beam_width)  # Best first.
-    order = ops.cast(order, "int32")
+    order = _finished_first(scores, finished)
     sequences = ops.take_along_axis(
         sequences, ops.expand_dims(order, -1), axis=1
     )
+    scores = ops.take_along_axis(scores, order, axis=1)
     lengths = ops.take_along_axis(lengths, order, axis=1)
     return sequences, scores, lengths
+
+
+def _finished_first(scores, finished):
+    """Beam order `[batch, beam]`: finished by score, then unfinished by score.
+
+    A hypothesis cut off by `max_length` is no translation of the whole
+    source; with a length penalty its long length could otherwise outrank
+    the finished ones.
+    """
+    minus_inf = float("-inf")
+    width = ops.shape(scores)[1]
+    _, done = ops.top_k(ops.where(finished, scores, minus_inf), width)
+    _, open_ = ops.top_k(ops.where(finished, minus_inf, scores), width)
+    count = ops.sum(ops.cast(finished, "int32"), axis=1, keepdims=True)
+    rank = ops.expand_dims(ops.arange(width, dtype="int32"), 0)  # [1, beam]
+    # Rank r takes the r-th finished beam, or else the (r - count)-th open.
+    from_open = ops.take_along_axis(
+        ops.cast(open_, "int32"), ops.maximum(rank - count, 0), axis=1
+    )
+    return ops.where(rank < count, ops.cast(done, "int32"), from_open)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
