@@ -317,10 +317,12 @@ def test_sequence_crossentropy_all_padding_is_zero():
 
 def test_sequence_crossentropy_config_round_trip():
     loss = metrics.SequenceCrossentropy(label_smoothing=0.1, pad_id=5)
-    clone = metrics.SequenceCrossentropy.from_config(loss.get_config())
+    config = loss.get_config()
+    clone = metrics.SequenceCrossentropy.from_config(config)
     assert (clone.label_smoothing, clone.pad_id, clone.name) == (
         0.1, 5, "sequence_crossentropy"
     )
+    assert clone.get_config() == config
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.0, "0.1"])
@@ -328,3 +330,10 @@ def test_sequence_crossentropy_rejects_bad_label_smoothing(value):
     with pytest.raises(ValueError, match="`label_smoothing`, expected a "
                        "number in \\[0, 1\\)"):
         metrics.SequenceCrossentropy(label_smoothing=value)
+
+
+@pytest.mark.parametrize("value", [True, 1.0, "0"])
+def test_sequence_crossentropy_rejects_a_pad_id_that_is_no_integer(value):
+    with pytest.raises(ValueError, match="Received an invalid value for "
+                       f"argument `pad_id`, expected an integer, got {value!r}"):
+        metrics.SequenceCrossentropy(pad_id=value)

@@ -312,6 +312,12 @@ def test_export_answers_bad_input(runs, served, attention, case):
         assert np.all(source == b"dog")
     if case == "empty":
         assert source.shape == (1, 1) and source[0, 0] == b""
+    # No source, no translation: "" and no output tokens.
+    for i, text in enumerate(inputs):
+        if not text.strip():
+            assert default["translation"][i] == b""
+            assert greedy["translation"][i] == b""
+            assert not greedy["output_tokens"][i].any()
     if case == "not-utf8":
         # Invalid bytes become U+FFFD, a token of its own.
         assert source[0, 0] == "\ufffd".encode()
@@ -378,9 +384,11 @@ def test_translations_never_hold_reserved_tokens(favoured):
         if favoured == [3]:  # The end token first: empty translations.
             assert found.tolist() == [b""] * 4
         else:
-            for t in found:
+            for text, t in zip(SAMPLE, found):
                 words = t.decode().split()
-                assert words and not set(words) & set(RESERVED)
+                assert not set(words) & set(RESERVED)
+                # Only the empty source has an empty translation.
+                assert bool(words) == bool(text)
     explained = seq2seq.explain(tf.constant(SAMPLE))
     check_greedy_outputs(
         {k: v.numpy().astype("S") if v.dtype == tf.string else v.numpy()
