@@ -641,15 +641,18 @@ def test_fit_vocabulary_get_config_round_trip():
          "positive integer, got 0"),
         (["a"], dict(reserved=["<s>", "<s>"]),
          "Received an invalid value for argument `reserved`, expected "
-         "distinct tokens other than ['', '[UNK]'], got ['<s>', '<s>']"),
+         "distinct tokens without whitespace other than ['', '[UNK]'], got "
+         "['<s>', '<s>']"),
         (["a"], dict(reserved=[""]),
-         "expected distinct tokens other than ['', '[UNK]'], got ['']"),
+         "other than ['', '[UNK]'], got ['']"),
         (["a"], dict(reserved=["[UNK]"]),
-         "expected distinct tokens other than ['', '[UNK]'], got ['[UNK]']"),
+         "other than ['', '[UNK]'], got ['[UNK]']"),
+        (["a"], dict(reserved=["<s> x"]),
+         "other than ['', '[UNK]'], got ['<s> x']"),
     ],
     ids=["too_many_reserved", "nothing_qualifies", "no_texts",
          "min_count_0", "batch_size_0", "duplicate_reserved",
-         "empty_reserved", "unknown_reserved"],
+         "empty_reserved", "unknown_reserved", "spaced_reserved"],
 )
 def test_fit_vocabulary_rejections(texts, kwargs, message):
     layer = TextToIds(max_tokens=4, max_length=3)

@@ -121,8 +121,8 @@ class TextToIds(keras.layers.Layer):
         Args:
             texts: Iterable of strings.
             min_count: Positive integer.
-            reserved: Distinct non-empty tokens placed first, as given
-                (not standardized), e.g. `["<s>", "</s>"]`.
+            reserved: Distinct non-empty tokens without whitespace placed
+                first, as given (not standardized), e.g. `["<s>", "</s>"]`.
             batch_size: Positive integer, strings standardized at a time.
 
         Returns:
@@ -142,11 +142,12 @@ class TextToIds(keras.layers.Layer):
         utils.check_positive_int("batch_size", batch_size)
         reserved = [str(token) for token in reserved]
         unusable = {"", UNKNOWN}
-        if len(set(reserved)) != len(reserved) or unusable & set(reserved):
+        if (len(set(reserved)) != len(reserved) or unusable & set(reserved)
+                or any(len(token.split()) != 1 for token in reserved if token)):
             raise ValueError(
                 "Received an invalid value for argument `reserved`, expected "
-                f"distinct tokens other than {sorted(unusable)}, got "
-                f"{reserved!r}"
+                f"distinct tokens without whitespace other than "
+                f"{sorted(unusable)}, got {reserved!r}"
             )
         split = split_bigrams if self.bigrams else tf.strings.split
         counts = collections.Counter()

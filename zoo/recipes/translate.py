@@ -98,8 +98,10 @@ def define_flags(flag_values=flags.FLAGS):
     d = RECIPE_DEFAULTS
     into = dict(flag_values=flag_values)
     flags.DEFINE_enum("attention", d["attention"], ATTENTION,
-                      "Attention score over the encoder outputs, or none "
-                      "(a plain encoder-decoder).", **into)
+                      "Score of the attention over the encoder outputs "
+                      "(Luong's global attention with Bahdanau's additive "
+                      "score, or Luong's dot or general one), or none (a "
+                      "plain encoder-decoder).", **into)
     flags.DEFINE_integer("attention_units", d["attention_units"],
                          "Width of the additive (bahdanau) score.",
                          lower_bound=1, **into)
