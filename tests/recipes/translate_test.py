@@ -356,7 +356,11 @@ def test_beam_of_width_one_is_greedy_and_decoding_traces(attention):
         seq2seq.next, tf.fill([4], translate.START_ID), seq2seq.encode(ids),
         length, translate.END_ID, beam_width=1, length_penalty=1.0,
     )
-    np.testing.assert_array_equal(beam[:, 0], greedy)
+    # `decode` empties the output of the empty source (SAMPLE[2]) only.
+    assert SAMPLE[2] == "" and not greedy[2].numpy().any()
+    real = [0, 1, 3]
+    np.testing.assert_array_equal(tf.gather(beam[:, 0], real),
+                                  tf.gather(greedy, real))
     # Inside a tf.function with unknown shapes, as in the export.
     spec = [tf.TensorSpec([None, None], tf.int32)]
     traced = tf.function(seq2seq.decode, input_signature=spec)
