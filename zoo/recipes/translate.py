@@ -303,9 +303,9 @@ class Seq2Seq:
         get = self.model.get_layer
         x = get("source_embedding")(source_ids)
         encoded, *states = get("encoder")(x, training=False)
-        initial = _initial_state(self.config, states, get("encoder"))
-        if initial is None:  # Zeros, the decoder's own initial state.
-            initial = [tf.zeros_like(s) for s in bridge(states, get("encoder"))]
+        initial = bridge(states, get("encoder"))
+        if not self.config.bridge:  # Zeros, the decoder's own initial state.
+            initial = [tf.zeros_like(s) for s in initial]
         return {
             "states": initial,
             "encoded": encoded,
@@ -365,11 +365,18 @@ class Seq2Seq:
         return tf.ragged.boolean_mask(ids.with_flat_values(words),
                                       ids.with_flat_values(kept))
 
+    @staticmethod
+    def sentences(tokens):
+        """Ragged output tokens -> detokenized strings `[N]`."""
+        return layers.detokenize(
+            tf.strings.reduce_join(tokens, axis=1, separator=" ")
+        )
+
     def translate(self, text, beam_width=1):
         """Strings `[N]` -> translations `[N]`."""
-        tokens = self.tokens(self.decode(self.source_ids(text), beam_width))
-        return layers.detokenize(tf.strings.reduce_join(tokens, axis=1,
-                                                        separator=" "))
+        return self.sentences(
+            self.tokens(self.decode(self.source_ids(text), beam_width))
+        )
 
     def explain(self, text):
         """Greedy translations with their tokens and attention weights."""
@@ -377,9 +384,7 @@ class Seq2Seq:
         ids = self.decode(source_ids)
         tokens = self.tokens(ids)
         outputs = {
-            "translation": layers.detokenize(
-                tf.strings.reduce_join(tokens, axis=1, separator=" ")
-            ),
+            "translation": self.sentences(tokens),
             "output_tokens": tokens.to_tensor(default_value=""),
         }
         words = tf.strings.split(self.source_layer.standardize(text))
