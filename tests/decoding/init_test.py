@@ -8,7 +8,7 @@ from zoo.testing import run_docstring_examples
 
 
 def test_names():
-    assert decoding.names() == ["beam", "greedy"]
+    assert decoding.names() == ["beam", "greedy", "sample"]
 
 
 def test_get_by_name():
@@ -49,12 +49,12 @@ def test_get_instance_is_returned_as_is():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(
         ValueError, match=r"Unknown decoder 'sampling'. Known decoders: "
-                          r"beam, greedy"
+                          r"beam, greedy, sample$"
     ):
         decoding.get("sampling")
     with pytest.raises(
         ValueError, match=r"Unknown decoder class 'TopK'. Known classes: "
-                          r"BeamSearch, GreedySearch"
+                          r"BeamSearch, GreedySearch, Sampler$"
     ):
         decoding.get({"class_name": "TopK", "config": {}})
 

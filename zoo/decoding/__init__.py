@@ -1,5 +1,6 @@
 """Decoders: loops over a step function, behind a `get()` registry.
 
+Greedy search, beam search and sampling (temperature, top-k, top-p).
 Every decoder drives a step function
 
     next_fn(tokens, state, index) -> (logits, state)
@@ -25,7 +26,7 @@ sequence, length and score with a GNMT length penalty.
 
 >>> from zoo import decoding
 >>> decoding.names()
-['beam', 'greedy']
+['beam', 'greedy', 'sample']
 >>> decoding.get("beam", beam_width=2).beam_width
 2
 """
@@ -34,11 +35,15 @@ from zoo.decoding.beam import BeamSearch
 from zoo.decoding.beam import beam_search
 from zoo.decoding.greedy import GreedySearch
 from zoo.decoding.greedy import greedy_search
+from zoo.decoding.sampling import Sampler
+from zoo.decoding.sampling import filter_logits
+from zoo.decoding.sampling import sample
 
 # Name -> class.
 _REGISTRY = {
     "greedy": GreedySearch,
     "beam": BeamSearch,
+    "sample": Sampler,
 }
 _CLASSES = {cls.__name__: cls for cls in _REGISTRY.values()}
 
@@ -109,8 +114,11 @@ def get(identifier, **kwargs):
 __all__ = [
     "BeamSearch",
     "GreedySearch",
+    "Sampler",
     "beam_search",
+    "filter_logits",
     "get",
     "greedy_search",
     "names",
+    "sample",
 ]

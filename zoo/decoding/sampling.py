@@ -1,0 +1,262 @@
+"""Random sampling: temperature, top-k and top-p (nucleus), reproducible.
+
+A loop over a step function `next_fn(tokens, state, index) -> (logits,
+state)` (see `zoo.decoding`), like `greedy_search`. Every step draws the
+next token of each row from the model's distribution, reshaped by
+
+* `temperature`: logits are divided by it (below 1 sharper, above 1
+  flatter); 0 means the most probable token (greedy search);
+* `top_k`: only the `k` most probable tokens are kept (0 = all);
+* `top_p`: only the smallest set of most probable tokens whose
+  probabilities sum to at least `p` is kept (Holtzman et al., 2019, "The
+  Curious Case of Neural Text Degeneration",
+  https://arxiv.org/abs/1904.09751); 1 keeps all.
+
+The draws are stateless: step `index` of a call with `seed` uses the seed
+pair `(seed, index)`, so the same seed, inputs and model give the same
+tokens, eagerly, in a `tf.function` and in a SavedModel. `temperature`,
+`top_k`, `top_p` and `seed` may be tensors (a serving signature's inputs).
+The draw itself is TensorFlow's `stateless_categorical`: `keras.random`
+takes only Python or generator seeds, not a seed tensor.
+"""
+
+import numbers
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from zoo.decoding.greedy import _prepare
+from zoo.decoding.greedy import _write
+
+
+def _check_number(name, value, low, high, expected):
+    """Python numbers are validated here; tensors are used as given."""
+    if ops.is_tensor(value):
+        return value
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not low <= value <= high
+    ):
+        raise ValueError(
+            f"Received an invalid value for argument `{name}`, expected "
+            f"{expected}, got {value!r}"
+        )
+    return value
+
+
+def _is_int(value):
+    return not isinstance(value, bool) and isinstance(value, numbers.Integral)
+
+
+def _check_settings(temperature, top_k, top_p, seed):
+    """Validates the sampling settings given as Python numbers.
+
+    Tensors (a serving signature's inputs) pass unchecked.
+    """
+    temperature = _check_number(
+        "temperature", temperature, 0.0, float("inf"), "a number >= 0"
+    )
+    top_p = _check_number("top_p", top_p, 1e-9, 1.0, "a number in (0, 1]")
+    if not ops.is_tensor(top_k) and not (_is_int(top_k) and top_k >= 0):
+        raise ValueError(
+            "Received an invalid value for argument `top_k`, expected a "
+            f"non-negative integer (0 = all tokens), got {top_k!r}"
+        )
+    if not ops.is_tensor(seed) and not _is_int(seed):
+        raise ValueError(
+            "Received an invalid value for argument `seed`, expected an "
+            f"integer, got {seed!r}"
+        )
+    return temperature, top_k, top_p, seed
+
+
+def filter_logits(logits, top_k=0, top_p=1.0):
+    """Sets logits outside the top-k and the top-p nucleus to -inf.
+
+    Args:
+        logits: float `[batch, vocab]`.
+        top_k: int (or int tensor) >= 0; 0 keeps all tokens.
+        top_p: float (or tensor) in (0, 1]; 1 keeps all tokens.
+
+    Returns:
+        `logits` with the filtered-out entries at -inf. The most probable
+        token always survives; tokens tied with the last kept one survive
+        too.
+
+    Example:
+
+    >>> from keras import ops
+    >>> logits = ops.log([[0.5, 0.3, 0.15, 0.05]])
+    >>> ops.convert_to_numpy(ops.isfinite(filter_logits(logits, top_k=2)))
+    array([[ True,  True, False, False]])
+    >>> ops.convert_to_numpy(ops.isfinite(filter_logits(logits, top_p=0.7)))
+    array([[ True,  True, False, False]])
+    """
+    logits = ops.cast(logits, "float32")
+    vocab = ops.shape(logits)[-1]
+    ranked = -ops.sort(-logits, axis=-1)  # Descending, [batch, vocab].
+    # Top-k: the k-th largest logit is the smallest kept (k = 0: all).
+    k = ops.cast(top_k, "int32")
+    k = ops.where(k > 0, ops.minimum(k, vocab), vocab)
+    kth = ops.take(ranked, k - 1, axis=-1)  # [batch].
+    # Top-p: keep a ranked token if the probability mass before it is
+    # below p; the first token has mass 0 before it, so it is always kept.
+    probabilities = ops.softmax(ranked, axis=-1)
+    before = ops.cumsum(probabilities, axis=-1) - probabilities
+    nucleus = before < ops.cast(top_p, "float32")
+    smallest = ops.min(ops.where(nucleus, ranked, ranked[:, :1]), axis=-1)
+    threshold = ops.maximum(kth, smallest)[:, None]
+    return ops.where(logits >= threshold, logits, float("-inf"))
+
+
+def sample(next_fn, start_tokens, initial_state, max_length, end_token,
+           temperature=1.0, top_k=0, top_p=1.0, seed=0, pad_token=0):
+    """Decodes by drawing each token from the (reshaped) distribution.
+
+    A sequence finishes when it emits `end_token`, as in `greedy_search`:
+    its later positions hold `pad_token`; the loop stops when every
+    sequence is finished, otherwise after `max_length` steps.
+
+    Args:
+        next_fn: `next_fn(tokens, state, index) -> (logits, state)` as for
+            `zoo.decoding.greedy_search`. Logits of -inf are never drawn, so
+            a step function can forbid tokens (constrained decoding).
+        start_tokens: int `[batch]`, the first input tokens.
+        initial_state: The first `state`.
+        max_length: Python int > 0, the length of the output buffer.
+        end_token: Python int, the token that finishes a sequence.
+        temperature: Number (or tensor) >= 0; 0 = greedy.
+        top_k: Integer (or tensor) >= 0; 0 = no top-k filter.
+        top_p: Number (or tensor) in (0, 1]; 1 = no nucleus filter.
+        seed: Integer (or int tensor): the same seed draws the same tokens.
+        pad_token: Python int written after the end token.
+
+    Returns:
+        `(sequences, scores, lengths)` as for `greedy_search`; `scores` sum
+        the log-probabilities of the drawn tokens under the step
+        function's own distribution (before temperature and filters).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> table = np.log([[.1, .5, .3, .1], [.1, .3, .2, .4],
+    ...                 [.1, .1, .1, .7], [.25, .25, .25, .25]])
+    >>> def next_fn(tokens, state, index):
+    ...     return ops.take(table.astype("float32"), tokens, axis=0), state
+    >>> a, _, _ = sample(next_fn, [0, 0], {}, max_length=6, end_token=3,
+    ...                  seed=7)
+    >>> b, _, _ = sample(next_fn, [0, 0], {}, max_length=6, end_token=3,
+    ...                  seed=7)
+    >>> bool(ops.all(a == b))
+    True
+    >>> greedy, _, _ = sample(next_fn, [0], {}, 4, 3, temperature=0)
+    >>> ops.convert_to_numpy(greedy).tolist()
+    [[1, 3, 0, 0]]
+    """
+    start_tokens, initial_state, max_length, end_token, pad_token = _prepare(
+        next_fn, start_tokens, initial_state, max_length, end_token,
+        pad_token,
+    )
+    temperature, top_k, top_p, seed = _check_settings(
+        temperature, top_k, top_p, seed
+    )
+    temperature = ops.cast(temperature, "float32")
+    greedy = temperature <= 0.0
+    # Any positive divisor when greedy: the draw is then not used.
+    divisor = ops.where(greedy, 1.0, temperature)
+    seed = ops.cast(seed, "int64")
+
+    batch = ops.shape(start_tokens)[0]
+    sequences = ops.full([batch, max_length], pad_token, dtype="int32")
+    scores = ops.zeros([batch], dtype="float32")
+    lengths = ops.zeros([batch], dtype="int32")
+    finished = ops.zeros([batch], dtype="bool")
+    index = ops.convert_to_tensor(0, dtype="int32")
+
+    def cond(index, tokens, state, sequences, scores, lengths, finished):
+        return ops.logical_and(
+            index < max_length, ops.logical_not(ops.all(finished))
+        )
+
+    def body(index, tokens, state, sequences, scores, lengths, finished):
+        logits, state = next_fn(tokens, state, index)
+        logits = ops.cast(logits, "float32")
+        log_probs = ops.log_softmax(logits, axis=-1)
+        reshaped = filter_logits(logits / divisor, top_k, top_p)
+        drawn = tf.random.stateless_categorical(
+            reshaped, 1, seed=ops.stack([seed, ops.cast(index, "int64")]),
+            dtype=tf.int32,
+        )[:, 0]
+        token = ops.where(
+            greedy, ops.cast(ops.argmax(logits, axis=-1), "int32"), drawn
+        )
+        token_log_prob = ops.take_along_axis(
+            log_probs, ops.expand_dims(token, -1), axis=-1
+        )[:, 0]
+        token = ops.where(finished, pad_token, token)
+        scores = scores + ops.where(finished, 0.0, token_log_prob)
+        lengths = lengths + ops.where(finished, 0, 1)
+        finished = ops.logical_or(finished, token == end_token)
+        sequences = _write(sequences, index, token)
+        return index + 1, token, state, sequences, scores, lengths, finished
+
+    _, _, _, sequences, scores, lengths, _ = ops.while_loop(
+        cond,
+        body,
+        (index, start_tokens, initial_state, sequences, scores, lengths,
+         finished),
+    )
+    return sequences, scores, lengths
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Sampler:
+    """Sampling decoder with fixed settings; see `sample`.
+
+    Args:
+        temperature: Number >= 0 (0 = greedy). Default: 1.
+        top_k: Integer >= 0 (0 = all tokens). Default: 0.
+        top_p: Number in (0, 1] (1 = all tokens). Default: 1.
+        seed: Integer seed of the draws. Default: 0.
+
+    Call arguments:
+        next_fn, start_tokens, initial_state, max_length, end_token,
+        pad_token: As for `sample`.
+
+    Example:
+
+    >>> Sampler(temperature=0.8, top_k=40)
+    Sampler(temperature=0.8, top_k=40, top_p=1.0, seed=0)
+    """
+
+    def __init__(self, temperature=1.0, top_k=0, top_p=1.0, seed=0):
+        temperature, top_k, top_p, seed = _check_settings(
+            temperature, top_k, top_p, seed
+        )
+        self.temperature = float(temperature)
+        self.top_k = int(top_k)
+        self.top_p = float(top_p)
+        self.seed = int(seed)
+
+    def __call__(self, next_fn, start_tokens, initial_state, max_length,
+                 end_token, pad_token=0):
+        return sample(
+            next_fn, start_tokens, initial_state, max_length, end_token,
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p,
+            seed=self.seed, pad_token=pad_token,
+        )
+
+    def get_config(self):
+        return {"temperature": self.temperature, "top_k": self.top_k,
+                "top_p": self.top_p, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return (f"Sampler(temperature={self.temperature}, top_k={self.top_k}, "
+                f"top_p={self.top_p}, seed={self.seed})")
