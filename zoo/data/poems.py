@@ -1,0 +1,235 @@
+"""Texts for character language models: poems or windows of running text.
+
+`load(data)` returns training and held-out test texts and says whether
+each is a whole poem (a sequence with begin and end markers) or a window
+of running text. `--data` may be:
+
+* poems in the chinese-poetry project's schema, one JSON object
+  `{"title", "author", "paragraphs": [lines]}` per poem: a `.json` file (a
+  list of objects, or one object), a `.jsonl` file (an object a line),
+  either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a folder of such
+  files (the project's own layout). A poem's text is its paragraphs
+  joined; a fixed random `test_size` poems are held out;
+* a plain UTF-8 `.txt` file (optionally `.txt.gz`): running text cut into
+  windows of `window` characters; the last `test_size` windows are held
+  out (a contiguous tail, so no test window borders a training window on
+  both sides);
+* `tiny_shakespeare` (or another tensorflow-datasets dataset with a
+  `text` feature and train and test splits): windows of each split.
+
+Malformed input is an error naming the file and line: bytes that are not
+UTF-8, a line or file that is not JSON, an object without a `paragraphs`
+list of strings, a file with no text.
+"""
+
+import dataclasses
+import gzip
+import json
+import os
+
+import numpy as np
+
+from zoo.data import sources
+
+POEM_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+TEXT_SUFFIXES = (".txt", ".txt.gz")
+
+
+class MalformedTextError(ValueError):
+    """A poems or text file is malformed; the message names file and line."""
+
+
+@dataclasses.dataclass
+class Corpus:
+    """Training and test texts (lists of str).
+
+    `poems` is True when every text is a whole poem (begin and end markers
+    belong to it), False for windows of running text.
+    """
+
+    train: list
+    test: list
+    poems: bool
+    source: str
+
+
+def _read_utf8(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[:error.start].count(b"\n") + 1
+        raise MalformedTextError(
+            f"{path}:{line}: not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+
+
+def _poem_text(record, where):
+    """The joined paragraphs of one poem object."""
+    paragraphs = record.get("paragraphs") if isinstance(record, dict) else None
+    if not isinstance(paragraphs, list) or not all(
+        isinstance(p, str) for p in paragraphs
+    ):
+        raise MalformedTextError(
+            f"{where}: expected a poem object with a `paragraphs` list of "
+            f"strings, got {str(record)[:80]!r}"
+        )
+    return "".join(p.strip() for p in paragraphs)
+
+
+def read_poems(path):
+    """Reads poems from a chinese-poetry JSON/JSONL file (see the module).
+
+    Returns:
+        The poems' texts (paragraphs joined), empty poems skipped.
+
+    Raises:
+        MalformedTextError: Bytes that are not UTF-8, invalid JSON, an
+            object without `paragraphs`, or no poem at all.
+    """
+    text = _read_utf8(path)
+    found = []
+    if path.endswith((".jsonl", ".jsonl.gz")):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise MalformedTextError(
+                    f"{path}:{number}: not JSON ({error.msg})"
+                ) from None
+            found.append(_poem_text(record, f"{path}:{number}"))
+    else:
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise MalformedTextError(
+                f"{path}:{error.lineno}: not JSON ({error.msg})"
+            ) from None
+        if isinstance(records, dict):
+            records = [records]
+        if not isinstance(records, list):
+            raise MalformedTextError(
+                f"{path}: expected a list of poem objects, got "
+                f"{type(records).__name__}"
+            )
+        for i, record in enumerate(records):
+            found.append(_poem_text(record, f"{path}: poem {i}"))
+    poems = [p for p in found if p]
+    if not poems:
+        raise MalformedTextError(f"{path}: no poem with any text")
+    return poems
+
+
+def read_text(path):
+    """Reads a UTF-8 text file; raises `MalformedTextError` if it is empty."""
+    text = _read_utf8(path)
+    if not text.strip():
+        raise MalformedTextError(f"{path}: no text")
+    return text
+
+
+def windows(text, size):
+    """Cuts `text` into consecutive windows of `size` characters.
+
+    A last piece shorter than `size` is kept if it holds any character.
+
+    >>> windows("abcdefg", 3)
+    ['abc', 'def', 'g']
+    """
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+def _poem_files(folder):
+    names = sorted(n for n in os.listdir(folder) if n.endswith(POEM_SUFFIXES))
+    if not names:
+        raise ValueError(
+            f"{folder} holds no poem files (expected "
+            + ", ".join(POEM_SUFFIXES) + ")"
+        )
+    return [os.path.join(folder, n) for n in names]
+
+
+def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
+    """Loads poems or a text file and holds out the test split.
+
+    Args:
+        path: A poems file or folder, or a `.txt` file (see the module).
+        test_size: Poems (or windows) held out.
+        window: Characters per window of a text file.
+        max_chars: Poems longer than this are dropped (0 = keep all).
+        seed: Seed of the held-out poems.
+
+    Raises:
+        MalformedTextError: Malformed data.
+        ValueError: An unknown file type, or no more than `test_size`
+            poems or windows.
+    """
+    if os.path.isdir(path):
+        texts = [p for f in _poem_files(path) for p in read_poems(f)]
+        poems = True
+    elif path.endswith(POEM_SUFFIXES):
+        texts, poems = read_poems(path), True
+    elif path.endswith(TEXT_SUFFIXES):
+        texts, poems = windows(read_text(path), window), False
+    else:
+        raise ValueError(
+            f"{path}: unknown file type; expected poems ("
+            + ", ".join(POEM_SUFFIXES) + ") or text ("
+            + ", ".join(TEXT_SUFFIXES) + ")"
+        )
+    what = "poems" if poems else f"windows of {window} characters"
+    if poems and max_chars:
+        texts = [t for t in texts if len(t) <= max_chars]
+        what = f"poems of at most {max_chars} characters"
+    if len(texts) <= test_size:
+        raise ValueError(
+            f"{path}: {len(texts)} {what}, expected more than "
+            f"test_size={test_size}"
+        )
+    if poems:
+        order = np.random.default_rng(seed).permutation(len(texts))
+        test = [texts[i] for i in order[:test_size]]
+        train = [texts[i] for i in order[test_size:]]
+    else:
+        train, test = texts[:-test_size], texts[-test_size:]
+    return Corpus(train, test, poems,
+                  source=f"{path} ({what}; test: {test_size})")
+
+
+def load(data, test_size=2000, window=128, max_chars=0, seed=0,
+         tfds_data_dir=None):
+    """Loads texts from local files or a tensorflow-datasets name.
+
+    Raises:
+        sources.DataUnavailableError: A tfds name that cannot be had here;
+            the message says how to provide local files.
+        MalformedTextError, ValueError: Bad local data.
+    """
+    if sources.is_local(data):
+        return load_local(os.path.expanduser(data), test_size, window,
+                          max_chars, seed)
+    try:
+        train, test = sources.tfds_datasets(
+            data, ["train", "test"], data_dir=tfds_data_dir,
+            as_supervised=False,
+        )
+    except sources.DataUnavailableError as error:
+        raise sources.DataUnavailableError(
+            f"{error} For a character language model, --data may also be "
+            "a chinese-poetry JSON/JSONL file or folder, or a .txt file."
+        ) from error
+
+    def split_windows(dataset):
+        return [
+            w for example in dataset.as_numpy_iterator()
+            for w in windows(example["text"].decode("utf-8", "replace"),
+                             window)
+        ]
+
+    return Corpus(split_windows(train), split_windows(test), poems=False,
+                  source=f"tensorflow-datasets {data} (windows of {window} "
+                  "characters)")
