@@ -337,3 +337,40 @@ def test_sequence_crossentropy_rejects_a_pad_id_that_is_no_integer(value):
     with pytest.raises(ValueError, match="Received an invalid value for "
                        f"argument `pad_id`, expected an integer, got {value!r}"):
         metrics.SequenceCrossentropy(pad_id=value)
+
+
+def test_ngram_baselines_by_hand():
+    # Train predicts 1, 2, 1 (contexts 0, 1, 2); V = 4.
+    unigram, bigram = metrics.ngram_bits_per_symbol([[0, 1, 2, 1]], [[0, 1, 3]], 4)
+    # Add-one unigram: p(1) = 3/7, p(3) = 1/7.
+    p1, p3 = 3 / 7, 1 / 7
+    assert unigram == pytest.approx(-(np.log2(p1) + np.log2(p3)) / 2)
+    # Witten-Bell: context 0 saw 1 once (c=1, T=1): p(1|0) = (1 + p1) / 2;
+    # context 1 saw 2 once (c=1, T=1): p(3|1) = (0 + p3) / 2.
+    expected = -(np.log2((1 + p1) / 2) + np.log2(p3 / 2)) / 2
+    assert bigram == pytest.approx(expected)
+
+
+def test_ngram_bigram_of_an_unseen_context_is_the_unigram():
+    unigram, bigram = metrics.ngram_bits_per_symbol([[0, 1]], [[2, 1], [3]], 4)
+    assert bigram == pytest.approx(unigram)
+    assert unigram == pytest.approx(-np.log2(2 / 5))  # One symbol scored.
+
+
+def test_ngram_bigram_beats_unigram_on_a_predictable_sequence():
+    cycle = [[0, 1, 2, 3] * 30]
+    unigram, bigram = metrics.ngram_bits_per_symbol(cycle, cycle, 4)
+    assert unigram == pytest.approx(2.0, abs=0.02)
+    assert bigram < 0.1
+
+
+def test_ngram_baselines_reject_bad_input():
+    with pytest.raises(ValueError, match=r"Received test sequences that "
+                       r"predict no symbol \(each needs at least two ids\)"):
+        metrics.ngram_bits_per_symbol([[0, 1]], [[0], []], 4)
+    with pytest.raises(ValueError, match=r"Received id 4, expected ids in "
+                       r"\[0, 4\)"):
+        metrics.ngram_bits_per_symbol([[0, 4]], [[0, 1]], 4)
+    with pytest.raises(ValueError, match=r"`vocabulary_size`, expected a "
+                       r"positive integer, got 0"):
+        metrics.ngram_bits_per_symbol([[0, 1]], [[0, 1]], 0)

@@ -13,6 +13,8 @@ removed, so sentences may differ in length:
   with its default settings, so the numbers compare with published ones.
 * `SequenceCrossentropy`: the training loss of sequence outputs, per real
   token, with optional label smoothing.
+* `ngram_bits_per_symbol`: the unigram and bigram baselines of a character
+  language model, in bits per character.
 
 Example:
 
@@ -30,6 +32,7 @@ Shared Task: Chunking", 2000 (the `conlleval` script).
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo import utils
@@ -352,3 +355,87 @@ class SequenceCrossentropy(keras.losses.Loss):
         config.update({"label_smoothing": self.label_smoothing,
                        "pad_id": self.pad_id})
         return config
+
+
+def ngram_bits_per_symbol(train, test, vocabulary_size):
+    """Unigram and bigram baselines: held-out bits per predicted symbol.
+
+    Both models are fit on `train` and score `test` the way a language
+    model trained on the same sequences is scored: every symbol of a
+    sequence but the first (a begin marker, say) is predicted, from no
+    context (unigram) or from the symbol before it (bigram). The unigram
+    model is add-one smoothed over `vocabulary_size` symbols; the bigram
+    model interpolates with it by Witten and Bell's method, `p(w | v) =
+    (c(v, w) + T(v) p(w)) / (c(v) + T(v))`, where `T(v)` counts the distinct
+    symbols seen after `v` (Chen and Goodman, 1999, "An empirical study of
+    smoothing techniques for language modeling"). Neither has a setting
+    to tune, so neither looks at `test` before scoring it.
+
+    Args:
+        train: Sequences of int ids in `[0, vocabulary_size)`.
+        test: Sequences like `train`.
+        vocabulary_size: Positive integer.
+
+    Returns:
+        `(unigram_bits, bigram_bits)`: mean bits per predicted symbol of
+        `test`.
+
+    Raises:
+        ValueError: `test` predicts no symbol, or an id is out of range
+            (ids that are never predicted nor read, such as a lone first
+            id, are not checked).
+
+    Example:
+
+    >>> unigram, bigram = ngram_bits_per_symbol([[0, 1, 2] * 50], [[0, 1, 2]], 3)
+    >>> round(unigram, 2), bigram < 0.1
+    (1.58, True)
+    """
+    vocabulary_size = utils.check_positive_int(
+        "vocabulary_size", vocabulary_size
+    )
+
+    def pairs(sequences):
+        sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
+        previous = [s[:-1] for s in sequences if len(s) > 1]
+        following = [s[1:] for s in sequences if len(s) > 1]
+        if not previous:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        previous, following = np.concatenate(previous), np.concatenate(following)
+        outside = [ids[(ids < 0) | (ids >= vocabulary_size)]
+                   for ids in (previous, following)]
+        outside = np.concatenate(outside)
+        if outside.size:
+            raise ValueError(
+                f"Received id {int(outside[0])}, expected ids in "
+                f"[0, {vocabulary_size})"
+            )
+        return previous, following
+
+    train_before, train_after = pairs(train)
+    test_before, test_after = pairs(test)
+    if not test_after.size:
+        raise ValueError("Received test sequences that predict no symbol "
+                         "(each needs at least two ids)")
+    unigram = (np.bincount(train_after, minlength=vocabulary_size) + 1.0) / (
+        train_after.size + vocabulary_size
+    )
+    # Bigram counts, keyed by before * V + after.
+    keys, counts = np.unique(train_before * vocabulary_size + train_after,
+                             return_counts=True)
+    context_counts = np.bincount(train_before, minlength=vocabulary_size)
+    followers = np.bincount(keys // vocabulary_size, minlength=vocabulary_size)
+    test_keys = test_before * vocabulary_size + test_after
+    if keys.size:
+        found = np.minimum(np.searchsorted(keys, test_keys), keys.size - 1)
+        pair_counts = np.where(keys[found] == test_keys, counts[found], 0)
+    else:  # No training pair: every context is unseen.
+        pair_counts = np.zeros_like(test_keys)
+    c, t = context_counts[test_before], followers[test_before]
+    p_unigram = unigram[test_after]
+    p_bigram = np.where(
+        c > 0, (pair_counts + t * p_unigram) / np.maximum(c + t, 1), p_unigram
+    )
+    bits = lambda p: float(-np.mean(np.log2(p)))  # noqa: E731
+    return bits(p_unigram), bits(p_bigram)
+

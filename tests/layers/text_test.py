@@ -698,3 +698,42 @@ def test_detokenize_undoes_standardize_on_plain_text():
 
 def test_detokenize_docstring_example_runs():
     run_docstring_examples(detokenize)
+
+
+def test_character_split_keeps_every_character():
+    layer = TextToIds(20, 6, lowercase=False, split="character",
+                      normalize="NFC")
+    vocabulary = layer.fit_vocabulary(["春眠 春", "a\nb"], reserved=["<s>"])
+    # Reserved first, then by count, ties in string order.
+    assert vocabulary == ["<s>", "春", "\n", " ", "a", "b", "眠"]
+    ids = layer(tf.constant(["春 x", "", "a\nbbbbbbbb"])).numpy()
+    lookup = {t: i for i, t in enumerate(layer.get_vocabulary())}
+    assert ids[0].tolist() == [lookup["春"], lookup[" "], 1, 0, 0, 0]
+    assert ids[1].tolist() == [0] * 6
+    assert ids[2].tolist() == [lookup["a"], lookup["\n"]] + [lookup["b"]] * 4
+    assert layer.count_tokens(tf.constant(["春 x", ""])).numpy().tolist() == [3, 0]
+    # Composed and decomposed "é" are one character after NFC.
+    assert layer.standardize(tf.constant(["e\u0301"])).numpy()[0].decode() == "é"
+
+
+def test_character_split_round_trips_its_config():
+    layer = TextToIds(10, 4, lowercase=False, split="character",
+                      vocabulary=["a", "b"])
+    again = TextToIds.from_config(layer.get_config())
+    assert again.split == "character" and not again.split_punctuation
+    np.testing.assert_array_equal(again(tf.constant(["abc"])),
+                                  layer(tf.constant(["abc"])))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"split": "word"}, r"`split`, expected one of 'whitespace', "
+                        r"'character', got 'word'"),
+    ({"split": "character", "split_punctuation": True},
+     r"Received split='character' with split_punctuation=True; both work "
+     r"on words, expected them off"),
+    ({"split": "character", "bigrams": True},
+     r"Received split='character' with bigrams=True"),
+])
+def test_character_split_rejects_word_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TextToIds(10, 4, **kwargs)

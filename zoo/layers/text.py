@@ -19,8 +19,8 @@ class TextToIds(keras.layers.Layer):
     Puts tokenization inside the model, so an exported model takes raw
     text. Each string goes through `standardize` (invalid UTF-8 replaced,
     optionally Unicode-normalized, lower-cased and with punctuation split
-    off) and is split on
-    whitespace; each token is mapped to an id (0 = padding, 1 = out of
+    off) and is split on whitespace, or into characters (whitespace
+    included) with `split="character"`; each token is mapped to an id (0 = padding, 1 = out of
     vocabulary), and a text longer than `max_length` tokens is truncated.
     The batch is padded on the right to its longest row, so length-bucketed
     batches stay short; the width is at least 1, so a batch of empty
@@ -33,7 +33,8 @@ class TextToIds(keras.layers.Layer):
         lowercase: Lower-case the text before splitting. Default: `True`.
         split_punctuation: Make punctuation and contractions tokens of
             their own ("isn't it?" -> "is n't it ?"), so "film," and
-            "film" share an id. Default: `True`.
+            "film" share an id. Default (`None`): `True` when splitting on
+            whitespace; it cannot be used with `split="character"`.
         bigrams: Give each position the id of the pair (previous token,
             token) instead of the token's, with `<s>` before the first
             token. The ids line up with a unigram layer's on the same text,
@@ -43,6 +44,9 @@ class TextToIds(keras.layers.Layer):
             first (see `normalize_unicode`), so that a precomposed "é" and
             "e" + combining accent, or "ﬁ" and "fi", are one token.
             Default: `None`.
+        split: `"whitespace"` (tokens are words) or `"character"` (tokens
+            are Unicode characters, for character-level models).
+            Default: `"whitespace"`.
         vocabulary: Optional list of tokens (without the padding and
             out-of-vocabulary entries); otherwise call `adapt()` or
             `fit_vocabulary()`.
@@ -68,9 +72,10 @@ class TextToIds(keras.layers.Layer):
         max_tokens,
         max_length,
         lowercase=True,
-        split_punctuation=True,
+        split_punctuation=None,
         bigrams=False,
         normalize=None,
+        split="whitespace",
         vocabulary=None,
         **kwargs,
     ):
@@ -84,15 +89,26 @@ class TextToIds(keras.layers.Layer):
             )
         self.max_length = utils.check_positive_int("max_length", max_length)
         self.lowercase = bool(lowercase)
+        self.split = utils.check_choice("split", split, SPLITS)
+        characters = self.split == "character"
+        if split_punctuation is None:
+            split_punctuation = not characters
         self.split_punctuation = bool(split_punctuation)
         self.bigrams = bool(bigrams)
+        if characters and (self.split_punctuation or self.bigrams):
+            raise ValueError(
+                "Received split='character' with "
+                + ("split_punctuation=True" if self.split_punctuation
+                   else "bigrams=True")
+                + "; both work on words, expected them off"
+            )
         if normalize is not None:
             utils.check_choice("normalize", normalize, NORMALIZATION_FORMS)
         self.normalize = normalize
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
             standardize=None,  # Done by `self.standardize`, which exports.
-            split=split_bigrams if self.bigrams else "whitespace",
+            split=self._split,
             output_mode="int",
             output_sequence_length=self.max_length,
             ragged=True,
@@ -149,7 +165,7 @@ class TextToIds(keras.layers.Layer):
                 f"distinct tokens without whitespace other than "
                 f"{sorted(unusable)}, got {reserved!r}"
             )
-        split = split_bigrams if self.bigrams else tf.strings.split
+        split = self._split
         counts = collections.Counter()
         texts = list(texts)
         for start in range(0, len(texts), batch_size):
@@ -180,6 +196,14 @@ class TextToIds(keras.layers.Layer):
     def get_vocabulary(self):
         return self.vectorizer.get_vocabulary()
 
+    def _split(self, texts):
+        """Standardized strings `[batch]` -> ragged tokens."""
+        if self.split == "character":
+            return tf.strings.unicode_split(texts, "UTF-8")
+        if self.bigrams:
+            return split_bigrams(texts)
+        return tf.strings.split(texts)
+
     def standardize(self, texts):
         """`standardize` with this layer's settings."""
         return standardize(
@@ -189,7 +213,7 @@ class TextToIds(keras.layers.Layer):
 
     def count_tokens(self, texts):
         """Tokens of each string `[batch]` before truncation, as int64."""
-        return tf.strings.split(self.standardize(texts)).row_lengths()
+        return self._split(self.standardize(texts)).row_lengths()
 
     def call(self, inputs):
         ids = self.vectorizer(self.standardize(inputs))
@@ -211,6 +235,7 @@ class TextToIds(keras.layers.Layer):
                 "split_punctuation": self.split_punctuation,
                 "bigrams": self.bigrams,
                 "normalize": self.normalize,
+                "split": self.split,
                 "vocabulary": self.get_vocabulary()[2:] or None,
             }
         )
@@ -303,6 +328,7 @@ DETOKENIZE_RULES = (
 
 
 NORMALIZATION_FORMS = ("NFC", "NFKC")
+SPLITS = ("whitespace", "character")
 
 # Code points are below 0x110000, so `first * _PAIR_BASE + second` is one
 # int64 key per pair of code points.
