@@ -9,7 +9,8 @@ is printed only for a run whose settings are exactly the preset's (any
 data, workdir and export folder), that ran from start to end in one
 process (so its wall time is whole), on real data (not the offline
 fallback). The row shows the command that reproduces the run, the test
-result (accuracy; a tagger's per token; a translator's BLEU), the wall
+result (accuracy; a tagger's per token; a translator's BLEU; a language
+model's bits per character beside its baselines), the wall
 time, the machine and the date the run finished. The
 README's numbers are pasted from this output, never typed.
 """
@@ -98,8 +99,16 @@ def row(recipe, preset, workdir, machine):
 
 
 def _result(metrics, path):
-    """The test accuracy (a tagger's per token, and entity F1 if any), or a
-    translator's BLEU (greedy and beam search) and chrF."""
+    """The test accuracy (a tagger's per token, and entity F1 if any), a
+    translator's BLEU (greedy and beam search) and chrF, or a language
+    model's bits per character and its share of the unigram baseline's."""
+    if "test_bpc" in metrics:
+        return (
+            f"{metrics['test_bpc']:.3f} bits/char ("
+            f"{100 * metrics['test_bpc'] / metrics['unigram_bpc']:.1f}% of "
+            f"unigram {metrics['unigram_bpc']:.3f}; bigram "
+            f"{metrics['bigram_bpc']:.3f})"
+        )
     if "bleu_beam" in metrics:
         width = metrics["config"]["beam_width"]
         return (
@@ -110,8 +119,8 @@ def _result(metrics, path):
     accuracy = metrics.get("test_accuracy", metrics.get("test_token_accuracy"))
     if accuracy is None:
         raise ReportError(
-            f"{path}: holds no test_accuracy, test_token_accuracy or "
-            "bleu_beam"
+            f"{path}: holds no test_accuracy, test_token_accuracy, "
+            "bleu_beam or test_bpc"
         )
     shown = f"{100 * accuracy:.2f}%"
     if "test_f1" in metrics:

@@ -77,7 +77,8 @@ def test_a_run_without_test_accuracy_is_refused(tmp_path):
     write_metrics(tmp_path, test_accuracy=None)
     with pytest.raises(
         report.ReportError,
-        match=r"holds no test_accuracy, test_token_accuracy or bleu_beam",
+        match=r"holds no test_accuracy, test_token_accuracy, bleu_beam or "
+              r"test_bpc",
     ):
         report.row("mnist_rnn", "gru", str(tmp_path), "m")
 
@@ -94,3 +95,17 @@ def test_translator_rows_show_bleu_greedy_and_beam_and_chrf(tmp_path):
     row = report.row("translate", "none", str(tmp_path), "m")
     assert "| BLEU 10.12 greedy, 11.46 beam 5 (chrF 33.3) | 10 min 00 s |" in row
     assert "--flagfile=recipes/translate/none.flags --data=pairs.tsv`" in row
+
+
+def test_language_model_rows_show_bits_per_character_and_baselines(tmp_path):
+    config = dataclasses.asdict(report.preset_config("poetry", "tang"))
+    config["data"] = "poems.jsonl.gz"
+    metrics = {
+        "config": config, "test_bpc": 6.54321, "unigram_bpc": 9.5,
+        "bigram_bpc": 7.9512, "wall_seconds": 2000.0,
+        "finished_at": "2026-11-23T12:00:00+00:00",
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    row = report.row("poetry", "tang", str(tmp_path), "m")
+    assert ("| 6.543 bits/char (68.9% of unigram 9.500; bigram 7.951) | "
+            "33 min 20 s |") in row

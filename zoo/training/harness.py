@@ -226,7 +226,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     write_json(os.path.join(workdir, "metrics.json"), metrics)
     logging.info(
         "%s in %.0f s",
-        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()),
+        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()
+                  if isinstance(v, float)),
         metrics["wall_seconds"],
     )
     return metrics

@@ -1,0 +1,649 @@
+r"""Character language model: Tang poems (or any text), with generation.
+
+    python -m zoo.recipes.poetry --data=../shared/data/tang_poems/poems.jsonl.gz
+
+A stacked recurrent network reads a text one character at a time and
+scores the next one (inputs and targets are the same sequence shifted by
+one step; padding is masked out of the loss). Each poem is one sequence
+between a begin and an end marker; running text (a `.txt` file or
+tensorflow-datasets `tiny_shakespeare`) is cut into windows of `--window`
+characters after a begin marker. Characters are Unicode code points after
+NFC normalization, the `--max_tokens` most frequent of the training split
+(rarer ones share the unknown id).
+
+Generation draws one character at a time (`zoo.decoding.sample`:
+temperature, top-k, top-p, a seed; temperature 0 is greedy) after an
+optional prompt. For poems, `Poet.compose` writes a regular poem: 5- or
+7-character lines, 4 or 8 of them, "，" after odd and "。" after even
+lines, and optionally an acrostic (藏头诗: given characters begin the
+lines). The form is enforced while decoding: at every step the step
+function allows only the characters the form permits there.
+
+`metrics.json` holds `test_bpc` (bits per character of the held-out texts,
+the end marker counted as one character), the unigram and bigram
+baselines of the same split (`unigram_bpc`, `bigram_bpc`, see
+`zoo.metrics.ngram_bits_per_symbol`), `form_rate` (the share of composed
+poems that have the requested form) and `wall_seconds`; `<workdir>/samples.txt`
+holds generated texts. The export `saved_models/poetry/<version>/` has
+`generate` (`prompt` string `[N]`, `max_length`, `temperature`, `top_k`,
+`seed` -> `text` `[N]`: the prompt and its continuation; also
+`serving_default`), `score` (`text`
+`[N]` -> `bpc` `[N]`) and, for poems, `compose` (`acrostic` string `[N]`,
+`characters`, `lines`, `temperature`, `top_k`, `seed` -> `text` `[N]`).
+"""
+
+import unicodedata
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from zoo import decoding
+from zoo import layers
+from zoo import metrics as zoo_metrics
+from zoo import training
+from zoo.data import pipeline
+from zoo.data import poems as poems_lib
+from zoo.training import flags as zoo_flags
+
+# Reserved ids after padding (0) and unknown (1).
+BEGIN, END = "<s>", "</s>"
+BEGIN_ID, END_ID = 2, 3
+# Punctuation of the regular forms: after odd lines, after even lines.
+COMMA, PERIOD = "，", "。"
+FORMS = {"characters": (5, 7), "lines": (4, 8)}
+# Prompts and scored texts are read up to this many characters.
+MAX_TEXT = 1024
+# Longest continuation `generate` writes (longer requests are cut to it).
+MAX_GENERATE = 512
+# Width of the decoders' buffers: the longest text and its end marker.
+WIDTH = MAX_GENERATE + 1
+# The held-out poems do not change with --seed.
+TEST_SPLIT_SEED = 0
+# Template entries of constrained decoding (other entries are forced ids).
+FREE, CONTENT = -1, -2
+
+# The default preset: recipes/poetry/tang.flags holds the same values.
+DEFAULTS = dict(
+    workdir="workdirs/poetry",
+    data="tiny_shakespeare",
+    export_dir="saved_models/poetry",
+    epochs=4,
+    batch_size=64,
+    learning_rate=2e-3,
+    lr_decay=0.75,
+    clipnorm=5.0,
+    cell="lstm",
+    units=512,
+    layers=1,
+    dropout=0.0,
+    validation_fraction=0.02,
+)
+RECIPE_DEFAULTS = dict(
+    test_size=2000,
+    window=128,
+    max_chars=100,
+    max_tokens=6000,
+    embedding_dim=256,
+    output_dropout=0.1,
+    samples=4,
+    temperature=0.8,
+    top_k=0,
+    top_p=0.9,
+    acrostic="春夏秋冬",
+    bucket=True,
+)
+
+Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the shared flags and this recipe's flags."""
+    zoo_flags.define_flags(DEFAULTS, flag_values)
+    d = RECIPE_DEFAULTS
+    into = dict(flag_values=flag_values)
+    flags.DEFINE_integer("test_size", d["test_size"],
+                         "Local files: poems (or windows of text) held out "
+                         "as the test split.", lower_bound=1, **into)
+    flags.DEFINE_integer("window", d["window"],
+                         "Running text: characters per training sequence.",
+                         lower_bound=1, upper_bound=MAX_TEXT, **into)
+    flags.DEFINE_integer("max_chars", d["max_chars"],
+                         "Poems: drop longer poems (0 = keep all).",
+                         lower_bound=0, upper_bound=MAX_TEXT, **into)
+    flags.DEFINE_integer("max_tokens", d["max_tokens"],
+                         "Vocabulary size: the most frequent characters, "
+                         "with padding, unknown, begin and end ids.",
+                         lower_bound=5, **into)
+    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
+                         "Character embedding width.", lower_bound=1, **into)
+    flags.DEFINE_float("output_dropout", d["output_dropout"],
+                       "Dropout before the output layer.", lower_bound=0.0,
+                       upper_bound=0.99, **into)
+    flags.DEFINE_integer("samples", d["samples"],
+                         "Texts generated per kind into "
+                         "<workdir>/samples.txt (free; for poems also "
+                         "5x4, 7x4 and acrostic).", lower_bound=0, **into)
+    flags.DEFINE_float("temperature", d["temperature"],
+                       "Sampling temperature of the samples (0 = greedy).",
+                       lower_bound=0.0, **into)
+    flags.DEFINE_integer("top_k", d["top_k"],
+                         "Top-k filter of the samples (0 = none).",
+                         lower_bound=0, **into)
+    flags.DEFINE_float("top_p", d["top_p"],
+                       "Top-p (nucleus) filter of the samples (1 = none).",
+                       lower_bound=1e-6, upper_bound=1.0, **into)
+    flags.DEFINE_string("acrostic", d["acrostic"],
+                        "Characters that begin the lines of the acrostic "
+                        "samples (poems).", **into)
+    flags.DEFINE_boolean("bucket", d["bucket"],
+                         "Batch texts of similar length together.", **into)
+
+
+def make_text_layer(config, texts):
+    """Characters -> ids, the vocabulary fit on `texts` (begin, end first)."""
+    layer = layers.TextToIds(
+        config.max_tokens, MAX_TEXT, lowercase=False, split="character",
+        normalize="NFC", name="characters",
+    )
+    layer.fit_vocabulary(texts, reserved=[BEGIN, END])
+    return layer
+
+
+def build_model(config, vocabulary_size):
+    """Ids `[batch, time]` (0 = padding) -> next-character logits.
+
+    Layer names are what `Poet` looks up to generate step by step.
+    """
+    if config.bidirectional:
+        raise ValueError(
+            "Received bidirectional=True; a language model reads left to "
+            "right (it must not see the character it predicts)"
+        )
+    ids = keras.Input(shape=(None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(
+        vocabulary_size, config.embedding_dim, mask_zero=True,
+        name="embedding",
+    )(ids)
+    h, *_ = layers.StackedRNN(
+        config.cell, units=config.units, num_layers=config.layers,
+        residual=config.residual, dropout=config.dropout,
+        recurrent_dropout=config.recurrent_dropout, return_sequences=True,
+        return_state=True, seed=config.seed, name="rnn",
+    )(x)
+    h = keras.layers.Dropout(config.output_dropout, name="output_dropout")(h)
+    logits = keras.layers.Dense(vocabulary_size, name="logits")(h)
+    return keras.Model(ids, logits, name="char_lm")
+
+
+def is_content(character):
+    """True for a character a poem line may hold: not punctuation, space,
+    symbol or control."""
+    return unicodedata.category(character)[0] in "LN"
+
+
+def poem_form(text, characters, lines, acrostic=""):
+    """True if `text` is a regular poem of that form (see `Poet.compose`).
+
+    Line `i` must begin with `acrostic[i]` (whatever character it is);
+    every other character of a line is content (`is_content`).
+    """
+    expected = lines * (characters + 1)
+    if len(text) != expected:
+        return False
+    for line in range(lines):
+        row = text[line * (characters + 1):(line + 1) * (characters + 1)]
+        given = line < len(acrostic)
+        if given and row[0] != acrostic[line]:
+            return False
+        # An acrostic character may be anything; the rest are content.
+        if not all(is_content(c) for c in row[int(given):-1]):
+            return False
+        if row[-1] != (COMMA if line % 2 == 0 else PERIOD):
+            return False
+    return True
+
+
+class Poet:
+    """Generation and scoring with a trained `build_model` model.
+
+    Args:
+        model: The model from `build_model`.
+        text_layer: The `TextToIds` of `make_text_layer`.
+        poems: Whether the model was trained on poems (sequences end with
+            the end marker) rather than windows of running text.
+    """
+
+    def __init__(self, model, text_layer, poems):
+        self.model = model
+        self.text_layer = text_layer
+        self.poems = bool(poems)
+        vocabulary = [str(t) for t in text_layer.get_vocabulary()]
+        self.vocabulary = tf.constant(vocabulary)
+        content = [
+            i > END_ID and len(t) == 1 and is_content(t)
+            for i, t in enumerate(vocabulary)
+        ]
+        self.content = tf.constant(content)
+        ids = {t: i for i, t in enumerate(vocabulary)}
+        self.punctuation = (ids.get(COMMA), ids.get(PERIOD))
+        self.can_compose = (
+            self.poems and None not in self.punctuation and any(content)
+        )
+
+    def char_ids(self, text):
+        """Strings `[N]` -> ragged character ids, no markers (1 = unknown)."""
+        ids = tf.cast(self.text_layer(text), tf.int32)
+        return tf.RaggedTensor.from_tensor(ids, padding=0)
+
+    def prime(self, text):
+        """Reads `[BEGIN] + text` but its last id: the decoders' start.
+
+        Returns:
+            `(start_tokens [N], states)`: the last id of each row (BEGIN_ID
+            for an empty text) and the recurrent states before it.
+        """
+        chars = self.char_ids(text)
+        n = tf.shape(chars.row_lengths())[0]
+        sequence = tf.concat([tf.fill([n, 1], BEGIN_ID), chars], axis=1)
+        start = tf.gather(sequence.flat_values, sequence.row_limits() - 1)
+        before = sequence[:, :-1].to_tensor(default_value=0)
+        # At least one (padding) step: a row with nothing before its last
+        # id keeps the initial (zero) states.
+        missing = tf.maximum(1 - tf.shape(before)[1], 0)
+        before = tf.pad(before, [[0, 0], [0, missing]])
+        get = self.model.get_layer
+        _, *states = get("rnn")(
+            get("embedding")(before), mask=tf.not_equal(before, 0),
+            training=False,
+        )
+        return start, states
+
+    def next(self, tokens, state, index):
+        """One step: `zoo.decoding`'s `next_fn`, with the template's limits.
+
+        `state["template"]` `[N, max_length]` says what step `index` may
+        emit: any character but padding, unknown and begin (`FREE`), a
+        content character (`CONTENT`), or one forced id.
+        """
+        get = self.model.get_layer
+        y = get("embedding")(tokens[:, None])  # [N, 1, embedding].
+        out, *states = get("rnn")(y, initial_state=state["states"],
+                                  training=False)
+        logits = get("logits")(out[:, 0])
+        slot = tf.gather(state["template"], index, axis=1)[:, None]  # [N, 1].
+        ids = tf.range(tf.shape(logits)[-1])[None, :]
+        allowed = tf.where(
+            slot == FREE, ids > BEGIN_ID,
+            tf.where(slot == CONTENT, self.content[None, :], ids == slot),
+        )
+        logits = tf.where(allowed, logits, tf.constant(-np.inf, logits.dtype))
+        return logits, {**state, "states": states}
+
+    def _decode(self, start, states, template, temperature, top_k, top_p,
+                seed):
+        """Sampled ids `[N, WIDTH]` under `template` `[N, WIDTH]`."""
+        ids, _, _ = decoding.sample(
+            self.next, start, {"states": states, "template": template},
+            WIDTH, END_ID, temperature=temperature, top_k=top_k,
+            top_p=top_p, seed=seed,
+        )
+        return ids
+
+    def _strings(self, ids):
+        """Ids `[N, T]` -> characters `[N, T]`, "" from the end marker on."""
+        ended = tf.cumsum(tf.cast(tf.equal(ids, END_ID), tf.int32), axis=1) > 0
+        return tf.gather(self.vocabulary, tf.where(ended, 0, ids))
+
+    def generate(self, prompt, max_length=100, temperature=1.0, top_k=0,
+                 seed=0, top_p=1.0):
+        """Continues each prompt; returns prompt + continuation `[N]`.
+
+        A prompt is read as it is given (NFC normalized, up to `MAX_TEXT`
+        characters; characters outside the vocabulary are read as the
+        unknown id and kept as written). An empty prompt starts a text
+        from the begin marker. The continuation stops at the end marker
+        or after `max_length` characters (at most `MAX_GENERATE`; 0 or
+        less: none); it never holds the unknown character. The sampling
+        arguments are `zoo.decoding.sample`'s and may be tensors.
+        """
+        start, states = self.prime(prompt)
+        max_length = tf.clip_by_value(
+            tf.cast(max_length, tf.int32), 0, MAX_GENERATE
+        )
+        # Free up to max_length, then the end marker.
+        row = tf.where(tf.range(WIDTH) < max_length, FREE, END_ID)
+        template = tf.tile(row[None, :], [tf.shape(start)[0], 1])
+        ids = self._decode(start, states, template, temperature, top_k,
+                           top_p, seed)
+        text = tf.strings.reduce_join(self._strings(ids), axis=1)
+        return tf.strings.join([self.text_layer.standardize(prompt), text])
+
+    def compose(self, acrostic, characters=5, lines=4, temperature=1.0,
+                top_k=0, seed=0, top_p=1.0):
+        """Writes regular poems, one per acrostic string `[N]`.
+
+        Each poem has `lines` lines of `characters` content characters
+        (letters or digits: no punctuation, space or symbol), "，" after
+        odd lines and "。" after even ones, then the end marker. Line `i`
+        begins with the `i`-th character of its acrostic string, if any:
+        an empty string means no acrostic, characters beyond `lines` are
+        ignored, and a character the model does not know is written as
+        given. Forms other than 5 or 7 characters and 4 or 8 lines work
+        the same way, up to `MAX_GENERATE` characters.
+
+        Raises:
+            ValueError: The model cannot write poems (not trained on
+                poems, or its vocabulary lacks "，" or "。"), or `characters`
+                or `lines` is not a positive integer, or the poem would be
+                longer than `MAX_GENERATE` characters.
+            tf.errors.InvalidArgumentError: The same for tensor
+                `characters` and `lines` (a serving signature's inputs).
+        """
+        if not self.can_compose:
+            raise ValueError(
+                "This model cannot compose poems: it was not trained on "
+                "poems, or its vocabulary lacks '，' or '。'"
+            )
+        characters, lines = _check_form(characters, lines)
+        width = characters + 1  # A line and its punctuation mark.
+        end = lines * width
+        positions = tf.range(WIDTH)
+        line, column = positions // width, positions % width
+        comma, period = self.punctuation
+        template = tf.where(
+            column == characters, tf.where(line % 2 == 0, comma, period),
+            CONTENT,
+        )
+        template = tf.where(positions >= end, END_ID, template)[None, :]
+        # The acrostic, [N, WIDTH]: the id (and the character as written)
+        # that begins line i, at column i; CONTENT (and "") where none.
+        first = _columns(self.char_ids(acrostic), lines, CONTENT)
+        given = _columns(tf.strings.unicode_split(
+            self.text_layer.standardize(acrostic), "UTF-8"), lines, "")
+        begins = tf.logical_and(column == 0, positions < end)[None, :]
+        template = tf.where(begins, tf.gather(first, line, axis=1), template)
+        start, states = self.prime(tf.fill(tf.shape(acrostic), ""))
+        ids = self._decode(start, states, template, temperature, top_k,
+                           top_p, seed)
+        given = tf.gather(given, line, axis=1)
+        strings = tf.where(tf.logical_and(begins, given != ""), given,
+                           self._strings(ids))
+        return tf.strings.reduce_join(strings, axis=1)
+
+    def bits(self, text):
+        """Bits of each text `[N]` and the characters they are over `[N]`.
+
+        A text is read as `[BEGIN] + characters (+ [END] for poems)`; every
+        id after the begin marker is predicted (the end marker counts as a
+        character).
+        """
+        chars = self.char_ids(text)
+        n = tf.shape(chars.row_lengths())[0]
+        parts = [tf.fill([n, 1], BEGIN_ID), chars]
+        if self.poems:
+            parts.append(tf.fill([n, 1], END_ID))
+        sequence = tf.concat(parts, axis=1).to_tensor(default_value=0)
+        # At least one (padding) step, for a batch of none or of texts
+        # with nothing to predict.
+        missing = tf.maximum(2 - tf.shape(sequence)[1], 0)
+        sequence = tf.pad(sequence, [[0, 0], [0, missing]])
+        inputs, targets = sequence[:, :-1], sequence[:, 1:]
+        logits = self.model(inputs, training=False)
+        nats = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            targets, tf.cast(logits, tf.float32)
+        )
+        real = tf.not_equal(targets, 0)
+        bits = tf.reduce_sum(tf.where(real, nats, 0.0), axis=1) / np.log(2.0)
+        return bits, tf.reduce_sum(tf.cast(real, tf.float32), axis=1)
+
+    def score(self, text):
+        """Bits per character of each text `[N]` (NaN if none is scored)."""
+        bits, count = self.bits(text)
+        return tf.math.divide_no_nan(bits, count) + tf.where(
+            count > 0, 0.0, np.nan
+        )
+
+
+
+def _check_form(characters, lines):
+    """Validates a poem form; returns int32 tensors."""
+    for name, value in (("characters", characters), ("lines", lines)):
+        if not tf.is_tensor(value) and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise ValueError(
+                f"Received an invalid value for argument `{name}`, expected "
+                f"a positive integer, got {value!r}"
+            )
+    if not tf.is_tensor(characters) and not tf.is_tensor(lines):
+        if lines * (characters + 1) > MAX_GENERATE:
+            raise ValueError(
+                f"Received a form of {lines} lines of {characters} "
+                f"characters: {lines * (characters + 1)} characters with "
+                f"punctuation, expected at most {MAX_GENERATE}"
+            )
+    characters = tf.cast(characters, tf.int32)
+    lines = tf.cast(lines, tf.int32)
+    checks = [
+        tf.debugging.assert_positive(characters, "characters must be >= 1"),
+        tf.debugging.assert_positive(lines, "lines must be >= 1"),
+        tf.debugging.assert_less_equal(
+            lines * (characters + 1), MAX_GENERATE,
+            f"a poem must have at most {MAX_GENERATE} characters with "
+            "punctuation",
+        ),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(characters), tf.identity(lines)
+
+
+def _columns(ragged, lines, default):
+    """The first `lines` entries of each row, padded to `[N, WIDTH]`."""
+    dense = ragged[:, :lines].to_tensor(default_value=default)
+    dense = dense[:, :WIDTH]
+    return tf.pad(dense, [[0, 0], [0, WIDTH - tf.shape(dense)[1]]],
+                  constant_values=default)
+
+
+def serving_endpoints(poet):
+    """`generate` (also `serving_default`), `score`, and `compose` for a
+    model of poems."""
+    def scalar(dtype, name):
+        return tf.TensorSpec([], dtype, name=name)
+
+    endpoints = {
+        "generate": (
+            lambda prompt, max_length, temperature, top_k, seed: {
+                "text": poet.generate(prompt, max_length, temperature,
+                                      top_k, seed)
+            },
+            [tf.TensorSpec([None], tf.string, name="prompt"),
+             scalar(tf.int32, "max_length"), scalar(tf.float32, "temperature"),
+             scalar(tf.int32, "top_k"), scalar(tf.int64, "seed")],
+        ),
+        "score": (
+            lambda text: {"bpc": poet.score(text)},
+            [tf.TensorSpec([None], tf.string, name="text")],
+        ),
+    }
+    endpoints["serving_default"] = endpoints["generate"]
+    if poet.can_compose:
+        endpoints["compose"] = (
+            lambda acrostic, characters, lines, temperature, top_k, seed: {
+                "text": poet.compose(acrostic, characters, lines,
+                                     temperature, top_k, seed)
+            },
+            [tf.TensorSpec([None], tf.string, name="acrostic"),
+             scalar(tf.int32, "characters"), scalar(tf.int32, "lines"),
+             scalar(tf.float32, "temperature"), scalar(tf.int32, "top_k"),
+             scalar(tf.int64, "seed")],
+        )
+    return endpoints
+
+
+def sequences(layer, texts, poems, batch_size=1024):
+    """Each text's ids with the markers: `[BEGIN] + chars (+ [END])`."""
+    found = []
+    for start in range(0, len(texts), batch_size):
+        ids = layer(tf.constant(texts[start:start + batch_size])).numpy()
+        for row in ids:
+            found.append([BEGIN_ID] + row[row != 0].tolist()
+                         + ([END_ID] if poems else []))
+    return found
+
+
+def shifted_batches(config, ids, shuffle=False):
+    """`(inputs, targets)` batches: each sequence and itself one step on."""
+    return pipeline.id_sequence_batches(
+        ([s[:-1] for s in ids], [s[1:] for s in ids]), config.batch_size,
+        bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+    )
+
+
+def evaluate(poet, train_ids, test_texts, vocabulary_size, batch_size=64):
+    """Test bits per character, next to the n-gram baselines."""
+    bits_of = tf.function(poet.bits, reduce_retracing=True)
+    total_bits = total_count = 0.0
+    progress = keras.utils.Progbar(len(test_texts), unit_name="text")
+    for start in range(0, len(test_texts), batch_size):
+        batch = test_texts[start:start + batch_size]
+        bits, count = bits_of(tf.constant(batch))
+        total_bits += float(tf.reduce_sum(bits))
+        total_count += float(tf.reduce_sum(count))
+        progress.add(len(batch))
+    test_ids = sequences(poet.text_layer, test_texts, poet.poems)
+    unigram, bigram = zoo_metrics.ngram_bits_per_symbol(
+        train_ids, test_ids, vocabulary_size
+    )
+    results = {
+        "test_bpc": total_bits / max(total_count, 1.0),
+        "unigram_bpc": unigram,
+        "bigram_bpc": bigram,
+        "test_characters": int(total_count),
+    }
+    logging.info("Test: %.3f bits per character (unigram %.3f, bigram %.3f)",
+                 results["test_bpc"], unigram, bigram)
+    return results
+
+
+def write_samples(poet, config, path):
+    """Generates the samples; writes them to `path`; returns their metrics.
+
+    Free texts from an empty prompt; for poems also 5x4 and 7x4 poems and
+    acrostic 5x4 poems (`config.acrostic`). `form_rate` is the share of
+    composed poems with the requested form.
+    """
+    settings = dict(temperature=config.temperature, top_k=config.top_k,
+                    top_p=config.top_p, seed=config.seed)
+    empty = tf.constant([""] * config.samples)
+    if poet.poems:
+        length = config.max_chars or MAX_GENERATE
+    else:
+        length = config.window
+    kinds = {"free": poet.generate(empty, length, **settings)}
+    forms = {}
+    if poet.can_compose:
+        for characters, lines in ((5, 4), (7, 4)):
+            kinds[f"{characters}x{lines}"] = poet.compose(
+                empty, characters, lines, **settings)
+            forms[f"{characters}x{lines}"] = (characters, lines, "")
+        acrostic = tf.constant([config.acrostic] * config.samples)
+        kinds["acrostic"] = poet.compose(acrostic, 5, 4, **settings)
+        forms["acrostic"] = (5, 4, config.acrostic)
+    samples = {k: [t.decode("utf-8") for t in v.numpy()]
+               for k, v in kinds.items()}
+    with open(path, "w", encoding="utf-8") as f:
+        for kind, texts in samples.items():
+            f.write(f"# {kind}\n" + "".join(f"{t}\n" for t in texts))
+    checked = [poem_form(t, *forms[k]) for k in forms for t in samples[k]]
+    results = {"samples": samples}
+    if checked:
+        results["form_rate"] = sum(checked) / len(checked)
+    return results
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """Trains, evaluates and exports; returns the metrics it wrote.
+
+    Args:
+        config: A `Config`.
+        workdir: Folder for checkpoints, logs, samples and `metrics.json`;
+            a rerun with the same folder resumes.
+        callbacks: Extra Keras callbacks for `fit`.
+
+    Returns:
+        The dict written to `<workdir>/metrics.json`.
+    """
+    stopwatch = training.Stopwatch()
+    finished = training.finished_result(config, workdir)
+    if finished is not None:
+        return finished
+    training.set_seed(config.seed)
+    corpus = poems_lib.load(
+        config.data, test_size=config.test_size, window=config.window,
+        max_chars=config.max_chars, seed=TEST_SPLIT_SEED,
+        tfds_data_dir=config.tfds_data_dir or None,
+    )
+    (train,), (validation,) = pipeline.split_validation_lists(
+        (corpus.train,), config.validation_fraction, seed=config.seed
+    )
+    logging.info("Data: %s (%d train, %d validation, %d test texts)",
+                 corpus.source, len(train), len(validation), len(corpus.test))
+    text_layer = make_text_layer(config, train)
+    vocabulary_size = len(text_layer.get_vocabulary())
+    logging.info("Vocabulary: %d characters", vocabulary_size)
+    train_ids = sequences(text_layer, train, corpus.poems)
+    model = build_model(config, vocabulary_size)
+    training.compile_classifier(
+        model, config, len(train), loss=zoo_metrics.SequenceCrossentropy(),
+        metrics=(),
+    )
+    run = training.fit(
+        model, shifted_batches(config, train_ids, shuffle=True),
+        shifted_batches(config, sequences(text_layer, validation,
+                                          corpus.poems))
+        if validation else None,
+        config, workdir, callbacks,
+    )
+    poet = Poet(model, text_layer, corpus.poems)
+    history = run["history"]
+    validation_loss = (history.get("val_loss") or [None])[-1]
+
+    def evaluate_and_sample(model, test_texts):
+        results = evaluate(poet, train_ids, test_texts, vocabulary_size)
+        return {**results,
+                **write_samples(poet, config, f"{workdir}/samples.txt")}
+
+    return training.finish(
+        model,
+        corpus.test,
+        run,
+        config,
+        workdir,
+        stopwatch,
+        serving_endpoints(poet),
+        evaluate=evaluate_and_sample,
+        track=[text_layer],
+        data=corpus.source,
+        vocabulary_size=vocabulary_size,
+        validation_bpc=None if validation_loss is None
+        else validation_loss / np.log(2.0),
+        epoch_seconds=history.get("epoch_seconds", []),
+    )
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    train_and_evaluate(
+        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
+    )
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
