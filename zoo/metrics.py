@@ -387,7 +387,8 @@ def ngram_bits_per_symbol(train, test, vocabulary_size):
 
     Example:
 
-    >>> unigram, bigram = ngram_bits_per_symbol([[0, 1, 2] * 50], [[0, 1, 2]], 3)
+    >>> train, test = [[0, 1, 2] * 50], [[0, 1, 2]]
+    >>> unigram, bigram = ngram_bits_per_symbol(train, test, 3)
     >>> round(unigram, 2), bigram < 0.1
     (1.58, True)
     """
@@ -401,7 +402,8 @@ def ngram_bits_per_symbol(train, test, vocabulary_size):
         following = [s[1:] for s in sequences if len(s) > 1]
         if not previous:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        previous, following = np.concatenate(previous), np.concatenate(following)
+        previous = np.concatenate(previous)
+        following = np.concatenate(following)
         outside = [ids[(ids < 0) | (ids >= vocabulary_size)]
                    for ids in (previous, following)]
         outside = np.concatenate(outside)

@@ -162,7 +162,8 @@ def test_finished_rows_are_padded_and_lengths_count_the_end():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"temperature": -0.5}, r"`temperature`, expected a number >= 0, got -0.5"),
+    ({"temperature": -0.5},
+     r"`temperature`, expected a number >= 0, got -0.5"),
     ({"temperature": "hot"}, r"`temperature`, expected a number >= 0"),
     ({"top_k": -1}, r"`top_k`, expected a non-negative integer \(0 = all "
                     r"tokens\), got -1"),
