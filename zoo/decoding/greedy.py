@@ -112,6 +112,23 @@ def greedy_search(next_fn, start_tokens, initial_state, max_length,
         next_fn, start_tokens, initial_state, max_length, end_token,
         pad_token,
     )
+    return decode_loop(
+        next_fn, start_tokens, initial_state, max_length, end_token,
+        pad_token,
+        choose=lambda logits, index: ops.cast(ops.argmax(logits, axis=-1),
+                                              "int32"),
+    )
+
+
+def decode_loop(next_fn, start_tokens, initial_state, max_length, end_token,
+                pad_token, choose):
+    """The loop of greedy search and sampling: one token per row and step.
+
+    `choose(logits, index)` picks each row's token `[batch]` (int32) from
+    the step's float32 logits `[batch, vocab]`; the arguments are checked
+    already (see `_prepare`). Returns what `greedy_search` returns, the
+    scores under the step function's own distribution.
+    """
     batch = ops.shape(start_tokens)[0]
     sequences = ops.full([batch, max_length], pad_token, dtype="int32")
     scores = ops.zeros([batch], dtype="float32")
@@ -126,8 +143,9 @@ def greedy_search(next_fn, start_tokens, initial_state, max_length,
 
     def body(index, tokens, state, sequences, scores, lengths, finished):
         logits, state = next_fn(tokens, state, index)
-        log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        token = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
+        logits = ops.cast(logits, "float32")
+        log_probs = ops.log_softmax(logits, axis=-1)
+        token = choose(logits, index)
         token_log_prob = ops.take_along_axis(
             log_probs, ops.expand_dims(token, -1), axis=-1
         )[:, 0]

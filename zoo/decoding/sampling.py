@@ -14,7 +14,8 @@ next token of each row from the model's distribution, reshaped by
 
 The draws are stateless: step `index` of a call with `seed` uses the seed
 pair `(seed, index)`, so the same seed, inputs and model give the same
-tokens, eagerly, in a `tf.function` and in a SavedModel. `temperature`,
+tokens, eagerly, in a `tf.function` and in a SavedModel. Rows of a batch
+get different draws: a row's tokens depend on its position in the batch. `temperature`,
 `top_k`, `top_p` and `seed` may be tensors (a serving signature's inputs).
 The draw itself is TensorFlow's `stateless_categorical`: `keras.random`
 takes only Python or generator seeds, not a seed tensor.
@@ -27,7 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.decoding.greedy import _prepare
-from zoo.decoding.greedy import _write
+from zoo.decoding.greedy import decode_loop
 
 
 def _check_number(name, value, low, high, expected):
@@ -169,47 +170,18 @@ def sample(next_fn, start_tokens, initial_state, max_length, end_token,
     divisor = ops.where(greedy, 1.0, temperature)
     seed = ops.cast(seed, "int64")
 
-    batch = ops.shape(start_tokens)[0]
-    sequences = ops.full([batch, max_length], pad_token, dtype="int32")
-    scores = ops.zeros([batch], dtype="float32")
-    lengths = ops.zeros([batch], dtype="int32")
-    finished = ops.zeros([batch], dtype="bool")
-    index = ops.convert_to_tensor(0, dtype="int32")
-
-    def cond(index, tokens, state, sequences, scores, lengths, finished):
-        return ops.logical_and(
-            index < max_length, ops.logical_not(ops.all(finished))
-        )
-
-    def body(index, tokens, state, sequences, scores, lengths, finished):
-        logits, state = next_fn(tokens, state, index)
-        logits = ops.cast(logits, "float32")
-        log_probs = ops.log_softmax(logits, axis=-1)
+    def choose(logits, index):
         reshaped = filter_logits(logits / divisor, top_k, top_p)
         drawn = tf.random.stateless_categorical(
             reshaped, 1, seed=ops.stack([seed, ops.cast(index, "int64")]),
             dtype=tf.int32,
         )[:, 0]
-        token = ops.where(
+        return ops.where(
             greedy, ops.cast(ops.argmax(logits, axis=-1), "int32"), drawn
         )
-        token_log_prob = ops.take_along_axis(
-            log_probs, ops.expand_dims(token, -1), axis=-1
-        )[:, 0]
-        token = ops.where(finished, pad_token, token)
-        scores = scores + ops.where(finished, 0.0, token_log_prob)
-        lengths = lengths + ops.where(finished, 0, 1)
-        finished = ops.logical_or(finished, token == end_token)
-        sequences = _write(sequences, index, token)
-        return index + 1, token, state, sequences, scores, lengths, finished
 
-    _, _, _, sequences, scores, lengths, _ = ops.while_loop(
-        cond,
-        body,
-        (index, start_tokens, initial_state, sequences, scores, lengths,
-         finished),
-    )
-    return sequences, scores, lengths
+    return decode_loop(next_fn, start_tokens, initial_state, max_length,
+                       end_token, pad_token, choose)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
