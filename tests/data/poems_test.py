@@ -139,7 +139,7 @@ def test_load_a_folder_of_poem_files(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match=r"empty holds no poem files "
                        r"\(expected \.json, \.jsonl, \.json\.gz, "
-                       r"\.jsonl\.gz\)"):
+                       r"\.jsonl\.gz files with poem objects\)"):
         poems.load(str(empty))
 
 
@@ -205,3 +205,36 @@ def test_real_tang_poems_load():
     assert corpus.poems and len(corpus.test) == 2000
     assert len(corpus.train) > 50000
     assert all(0 < len(t) <= 200 for t in corpus.test)
+
+
+def test_a_folder_skips_files_without_poems(tmp_path):
+    write(tmp_path / "poet.tang.0.json", json.dumps(RECORDS, ensure_ascii=False))
+    write(tmp_path / "authors.tang.json",
+          json.dumps([{"name": "李白", "desc": "..."}], ensure_ascii=False))
+    assert sorted(poems.read_folder(str(tmp_path))) == sorted(TEXTS)
+    # A file of poems with one bad record is still an error.
+    write(tmp_path / "poet.tang.1.json", json.dumps(
+        [RECORDS[0], {"title": "no paragraphs"}], ensure_ascii=False))
+    with pytest.raises(MalformedTextError, match=r"poet\.tang\.1\.json: "
+                       r"poem 1: expected a poem object"):
+        poems.read_folder(str(tmp_path))
+
+
+def test_a_file_of_no_poems_says_so(tmp_path):
+    path = write(tmp_path / "authors.json", '[{"name": "a"}, {"name": "b"}]')
+    with pytest.raises(poems.NoPoemsError, match=r"authors\.json: no poem "
+                       r"object \(with `paragraphs`\) in 2 records"):
+        poems.read_poems(path)
+    with pytest.raises(ValueError, match=r"holds no poem files \(expected "
+                       r"\.json, .* files with poem objects\)"):
+        poems.load(str(tmp_path))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"test_size": 0}, r"`test_size`, expected a positive integer, got 0"),
+    ({"window": 0}, r"`window`, expected a positive integer, got 0"),
+])
+def test_load_rejects_bad_sizes(tmp_path, kwargs, message):
+    path = write(tmp_path / "t.txt", "some text " * 20)
+    with pytest.raises(ValueError, match=message):
+        poems.load(path, **kwargs)

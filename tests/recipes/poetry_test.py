@@ -213,11 +213,19 @@ def test_compose_rejects_bad_forms(characters, lines, message):
         untrained().compose(tf.constant([""]), characters, lines)
 
 
+def test_compose_takes_numpy_integers():
+    text = untrained().compose(tf.constant([""]), np.int32(5), np.int64(4))
+    assert poetry.poem_form(text.numpy()[0].decode(), 5, 4)
+
+
 def test_compose_rejects_bad_tensor_forms():
     poet = untrained()
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="characters must be >= 1"):
         poet.compose(tf.constant([""]), tf.constant(0), tf.constant(4))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="lines must be >= 1"):
+        poet.compose(tf.constant([""]), tf.constant(5), tf.constant(-1))
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="a poem must have at most 512 characters"):
         poet.compose(tf.constant([""]), tf.constant(99), tf.constant(8))
@@ -253,13 +261,26 @@ def test_generate_is_reproducible_and_keeps_the_prompt():
 
 
 def test_generate_lengths_are_clipped():
-    poet = untrained(poems=False)  # Windows never end: full lengths.
-    prompt = tf.constant(["春"])
-    assert poet.generate(prompt, 0).numpy()[0].decode() == "春"
-    assert poet.generate(prompt, -5).numpy()[0].decode() == "春"
-    assert len(poet.generate(prompt, 7, seed=1).numpy()[0].decode()) <= 8
-    longest = poet.generate(prompt, 10 ** 6, temperature=2.0).numpy()[0]
-    assert len(longest.decode()) <= 1 + poetry.MAX_GENERATE
+    # Running text never ends early (it has no end marker in training).
+    poet = untrained(poems=False)
+    prompt = tf.constant(["春", ""] * 4)
+    for length in (0, -5):
+        assert poet.generate(prompt, length).numpy().tolist() == [
+            "春".encode(), b""] * 4
+    found = poet.generate(prompt, 7, temperature=3.0, seed=1).numpy()
+    assert [len(t.decode()) for t in found] == [8, 7] * 4
+    longest = poet.generate(prompt[:1], 10 ** 6, temperature=2.0).numpy()[0]
+    assert len(longest.decode()) == 1 + poetry.MAX_GENERATE
+
+
+def test_a_long_prompt_is_kept_whole_and_read_from_its_tail():
+    poet = untrained()
+    tail = "春山" * (poetry.MAX_TEXT // 2)
+    long = "花鳥" * 200 + tail
+    found = poet.generate(tf.constant([long, tail]), 10, temperature=0.0)
+    found = [t.decode() for t in found.numpy()]
+    assert found[0].startswith(long) and found[1].startswith(tail)
+    assert found[0][len(long):] == found[1][len(tail):]
 
 
 def test_the_prompt_conditions_the_continuation():
@@ -394,6 +415,13 @@ def test_export_stands_alone_and_answers_as_in_process(run):
         assert np.all(np.isfinite(scored["bpc"]))
         for text in generated["text"]:
             assert not any(t.encode() in text for t in RESERVED)
+        # The same answers in process.
+        inputs = tf.constant(strings(prompts))
+        np.testing.assert_array_equal(
+            generated["text"],
+            poet.generate(inputs, 12, 0.8, 5, 3).numpy().astype("S"))
+        np.testing.assert_allclose(scored["bpc"], poet.score(inputs),
+                                   rtol=1e-5)
     # Invalid bytes are read as U+FFFD and kept.
     index = list(HOSTILE_PROMPTS).index("not-utf8")
     assert answers[5 + index]["text"][0].decode().startswith("\ufffd")
@@ -415,6 +443,18 @@ def test_text_file_trains_windows_without_compose(tmp_path):
     loaded = tf.saved_model.load(metrics["export_path"])
     assert sorted(loaded.signatures) == ["generate", "score",
                                          "serving_default"]
+
+
+def test_no_samples_asked_none_written(tmp_path, poems_file):
+    poet = untrained()
+    path = str(tmp_path / "samples.txt")
+    assert poetry.write_samples(poet, tiny_config(poems_file, samples=0),
+                                path) == {}
+    assert not os.path.exists(path)
+    found = poetry.write_samples(poet, tiny_config(poems_file, samples=1),
+                                 path)
+    assert found["form_rate"] == 1.0
+    assert [len(v) for v in found["samples"].values()] == [1, 1, 1, 1]
 
 
 def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):

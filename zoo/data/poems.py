@@ -8,8 +8,9 @@ of running text. `--data` may be:
   `{"title", "author", "paragraphs": [lines]}` per poem: a `.json` file (a
   list of objects, or one object), a `.jsonl` file (an object a line),
   either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a folder of such
-  files (the project's own layout). A poem's text is its paragraphs
-  joined; a fixed random `test_size` poems are held out;
+  files (not its subfolders; files without any poem, such as the
+  project's `authors.*.json`, are skipped with a warning). A poem's text is
+  its paragraphs joined; a fixed random `test_size` poems are held out;
 * a plain UTF-8 `.txt` file (optionally `.txt.gz`): running text cut into
   windows of `window` characters; the last `test_size` windows are held
   out (a contiguous tail, so no test window borders a training window on
@@ -17,9 +18,10 @@ of running text. `--data` may be:
 * `tiny_shakespeare` (or another tensorflow-datasets dataset with a
   `text` feature and train and test splits): windows of each split.
 
-Malformed input is an error naming the file and line: bytes that are not
-UTF-8, a line or file that is not JSON, an object without a `paragraphs`
-list of strings, a file with no text.
+Malformed input is an error naming the file and the line (or, in a
+`.json` list, the poem's index): bytes that are not UTF-8, a line or file
+that is not JSON, an object without a `paragraphs` list of strings, a file
+with no text.
 """
 
 import dataclasses
@@ -28,7 +30,9 @@ import json
 import os
 
 import numpy as np
+from absl import logging
 
+from zoo import utils
 from zoo.data import sources
 
 POEM_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
@@ -37,6 +41,10 @@ TEXT_SUFFIXES = (".txt", ".txt.gz")
 
 class MalformedTextError(ValueError):
     """A poems or text file is malformed; the message names file and line."""
+
+
+class NoPoemsError(MalformedTextError):
+    """A JSON file holds no object with `paragraphs` (not a poems file)."""
 
 
 @dataclasses.dataclass
@@ -86,22 +94,22 @@ def read_poems(path):
         The poems' texts (paragraphs joined), empty poems skipped.
 
     Raises:
+        NoPoemsError: Records, none of them a poem (a `MalformedTextError`).
         MalformedTextError: Bytes that are not UTF-8, invalid JSON, an
-            object without `paragraphs`, or no poem at all.
+            object without `paragraphs` among poems, or no poem with text.
     """
     text = _read_utf8(path)
-    found = []
+    records = []  # (record, where)
     if path.endswith((".jsonl", ".jsonl.gz")):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                records.append((json.loads(line), f"{path}:{number}"))
             except json.JSONDecodeError as error:
                 raise MalformedTextError(
                     f"{path}:{number}: not JSON ({error.msg})"
                 ) from None
-            found.append(_poem_text(record, f"{path}:{number}"))
     else:
         try:
             records = json.loads(text)
@@ -116,9 +124,16 @@ def read_poems(path):
                 f"{path}: expected a list of poem objects, got "
                 f"{type(records).__name__}"
             )
-        for i, record in enumerate(records):
-            found.append(_poem_text(record, f"{path}: poem {i}"))
-    poems = [p for p in found if p]
+        records = [(r, f"{path}: poem {i}") for i, r in enumerate(records)]
+    if records and not any(
+        isinstance(r, dict) and "paragraphs" in r for r, _ in records
+    ):
+        raise NoPoemsError(
+            f"{path}: no poem object (with `paragraphs`) in "
+            f"{len(records)} records"
+        )
+    poems = [_poem_text(r, where) for r, where in records]
+    poems = [p for p in poems if p]
     if not poems:
         raise MalformedTextError(f"{path}: no poem with any text")
     return poems
@@ -140,17 +155,25 @@ def windows(text, size):
     >>> windows("abcdefg", 3)
     ['abc', 'def', 'g']
     """
+    size = utils.check_positive_int("window", size)
     return [text[i:i + size] for i in range(0, len(text), size)]
 
 
-def _poem_files(folder):
+def read_folder(folder):
+    """The poems of every poem file in `folder` (see the module)."""
     names = sorted(n for n in os.listdir(folder) if n.endswith(POEM_SUFFIXES))
-    if not names:
+    texts = []
+    for name in names:
+        try:
+            texts.extend(read_poems(os.path.join(folder, name)))
+        except NoPoemsError as error:
+            logging.warning("Skipping %s", error)
+    if not texts:
         raise ValueError(
             f"{folder} holds no poem files (expected "
-            + ", ".join(POEM_SUFFIXES) + ")"
+            + ", ".join(POEM_SUFFIXES) + " files with poem objects)"
         )
-    return [os.path.join(folder, n) for n in names]
+    return texts
 
 
 def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
@@ -158,19 +181,20 @@ def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
 
     Args:
         path: A poems file or folder, or a `.txt` file (see the module).
-        test_size: Poems (or windows) held out.
-        window: Characters per window of a text file.
+        test_size: Positive integer, poems (or windows) held out.
+        window: Positive integer, characters per window of a text file.
         max_chars: Poems longer than this are dropped (0 = keep all).
         seed: Seed of the held-out poems.
 
     Raises:
         MalformedTextError: Malformed data.
-        ValueError: An unknown file type, or no more than `test_size`
-            poems or windows.
+        ValueError: An unknown file type, no more than `test_size` poems or
+            windows, or a `test_size` or `window` that is not a positive
+            integer.
     """
+    test_size = utils.check_positive_int("test_size", test_size)
     if os.path.isdir(path):
-        texts = [p for f in _poem_files(path) for p in read_poems(f)]
-        poems = True
+        texts, poems = read_folder(path), True
     elif path.endswith(POEM_SUFFIXES):
         texts, poems = read_poems(path), True
     elif path.endswith(TEXT_SUFFIXES):

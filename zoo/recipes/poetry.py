@@ -19,16 +19,16 @@ lines, and optionally an acrostic (藏头诗: given characters begin the
 lines). The form is enforced while decoding: at every step the step
 function allows only the characters the form permits there.
 
-`metrics.json` holds `test_bpc` (bits per character of the held-out texts,
-the end marker counted as one character), the unigram and bigram
+`metrics.json` holds `test_bpc` (bits per character of the held-out
+texts, the end marker counted as one character), the unigram and bigram
 baselines of the same split (`unigram_bpc`, `bigram_bpc`, see
-`zoo.metrics.ngram_bits_per_symbol`), `form_rate` (the share of composed
-poems that have the requested form) and `wall_seconds`; `<workdir>/samples.txt`
-holds generated texts. The export `saved_models/poetry/<version>/` has
-`generate` (`prompt` string `[N]`, `max_length`, `temperature`, `top_k`,
-`seed` -> `text` `[N]`: the prompt and its continuation; also
-`serving_default`), `score` (`text`
-`[N]` -> `bpc` `[N]`) and, for poems, `compose` (`acrostic` string `[N]`,
+`zoo.metrics.ngram_bits_per_symbol`), `validation_bpc`, `form_rate` (the
+share of composed poems that have the requested form) and
+`wall_seconds`; `<workdir>/samples.txt` holds generated texts. The export
+`saved_models/poetry/<version>/` has `generate` (`prompt` string `[N]`,
+`max_length`, `temperature`, `top_k`, `seed` -> `text` `[N]`: the prompt
+and its continuation; also `serving_default`), `score` (`text` `[N]` ->
+`bpc` `[N]`) and, for poems, `compose` (`acrostic` string `[N]`,
 `characters`, `lines`, `temperature`, `top_k`, `seed` -> `text` `[N]`).
 """
 
@@ -45,6 +45,7 @@ from zoo import decoding
 from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import training
+from zoo import utils
 from zoo.data import pipeline
 from zoo.data import poems as poems_lib
 from zoo.training import flags as zoo_flags
@@ -221,6 +222,8 @@ class Poet:
         self.model = model
         self.text_layer = text_layer
         self.poems = bool(poems)
+        # A poem may end anywhere; running text has no end in training.
+        self.last_reserved = BEGIN_ID if self.poems else END_ID
         vocabulary = [str(t) for t in text_layer.get_vocabulary()]
         self.vocabulary = tf.constant(vocabulary)
         content = [
@@ -236,8 +239,11 @@ class Poet:
 
     def char_ids(self, text):
         """Strings `[N]` -> ragged character ids, no markers (1 = unknown)."""
-        ids = tf.cast(self.text_layer(text), tf.int32)
-        return tf.RaggedTensor.from_tensor(ids, padding=0)
+        return char_ids(self.text_layer, text)
+
+    def marked_ids(self, text):
+        """`[BEGIN] + character ids (+ [END] for poems)`, ragged `[N, (n)]`."""
+        return marked_ids(self.text_layer, text, self.poems)
 
     def prime(self, text):
         """Reads `[BEGIN] + text` but its last id: the decoders' start.
@@ -246,15 +252,15 @@ class Poet:
             `(start_tokens [N], states)`: the last id of each row (BEGIN_ID
             for an empty text) and the recurrent states before it.
         """
-        chars = self.char_ids(text)
-        n = tf.shape(chars.row_lengths())[0]
-        sequence = tf.concat([tf.fill([n, 1], BEGIN_ID), chars], axis=1)
+        # The last MAX_TEXT characters: what comes next depends on them.
+        characters = tf.strings.unicode_split(
+            self.text_layer.standardize(text), "UTF-8")
+        tail = tf.strings.reduce_join(characters[:, -MAX_TEXT:], axis=1)
+        sequence = marked_ids(self.text_layer, tail, end=False)
         start = tf.gather(sequence.flat_values, sequence.row_limits() - 1)
-        before = sequence[:, :-1].to_tensor(default_value=0)
         # At least one (padding) step: a row with nothing before its last
         # id keeps the initial (zero) states.
-        missing = tf.maximum(1 - tf.shape(before)[1], 0)
-        before = tf.pad(before, [[0, 0], [0, missing]])
+        before = _at_least(sequence[:, :-1].to_tensor(default_value=0), 1)
         get = self.model.get_layer
         _, *states = get("rnn")(
             get("embedding")(before), mask=tf.not_equal(before, 0),
@@ -266,8 +272,9 @@ class Poet:
         """One step: `zoo.decoding`'s `next_fn`, with the template's limits.
 
         `state["template"]` `[N, max_length]` says what step `index` may
-        emit: any character but padding, unknown and begin (`FREE`), a
-        content character (`CONTENT`), or one forced id.
+        emit: any character but padding, unknown and begin, and for
+        running text the end marker (`FREE`), a content character
+        (`CONTENT`), or one forced id.
         """
         get = self.model.get_layer
         y = get("embedding")(tokens[:, None])  # [N, 1, embedding].
@@ -277,7 +284,7 @@ class Poet:
         slot = tf.gather(state["template"], index, axis=1)[:, None]  # [N, 1].
         ids = tf.range(tf.shape(logits)[-1])[None, :]
         allowed = tf.where(
-            slot == FREE, ids > BEGIN_ID,
+            slot == FREE, ids > self.last_reserved,
             tf.where(slot == CONTENT, self.content[None, :], ids == slot),
         )
         logits = tf.where(allowed, logits, tf.constant(-np.inf, logits.dtype))
@@ -302,10 +309,11 @@ class Poet:
                  seed=0, top_p=1.0):
         """Continues each prompt; returns prompt + continuation `[N]`.
 
-        A prompt is read as it is given (NFC normalized, up to `MAX_TEXT`
-        characters; characters outside the vocabulary are read as the
-        unknown id and kept as written). An empty prompt starts a text
-        from the begin marker. The continuation stops at the end marker
+        A prompt is NFC normalized (bytes that are not UTF-8 become
+        U+FFFD) and returned whole; its last `MAX_TEXT` characters are
+        read, characters outside the vocabulary as the unknown id (they
+        stay as written). An empty prompt starts a text from the begin
+        marker. The continuation stops at the end marker
         or after `max_length` characters (at most `MAX_GENERATE`; 0 or
         less: none); it never holds the unknown character. The sampling
         arguments are `zoo.decoding.sample`'s and may be tensors.
@@ -379,18 +387,11 @@ class Poet:
 
         A text is read as `[BEGIN] + characters (+ [END] for poems)`; every
         id after the begin marker is predicted (the end marker counts as a
-        character).
+        character). Only a text's first `MAX_TEXT` characters are read.
         """
-        chars = self.char_ids(text)
-        n = tf.shape(chars.row_lengths())[0]
-        parts = [tf.fill([n, 1], BEGIN_ID), chars]
-        if self.poems:
-            parts.append(tf.fill([n, 1], END_ID))
-        sequence = tf.concat(parts, axis=1).to_tensor(default_value=0)
         # At least one (padding) step, for a batch of none or of texts
         # with nothing to predict.
-        missing = tf.maximum(2 - tf.shape(sequence)[1], 0)
-        sequence = tf.pad(sequence, [[0, 0], [0, missing]])
+        sequence = _at_least(self.marked_ids(text).to_tensor(), 2)
         inputs, targets = sequence[:, :-1], sequence[:, 1:]
         logits = self.model(inputs, training=False)
         nats = tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -411,14 +412,10 @@ class Poet:
 
 def _check_form(characters, lines):
     """Validates a poem form; returns int32 tensors."""
-    for name, value in (("characters", characters), ("lines", lines)):
-        if not tf.is_tensor(value) and (
-            isinstance(value, bool) or not isinstance(value, int) or value < 1
-        ):
-            raise ValueError(
-                f"Received an invalid value for argument `{name}`, expected "
-                f"a positive integer, got {value!r}"
-            )
+    if not tf.is_tensor(characters):
+        characters = utils.check_positive_int("characters", characters)
+    if not tf.is_tensor(lines):
+        lines = utils.check_positive_int("lines", lines)
     if not tf.is_tensor(characters) and not tf.is_tensor(lines):
         if lines * (characters + 1) > MAX_GENERATE:
             raise ValueError(
@@ -485,14 +482,37 @@ def serving_endpoints(poet):
     return endpoints
 
 
+def char_ids(text_layer, text):
+    """Strings `[N]` -> ragged character ids, no markers (1 = unknown).
+
+    Only the first `MAX_TEXT` characters of a text are read.
+    """
+    ids = tf.cast(text_layer(text), tf.int32)
+    return tf.RaggedTensor.from_tensor(ids, padding=0)
+
+
+def marked_ids(text_layer, text, end):
+    """`[BEGIN] + character ids (+ [END] if `end`)`, ragged `[N, (n)]`."""
+    chars = char_ids(text_layer, text)
+    n = tf.shape(chars.row_lengths())[0]
+    parts = [tf.fill([n, 1], BEGIN_ID), chars]
+    if end:
+        parts.append(tf.fill([n, 1], END_ID))
+    return tf.concat(parts, axis=1)
+
+
+def _at_least(ids, width):
+    """Pads `ids` `[N, T]` with 0 on the right to at least `width` steps."""
+    missing = tf.maximum(width - tf.shape(ids)[1], 0)
+    return tf.pad(ids, [[0, 0], [0, missing]])
+
+
 def sequences(layer, texts, poems, batch_size=1024):
-    """Each text's ids with the markers: `[BEGIN] + chars (+ [END])`."""
+    """Each text's ids with the markers, as lists (see `marked_ids`)."""
     found = []
     for start in range(0, len(texts), batch_size):
-        ids = layer(tf.constant(texts[start:start + batch_size])).numpy()
-        for row in ids:
-            found.append([BEGIN_ID] + row[row != 0].tolist()
-                         + ([END_ID] if poems else []))
+        batch = tf.constant(texts[start:start + batch_size], tf.string)
+        found.extend(marked_ids(layer, batch, poems).to_list())
     return found
 
 
@@ -504,26 +524,36 @@ def shifted_batches(config, ids, shuffle=False):
     )
 
 
-def evaluate(poet, train_ids, test_texts, vocabulary_size, batch_size=64):
-    """Test bits per character, next to the n-gram baselines."""
+def bits_per_character(poet, texts, batch_size=64):
+    """Bits per character of `texts` as a whole, and their character count.
+
+    The bits of every text summed, over the characters summed (see
+    `Poet.bits`), so a long text weighs more than a short one.
+    """
     bits_of = tf.function(poet.bits, reduce_retracing=True)
     total_bits = total_count = 0.0
-    progress = keras.utils.Progbar(len(test_texts), unit_name="text")
-    for start in range(0, len(test_texts), batch_size):
-        batch = test_texts[start:start + batch_size]
-        bits, count = bits_of(tf.constant(batch))
+    progress = keras.utils.Progbar(len(texts), unit_name="text")
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start:start + batch_size]
+        bits, count = bits_of(tf.constant(batch, tf.string))
         total_bits += float(tf.reduce_sum(bits))
         total_count += float(tf.reduce_sum(count))
         progress.add(len(batch))
+    return total_bits / max(total_count, 1.0), int(total_count)
+
+
+def evaluate(poet, train_ids, test_texts, vocabulary_size):
+    """Test bits per character, next to the n-gram baselines."""
+    test_bpc, count = bits_per_character(poet, test_texts)
     test_ids = sequences(poet.text_layer, test_texts, poet.poems)
     unigram, bigram = zoo_metrics.ngram_bits_per_symbol(
         train_ids, test_ids, vocabulary_size
     )
     results = {
-        "test_bpc": total_bits / max(total_count, 1.0),
+        "test_bpc": test_bpc,
         "unigram_bpc": unigram,
         "bigram_bpc": bigram,
-        "test_characters": int(total_count),
+        "test_characters": count,
     }
     logging.info("Test: %.3f bits per character (unigram %.3f, bigram %.3f)",
                  results["test_bpc"], unigram, bigram)
@@ -537,9 +567,11 @@ def write_samples(poet, config, path):
     acrostic 5x4 poems (`config.acrostic`). `form_rate` is the share of
     composed poems with the requested form.
     """
+    if not config.samples:
+        return {}
     settings = dict(temperature=config.temperature, top_k=config.top_k,
                     top_p=config.top_p, seed=config.seed)
-    empty = tf.constant([""] * config.samples)
+    empty = tf.constant([""] * config.samples, tf.string)
     if poet.poems:
         length = config.max_chars or MAX_GENERATE
     else:
@@ -551,9 +583,11 @@ def write_samples(poet, config, path):
             kinds[f"{characters}x{lines}"] = poet.compose(
                 empty, characters, lines, **settings)
             forms[f"{characters}x{lines}"] = (characters, lines, "")
-        acrostic = tf.constant([config.acrostic] * config.samples)
+        acrostic = tf.constant([config.acrostic] * config.samples, tf.string)
         kinds["acrostic"] = poet.compose(acrostic, 5, 4, **settings)
-        forms["acrostic"] = (5, 4, config.acrostic)
+        # As composed: NFC normalized.
+        forms["acrostic"] = (5, 4, unicodedata.normalize("NFC",
+                                                         config.acrostic))
     samples = {k: [t.decode("utf-8") for t in v.numpy()]
                for k, v in kinds.items()}
     with open(path, "w", encoding="utf-8") as f:
@@ -611,7 +645,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
     poet = Poet(model, text_layer, corpus.poems)
     history = run["history"]
-    validation_loss = (history.get("val_loss") or [None])[-1]
+    validation_bpc = (bits_per_character(poet, validation)[0] if validation
+                      else None)
 
     def evaluate_and_sample(model, test_texts):
         results = evaluate(poet, train_ids, test_texts, vocabulary_size)
@@ -630,8 +665,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
         track=[text_layer],
         data=corpus.source,
         vocabulary_size=vocabulary_size,
-        validation_bpc=None if validation_loss is None
-        else validation_loss / np.log(2.0),
+        validation_bpc=validation_bpc,
         epoch_seconds=history.get("epoch_seconds", []),
     )
 

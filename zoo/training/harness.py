@@ -3,6 +3,7 @@
 import dataclasses
 import datetime
 import json
+import numbers
 import os
 import sys
 import time
@@ -227,7 +228,7 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     logging.info(
         "%s in %.0f s",
         ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()
-                  if isinstance(v, float)),
+                  if isinstance(v, numbers.Real) and not isinstance(v, bool)),
         metrics["wall_seconds"],
     )
     return metrics
