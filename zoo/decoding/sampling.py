@@ -12,13 +12,14 @@ next token of each row from the model's distribution, reshaped by
   Curious Case of Neural Text Degeneration",
   https://arxiv.org/abs/1904.09751); 1 keeps all.
 
-The draws are stateless: step `index` of a call with `seed` uses the seed
-pair `(seed, index)`, so the same seed, inputs and model give the same
-tokens, eagerly, in a `tf.function` and in a SavedModel. Rows of a batch
-get different draws: a row's tokens depend on its position in the batch. `temperature`,
-`top_k`, `top_p` and `seed` may be tensors (a serving signature's inputs).
-The draw itself is TensorFlow's `stateless_categorical`: `keras.random`
-takes only Python or generator seeds, not a seed tensor.
+The draws are stateless: step `index` of a call with `seed` uses the
+seed pair `(seed, index)`, so the same seed, inputs and model give the
+same tokens, eagerly, in a `tf.function` and in a SavedModel. Rows of a
+batch get different draws: a row's tokens depend on its position in the
+batch. `temperature`, `top_k`, `top_p` and `seed` may be tensors (a
+serving signature's inputs). The draw itself is TensorFlow's
+`stateless_categorical`: `keras.random` takes only Python or generator
+seeds, not a seed tensor.
 """
 
 import numbers

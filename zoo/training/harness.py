@@ -225,10 +225,11 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     now = datetime.datetime.now(datetime.timezone.utc)
     metrics["finished_at"] = now.isoformat(timespec="seconds")
     write_json(os.path.join(workdir, "metrics.json"), metrics)
+    numeric = {k: v for k, v in test_metrics.items()
+               if isinstance(v, numbers.Real) and not isinstance(v, bool)}
     logging.info(
         "%s in %.0f s",
-        ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()
-                  if isinstance(v, numbers.Real) and not isinstance(v, bool)),
+        ", ".join(f"{k} {v:.4f}" for k, v in numeric.items()),
         metrics["wall_seconds"],
     )
     return metrics
