@@ -316,12 +316,12 @@ def test_sequence_crossentropy_all_padding_is_zero():
 
 
 def test_sequence_crossentropy_config_round_trip():
-    loss = metrics.SequenceCrossentropy(label_smoothing=0.1, pad_id=5)
+    loss = metrics.SequenceCrossentropy(label_smoothing=0.1, pad_id=5,
+                                        tokens_per_batch=12.0)
     config = loss.get_config()
     clone = metrics.SequenceCrossentropy.from_config(config)
-    assert (clone.label_smoothing, clone.pad_id, clone.name) == (
-        0.1, 5, "sequence_crossentropy"
-    )
+    assert (clone.label_smoothing, clone.pad_id, clone.tokens_per_batch,
+            clone.name) == (0.1, 5, 12.0, "sequence_crossentropy")
     assert clone.get_config() == config
 
 
@@ -374,3 +374,21 @@ def test_ngram_baselines_reject_bad_input():
     with pytest.raises(ValueError, match=r"`vocabulary_size`, expected a "
                        r"positive integer, got 0"):
         metrics.ngram_bits_per_symbol([[0, 1]], [[0, 1]], 0)
+
+
+def test_sequence_crossentropy_with_tokens_per_batch_weighs_tokens_alike():
+    logits = np.log(np.array([[[0.5, 0.25, 0.25]] * 4], np.float32))
+    y_true = np.array([[1, 2, 0, 0]])  # Two real tokens of -log .25 each.
+    per_token = -np.log(0.25)
+    mean = metrics.SequenceCrossentropy()
+    fixed = metrics.SequenceCrossentropy(tokens_per_batch=8)
+    assert float(mean(y_true, logits)) == pytest.approx(per_token)
+    # The sum over the batch's 2 tokens, over 8: a quarter of the mean.
+    assert float(fixed(y_true, logits)) == pytest.approx(2 * per_token / 8)
+
+
+@pytest.mark.parametrize("value", [0, -3.0, "8"])
+def test_sequence_crossentropy_rejects_bad_tokens_per_batch(value):
+    with pytest.raises(ValueError, match="`tokens_per_batch`, expected a "
+                       "positive number or None"):
+        metrics.SequenceCrossentropy(tokens_per_batch=value)

@@ -304,9 +304,18 @@ class SequenceCrossentropy(keras.losses.Loss):
     the loss is the mean over real tokens whatever the padding, and
     whether or not `y_pred` carries a Keras mask.
 
+    With `tokens_per_batch`, the sum is divided by that constant instead,
+    so every token weighs the same whichever batch it is in: length-bucketed
+    batches hold very different numbers of tokens, and the per-batch mean
+    gives each token of a batch of short sequences many times the weight
+    of a token in a batch of long ones.
+
     Args:
         label_smoothing: Float in [0, 1). Default: 0.
         pad_id: Integer id of padding in `y_true`. Default: 0.
+        tokens_per_batch: Optional positive number, the divisor of every
+            batch's summed loss (typically the mean number of real tokens
+            per batch). Default: `None`, the batch's own real tokens.
         name: Name of the loss.
         dtype: Dtype of the loss computation (Keras' default if None).
 
@@ -322,7 +331,7 @@ class SequenceCrossentropy(keras.losses.Loss):
     1.3863
     """
 
-    def __init__(self, label_smoothing=0.0, pad_id=0,
+    def __init__(self, label_smoothing=0.0, pad_id=0, tokens_per_batch=None,
                  name="sequence_crossentropy", dtype=None):
         super().__init__(name=name, reduction="sum", dtype=dtype)
         self.label_smoothing = utils.check_fraction(
@@ -334,6 +343,9 @@ class SequenceCrossentropy(keras.losses.Loss):
                 f"an integer, got {pad_id!r}"
             )
         self.pad_id = pad_id
+        self.tokens_per_batch = utils.check_positive_number(
+            "tokens_per_batch", tokens_per_batch, allow_none=True
+        )
 
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
@@ -347,13 +359,16 @@ class SequenceCrossentropy(keras.losses.Loss):
             e = self.label_smoothing
             losses = (1.0 - e) * losses - e * ops.mean(log_probs, axis=-1)
         real = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
+        if self.tokens_per_batch is not None:
+            return losses * real / self.tokens_per_batch
         return losses * real / ops.maximum(ops.sum(real), 1.0)
 
     def get_config(self):
         config = super().get_config()
         config.pop("reduction", None)  # Always "sum"; not an argument.
         config.update({"label_smoothing": self.label_smoothing,
-                       "pad_id": self.pad_id})
+                       "pad_id": self.pad_id,
+                       "tokens_per_batch": self.tokens_per_batch})
         return config
 
 

@@ -20,6 +20,7 @@ RECORDS = [
     {"title": "靜夜思", "author": "李白",
      "paragraphs": ["床前明月光，疑是地上霜。", "舉頭望明月，低頭思故鄉。"]},
     {"title": "空", "author": "無名", "paragraphs": []},  # Skipped: no text.
+    {"title": "缺", "author": "無名", "paragraphs": ["。"]},  # No words.
     {"title": "春曉", "author": "孟浩然",
      "paragraphs": ["春眠不覺曉，處處聞啼鳥。", " 夜來風雨聲，花落知多少。 "]},
 ]

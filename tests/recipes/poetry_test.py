@@ -94,6 +94,11 @@ def test_end_to_end_moves_every_weight_and_reports(run):
     assert len(run.recorder.before) == 6
     assert run.recorder.unmoved() == []
     metrics = run.metrics
+    # Every character weighs the same in training: the loss divides by
+    # the mean characters per batch, not by each batch's own count.
+    # Poems of 24 or 32 characters: 25 or 33 targets with the end marker.
+    tokens = run.poet.model.loss.tokens_per_batch / run.config.batch_size
+    assert 25 < tokens < 33
     with open(os.path.join(run.workdir, "metrics.json")) as f:
         assert json.load(f) == metrics
     for key in ("test_bpc", "unigram_bpc", "bigram_bpc", "validation_bpc"):

@@ -10,7 +10,9 @@ of running text. `--data` may be:
   either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a folder of such
   files (not its subfolders; files without any poem, such as the
   project's `authors.*.json`, are skipped with a warning). A poem's text is
-  its paragraphs joined; a fixed random `test_size` poems are held out;
+  its paragraphs joined; poems without a letter or digit (the corpus has
+  poems that are only "。", where the text is lost) are skipped; a fixed
+  random `test_size` poems are held out;
 * a plain UTF-8 `.txt` file (optionally `.txt.gz`): running text cut into
   windows of `window` characters; the last `test_size` windows are held
   out (a contiguous tail, so no test window borders a training window on
@@ -28,6 +30,7 @@ import dataclasses
 import gzip
 import json
 import os
+import unicodedata
 
 import numpy as np
 from absl import logging
@@ -87,11 +90,17 @@ def _poem_text(record, where):
     return "".join(p.strip() for p in paragraphs)
 
 
+def _has_words(text):
+    """True if `text` holds a letter or a digit."""
+    return any(unicodedata.category(c)[0] in "LN" for c in text)
+
+
 def read_poems(path):
     """Reads poems from a chinese-poetry JSON/JSONL file (see the module).
 
     Returns:
-        The poems' texts (paragraphs joined), empty poems skipped.
+        The poems' texts (paragraphs joined); poems without a letter or
+        digit (empty, or punctuation only) are skipped.
 
     Raises:
         NoPoemsError: Records, none of them a poem (a `MalformedTextError`).
@@ -133,7 +142,7 @@ def read_poems(path):
             f"{len(records)} records"
         )
     poems = [_poem_text(r, where) for r, where in records]
-    poems = [p for p in poems if p]
+    poems = [p for p in poems if _has_words(p)]
     if not poems:
         raise MalformedTextError(f"{path}: no poem with any text")
     return poems

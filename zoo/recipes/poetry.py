@@ -632,8 +632,14 @@ def train_and_evaluate(config, workdir, callbacks=()):
     logging.info("Vocabulary: %d characters", vocabulary_size)
     train_ids = sequences(text_layer, train, corpus.poems)
     model = build_model(config, vocabulary_size)
+    # Every character weighs the same in training, as in `test_bpc`,
+    # however many characters its length-bucketed batch holds.
+    mean_length = np.mean([len(s) - 1 for s in train_ids])
     training.compile_classifier(
-        model, config, len(train), loss=zoo_metrics.SequenceCrossentropy(),
+        model, config, len(train),
+        loss=zoo_metrics.SequenceCrossentropy(
+            tokens_per_batch=float(config.batch_size * mean_length)
+        ),
         metrics=(),
     )
     run = training.fit(
