@@ -3,6 +3,8 @@
 import json
 import os
 import random
+import subprocess
+import sys
 import time
 
 import keras
@@ -487,3 +489,14 @@ def test_default_preset_is_the_flag_defaults():
     assert values == {name: FLAGS[name].default for name in values}
     every = set(poetry.DEFAULTS) | set(poetry.RECIPE_DEFAULTS)
     assert every - {"data", "workdir", "export_dir"} == set(values)
+
+
+@pytest.mark.slow
+def test_the_program_refuses_positional_arguments():
+    found = subprocess.run(
+        [sys.executable, "-m", "zoo.recipes.poetry", "poems.json"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )
+    assert found.returncode == 1
+    assert "Unexpected arguments: ['poems.json']" in found.stderr
+    assert "--max_chars" in found.stderr  # The usage lists the flags.

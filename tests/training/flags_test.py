@@ -7,6 +7,7 @@ Each test defines the flags into its own `FlagValues`, so the global
 import dataclasses
 
 import pytest
+from absl import app
 from absl import flags
 
 from zoo import cells
@@ -101,3 +102,26 @@ def test_invalid_values_are_rejected(fresh_flags, argument, message):
     zoo_flags.define_flags(REQUIRED, fresh_flags)
     with pytest.raises(flags.IllegalFlagValueError, match=message):
         fresh_flags(["prog", argument])
+
+
+def test_main_trains_with_the_parsed_config_and_workdir(fresh_flags):
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
+    fresh_flags(["prog", "--units=7", "--workdir=/tmp/elsewhere"])
+    calls = []
+    found = zoo_flags.main(
+        ["prog"], TrainConfig,
+        lambda config, workdir: calls.append((config, workdir)) or "done",
+        flag_values=fresh_flags,
+    )
+    assert found == "done"
+    (config, workdir), = calls
+    assert config.units == 7 and workdir == "/tmp/elsewhere"
+
+
+def test_main_refuses_positional_arguments(fresh_flags):
+    zoo_flags.define_flags(REQUIRED, fresh_flags)
+    fresh_flags(["prog"])
+    with pytest.raises(app.UsageError,
+                       match=r"Unexpected arguments: \['extra'\]"):
+        zoo_flags.main(["prog", "extra"], TrainConfig, None,
+                       flag_values=fresh_flags)

@@ -13,7 +13,6 @@ takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
 
 import keras
 import tensorflow as tf
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -151,19 +150,10 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    train_and_evaluate(
-        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
-    )
-
-
 def define_flags(flag_values=flags.FLAGS):
     """Defines this recipe's flags (all shared) with its defaults."""
     zoo_flags.define_flags(DEFAULTS, flag_values)
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    zoo_flags.run(define_flags, Config, train_and_evaluate)

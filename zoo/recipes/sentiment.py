@@ -12,7 +12,6 @@ and `labels` string `[N]`. Training batches are bucketed by length
 
 import keras
 import tensorflow as tf
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -259,14 +258,5 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    train_and_evaluate(
-        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
-    )
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    zoo_flags.run(define_flags, Config, train_and_evaluate)

@@ -23,7 +23,6 @@ tokens) -> `tokens`, `tags` and `scores`.
 
 import keras
 import tensorflow as tf
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -368,14 +367,5 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    train_and_evaluate(
-        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
-    )
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    zoo_flags.run(define_flags, Config, train_and_evaluate)

@@ -30,7 +30,6 @@ gets heat maps of a few test sentences. The export
 
 import keras
 import tensorflow as tf
-from absl import app
 from absl import flags
 from absl import logging
 
@@ -583,14 +582,5 @@ def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
     return results
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    train_and_evaluate(
-        zoo_flags.config_from_flags(Config), flags.FLAGS.workdir
-    )
-
-
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    zoo_flags.run(define_flags, Config, train_and_evaluate)

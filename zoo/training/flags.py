@@ -7,10 +7,13 @@ when it runs as a program, then `config_from_flags(ConfigClass)` in
 imported into one process (tests do; each can define into a fresh
 `flags.FlagValues()`). Presets are absl flagfiles:
 `python -m zoo.recipes.mnist_rnn --flagfile=recipes/mnist_rnn/gru.flags`.
+A recipe's program is `run(define_flags, Config, train_and_evaluate)`.
 """
 
 import dataclasses
+import functools
 
+from absl import app
 from absl import flags
 
 from zoo import cells
@@ -107,3 +110,26 @@ def config_from_flags(config_class, flag_values=FLAGS):
             value = flag_values[field.name].value
             values[field.name] = "" if value is None else value
     return config_class(**values)
+
+
+def main(argv, config_class, train_and_evaluate, flag_values=FLAGS):
+    """A recipe's `main`: `train_and_evaluate(config, workdir)` from flags.
+
+    Raises:
+        app.UsageError: Positional arguments (every setting is a flag).
+    """
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    config = config_from_flags(config_class, flag_values)
+    return train_and_evaluate(config, flag_values["workdir"].value)
+
+
+def run(define_recipe_flags, config_class, train_and_evaluate):
+    """Runs a recipe as a program (`python -m zoo.recipes.<name> --...`).
+
+    Defines the recipe's flags into absl's `FLAGS`, parses the command
+    line and calls `main`.
+    """
+    define_recipe_flags()
+    app.run(functools.partial(main, config_class=config_class,
+                              train_and_evaluate=train_and_evaluate))
