@@ -500,3 +500,18 @@ def test_the_program_refuses_positional_arguments():
     assert found.returncode == 1
     assert "Unexpected arguments: ['poems.json']" in found.stderr
     assert "--max_chars" in found.stderr  # The usage lists the flags.
+
+
+@pytest.mark.slow
+def test_the_program_trains_and_exits_cleanly(tmp_path, poems_file):
+    workdir = tmp_path / "w"
+    found = subprocess.run(
+        [sys.executable, "-m", "zoo.recipes.poetry", f"--data={poems_file}",
+         f"--workdir={workdir}", "--export_dir=", "--epochs=1", "--units=4",
+         "--embedding_dim=4", "--test_size=6", "--samples=1",
+         "--max_tokens=40"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert found.returncode == 0, found.stderr[-2000:]
+    with open(workdir / "metrics.json") as f:
+        assert json.load(f)["config"]["units"] == 4

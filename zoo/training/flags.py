@@ -115,13 +115,16 @@ def config_from_flags(config_class, flag_values=FLAGS):
 def main(argv, config_class, train_and_evaluate, flag_values=FLAGS):
     """A recipe's `main`: `train_and_evaluate(config, workdir)` from flags.
 
+    Returns None, so the program exits with status 0.
+
     Raises:
         app.UsageError: Positional arguments (every setting is a flag).
     """
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = config_from_flags(config_class, flag_values)
-    return train_and_evaluate(config, flag_values["workdir"].value)
+    # Nothing returned: absl's `app.run` exits with `main`'s return value.
+    train_and_evaluate(config, flag_values["workdir"].value)
 
 
 def run(define_recipe_flags, config_class, train_and_evaluate):
