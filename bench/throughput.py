@@ -1,0 +1,210 @@
+r"""Training throughput of zoo's recurrent blocks against Keras' own.
+
+    python -m bench.throughput [--quick] [--output=bench/results/throughput.json]
+
+Every configuration (cell, direction, mask, depth) is one small classifier
+at the row-by-row MNIST shape (batch 128, 28 steps of 28 inputs, 128
+units, 10 classes), built twice: with `zoo.layers.StackedRNN` and with
+the Keras built-in layer of the same cell (`keras.layers.LSTM`, `GRU`,
+`SimpleRNN`; the peephole LSTM, which Keras lacks, is compared with
+Keras' plain LSTM). Each model trains `--steps` batches per repetition;
+the repetitions are interleaved (A B A B ...) so that a change of machine
+speed hits both sides alike, and the medians are compared: `ratio` is zoo
+samples/s over Keras samples/s. The first repetition traces and is not
+counted.
+
+The float32 GEMM ceiling of the machine (a large matrix product) is
+measured too, with the samples/s an LSTM training step would reach at it
+(forward and backward, about 3 x 2 x time x 4 x units x (inputs + units)
+FLOP per sample).
+
+`--quick` runs two configurations for a few steps: a smoke run, not a
+measurement. The results are printed as a table and written as JSON.
+"""
+
+import itertools
+import json
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+from zoo import layers
+
+_QUICK = flags.DEFINE_boolean("quick", False, "Two configurations, few "
+                              "steps: a smoke run.")
+_STEPS = flags.DEFINE_integer("steps", 20, "Training batches per "
+                              "repetition.", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Measured repetitions per "
+                                "model (after one warm-up).", lower_bound=1)
+_OUTPUT = flags.DEFINE_string("output", "bench/results/throughput.json",
+                              "Where the JSON results go.")
+
+BATCH, TIME, INPUTS, UNITS, CLASSES = 128, 28, 28, 128, 10
+CELLS = ("simple_rnn", "lstm", "peephole_lstm", "gru")
+KERAS_LAYERS = {
+    "simple_rnn": keras.layers.SimpleRNN,
+    "lstm": keras.layers.LSTM,
+    "peephole_lstm": keras.layers.LSTM,  # Keras has no peephole LSTM.
+    "gru": keras.layers.GRU,
+}
+
+
+def configurations(quick=False):
+    """Dicts of cell, bidirectional, masked and layers to compare."""
+    if quick:
+        return [
+            dict(cell="lstm", bidirectional=False, masked=False, layers=1),
+            dict(cell="gru", bidirectional=True, masked=True, layers=1),
+        ]
+    return [
+        dict(cell=c, bidirectional=b, masked=m, layers=n)
+        for c, b, m, n in itertools.product(
+            CELLS, (False, True), (False, True), (1, 2)
+        )
+    ]
+
+
+def name(config):
+    return (f"{config['cell']} {'bi' if config['bidirectional'] else 'uni'} "
+            f"{'masked' if config['masked'] else 'unmasked'} "
+            f"{config['layers']} layer{'s' if config['layers'] > 1 else ''}")
+
+
+def build(config, zoo, batch=BATCH, units=UNITS):
+    """A compiled classifier `[batch, TIME, INPUTS]` -> `CLASSES` logits."""
+    inputs = keras.Input(shape=(TIME, INPUTS), batch_size=batch)
+    x = inputs
+    if config["masked"]:
+        # All-zero rows are padding: the data pads every row's end.
+        x = keras.layers.Masking(0.0)(x)
+    if zoo:
+        x = layers.StackedRNN(
+            config["cell"], units=units, num_layers=config["layers"],
+            bidirectional=config["bidirectional"],
+        )(x)
+    else:
+        for index in range(config["layers"]):
+            last = index == config["layers"] - 1
+            layer = KERAS_LAYERS[config["cell"]](
+                units, return_sequences=not last
+            )
+            if config["bidirectional"]:
+                layer = keras.layers.Bidirectional(layer)
+            x = layer(x)
+    model = keras.Model(inputs, keras.layers.Dense(CLASSES)(x))
+    model.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def batch_data(batch=BATCH, seed=0):
+    """Random inputs with the last rows of each sequence zeroed (padding)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, TIME, INPUTS)).astype("float32")
+    lengths = rng.integers(TIME // 2, TIME + 1, size=batch)
+    x[np.arange(TIME)[None, :] >= lengths[:, None]] = 0.0
+    y = rng.integers(0, CLASSES, size=batch)
+    return x, y
+
+
+def time_steps(model, x, y, steps):
+    """Samples per second of `steps` training batches."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return steps * len(x) / (time.perf_counter() - start)
+
+
+def gemm_ceiling(size=2048, repeats=5):
+    """float32 GFLOP/s of a `size` x `size` matrix product (median)."""
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+    product = tf.function(lambda a, b: tf.matmul(a, b))
+    product(a, b).numpy()  # Trace and warm up.
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        product(a, b).numpy()
+        seconds.append(time.perf_counter() - start)
+    return 2 * size ** 3 / statistics.median(seconds) / 1e9
+
+
+def lstm_flop_per_sample(time_steps_=TIME, inputs=INPUTS, units=UNITS):
+    """Training FLOP of one LSTM sample: 3 x (forward gate products)."""
+    return 3 * 2 * time_steps_ * 4 * units * (inputs + units)
+
+
+def measure(configs, steps, repeats, batch=BATCH, units=UNITS):
+    """Interleaved medians; returns one result dict per configuration."""
+    x, y = batch_data(batch)
+    models = {}
+    for i, config in enumerate(configs):
+        for side in ("zoo", "keras"):
+            models[i, side] = build(config, side == "zoo", batch, units)
+    found = {key: [] for key in models}
+    for repeat in range(repeats + 1):  # Repetition 0 traces: not counted.
+        for key, model in models.items():
+            speed = time_steps(model, x, y, steps)
+            if repeat:
+                found[key].append(speed)
+    results = []
+    for i, config in enumerate(configs):
+        zoo = statistics.median(found[i, "zoo"])
+        keras_ = statistics.median(found[i, "keras"])
+        results.append({**config, "name": name(config),
+                        "zoo_samples_per_second": zoo,
+                        "keras_samples_per_second": keras_,
+                        "ratio": zoo / keras_})
+    return results
+
+
+def table(results):
+    lines = ["| configuration | zoo samples/s | Keras samples/s | ratio |",
+             "|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['name']} | {r['zoo_samples_per_second']:.0f} | "
+                     f"{r['keras_samples_per_second']:.0f} | "
+                     f"{r['ratio']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    quick = _QUICK.value
+    steps = 2 if quick else _STEPS.value
+    repeats = 2 if quick else _REPEATS.value
+    ceiling = gemm_ceiling(size=512 if quick else 2048)
+    results = measure(configurations(quick), steps, repeats)
+    payload = {
+        "shape": dict(batch=BATCH, time=TIME, inputs=INPUTS, units=UNITS,
+                      classes=CLASSES),
+        "steps": steps,
+        "repeats": repeats,
+        "quick": quick,
+        "gemm_gflops": ceiling,
+        "lstm_samples_per_second_at_ceiling":
+            ceiling * 1e9 / lstm_flop_per_sample(),
+        "results": results,
+    }
+    print(table(results))
+    print(f"float32 GEMM: {ceiling:.0f} GFLOP/s; an LSTM training step at "
+          f"that speed: {payload['lstm_samples_per_second_at_ceiling']:.0f} "
+          "samples/s")
+    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+    with open(_OUTPUT.value, "w") as f:
+        json.dump(payload, f, indent=2)
+        f.write("\n")
+    print(f"Wrote {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)
