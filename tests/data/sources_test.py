@@ -134,6 +134,17 @@ def test_tfds_datasets_offline_and_not_prepared_says_how_to_get_data(
         )
 
 
+def test_the_unavailable_message_ends_with_the_callers_hint(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: False)
+    for load in (sources.tfds_datasets, sources.load_tfds):
+        with pytest.raises(sources.DataUnavailableError,
+                           match=r"a prepared copy\. Or read these files\.$"):
+            load("mnist", ["train"], data_dir=str(tmp_path / "none"),
+                 local_hint="Or read these files.")
+
+
 def test_tfds_datasets_returns_datasets_without_probing_when_prepared(
     tmp_path, monkeypatch
 ):

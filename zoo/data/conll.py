@@ -296,16 +296,12 @@ def load(data, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
             f"--data={data!r} is neither an existing folder nor a supported "
             f"tensorflow-datasets name (supported: {', '.join(TFDS_NAMES)})"
         )
-    try:
-        datasets = sources.tfds_datasets(
-            data, TFDS_SPLITS, data_dir=tfds_data_dir, as_supervised=False
-        )
-    except sources.DataUnavailableError as error:
-        raise sources.DataUnavailableError(
-            f"{error} For tagging, --data may also be a folder of CoNLL "
-            "column files: train.txt, test.txt and optionally dev.txt, one "
-            "`token<TAB>tag` line per token, a blank line after each sentence."
-        ) from error
+    datasets = sources.tfds_datasets(
+        data, TFDS_SPLITS, data_dir=tfds_data_dir, as_supervised=False,
+        local_hint="For tagging, --data may also be a folder of CoNLL "
+        "column files: train.txt, test.txt and optionally dev.txt, one "
+        "`token<TAB>tag` line per token, a blank line after each sentence.",
+    )
     import tensorflow_datasets as tfds
 
     info = tfds.builder(data, data_dir=tfds_data_dir).info

@@ -197,16 +197,12 @@ def load(data, tfds_data_dir=None, skip_bad_rows=False, seed=0):
     """
     if sources.is_local(data):
         return load_local(os.path.expanduser(data), skip_bad_rows, seed)
-    try:
-        (train_x, train_y), (test_x, test_y) = sources.load_tfds(
-            data, ["train", "test"], data_dir=tfds_data_dir
-        )
-    except sources.DataUnavailableError as error:
-        raise sources.DataUnavailableError(
-            f"{error} For text classification, --data may also be a .tsv/.csv "
-            "file of `label<TAB>text` rows, a folder with train.tsv and "
-            "test.tsv, or an aclImdb-style folder."
-        ) from error
+    (train_x, train_y), (test_x, test_y) = sources.load_tfds(
+        data, ["train", "test"], data_dir=tfds_data_dir,
+        local_hint="For text classification, --data may also be a .tsv/.csv "
+        "file of `label<TAB>text` rows, a folder with train.tsv and "
+        "test.tsv, or an aclImdb-style folder.",
+    )
     names = TFDS_CLASS_NAMES.get(data) or [
         str(i) for i in range(int(max(train_y.max(), test_y.max())) + 1)
     ]

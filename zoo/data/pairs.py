@@ -136,15 +136,11 @@ def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
                 "`source<TAB>target` lines"
             )
         return load_local(path, reverse, max_words, test_size, seed)
-    try:
-        train, test = sources.tfds_datasets(
-            data, ["train", "test"], data_dir=tfds_data_dir
-        )
-    except sources.DataUnavailableError as error:
-        raise sources.DataUnavailableError(
-            f"{error} For translation, --data may also be a file of "
-            "`source<TAB>target` lines (the Tatoeba/Anki layout)."
-        ) from error
+    train, test = sources.tfds_datasets(
+        data, ["train", "test"], data_dir=tfds_data_dir,
+        local_hint="For translation, --data may also be a file of "
+        "`source<TAB>target` lines (the Tatoeba/Anki layout).",
+    )
 
     def pairs(dataset):
         found = [

@@ -245,16 +245,11 @@ def load(data, test_size=2000, window=128, max_chars=0, seed=0,
     if sources.is_local(data):
         return load_local(os.path.expanduser(data), test_size, window,
                           max_chars, seed)
-    try:
-        train, test = sources.tfds_datasets(
-            data, ["train", "test"], data_dir=tfds_data_dir,
-            as_supervised=False,
-        )
-    except sources.DataUnavailableError as error:
-        raise sources.DataUnavailableError(
-            f"{error} For a character language model, --data may also be "
-            "a chinese-poetry JSON/JSONL file or folder, or a .txt file."
-        ) from error
+    train, test = sources.tfds_datasets(
+        data, ["train", "test"], data_dir=tfds_data_dir, as_supervised=False,
+        local_hint="For a character language model, --data may also be a "
+        "chinese-poetry JSON/JSONL file or folder, or a .txt file.",
+    )
 
     def split_windows(dataset):
         return [

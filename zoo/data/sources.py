@@ -62,7 +62,8 @@ def tfds_prepared(name, data_dir=None):
         return False
 
 
-def tfds_datasets(name, splits, data_dir=None, as_supervised=True):
+def tfds_datasets(name, splits, data_dir=None, as_supervised=True,
+                  local_hint=""):
     """`splits` of a tensorflow-datasets dataset, as `tf.data.Dataset`s.
 
     Use it for examples that cannot be stacked into arrays (variable-length
@@ -75,6 +76,8 @@ def tfds_datasets(name, splits, data_dir=None, as_supervised=True):
             the default one.
         as_supervised: Whether examples are `(input, label)` pairs rather
             than feature dicts.
+        local_hint: A sentence added to the unavailable-data message: what
+            local files the caller reads instead.
 
     Returns:
         A list of `tf.data.Dataset`s, one per split, in the order given.
@@ -91,6 +94,7 @@ def tfds_datasets(name, splits, data_dir=None, as_supervised=True):
             f"{data_dir or 'the default tfds data dir'} and its download "
             "servers cannot be reached (offline?). Pass --data=PATH to "
             "local files, or --tfds_data_dir=DIR to a prepared copy."
+            + (f" {local_hint}" if local_hint else "")
         )
     return tfds.load(
         name,
@@ -100,14 +104,18 @@ def tfds_datasets(name, splits, data_dir=None, as_supervised=True):
     )
 
 
-def load_tfds(name, splits, data_dir=None, as_supervised=True):
+def load_tfds(name, splits, data_dir=None, as_supervised=True,
+              local_hint=""):
     """Loads `splits` of a tensorflow-datasets dataset as numpy arrays.
+
+    Arguments are `tfds_datasets`'.
 
     Raises:
         DataUnavailableError: The dataset is not on disk and its download
             servers cannot be reached; the message says how to provide data.
     """
-    datasets = tfds_datasets(name, splits, data_dir, as_supervised)
+    datasets = tfds_datasets(name, splits, data_dir, as_supervised,
+                             local_hint)
     # Batch by a fixed size rather than `batch_size=-1`, which needs the
     # split sizes in the dataset's metadata (absent, for instance, under
     # tfds.testing.mock_data).
