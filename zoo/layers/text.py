@@ -217,10 +217,8 @@ class TextToIds(keras.layers.Layer):
 
     def call(self, inputs):
         ids = self.vectorizer(self.standardize(inputs))
-        ids = ids.to_tensor(default_value=0)
         # At least one (padding) step, even for a batch of empty strings.
-        missing = tf.maximum(1 - tf.shape(ids)[1], 0)
-        return tf.pad(ids, [[0, 0], [0, missing]])
+        return at_least_steps(ids.to_tensor(default_value=0), 1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
@@ -245,6 +243,18 @@ class TextToIds(keras.layers.Layer):
 BIGRAM_START = "<s>"
 # The out-of-vocabulary entry's name (TextVectorization's).
 UNKNOWN = "[UNK]"
+
+
+def at_least_steps(ids, steps):
+    """Pads ids `[batch, time]` with 0 on the right to at least `steps`.
+
+    A recurrent layer needs a time step, even for a batch of empty texts.
+
+    >>> at_least_steps(tf.zeros([2, 0], tf.int32), 1).shape.as_list()
+    [2, 1]
+    """
+    missing = tf.maximum(steps - tf.shape(ids)[1], 0)
+    return tf.pad(ids, [[0, 0], [0, missing]])
 
 
 def split_bigrams(texts):

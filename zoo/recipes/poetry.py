@@ -47,6 +47,7 @@ from zoo import training
 from zoo import utils
 from zoo.data import pipeline
 from zoo.data import poems as poems_lib
+from zoo.layers import text as text_lib
 from zoo.training import flags as zoo_flags
 
 # Reserved ids after padding (0) and unknown (1).
@@ -259,7 +260,8 @@ class Poet:
         start = tf.gather(sequence.flat_values, sequence.row_limits() - 1)
         # At least one (padding) step: a row with nothing before its last
         # id keeps the initial (zero) states.
-        before = _at_least(sequence[:, :-1].to_tensor(default_value=0), 1)
+        before = text_lib.at_least_steps(
+            sequence[:, :-1].to_tensor(default_value=0), 1)
         get = self.model.get_layer
         _, *states = get("rnn")(
             get("embedding")(before), mask=tf.not_equal(before, 0),
@@ -390,7 +392,8 @@ class Poet:
         """
         # At least one (padding) step, for a batch of none or of texts
         # with nothing to predict.
-        sequence = _at_least(self.marked_ids(text).to_tensor(), 2)
+        sequence = text_lib.at_least_steps(
+            self.marked_ids(text).to_tensor(), 2)
         inputs, targets = sequence[:, :-1], sequence[:, 1:]
         logits = self.model(inputs, training=False)
         nats = tf.nn.sparse_softmax_cross_entropy_with_logits(
@@ -498,12 +501,6 @@ def marked_ids(text_layer, text, end):
     if end:
         parts.append(tf.fill([n, 1], END_ID))
     return tf.concat(parts, axis=1)
-
-
-def _at_least(ids, width):
-    """Pads `ids` `[N, T]` with 0 on the right to at least `width` steps."""
-    missing = tf.maximum(width - tf.shape(ids)[1], 0)
-    return tf.pad(ids, [[0, 0], [0, missing]])
 
 
 def sequences(layer, texts, poems, batch_size=1024):
