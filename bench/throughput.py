@@ -1,4 +1,4 @@
-r"""Training throughput of zoo's recurrent blocks against Keras' own.
+r"""Training throughput of zoo's recurrent blocks against Keras' and PyTorch's.
 
     python -m bench.throughput [--quick] [--output=bench/results/throughput.json]
 
@@ -7,10 +7,14 @@ at the row-by-row MNIST shape (batch 128, 28 steps of 28 inputs, 128
 units, 10 classes), built twice: with `zoo.layers.StackedRNN` and with
 the Keras built-in layer of the same cell (`keras.layers.LSTM`, `GRU`,
 `SimpleRNN`; the peephole LSTM, which Keras lacks, is compared with
-Keras' plain LSTM). Each model trains `--steps` batches per repetition;
+Keras' plain LSTM). When PyTorch is installed (`pip install '.[bench]'`,
+the CPU build of torch 2.13.0), a third model of the same shape is
+built with `torch.nn.RNN`, `LSTM` or `GRU` (masked rows are packed with
+`pack_padded_sequence`; the peephole LSTM has no PyTorch counterpart)
+and trained with the same optimizer and loss. Each model trains `--steps` batches per repetition;
 the repetitions are interleaved (A B A B ...) so that a change of machine
-speed hits both sides alike, and the medians are compared: `ratio` is zoo
-samples/s over Keras samples/s. The first repetition traces and is not
+speed hits every side alike, and the medians are compared: `ratio` is zoo
+samples/s over Keras samples/s, `torch_ratio` zoo over PyTorch. The first repetition traces and is not
 counted.
 
 The float32 GEMM ceiling of the machine (a large matrix product) is
@@ -47,6 +51,11 @@ _OUTPUT = flags.DEFINE_string("output", "bench/results/throughput.json",
 
 BATCH, TIME, INPUTS, UNITS, CLASSES = 128, 28, 28, 128, 10
 CELLS = ("simple_rnn", "lstm", "peephole_lstm", "gru")
+TORCH_MODULES = {  # Names in torch.nn; the peephole LSTM has none.
+    "simple_rnn": "RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+}
 KERAS_LAYERS = {
     "simple_rnn": keras.layers.SimpleRNN,
     "lstm": keras.layers.LSTM,
@@ -115,11 +124,72 @@ def batch_data(batch=BATCH, seed=0):
     return x, y
 
 
-def time_steps(model, x, y, steps):
-    """Samples per second of `steps` training batches."""
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def build_torch(config, batch=BATCH, units=UNITS, seed=0):
+    """The PyTorch twin of `build(config)`: a module and its training step.
+
+    Returns `(module, train_step)`, where `train_step(x, y)` takes the
+    NumPy batch of `batch_data` and runs one Adam step, or None when
+    PyTorch has no module for `config["cell"]`.
+    """
+    import torch
+
+    if config["cell"] not in TORCH_MODULES:
+        return None
+    torch.manual_seed(seed)
+
+    class Classifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            rnn = getattr(torch.nn, TORCH_MODULES[config["cell"]])
+            self.rnn = rnn(INPUTS, units, num_layers=config["layers"],
+                           bidirectional=config["bidirectional"],
+                           batch_first=True)
+            directions = 2 if config["bidirectional"] else 1
+            self.out = torch.nn.Linear(directions * units, CLASSES)
+
+        def forward(self, x, lengths=None):
+            if lengths is not None:
+                x = torch.nn.utils.rnn.pack_padded_sequence(
+                    x, lengths, batch_first=True, enforce_sorted=False)
+            _, state = self.rnn(x)
+            h_n = state[0] if isinstance(state, tuple) else state
+            # h_n [layers * directions, batch, units]: the last layer's
+            # final states (forward, then backward), as Keras concatenates.
+            directions = 2 if config["bidirectional"] else 1
+            last = torch.cat(list(h_n[-directions:]), dim=-1)
+            return self.out(last)
+
+    module = Classifier()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def train_step(x, y):
+        lengths = None
+        if config["masked"]:
+            # Rows are real steps then all-zero padding (see batch_data).
+            lengths = torch.from_numpy(np.any(x != 0, axis=-1).sum(1))
+        optimizer.zero_grad()
+        loss = loss_fn(module(torch.from_numpy(x), lengths),
+                       torch.from_numpy(y))
+        loss.backward()
+        optimizer.step()
+
+    return module, train_step
+
+
+def time_steps(train_step, x, y, steps):
+    """Samples per second of `steps` calls of `train_step(x, y)`."""
     start = time.perf_counter()
     for _ in range(steps):
-        model.train_on_batch(x, y)
+        train_step(x, y)
     return steps * len(x) / (time.perf_counter() - start)
 
 
@@ -142,38 +212,70 @@ def lstm_flop_per_sample(time_steps_=TIME, inputs=INPUTS, units=UNITS):
     return 3 * 2 * time_steps_ * 4 * units * (inputs + units)
 
 
-def measure(configs, steps, repeats, batch=BATCH, units=UNITS):
-    """Interleaved medians; returns one result dict per configuration."""
+def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
+            with_torch=False):
+    """Interleaved medians; returns one result dict per configuration.
+
+    With `with_torch`, configurations that PyTorch has get a third side;
+    their results carry `torch_samples_per_second` and `torch_ratio`
+    (None where PyTorch has no such model).
+    """
     x, y = batch_data(batch)
-    models = {}
+    steps_of = {}
     for i, config in enumerate(configs):
         for side in ("zoo", "keras"):
-            models[i, side] = build(config, side == "zoo", batch, units)
-    found = {key: [] for key in models}
+            steps_of[i, side] = build(
+                config, side == "zoo", batch, units).train_on_batch
+        if with_torch:
+            twin = build_torch(config, batch, units)
+            if twin is not None:
+                steps_of[i, "torch"] = twin[1]
+    found = {key: [] for key in steps_of}
     for repeat in range(repeats + 1):  # Repetition 0 traces: not counted.
-        for key, model in models.items():
-            speed = time_steps(model, x, y, steps)
+        for key, train_step in steps_of.items():
+            speed = time_steps(train_step, x, y, steps)
             if repeat:
                 found[key].append(speed)
     results = []
     for i, config in enumerate(configs):
         zoo = statistics.median(found[i, "zoo"])
         keras_ = statistics.median(found[i, "keras"])
-        results.append({**config, "name": name(config),
-                        "zoo_samples_per_second": zoo,
-                        "keras_samples_per_second": keras_,
-                        "ratio": zoo / keras_})
+        result = {**config, "name": name(config),
+                  "zoo_samples_per_second": zoo,
+                  "keras_samples_per_second": keras_,
+                  "ratio": zoo / keras_}
+        if with_torch:
+            torch_ = (statistics.median(found[i, "torch"])
+                      if (i, "torch") in found else None)
+            result["torch_samples_per_second"] = torch_
+            result["torch_ratio"] = zoo / torch_ if torch_ else None
+        results.append(result)
     return results
 
 
 def table(results):
-    lines = ["| configuration | zoo samples/s | Keras samples/s | ratio |",
-             "|---|---|---|---|"]
+    with_torch = any("torch_ratio" in r for r in results)
+    header = "| configuration | zoo samples/s | Keras samples/s | ratio |"
+    if with_torch:
+        header += " PyTorch samples/s | zoo / PyTorch |"
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in results:
-        lines.append(f"| {r['name']} | {r['zoo_samples_per_second']:.0f} | "
-                     f"{r['keras_samples_per_second']:.0f} | "
-                     f"{r['ratio']:.2f} |")
+        line = (f"| {r['name']} | {r['zoo_samples_per_second']:.0f} | "
+                f"{r['keras_samples_per_second']:.0f} | {r['ratio']:.2f} |")
+        if with_torch:
+            if r.get("torch_ratio") is None:
+                line += " - | - |"
+            else:
+                line += (f" {r['torch_samples_per_second']:.0f} | "
+                         f"{r['torch_ratio']:.2f} |")
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _torch_version():
+    import torch
+
+    return torch.__version__
 
 
 def main(argv):
@@ -183,13 +285,19 @@ def main(argv):
     steps = 2 if quick else _STEPS.value
     repeats = 2 if quick else _REPEATS.value
     ceiling = gemm_ceiling(size=512 if quick else 2048)
-    results = measure(configurations(quick), steps, repeats)
+    with_torch = torch_available()
+    if not with_torch:
+        print("PyTorch is not installed (pip install '.[bench]'): comparing "
+              "with Keras only.")
+    results = measure(configurations(quick), steps, repeats,
+                      with_torch=with_torch)
     payload = {
         "shape": dict(batch=BATCH, time=TIME, inputs=INPUTS, units=UNITS,
                       classes=CLASSES),
         "steps": steps,
         "repeats": repeats,
         "quick": quick,
+        "torch_version": _torch_version() if with_torch else None,
         "gemm_gflops": ceiling,
         "lstm_samples_per_second_at_ceiling":
             ceiling * 1e9 / lstm_flop_per_sample(),

@@ -79,3 +79,70 @@ def test_quick_mode_runs_and_writes_json(tmp_path):
         payload = json.load(f)
     assert payload["quick"] and len(payload["results"]) == 2
     assert payload["gemm_gflops"] > 0
+
+
+def test_the_table_has_pytorch_columns_when_measured():
+    rows = [
+        {"name": "lstm uni unmasked 1 layer", "zoo_samples_per_second": 200,
+         "keras_samples_per_second": 100, "ratio": 2.0,
+         "torch_samples_per_second": 400, "torch_ratio": 0.5},
+        {"name": "peephole_lstm uni unmasked 1 layer",
+         "zoo_samples_per_second": 90, "keras_samples_per_second": 100,
+         "ratio": 0.9, "torch_samples_per_second": None, "torch_ratio": None},
+    ]
+    lines = throughput.table(rows).splitlines()
+    assert lines[0].endswith("| PyTorch samples/s | zoo / PyTorch |")
+    assert lines[1] == "|---|---|---|---|---|---|"
+    assert lines[2] == "| lstm uni unmasked 1 layer | 200 | 100 | 2.00 | 400 | 0.50 |"
+    assert lines[3].endswith("| 0.90 | - | - |")
+    keras_only = {k: v for k, v in rows[0].items() if "torch" not in k}
+    assert throughput.table([keras_only]).splitlines()[1] == "|---|---|---|---|"
+
+
+needs_torch = pytest.mark.skipif(
+    not throughput.torch_available(),
+    reason="PyTorch is the optional 'bench' extra: pip install '.[bench]'")
+
+
+@needs_torch
+@pytest.mark.parametrize(
+    "config", [c for c in throughput.configurations()
+               if c["cell"] in throughput.TORCH_MODULES],
+    ids=throughput.name)
+def test_pytorch_models_match_the_keras_shape(config):
+    import torch
+
+    module, train_step = throughput.build_torch(config, batch=4, units=3)
+    keras_ = throughput.build(config, zoo=False, batch=4, units=3)
+    # PyTorch's RNN and LSTM have two bias vectors (input and recurrent)
+    # where Keras has one; its GRU has two, as Keras' reset_after GRU.
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 0}[config["cell"]]
+    directions = 2 if config["bidirectional"] else 1
+    extra = gates * 3 * config["layers"] * directions
+    count = sum(p.numel() for p in module.parameters())
+    assert count == keras_.count_params() + extra
+    x, y = throughput.batch_data(batch=4)
+    before = [p.detach().clone() for p in module.parameters()]
+    train_step(x, y)
+    assert all(not torch.equal(a, b)
+               for a, b in zip(before, module.parameters()))
+    assert module(torch.from_numpy(x)).shape == (4, throughput.CLASSES)
+
+
+@needs_torch
+def test_the_peephole_lstm_has_no_pytorch_twin():
+    config = dict(cell="peephole_lstm", bidirectional=False, masked=False,
+                  layers=1)
+    assert throughput.build_torch(config, batch=4, units=3) is None
+
+
+@needs_torch
+def test_measure_with_pytorch_reports_its_ratio():
+    configs = [dict(cell="gru", bidirectional=True, masked=True, layers=1),
+               dict(cell="peephole_lstm", bidirectional=False, masked=False,
+                    layers=1)]
+    gru, peephole = throughput.measure(configs, steps=1, repeats=1, batch=4,
+                                       units=3, with_torch=True)
+    assert gru["torch_ratio"] == pytest.approx(
+        gru["zoo_samples_per_second"] / gru["torch_samples_per_second"])
+    assert peephole["torch_samples_per_second"] is None
