@@ -472,6 +472,139 @@ def test_use_fused_true_without_gpu_raises_at_call(name, mask):
         layer(random_array((2, TIME, FEATURES), 17), mask=mask)
 
 
+# Batch shards ----------------------------------------------------------------
+
+
+def _sharding_pair(shards, cell="peephole_lstm", **kwargs):
+    """The same layer twice: one loop, and `shards` row blocks."""
+    one = Recurrent(cell, units=UNITS, batch_shards=1, seed=3, **kwargs)
+    many = Recurrent(one.cell, batch_shards=shards, seed=3, **kwargs)
+    return one, many
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_batch_shards_give_the_results_and_gradients_of_one_loop(
+        shards, go_backwards):
+    one, many = _sharding_pair(shards, return_sequences=True,
+                               return_state=True, go_backwards=go_backwards)
+    x = tf.constant(random_array((len(MASK), TIME, FEATURES), 40))
+    initial = [random_array((len(MASK), UNITS), 41 + i) for i in range(2)]
+    one.build(x.shape)
+    randomize_weights(one, 42)
+    found = []
+    for layer in (one, many):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            results = layer(x, initial_state=initial, mask=MASK)
+            loss = sum(tf.reduce_sum(tf.sin(r * (k + 1.0)))
+                       for k, r in enumerate(results))
+        found.append((results,
+                      tape.gradient(loss, [x, *one.trainable_weights])))
+    (a_results, a_grads), (b_results, b_grads) = found
+    for a, b in zip(a_results + a_grads, b_results + b_grads):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_batch_shards_keep_dropout_masks_per_row():
+    one, many = _sharding_pair(2, cell="gru", dropout=0.5,
+                               recurrent_dropout=0.5, return_sequences=True)
+    x = random_array((5, TIME, FEATURES), 43)
+    np.testing.assert_allclose(one(x, training=True), many(x, training=True),
+                               atol=1e-6)
+
+
+def test_more_shards_than_rows_leave_empty_blocks_harmless():
+    one, many = _sharding_pair(3, return_state=True)
+    x = random_array((2, TIME, FEATURES), 44)
+    for a, b in zip(one(x, mask=RIGHT_PADDED), many(x, mask=RIGHT_PADDED)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [2 * recurrent.MIN_SHARD_ROWS, 3])
+def test_auto_shards_by_the_batch_the_graph_sees(monkeypatch, batch):
+    # Two cores: batches of 2 * MIN_SHARD_ROWS rows or more run as two
+    # blocks, smaller ones as one loop, decided when the graph runs.
+    monkeypatch.setattr(recurrent, "cpu_count", lambda: 2)
+    monkeypatch.setattr(recurrent, "MIN_SHARD_WORK", 1)
+    looped = []
+    loop = Recurrent._loop
+    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
+        looped.append(x.shape[0]) or loop(self, x, *rest)))
+    layer = Recurrent("lstm", units=UNITS, use_fused=False)
+    graph = tf.function(layer, input_signature=[
+        tf.TensorSpec([None, TIME, FEATURES])])
+    x = random_array((batch, TIME, FEATURES), 45)
+    np.testing.assert_allclose(
+        graph(x), Recurrent(layer.cell, batch_shards=1, use_fused=False)(x),
+        atol=1e-6)
+    # Traced once: two blocks of unknown size, and the single loop.
+    assert looped[:3] == [None, None, None]
+    eager = []
+    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
+        eager.append(x.shape[0]) or loop(self, x, *rest)))
+    layer(x)
+    expected = ([batch // 2, batch - batch // 2]
+                if batch >= 2 * recurrent.MIN_SHARD_ROWS else [batch])
+    assert sorted(eager) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "cell,units,rows",
+    [("lstm", 128, 32), ("gru", 128, 43), ("simple_rnn", 128, 128),
+     ("lstm", 512, 8), ("simple_rnn", 1024, 8)],
+)
+def test_auto_blocks_need_enough_recurrent_work(cell, units, rows):
+    layer = Recurrent(cell, units=units)
+    layer.build((None, TIME, FEATURES))
+    # At least MIN_SHARD_WORK multiply-adds a step, and MIN_SHARD_ROWS rows.
+    assert layer._min_shard_rows() == rows
+    assert rows * units * units * {"lstm": 4, "gru": 3, "simple_rnn": 1}[
+        cell] >= recurrent.MIN_SHARD_WORK or rows == recurrent.MIN_SHARD_ROWS
+    assert Recurrent(_EchoCell(UNITS))._min_shard_rows() == (
+        recurrent.MIN_SHARD_ROWS)
+
+
+def test_bidirectional_directions_share_the_cores(monkeypatch):
+    from zoo.layers import Bidirectional
+
+    monkeypatch.setattr(recurrent, "cpu_count", lambda: 2)
+    monkeypatch.setattr(recurrent, "MIN_SHARD_WORK", 1)
+    looped = []
+    loop = Recurrent._loop
+    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
+        looped.append(x.shape[0]) or loop(self, x, *rest)))
+    bi = Bidirectional(Recurrent("lstm", units=UNITS, seed=1))
+    assert bi.forward_layer.side_by_side == bi.backward_layer.side_by_side == 2
+    bi(random_array((64, TIME, FEATURES), 47))
+    assert looped == [64, 64]  # One loop per direction, one core each.
+    looped.clear()
+    monkeypatch.setattr(recurrent, "cpu_count", lambda: 4)
+    Bidirectional(Recurrent("lstm", units=UNITS))(
+        random_array((64, TIME, FEATURES), 47))
+    assert looped == [32, 32, 32, 32]
+
+
+def test_one_core_keeps_one_loop(monkeypatch):
+    monkeypatch.setattr(recurrent, "cpu_count", lambda: 1)
+    looped = []
+    loop = Recurrent._loop
+    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
+        looped.append(x.shape[0]) or loop(self, x, *rest)))
+    Recurrent("gru", units=UNITS)(random_array((64, TIME, FEATURES), 46))
+    assert looped == [64]
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, True, "all", None])
+def test_invalid_batch_shards_rejected(value):
+    message = (
+        "Received an invalid value for argument `batch_shards`, expected "
+        f"'auto' or a positive integer, got {value!r}"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Recurrent("lstm", units=2, batch_shards=value)
+
+
 # Errors ----------------------------------------------------------------------
 
 
@@ -578,12 +711,12 @@ def test_get_config_round_trip():
     layer = Recurrent("peephole_lstm", units=3, return_sequences=True,
                       return_state=True, go_backwards=True, dropout=0.25,
                       recurrent_dropout=0.5, use_fused=False, seed=11,
-                      name="rec")
+                      batch_shards=3, name="rec")
     config = layer.get_config()
     for key, value in dict(return_sequences=True, return_state=True,
                            go_backwards=True, dropout=0.25,
                            recurrent_dropout=0.5, use_fused=False,
-                           seed=11, name="rec").items():
+                           seed=11, batch_shards=3, name="rec").items():
         assert config[key] == value, key
     assert config["cell"]["registered_name"] == "zoo>LSTMCell"
     assert config["cell"]["config"]["use_peepholes"] is True

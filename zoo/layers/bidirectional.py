@@ -59,3 +59,8 @@ class Bidirectional(keras.layers.Bidirectional):
         super().__init__(
             layer, merge_mode=merge_mode, backward_layer=backward_layer, **kwargs
         )
+        # The two directions' loops run at the same time: zoo.layers.Recurrent
+        # shares the CPU cores between them (see its `batch_shards`).
+        for direction in (self.forward_layer, self.backward_layer):
+            if hasattr(direction, "side_by_side"):
+                direction.side_by_side = 2
