@@ -58,9 +58,9 @@ class SimpleRNNCell(RecurrentCell):
     ):
         s_tm1 = self._recurrent_input(states[0], recurrent_dropout_mask)
         z = ops.matmul(inputs, self.kernel)
-        z = z + ops.matmul(s_tm1, self.recurrent_kernel)
         if self.use_bias:
             z = z + self.bias
+        z = z + ops.matmul(s_tm1, self.recurrent_kernel)
         s = self.activation(z)
         return s, [s]
 
