@@ -26,6 +26,7 @@ FLOP per sample).
 measurement. The results are printed as a table and written as JSON.
 """
 
+import importlib.util
 import itertools
 import json
 import os
@@ -125,11 +126,7 @@ def batch_data(batch=BATCH, seed=0):
 
 
 def torch_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("torch") is not None
 
 
 def build_torch(config, batch=BATCH, units=UNITS, seed=0):
