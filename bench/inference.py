@@ -1,0 +1,354 @@
+r"""Serving latency and throughput of the recipes' exported SavedModels.
+
+    python -m bench.inference [--export_root=saved_models] [--quick] \
+        [--output=bench/results/inference.json]
+
+Every recipe folder under `--export_root` (TensorFlow Serving layout,
+`<export_root>/<recipe>/<version>/`) is measured at its latest version.
+The SavedModel is loaded with `tf.saved_model.load`, as a server would:
+no zoo code runs, and each signature is called as a concrete function
+with keyword tensors. The signatures timed are:
+
+| recipe    | signature          | what it does                             |
+|-----------|--------------------|------------------------------------------|
+| mnist_rnn | `serving_default`  | uint8 images `[N, 28, 28]` -> classes    |
+| sentiment | `serving_default`  | text `[N]` -> labels                     |
+| tagger    | `serving_default`  | tokens `[N, T]` -> tags                  |
+| tagger    | `tag_text`         | text `[N]` -> tokens and tags            |
+| translate | `translate_greedy` | greedy decoding (with attention weights) |
+| translate | `serving_default`  | beam search, of the width the model was  |
+|           |                    | exported with (`--beam_width`, 5 in the  |
+|           |                    | presets; the export does not record it)  |
+| poetry    | `serving_default`  | `generate`: a continuation of a prompt   |
+| poetry    | `score`            | bits per character of a text             |
+| poetry    | `compose`          | a poem (poem models only)                |
+
+`serving_float` (mnist_rnn) is `serving_default` without the uint8
+conversion and `generate` (poetry) is `serving_default`, so they are not
+timed again. A signature an export lacks (`compose` of a model of
+running text) is skipped; an export without `serving_default` is an
+error.
+
+Inputs are built from each signature's input specs: random uint8
+pixels (a fixed seed; the cost of a recurrent network does not depend on
+them), a fixed list of English sentences (`ENGLISH`; the tagger's tokens
+are these sentences split into words and punctuation), Tang poem lines
+for poetry (`PROMPTS`, `POEMS`, `ACROSTICS`), repeated to the batch
+size. The translator presets read English; a model of another source
+language reads the sentences as unknown words. Scalar inputs get the fixed values of `SETTINGS` (the longest
+continuation of `generate`, the sampling temperature, top-k and seed, the
+poem form of `compose`). Decoding stops early when every row has ended,
+so decoders' times depend on the model as much as on its size.
+
+Latency: `--calls` calls at batch 1 after `WARMUP` warm-up calls, the
+sentences (or images) taken in turn; p50 and p99 of the wall time of a
+call, outputs copied to numpy. Throughput: `--repeats` calls at batch
+256 after one warm-up call; the median of examples per second. Calls run
+one after the other, each using all the cores TensorFlow finds.
+
+`--quick` makes few calls (5 at batch 1, 2 at batch 256, one warm-up
+each): a smoke run, not a measurement. The results
+are printed as a markdown table and written as JSON with the settings
+that produced them.
+"""
+
+import json
+import os
+import re
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+
+from zoo import export
+
+_EXPORT_ROOT = flags.DEFINE_string(
+    "export_root", "saved_models",
+    "Folder of recipe exports, <export_root>/<recipe>/<version>/; every "
+    "recipe folder found is measured at its latest version.")
+_QUICK = flags.DEFINE_boolean("quick", False, "Few calls, whatever --calls "
+                              "and --repeats say: a smoke run.")
+_CALLS = flags.DEFINE_integer("calls", 100, "Timed batch-1 calls per "
+                              "signature (after warm-up).", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed batch-256 calls per "
+                                "signature (after one warm-up).",
+                                lower_bound=1)
+_OUTPUT = flags.DEFINE_string("output", "bench/results/inference.json",
+                              "Where the JSON results go.")
+
+LATENCY_BATCH, THROUGHPUT_BATCH = 1, 256
+WARMUP = 3  # Batch-1 calls before timing; one batch-256 call too.
+QUICK_CALLS, QUICK_REPEATS, QUICK_WARMUP = 5, 2, 1
+
+# Signatures timed per recipe, each with what it does (for the table).
+SIGNATURES = {
+    "mnist_rnn": {"serving_default": "uint8 images"},
+    "sentiment": {"serving_default": "text"},
+    "tagger": {"serving_default": "tokens", "tag_text": "text"},
+    "translate": {"translate_greedy": "greedy",
+                  "serving_default": "beam search"},
+    "poetry": {"serving_default": "generate", "score": "bits per character",
+               "compose": "poem"},
+}
+RECIPES = tuple(SIGNATURES)
+
+# Scalar inputs: poetry's generate (max_length: characters continued) and
+# compose (a quatrain of 5-character lines); both sample with these.
+SETTINGS = {"max_length": 64, "temperature": 0.8, "top_k": 0, "seed": 0,
+            "characters": 5, "lines": 4}
+ENGLISH = (
+    "The film is a quiet delight from start to finish.",
+    "I would not watch it again, even for free.",
+    "John Smith flew from London to New York on Monday.",
+    "Where is the nearest train station?",
+    "She gave him the book yesterday afternoon.",
+    "The acting is wooden and the plot makes no sense at all.",
+    "Thank you very much for your help.",
+    "The European Union agreed on new rules for banks last week.",
+)
+PROMPTS = ("床前明月光", "春眠不觉晓", "白日依山尽", "千山鸟飞绝")
+POEMS = (
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。",
+    "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
+    "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
+    "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁，独钓寒江雪。",
+)
+ACROSTICS = ("春夏秋冬", "明月", "山水", "")
+IMAGE_SHAPE = (28, 28)
+
+
+def percentile(values, q):
+    """The `q`-th percentile (0-100) of `values`, linear between ranks.
+
+    The value at rank `q / 100 * (n - 1)` of the sorted values (rank 0
+    the smallest), interpolated between the two nearest ones; what
+    `numpy.percentile` computes by default.
+    """
+    if not values:
+        raise ValueError("Received no values to take a percentile of")
+    if not 0 <= q <= 100:
+        raise ValueError(f"Received an invalid percentile {q!r}, expected a "
+                         "number from 0 to 100")
+    ordered = sorted(values)
+    rank = q / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
+
+
+def examples_per_second(examples, seconds):
+    return examples / seconds
+
+
+def summarize(latency_seconds, throughput_seconds, batch=THROUGHPUT_BATCH):
+    """p50 and p99 latency (ms) and the median examples/s of the repeats."""
+    return {
+        "p50_ms": percentile(latency_seconds, 50) * 1e3,
+        "p99_ms": percentile(latency_seconds, 99) * 1e3,
+        "examples_per_second": statistics.median(
+            examples_per_second(batch, s) for s in throughput_seconds),
+    }
+
+
+def find_exports(export_root):
+    """`{recipe: latest version folder}` of the recipe folders under it.
+
+    Raises:
+        ValueError: `export_root` is not a folder, holds a folder that is
+            not a recipe's, or holds no export at all.
+    """
+    if not os.path.isdir(export_root):
+        raise ValueError(f"--export_root={export_root} is not a folder")
+    found = {}
+    for name in sorted(os.listdir(export_root)):
+        folder = os.path.join(export_root, name)
+        if name.startswith(".") or not os.path.isdir(folder):
+            continue  # README.md and the like.
+        if name not in RECIPES:
+            hint = ""
+            if name.isdigit():
+                hint = (f"; {export_root} looks like one recipe's folder of "
+                        "versions: pass the folder above it")
+            raise ValueError(
+                f"Unknown recipe folder {folder}: expected folders named "
+                f"after recipes, one of {', '.join(RECIPES)}{hint}")
+        numbers = export.versions(folder)
+        if not numbers:
+            logging.warning("%s holds no version folder; skipped", folder)
+            continue
+        found[name] = os.path.join(folder, str(numbers[-1]))
+    if not found:
+        raise ValueError(
+            f"No recipe exports under --export_root={export_root}: expected "
+            "<recipe>/<version>/ folders (e.g. mnist_rnn/1/), which "
+            "`python -m zoo.recipes.<recipe>` writes")
+    return {recipe: found[recipe] for recipe in RECIPES if recipe in found}
+
+
+def input_specs(signature):
+    """`{input name: tf.TensorSpec}` of a loaded signature."""
+    return dict(signature.structured_input_signature[1])
+
+
+def _rows(values, batch, offset):
+    return [values[(offset + i) % len(values)] for i in range(batch)]
+
+
+def words(sentence):
+    """A sentence's tokens: words (with their apostrophes) and punctuation."""
+    return re.findall(r"[\w']+|[^\w\s]", sentence)
+
+
+def _strings(recipe, name):
+    if recipe == "poetry":
+        lists = {"prompt": PROMPTS, "text": POEMS, "acrostic": ACROSTICS}
+    else:
+        lists = {"text": ENGLISH}
+    return lists.get(name)
+
+
+def build_input(recipe, signature_name, name, spec, batch, offset=0):
+    """One input tensor of `batch` rows (starting at row `offset` of the
+    fixed texts or images) for the input `name` with `spec`.
+
+    Raises:
+        ValueError: No value is known for that input.
+    """
+    if spec.shape.rank == 0 and name in SETTINGS:
+        return tf.constant(SETTINGS[name], spec.dtype)
+    if name == "images" and spec.shape[1:] == IMAGE_SHAPE:
+        rng = np.random.default_rng(offset)
+        images = rng.integers(0, 256, size=(batch, *IMAGE_SHAPE))
+        if spec.dtype == tf.uint8:
+            return tf.constant(images, tf.uint8)
+        if spec.dtype.is_floating:
+            return tf.constant(images / 255.0, spec.dtype)  # In [0, 1].
+    if spec.dtype == tf.string and spec.shape.rank == 1:
+        texts = _strings(recipe, name)
+        if texts is not None:
+            return tf.constant(_rows(texts, batch, offset))
+    if name == "tokens" and spec.dtype == tf.string and spec.shape.rank == 2:
+        tokens = [words(s) for s in _rows(ENGLISH, batch, offset)]
+        width = max(len(t) for t in tokens)
+        return tf.constant([t + [""] * (width - len(t)) for t in tokens])
+    raise ValueError(
+        f"No input is known for `{name}` ({spec.dtype.name} "
+        f"{spec.shape}) of the {recipe} signature {signature_name}")
+
+
+def build_inputs(recipe, signature_name, specs, batch, offset=0):
+    """Keyword tensors for a signature with input `specs` (`input_specs`)."""
+    return {name: build_input(recipe, signature_name, name, spec, batch,
+                              offset)
+            for name, spec in specs.items()}
+
+
+def signatures_to_time(recipe, loaded, path):
+    """The names of the signatures of `loaded` to time, in table order."""
+    if "serving_default" not in loaded.signatures:
+        raise ValueError(
+            f"{path} has no serving_default signature; it has "
+            f"{', '.join(sorted(loaded.signatures)) or 'none'}")
+    return [name for name in SIGNATURES[recipe] if name in loaded.signatures]
+
+
+def call_seconds(fn, inputs):
+    """Wall seconds of one call, its outputs copied to numpy."""
+    start = time.perf_counter()
+    outputs = fn(**inputs)
+    for value in outputs.values():
+        value.numpy()
+    return time.perf_counter() - start
+
+
+def measure_signature(recipe, name, fn, calls, repeats, warmup):
+    """Latency and throughput of one signature; see the module docstring."""
+    specs = input_specs(fn)
+    # Inputs are built before timing; batch-1 calls take the rows in turn
+    # (as many as there are sentences; poetry's four lists cycle).
+    singles = [build_inputs(recipe, name, specs, LATENCY_BATCH, offset=i)
+               for i in range(len(ENGLISH))]
+    full = build_inputs(recipe, name, specs, THROUGHPUT_BATCH)
+    for i in range(warmup):
+        call_seconds(fn, singles[i % len(singles)])
+    latency = [call_seconds(fn, singles[i % len(singles)])
+               for i in range(calls)]
+    call_seconds(fn, full)
+    throughput = [call_seconds(fn, full) for _ in range(repeats)]
+    return {
+        "inputs": {n: f"{s.dtype.name} {s.shape}" for n, s in specs.items()},
+        **summarize(latency, throughput),
+    }
+
+
+def measure(exports, calls, repeats, warmup):
+    """One result dict per recipe signature of `exports` (`find_exports`)."""
+    results = []
+    for recipe, path in exports.items():
+        logging.info("Loading %s", path)
+        loaded = tf.saved_model.load(path)
+        for name in signatures_to_time(recipe, loaded, path):
+            logging.info("Timing %s %s", recipe, name)
+            results.append({
+                "recipe": recipe,
+                "version": int(os.path.basename(path)),
+                "signature": name,
+                "what": SIGNATURES[recipe][name],
+                **measure_signature(recipe, name, loaded.signatures[name],
+                                    calls, repeats, warmup),
+            })
+        del loaded
+    return results
+
+
+def table(results):
+    lines = ["| recipe | signature | p50 ms | p99 ms | "
+             f"batch-{THROUGHPUT_BATCH} examples/s |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['recipe']} | {r['signature']} ({r['what']}) | "
+                     f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                     f"{r['examples_per_second']:.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        exports = find_exports(_EXPORT_ROOT.value)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from e
+    quick = _QUICK.value
+    calls = QUICK_CALLS if quick else _CALLS.value
+    repeats = QUICK_REPEATS if quick else _REPEATS.value
+    warmup = QUICK_WARMUP if quick else WARMUP
+    results = measure(exports, calls, repeats, warmup)
+    payload = {
+        "export_root": _EXPORT_ROOT.value,
+        "exports": exports,
+        "quick": quick,
+        "calls": calls,
+        "repeats": repeats,
+        "warmup": warmup,
+        "latency_batch": LATENCY_BATCH,
+        "throughput_batch": THROUGHPUT_BATCH,
+        "settings": SETTINGS,
+        "tensorflow": tf.__version__,
+        "cpus": os.cpu_count(),
+        "results": results,
+    }
+    print(table(results))
+    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
+    with open(_OUTPUT.value, "w") as f:
+        json.dump(payload, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    print(f"Wrote {_OUTPUT.value}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,343 @@
+"""bench.inference: exports found, inputs built, percentiles, a quick run."""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl.testing import flagsaver
+
+from bench import inference
+from zoo import export
+from zoo.recipes import mnist_rnn
+from zoo.recipes import poetry
+from zoo.recipes import sentiment
+from zoo.recipes import tagger
+from zoo.recipes import translate
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# What each recipe's tiny export offers to time: the translator greedy and
+# beam search (width 5), the poetry model (of poems) also compose.
+TIMED = {
+    "mnist_rnn": ["serving_default"],
+    "sentiment": ["serving_default"],
+    "tagger": ["serving_default", "tag_text"],
+    "translate": ["translate_greedy", "serving_default"],
+    "poetry": ["serving_default", "score", "compose"],
+}
+
+# Tiny untrained models, built by each recipe's own functions and exported
+# with its `serving_endpoints`, as `train_and_evaluate` does after training
+# (the weights do not matter here). Their vocabularies are fit on the
+# benchmark's own texts.
+
+
+def export_mnist_rnn(root):
+    config = mnist_rnn.Config(units=3, dropout=0.0, recurrent_dropout=0.0)
+    model = mnist_rnn.build_model(config)
+    return export.export_saved_model(
+        model, mnist_rnn.serving_endpoints(model), root)
+
+
+def export_sentiment(root):
+    config = sentiment.Config(units=3, embedding_dim=4, max_tokens=50,
+                              bigram_tokens=0, max_length=12, dropout=0.0)
+    tokenizers = sentiment.make_tokenizers(config, inference.ENGLISH)
+    model = sentiment.build_model(config, tokenizers, 2)
+    return export.export_saved_model(
+        model, sentiment.serving_endpoints(model, ["neg", "pos"]), root)
+
+
+def export_tagger(root):
+    config = tagger.Config(units=3, embedding_dim=4, max_tokens=80,
+                           min_count=1, char_filters=0, dropout=0.0)
+    tokens = [inference.words(s) for s in inference.ENGLISH]
+    vocabularies = tagger.make_vocabularies(config, tokens)
+    model = tagger.build_model(config, vocabularies, 3)
+    return export.export_saved_model(
+        model, tagger.serving_endpoints(model, ["O", "B-X", "I-X"]), root)
+
+
+def export_translate(root, beam_width=5):
+    config = translate.Config(units=3, embedding_dim=4, attention_units=3,
+                              source_tokens=80, target_tokens=80, min_count=1,
+                              max_length=6, dropout=0.0)
+    source, target = translate.make_vocabularies(
+        config, inference.ENGLISH, inference.ENGLISH)
+    source(tf.constant(inference.ENGLISH))  # Built, as training leaves it.
+    model = translate.build_model(config, len(source.get_vocabulary()),
+                                  len(target.get_vocabulary()))
+    seq2seq = translate.Seq2Seq(model, config, source,
+                                target.get_vocabulary())
+    return export.export_saved_model(
+        model, translate.serving_endpoints(seq2seq, beam_width), root,
+        track=[source])
+
+
+def export_poetry(root):
+    config = poetry.Config(units=3, embedding_dim=4, max_tokens=120,
+                           output_dropout=0.0)
+    layer = poetry.make_text_layer(config, inference.POEMS)
+    model = poetry.build_model(config, len(layer.get_vocabulary()))
+    layer(tf.constant(inference.POEMS))  # Built, as training leaves it.
+    poet = poetry.Poet(model, layer, poems=True)
+    return export.export_saved_model(
+        model, poetry.serving_endpoints(poet), root, track=[layer])
+
+
+EXPORTERS = {
+    "mnist_rnn": export_mnist_rnn,
+    "sentiment": export_sentiment,
+    "tagger": export_tagger,
+    "translate": export_translate,
+    "poetry": export_poetry,
+}
+@pytest.fixture(scope="module")
+def export_root(tmp_path_factory):
+    """One tiny (untrained) export of every recipe."""
+    root = tmp_path_factory.mktemp("exports")
+    for recipe, exporter in EXPORTERS.items():
+        exporter(str(root / recipe))
+    return root
+
+
+@pytest.fixture(scope="module")
+def loaded(export_root):
+    return {recipe: tf.saved_model.load(str(export_root / recipe / "1"))
+            for recipe in inference.RECIPES}
+
+
+@contextlib.contextmanager
+def parsed_flags(*args):
+    """The benchmark's flags parsed from `args`, restored afterwards."""
+    was_parsed = flags.FLAGS.is_parsed()
+    with flagsaver.flagsaver():
+        flags.FLAGS(["bench.inference", *args])
+        try:
+            yield
+        finally:
+            if not was_parsed:
+                flags.FLAGS.unparse_flags()
+
+
+def test_percentile_interpolates_between_ranks():
+    values = [4.0, 1.0, 3.0, 2.0]  # Any order.
+    assert inference.percentile(values, 0) == 1.0
+    assert inference.percentile(values, 50) == 2.5
+    assert inference.percentile(values, 99) == pytest.approx(3.97)
+    assert inference.percentile(values, 100) == 4.0
+    assert inference.percentile([7.0], 99) == 7.0
+    hundred = list(range(1, 101))
+    assert inference.percentile(hundred, 50) == 50.5
+    assert inference.percentile(hundred, 99) == pytest.approx(99.01)
+    for q in (0, 25, 50, 90, 99, 100):
+        assert inference.percentile(values, q) == pytest.approx(
+            np.percentile(values, q))
+
+
+@pytest.mark.parametrize("values, q, message", [
+    ([], 50, "Received no values"),
+    ([1.0], 101, "invalid percentile 101"),
+    ([1.0], -1, "invalid percentile -1"),
+])
+def test_percentile_rejects_bad_arguments(values, q, message):
+    with pytest.raises(ValueError, match=message):
+        inference.percentile(values, q)
+
+
+def test_summary_is_latency_in_ms_and_median_examples_per_second():
+    assert inference.examples_per_second(256, 0.5) == 512.0
+    found = inference.summarize([0.003, 0.001, 0.002], [0.5, 0.25, 1.0],
+                                batch=256)
+    assert found["p50_ms"] == pytest.approx(2.0)
+    assert found["p99_ms"] == pytest.approx(2.98)
+    # 512, 1024 and 256 examples/s: the median, not the mean (597).
+    assert found["examples_per_second"] == pytest.approx(512.0)
+    assert inference.summarize([1.0], [2.0, 4.0], batch=8)[
+        "examples_per_second"] == pytest.approx(3.0)
+
+
+def test_table_shows_one_row_per_signature():
+    results = [dict(recipe="translate", signature="serving_default",
+                    what="beam search", p50_ms=1.234, p99_ms=5.678,
+                    examples_per_second=901.7)]
+    assert inference.table(results) == (
+        "| recipe | signature | p50 ms | p99 ms | batch-256 examples/s |\n"
+        "|---|---|---|---|---|\n"
+        "| translate | serving_default (beam search) | 1.23 | 5.68 | 902 |")
+
+
+def test_find_exports_takes_each_recipes_latest_version(tmp_path):
+    for folder in ("mnist_rnn/2", "mnist_rnn/10", "mnist_rnn/9",
+                   "mnist_rnn/.partial-12", "translate/1", "tagger",
+                   ".cache/1"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "README.md").write_text("The default export root.")
+    found = inference.find_exports(str(tmp_path))
+    # In the recipes' order; tagger has no version yet and is skipped.
+    assert found == {"mnist_rnn": str(tmp_path / "mnist_rnn" / "10"),
+                     "translate": str(tmp_path / "translate" / "1")}
+
+
+@pytest.mark.parametrize("folders, message", [
+    ((), r"No recipe exports under --export_root=.*: expected "
+         r"<recipe>/<version>/ folders"),
+    (("poetry",), "No recipe exports under"),
+    (("mnist_rnn/1", "speech/1"),
+     r"Unknown recipe folder .*speech: expected folders named after "
+     r"recipes, one of mnist_rnn, sentiment, tagger, translate, poetry$"),
+    (("1", "2"), r"Unknown recipe folder .*1: .* looks like one recipe's "
+                 r"folder of versions: pass the folder above it"),
+])
+def test_find_exports_rejects_roots_without_recipe_exports(
+        tmp_path, folders, message):
+    for folder in folders:
+        (tmp_path / folder).mkdir(parents=True)
+    with pytest.raises(ValueError, match=message):
+        inference.find_exports(str(tmp_path))
+
+
+def test_find_exports_rejects_a_missing_root(tmp_path):
+    with pytest.raises(ValueError, match=r"--export_root=.*nowhere is not "
+                                         r"a folder"):
+        inference.find_exports(str(tmp_path / "nowhere"))
+
+
+@pytest.mark.parametrize("recipe", inference.RECIPES)
+def test_inputs_fit_every_timed_signature(recipe, loaded):
+    model = loaded[recipe]
+    assert inference.signatures_to_time(recipe, model, "path") == TIMED[recipe]
+    for name in TIMED[recipe]:
+        fn = model.signatures[name]
+        specs = inference.input_specs(fn)
+        assert set(specs) == set(fn.structured_input_signature[1])
+        for batch in (1, 256):
+            inputs = inference.build_inputs(recipe, name, specs, batch)
+            assert set(inputs) == set(specs)
+            for key, spec in specs.items():
+                assert spec.is_compatible_with(inputs[key]), (key, spec)
+                if spec.shape.rank:
+                    assert inputs[key].shape[0] == batch
+        outputs = fn(**inference.build_inputs(recipe, name, specs, 3))
+        assert all(v.shape[0] == 3 for v in outputs.values())
+
+
+def test_inputs_are_the_fixed_texts_and_settings(loaded):
+    def inputs(recipe, name, batch, offset=0):
+        fn = loaded[recipe].signatures[name]
+        return {k: v.numpy() for k, v in inference.build_inputs(
+            recipe, name, inference.input_specs(fn), batch, offset).items()}
+
+    images = inputs("mnist_rnn", "serving_default", 256)["images"]
+    assert images.dtype == np.uint8 and images.shape == (256, 28, 28)
+    float_images = inputs("mnist_rnn", "serving_float", 2)["images"]
+    assert float_images.dtype == np.float32 and float_images.max() <= 1.0
+    # Batches repeat the sentences; batch-1 calls take them in turn.
+    text = inputs("sentiment", "serving_default", 10)["text"]
+    assert [t.decode() for t in text] == [*inference.ENGLISH,
+                                          *inference.ENGLISH[:2]]
+    assert inputs("translate", "serving_default", 1, offset=9)["text"][
+        0].decode() == inference.ENGLISH[1]
+    # Words and punctuation, padded with "" to the longest sentence.
+    tokens = inputs("tagger", "serving_default", 2, offset=3)["tokens"]
+    assert tokens.tolist() == [
+        [b"Where", b"is", b"the", b"nearest", b"train", b"station", b"?",
+         b""],
+        [b"She", b"gave", b"him", b"the", b"book", b"yesterday",
+         b"afternoon", b"."],
+    ]
+    assert inference.words("I wouldn't, would you?") == [
+        "I", "wouldn't", ",", "would", "you", "?"]
+    generate = inputs("poetry", "serving_default", 2)
+    assert generate["prompt"][1].decode() == inference.PROMPTS[1]
+    assert (generate["max_length"], generate["temperature"],
+            generate["top_k"], generate["seed"]) == (64, 0.8, 0, 0)
+    assert inputs("poetry", "score", 1)["text"][0].decode() == (
+        inference.POEMS[0])
+    compose = inputs("poetry", "compose", 4)
+    assert compose["acrostic"][0].decode() == "春夏秋冬"
+    assert (compose["characters"], compose["lines"]) == (5, 4)
+
+
+def test_an_input_no_recipe_has_is_rejected():
+    spec = tf.TensorSpec([None, 16000], tf.float32, name="audio")
+    with pytest.raises(ValueError, match=r"No input is known for `audio` "
+                       r"\(float32 \(None, 16000\)\) of the sentiment "
+                       r"signature serving_default"):
+        inference.build_input("sentiment", "serving_default", "audio", spec, 1)
+
+
+def test_an_export_without_serving_default_is_rejected(tmp_path):
+    module = tf.Module()
+    module.predict = tf.function(
+        lambda x: {"y": x + 1.0},
+        input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    path = str(tmp_path / "sentiment" / "1")
+    tf.saved_model.save(module, path, signatures={"predict": module.predict})
+    with pytest.raises(ValueError, match=r"sentiment/1 has no serving_default "
+                                         r"signature; it has predict$"):
+        inference.measure(inference.find_exports(str(tmp_path)), 1, 1, 0)
+
+
+def test_measure_times_every_signature(export_root):
+    exports = inference.find_exports(str(export_root))
+    results = inference.measure(
+        {r: exports[r] for r in ("mnist_rnn", "translate")},
+        calls=2, repeats=1, warmup=0)
+    assert [(r["recipe"], r["signature"], r["what"]) for r in results] == [
+        ("mnist_rnn", "serving_default", "uint8 images"),
+        ("translate", "translate_greedy", "greedy"),
+        ("translate", "serving_default", "beam search"),
+    ]
+    for r in results:
+        assert r["version"] == 1
+        assert r["p99_ms"] >= r["p50_ms"] > 0 and r["examples_per_second"] > 0
+    assert results[0]["inputs"] == {"images": "uint8 (None, 28, 28)"}
+
+
+def test_main_refuses_positional_arguments():
+    with pytest.raises(app.UsageError,
+                       match=r"Unexpected arguments: \['saved_models'\]"):
+        inference.main(["bench.inference", "saved_models"])
+
+
+def test_main_reports_a_root_without_exports(tmp_path):
+    with parsed_flags(f"--export_root={tmp_path}"):
+        with pytest.raises(app.UsageError,
+                           match="No recipe exports under --export_root="):
+            inference.main(["bench.inference"])
+
+
+@pytest.mark.slow
+def test_quick_run_writes_a_table_and_json(export_root, tmp_path):
+    output = tmp_path / "results" / "inference.json"
+    found = subprocess.run(
+        [sys.executable, "-m", "bench.inference", "--quick",
+         f"--export_root={export_root}", f"--output={output}"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert found.returncode == 0, found.stderr[-3000:]
+    assert ("| recipe | signature | p50 ms | p99 ms | batch-256 examples/s |"
+            in found.stdout)
+    assert "| translate | serving_default (beam search) |" in found.stdout
+    with open(output) as f:
+        payload = json.load(f)
+    assert payload["quick"] is True
+    assert (payload["calls"], payload["repeats"], payload["warmup"]) == (
+        inference.QUICK_CALLS, inference.QUICK_REPEATS, inference.QUICK_WARMUP)
+    assert (payload["latency_batch"], payload["throughput_batch"]) == (1, 256)
+    assert payload["settings"] == inference.SETTINGS
+    assert payload["exports"] == {
+        r: str(export_root / r / "1") for r in inference.RECIPES}
+    rows = [(r["recipe"], r["signature"]) for r in payload["results"]]
+    assert rows == [(r, s) for r in inference.RECIPES for s in TIMED[r]]
+    for r in payload["results"]:
+        assert set(r) == {"recipe", "version", "signature", "what", "inputs",
+                          "p50_ms", "p99_ms", "examples_per_second"}
+        assert r["p99_ms"] >= r["p50_ms"] > 0 and r["examples_per_second"] > 0
