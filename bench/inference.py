@@ -66,19 +66,29 @@ from absl import logging
 
 from zoo import export
 
-_EXPORT_ROOT = flags.DEFINE_string(
-    "export_root", "saved_models",
-    "Folder of recipe exports, <export_root>/<recipe>/<version>/; every "
-    "recipe folder found is measured at its latest version.")
-_QUICK = flags.DEFINE_boolean("quick", False, "Few calls, whatever --calls "
-                              "and --repeats say: a smoke run.")
-_CALLS = flags.DEFINE_integer("calls", 100, "Timed batch-1 calls per "
-                              "signature (after warm-up).", lower_bound=1)
-_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed batch-256 calls per "
-                                "signature (after one warm-up).",
-                                lower_bound=1)
-_OUTPUT = flags.DEFINE_string("output", "bench/results/inference.json",
-                              "Where the JSON results go.")
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the program's flags into `flag_values`.
+
+    Importing this module defines none, so it can be imported beside the
+    other benchmarks, whose flags share these names.
+    """
+    into = dict(flag_values=flag_values)
+    flags.DEFINE_string(
+        "export_root", "saved_models",
+        "Folder of recipe exports, <export_root>/<recipe>/<version>/; every "
+        "recipe folder found is measured at its latest version.", **into)
+    flags.DEFINE_boolean("quick", False, "Few calls, whatever --calls and "
+                         "--repeats say: a smoke run.", **into)
+    flags.DEFINE_integer("calls", 100, "Timed batch-1 calls per signature "
+                         "(after warm-up).", lower_bound=1, **into)
+    flags.DEFINE_integer("repeats", 10, "Timed batch-256 calls per "
+                         "signature (after one warm-up).", lower_bound=1,
+                         **into)
+    flags.DEFINE_string("output", "bench/results/inference.json",
+                        "Where the JSON results go.", **into)
+
 
 LATENCY_BATCH, THROUGHPUT_BATCH = 1, 256
 WARMUP = 3  # Batch-1 calls before timing; one batch-256 call too.
@@ -316,20 +326,21 @@ def table(results):
     return "\n".join(lines)
 
 
-def main(argv):
+def main(argv, flag_values=flags.FLAGS):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    export_root, output = flag_values.export_root, flag_values.output
     try:
-        exports = find_exports(_EXPORT_ROOT.value)
+        exports = find_exports(export_root)
     except ValueError as e:
         raise app.UsageError(str(e)) from e
-    quick = _QUICK.value
-    calls = QUICK_CALLS if quick else _CALLS.value
-    repeats = QUICK_REPEATS if quick else _REPEATS.value
+    quick = flag_values.quick
+    calls = QUICK_CALLS if quick else flag_values.calls
+    repeats = QUICK_REPEATS if quick else flag_values.repeats
     warmup = QUICK_WARMUP if quick else WARMUP
     results = measure(exports, calls, repeats, warmup)
     payload = {
-        "export_root": _EXPORT_ROOT.value,
+        "export_root": export_root,
         "exports": exports,
         "quick": quick,
         "calls": calls,
@@ -343,12 +354,13 @@ def main(argv):
         "results": results,
     }
     print(table(results))
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w") as f:
         json.dump(payload, f, indent=2, ensure_ascii=False)
         f.write("\n")
-    print(f"Wrote {_OUTPUT.value}")
+    print(f"Wrote {output}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -41,14 +41,24 @@ from absl import flags
 
 from zoo import layers
 
-_QUICK = flags.DEFINE_boolean("quick", False, "Two configurations, few "
-                              "steps: a smoke run.")
-_STEPS = flags.DEFINE_integer("steps", 20, "Training batches per "
-                              "repetition.", lower_bound=1)
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Measured repetitions per "
-                                "model (after one warm-up).", lower_bound=1)
-_OUTPUT = flags.DEFINE_string("output", "bench/results/throughput.json",
-                              "Where the JSON results go.")
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """Defines the program's flags into `flag_values`.
+
+    Importing this module defines none, so it can be imported beside the
+    other benchmarks, whose flags share these names.
+    """
+    into = dict(flag_values=flag_values)
+    flags.DEFINE_boolean("quick", False, "Two configurations, few steps: a "
+                         "smoke run.", **into)
+    flags.DEFINE_integer("steps", 20, "Training batches per repetition.",
+                         lower_bound=1, **into)
+    flags.DEFINE_integer("repeats", 5, "Measured repetitions per model "
+                         "(after one warm-up).", lower_bound=1, **into)
+    flags.DEFINE_string("output", "bench/results/throughput.json",
+                        "Where the JSON results go.", **into)
+
 
 BATCH, TIME, INPUTS, UNITS, CLASSES = 128, 28, 28, 128, 10
 CELLS = ("simple_rnn", "lstm", "peephole_lstm", "gru")
@@ -275,12 +285,12 @@ def _torch_version():
     return torch.__version__
 
 
-def main(argv):
+def main(argv, flag_values=flags.FLAGS):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    quick = _QUICK.value
-    steps = 2 if quick else _STEPS.value
-    repeats = 2 if quick else _REPEATS.value
+    quick, output = flag_values.quick, flag_values.output
+    steps = 2 if quick else flag_values.steps
+    repeats = 2 if quick else flag_values.repeats
     ceiling = gemm_ceiling(size=512 if quick else 2048)
     with_torch = torch_available()
     if not with_torch:
@@ -304,12 +314,13 @@ def main(argv):
     print(f"float32 GEMM: {ceiling:.0f} GFLOP/s; an LSTM training step at "
           f"that speed: {payload['lstm_samples_per_second_at_ceiling']:.0f} "
           "samples/s")
-    os.makedirs(os.path.dirname(os.path.abspath(_OUTPUT.value)), exist_ok=True)
-    with open(_OUTPUT.value, "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w") as f:
         json.dump(payload, f, indent=2)
         f.write("\n")
-    print(f"Wrote {_OUTPUT.value}")
+    print(f"Wrote {output}")
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -1,6 +1,5 @@
 """bench.inference: exports found, inputs built, percentiles, a quick run."""
 
-import contextlib
 import json
 import os
 import subprocess
@@ -11,7 +10,6 @@ import pytest
 import tensorflow as tf
 from absl import app
 from absl import flags
-from absl.testing import flagsaver
 
 from bench import inference
 from zoo import export
@@ -113,17 +111,12 @@ def loaded(export_root):
             for recipe in inference.RECIPES}
 
 
-@contextlib.contextmanager
 def parsed_flags(*args):
-    """The benchmark's flags parsed from `args`, restored afterwards."""
-    was_parsed = flags.FLAGS.is_parsed()
-    with flagsaver.flagsaver():
-        flags.FLAGS(["bench.inference", *args])
-        try:
-            yield
-        finally:
-            if not was_parsed:
-                flags.FLAGS.unparse_flags()
+    """The benchmark's flags, defined in a registry of their own."""
+    flag_values = flags.FlagValues()
+    inference.define_flags(flag_values)
+    flag_values(["bench.inference", *args])
+    return flag_values
 
 
 def test_percentile_interpolates_between_ranks():
@@ -308,10 +301,10 @@ def test_main_refuses_positional_arguments():
 
 
 def test_main_reports_a_root_without_exports(tmp_path):
-    with parsed_flags(f"--export_root={tmp_path}"):
-        with pytest.raises(app.UsageError,
-                           match="No recipe exports under --export_root="):
-            inference.main(["bench.inference"])
+    flag_values = parsed_flags(f"--export_root={tmp_path}")
+    with pytest.raises(app.UsageError,
+                       match="No recipe exports under --export_root="):
+        inference.main(["bench.inference"], flag_values)
 
 
 @pytest.mark.slow
@@ -341,3 +334,12 @@ def test_quick_run_writes_a_table_and_json(export_root, tmp_path):
         assert set(r) == {"recipe", "version", "signature", "what", "inputs",
                           "p50_ms", "p99_ms", "examples_per_second"}
         assert r["p99_ms"] >= r["p50_ms"] > 0 and r["examples_per_second"] > 0
+
+
+def test_importing_defines_no_flags():
+    # The other benchmarks have flags of the same names (--quick, ...).
+    assert not flags.FLAGS.flags_by_module_dict().get(inference.__name__)
+    values = flags.FlagValues()
+    inference.define_flags(values)
+    values(["inference"])
+    assert (values.quick, values.calls, values.repeats, values.output) == (False, 100, 10, 'bench/results/inference.json')

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from absl import flags
 
 from bench import throughput
 
@@ -146,3 +147,12 @@ def test_measure_with_pytorch_reports_its_ratio():
     assert gru["torch_ratio"] == pytest.approx(
         gru["zoo_samples_per_second"] / gru["torch_samples_per_second"])
     assert peephole["torch_samples_per_second"] is None
+
+
+def test_importing_defines_no_flags():
+    # The other benchmarks have flags of the same names (--quick, ...).
+    assert not flags.FLAGS.flags_by_module_dict().get(throughput.__name__)
+    values = flags.FlagValues()
+    throughput.define_flags(values)
+    values(["throughput"])
+    assert (values.quick, values.steps, values.repeats, values.output) == (False, 20, 5, 'bench/results/throughput.json')
