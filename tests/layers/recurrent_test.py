@@ -524,29 +524,43 @@ def test_more_shards_than_rows_leave_empty_blocks_harmless():
 @pytest.mark.parametrize("batch", [2 * recurrent.MIN_SHARD_ROWS, 3])
 def test_auto_shards_by_the_batch_the_graph_sees(monkeypatch, batch):
     # Two cores: batches of 2 * MIN_SHARD_ROWS rows or more run as two
-    # blocks, smaller ones as one loop, decided when the graph runs.
+    # blocks, smaller ones as one loop (beside one on no rows where the
+    # batch size is known only when the graph runs).
     monkeypatch.setattr(recurrent, "cpu_count", lambda: 2)
     monkeypatch.setattr(recurrent, "MIN_SHARD_WORK", 1)
     looped = []
     loop = Recurrent._loop
     monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
         looped.append(x.shape[0]) or loop(self, x, *rest)))
-    layer = Recurrent("lstm", units=UNITS, use_fused=False)
-    graph = tf.function(layer, input_signature=[
-        tf.TensorSpec([None, TIME, FEATURES])])
+    layer = Recurrent("lstm", units=UNITS, use_fused=False,
+                      return_sequences=True, return_state=True)
     x = random_array((batch, TIME, FEATURES), 45)
-    np.testing.assert_allclose(
-        graph(x), Recurrent(layer.cell, batch_shards=1, use_fused=False)(x),
-        atol=1e-6)
-    # Traced once: two blocks of unknown size, and the single loop.
-    assert looped[:3] == [None, None, None]
-    eager = []
-    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
-        eager.append(x.shape[0]) or loop(self, x, *rest)))
-    layer(x)
+    mask = np.arange(TIME)[None, :] < (np.arange(batch) % TIME + 1)[:, None]
+    one_loop = Recurrent(layer.cell, batch_shards=1, use_fused=False,
+                         return_sequences=True, return_state=True)(x, mask=mask)
+    graph = tf.function(
+        lambda x, mask: layer(x, mask=mask),
+        input_signature=[tf.TensorSpec([None, TIME, FEATURES]),
+                         tf.TensorSpec([None, TIME], tf.bool)])
+    looped.clear()
+    for a, b in zip(graph(x, mask), one_loop):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert looped == [None, None]  # Traced: two blocks of unknown size.
+    looped.clear()
+    layer(x, mask=mask)
     expected = ([batch // 2, batch - batch // 2]
                 if batch >= 2 * recurrent.MIN_SHARD_ROWS else [batch])
-    assert sorted(eager) == sorted(expected)
+    assert sorted(looped) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "batch,shards,min_batch,sizes",
+    [(5, 2, 0, [3, 2]), (6, 3, 6, [2, 2, 2]), (7, 3, 0, [3, 2, 2]),
+     (3, 2, 16, [3, 0]), (2, 3, 0, [1, 1, 0]), (0, 2, 0, [0, 0])],
+)
+def test_block_sizes(batch, shards, min_batch, sizes):
+    assert recurrent.block_sizes(batch, shards, min_batch).numpy().tolist() == (
+        sizes)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,21 @@ def cpu_count():
         return os.cpu_count() or 1
 
 
+def block_sizes(batch, shards, min_batch=0):
+    """Rows of each of `shards` blocks: `[shards]` int32, summing to `batch`.
+
+    Sizes differ by at most one row (5 rows in 2 blocks: `[3, 2]`); a
+    batch smaller than `min_batch` goes whole to the first block
+    (`[batch, 0, ...]`).
+    """
+    batch = tf.convert_to_tensor(batch, "int32")
+    balanced = batch // shards + tf.cast(
+        tf.range(shards) < batch % shards, "int32"
+    )
+    whole = tf.one_hot(0, shards, on_value=batch, off_value=0, dtype="int32")
+    return tf.where(batch >= min_batch, balanced, whole)
+
+
 def _check_batch_shards(value):
     if value == "auto" and isinstance(value, str):
         return value
@@ -299,17 +314,12 @@ class Recurrent(keras.layers.Layer):
         if shards == 1:
             return self._loop(*args)
         enough = shards * self._min_shard_rows()
-        if inputs.shape[0] is not None:
-            if inputs.shape[0] < enough:
-                return self._loop(*args)
-            return self._loop_shards(*args, shards=shards)
-        # The batch size is known only when the graph runs. TensorFlow
-        # here (not keras.ops): a graph conditional over a nested result.
-        return tf.cond(
-            tf.shape(inputs)[0] >= enough,
-            lambda: self._loop_shards(*args, shards=shards),
-            lambda: self._loop(*args),
-        )
+        if inputs.shape[0] is not None and inputs.shape[0] < enough:
+            return self._loop(*args)
+        # A batch size known only when the graph runs is split then: too
+        # small a batch goes whole to the first block, and the other
+        # blocks' loops run on no rows.
+        return self._loop_shards(*args, shards=shards, min_batch=enough)
 
     def _min_shard_rows(self):
         """The fewest rows a block needs under `batch_shards="auto"`."""
@@ -321,16 +331,13 @@ class Recurrent(keras.layers.Layer):
         return max(MIN_SHARD_ROWS, -(-MIN_SHARD_WORK // work))
 
     def _loop_shards(self, inputs, initial_state, mask, recurrent_mask,
-                     shards):
+                     shards, min_batch=0):
         """Splits the batch into `shards` row blocks, loops, concatenates.
 
         The blocks' loops do not depend on each other, so TensorFlow's
         inter-op threads run them at the same time.
         """
-        batch = tf.shape(inputs)[0]
-        # Block sizes differ by at most one row, e.g. 5 rows -> [3, 2].
-        sizes = batch // shards + tf.cast(tf.range(shards) < batch % shards,
-                                          "int32")
+        sizes = block_sizes(tf.shape(inputs)[0], shards, min_batch)
 
         def split(tensor):
             if tensor is None:
@@ -343,9 +350,22 @@ class Recurrent(keras.layers.Layer):
             split(mask),
             split(recurrent_mask),
         )
-        results = [
-            self._loop(x, list(states), m, r) for x, states, m, r in blocks
-        ]
+        # Where the batch size is unknown until the graph runs, a block
+        # may get no rows; its loop then runs one step, not all of them.
+        trim = inputs.shape[0] is None
+        results, output_steps = [], None
+        for i, (x, states, m, r) in enumerate(blocks):
+            rows = tf.shape(x)[0]
+            if trim and i:
+                steps = tf.where(rows > 0, tf.shape(x)[1], 1)
+                x = x[:, :steps]
+                m = None if m is None else m[:, :steps]
+            last, outputs, states = self._loop(x, list(states), m, r)
+            if output_steps is None:
+                output_steps = tf.shape(outputs)[1]
+            # An empty block's [0, 1, units] outputs as [0, time, units].
+            outputs = tf.reshape(outputs, [rows, output_steps, self.units])
+            results.append((last, outputs, states))
         last_outputs, outputs, states = zip(*results)
         return (
             tf.concat(last_outputs, axis=0),
