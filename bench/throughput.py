@@ -11,10 +11,12 @@ Keras' plain LSTM). When PyTorch is installed (`pip install '.[bench]'`,
 the CPU build of torch 2.13.0), a third model of the same shape is
 built with `torch.nn.RNN`, `LSTM` or `GRU` (masked rows are packed with
 `pack_padded_sequence`; the peephole LSTM has no PyTorch counterpart)
-and trained with the same optimizer and loss. Each model trains `--steps` batches per repetition;
-the repetitions are interleaved (A B A B ...) so that a change of machine
-speed hits every side alike, and the medians are compared: `ratio` is zoo
-samples/s over Keras samples/s, `torch_ratio` zoo over PyTorch. The first repetition traces and is not
+and trained with the same optimizer and loss. Each model trains
+`--steps` batches per repetition; the repetitions are interleaved (A B A
+B ...) so that a change of machine speed hits every side alike, and the
+side that goes first rotates from one repetition to the next. The
+medians are compared: `ratio` is zoo samples/s over Keras samples/s,
+`torch_ratio` zoo over PyTorch. The first repetition traces and is not
 counted.
 
 The float32 GEMM ceiling of the machine (a large matrix product) is
@@ -219,6 +221,22 @@ def lstm_flop_per_sample(time_steps_=TIME, inputs=INPUTS, units=UNITS):
     return 3 * 2 * time_steps_ * 4 * units * (inputs + units)
 
 
+def rotated_order(keys, repeat):
+    """`(config, side)` keys in run order for repetition `repeat`.
+
+    Configurations run in turn; within one, the sides take turns going
+    first (zoo keras torch, keras torch zoo, ...), so that no side always
+    runs right after another one, whatever that one leaves behind
+    (caches, threads winding down).
+    """
+    order = []
+    for config in dict.fromkeys(key[0] for key in keys):
+        sides = [key for key in keys if key[0] == config]
+        shift = repeat % len(sides)
+        order.extend(sides[shift:] + sides[:shift])
+    return order
+
+
 def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
             with_torch=False):
     """Interleaved medians; returns one result dict per configuration.
@@ -239,8 +257,8 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
                 steps_of[i, "torch"] = twin[1]
     found = {key: [] for key in steps_of}
     for repeat in range(repeats + 1):  # Repetition 0 traces: not counted.
-        for key, train_step in steps_of.items():
-            speed = time_steps(train_step, x, y, steps)
+        for key in rotated_order(list(steps_of), repeat):
+            speed = time_steps(steps_of[key], x, y, steps)
             if repeat:
                 found[key].append(speed)
     results = []

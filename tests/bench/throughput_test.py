@@ -156,3 +156,12 @@ def test_importing_defines_no_flags():
     throughput.define_flags(values)
     values(["throughput"])
     assert (values.quick, values.steps, values.repeats, values.output) == (False, 20, 5, 'bench/results/throughput.json')
+
+
+def test_sides_take_turns_going_first():
+    keys = [(0, "zoo"), (0, "keras"), (0, "torch"), (1, "zoo"), (1, "keras")]
+    assert throughput.rotated_order(keys, 0) == keys
+    assert throughput.rotated_order(keys, 1) == [
+        (0, "keras"), (0, "torch"), (0, "zoo"), (1, "keras"), (1, "zoo")]
+    assert throughput.rotated_order(keys, 3) == [
+        (0, "zoo"), (0, "keras"), (0, "torch"), (1, "keras"), (1, "zoo")]
