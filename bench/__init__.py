@@ -1,1 +1,13 @@
 """Benchmarks and result reports: `python -m bench.<name>`."""
+
+import json
+import os
+
+
+def write_json(payload, path):
+    """Writes a benchmark's results to `path` (folders made as needed)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    print(f"Wrote {path}")

@@ -52,7 +52,6 @@ are printed as a markdown table and written as JSON with the settings
 that produced them.
 """
 
-import json
 import os
 import re
 import statistics
@@ -64,6 +63,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+import bench
 from zoo import export
 
 
@@ -354,11 +354,7 @@ def main(argv, flag_values=flags.FLAGS):
         "results": results,
     }
     print(table(results))
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w") as f:
-        json.dump(payload, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    print(f"Wrote {output}")
+    bench.write_json(payload, output)
 
 
 if __name__ == "__main__":

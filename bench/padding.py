@@ -55,8 +55,6 @@ smoke run, not a measurement. The results are printed as a markdown
 table and written as JSON.
 """
 
-import json
-import os
 import statistics
 import time
 
@@ -65,6 +63,7 @@ import numpy as np
 from absl import app
 from absl import flags
 
+import bench
 from zoo import layers
 from zoo.data import pipeline
 
@@ -323,11 +322,7 @@ def main(argv, flag_values=flags.FLAGS):
     result["quick"] = quick
     print(table(result))
     print(summary(result))
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    print(f"Wrote {output}")
+    bench.write_json(result, output)
 
 
 if __name__ == "__main__":

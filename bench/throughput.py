@@ -30,8 +30,6 @@ measurement. The results are printed as a table and written as JSON.
 
 import importlib.util
 import itertools
-import json
-import os
 import statistics
 import time
 
@@ -41,6 +39,7 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
+import bench
 from zoo import layers
 
 
@@ -332,11 +331,7 @@ def main(argv, flag_values=flags.FLAGS):
     print(f"float32 GEMM: {ceiling:.0f} GFLOP/s; an LSTM training step at "
           f"that speed: {payload['lstm_samples_per_second_at_ceiling']:.0f} "
           "samples/s")
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "w") as f:
-        json.dump(payload, f, indent=2)
-        f.write("\n")
-    print(f"Wrote {output}")
+    bench.write_json(payload, output)
 
 
 if __name__ == "__main__":

@@ -475,6 +475,16 @@ def test_use_fused_true_without_gpu_raises_at_call(name, mask):
 # Batch shards ----------------------------------------------------------------
 
 
+@pytest.fixture
+def looped(monkeypatch):
+    """The batch size of every loop Recurrent runs, in order."""
+    sizes = []
+    loop = Recurrent._loop
+    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
+        sizes.append(x.shape[0]) or loop(self, x, *rest)))
+    return sizes
+
+
 def _sharding_pair(shards, cell="peephole_lstm", **kwargs):
     """The same layer twice: one loop, and `shards` row blocks."""
     one = Recurrent(cell, units=UNITS, batch_shards=1, seed=3, **kwargs)
@@ -522,16 +532,12 @@ def test_more_shards_than_rows_leave_empty_blocks_harmless():
 
 
 @pytest.mark.parametrize("batch", [2 * recurrent.MIN_SHARD_ROWS, 3])
-def test_auto_shards_by_the_batch_the_graph_sees(monkeypatch, batch):
+def test_auto_shards_by_the_batch_the_graph_sees(monkeypatch, looped, batch):
     # Two cores: batches of 2 * MIN_SHARD_ROWS rows or more run as two
     # blocks, smaller ones as one loop (beside one on no rows where the
     # batch size is known only when the graph runs).
     monkeypatch.setattr(recurrent, "cpu_count", lambda: 2)
     monkeypatch.setattr(recurrent, "MIN_SHARD_WORK", 1)
-    looped = []
-    loop = Recurrent._loop
-    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
-        looped.append(x.shape[0]) or loop(self, x, *rest)))
     layer = Recurrent("lstm", units=UNITS, use_fused=False,
                       return_sequences=True, return_state=True)
     x = random_array((batch, TIME, FEATURES), 45)
@@ -579,15 +585,11 @@ def test_auto_blocks_need_enough_recurrent_work(cell, units, rows):
         recurrent.MIN_SHARD_ROWS)
 
 
-def test_bidirectional_directions_share_the_cores(monkeypatch):
+def test_bidirectional_directions_share_the_cores(monkeypatch, looped):
     from zoo.layers import Bidirectional
 
     monkeypatch.setattr(recurrent, "cpu_count", lambda: 2)
     monkeypatch.setattr(recurrent, "MIN_SHARD_WORK", 1)
-    looped = []
-    loop = Recurrent._loop
-    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
-        looped.append(x.shape[0]) or loop(self, x, *rest)))
     bi = Bidirectional(Recurrent("lstm", units=UNITS, seed=1))
     assert bi.forward_layer.side_by_side == bi.backward_layer.side_by_side == 2
     bi(random_array((64, TIME, FEATURES), 47))
@@ -599,12 +601,8 @@ def test_bidirectional_directions_share_the_cores(monkeypatch):
     assert looped == [32, 32, 32, 32]
 
 
-def test_one_core_keeps_one_loop(monkeypatch):
+def test_one_core_keeps_one_loop(monkeypatch, looped):
     monkeypatch.setattr(recurrent, "cpu_count", lambda: 1)
-    looped = []
-    loop = Recurrent._loop
-    monkeypatch.setattr(Recurrent, "_loop", lambda self, x, *rest: (
-        looped.append(x.shape[0]) or loop(self, x, *rest)))
     Recurrent("gru", units=UNITS)(random_array((64, TIME, FEATURES), 46))
     assert looped == [64]
 

@@ -309,7 +309,8 @@ class Recurrent(keras.layers.Layer):
                 return self._loop(*args)
             return self._loop_shards(*args, shards=self.batch_shards)
         # Layers that run side by side (the two directions of a
-        # Bidirectional) already share the cores.
+        # Bidirectional) already share the cores. The count is fixed when
+        # the layer is traced: a SavedModel keeps the exporting machine's.
         shards = max(1, cpu_count() // self.side_by_side)
         if shards == 1:
             return self._loop(*args)
