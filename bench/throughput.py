@@ -160,8 +160,8 @@ def build_torch(config, batch=BATCH, units=UNITS, seed=0):
             self.rnn = rnn(INPUTS, units, num_layers=config["layers"],
                            bidirectional=config["bidirectional"],
                            batch_first=True)
-            directions = 2 if config["bidirectional"] else 1
-            self.out = torch.nn.Linear(directions * units, CLASSES)
+            self.directions = 2 if config["bidirectional"] else 1
+            self.out = torch.nn.Linear(self.directions * units, CLASSES)
 
         def forward(self, x, lengths=None):
             if lengths is not None:
@@ -171,8 +171,7 @@ def build_torch(config, batch=BATCH, units=UNITS, seed=0):
             h_n = state[0] if isinstance(state, tuple) else state
             # h_n [layers * directions, batch, units]: the last layer's
             # final states (forward, then backward), as Keras concatenates.
-            directions = 2 if config["bidirectional"] else 1
-            last = torch.cat(list(h_n[-directions:]), dim=-1)
+            last = torch.cat(list(h_n[-self.directions:]), dim=-1)
             return self.out(last)
 
     module = Classifier()
