@@ -1,4 +1,4 @@
-"""Tests for zoo.training.callbacks: EpochTimer and PaddingLogger."""
+"""Tests for zoo.training.callbacks: timing, padding, the NaN guard."""
 
 import logging
 import types
@@ -80,3 +80,46 @@ def test_padding_logger_driven_directly():
     logger.on_epoch_end(0, logs)
     assert logs == {"padded_fraction": pytest.approx(PADDED)}
     assert logs["padded_fraction"] == monitor.padded_fraction()
+
+
+def _guard(tmp_path, checkpoints=()):
+    for name in checkpoints:
+        (tmp_path / name).write_bytes(b"")
+    guard = callbacks.StopOnNonFiniteLoss(str(tmp_path))
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(17)
+    guard.set_model(model)
+    guard.on_epoch_begin(2)
+    return guard
+
+
+@pytest.mark.parametrize("loss", [0.5, 1e30, None])
+def test_a_finite_loss_passes_the_guard(tmp_path, loss):
+    guard = _guard(tmp_path)
+    guard.on_train_batch_end(4, {} if loss is None else {"loss": loss})
+    guard.on_train_batch_end(5, None)
+
+
+@pytest.mark.parametrize("loss", [float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_loss_names_the_step_and_the_checkpoint_kept(
+    tmp_path, loss
+):
+    guard = _guard(tmp_path, ["epoch-0001.weights.h5", "epoch-0002.weights.h5"])
+    kept = tmp_path / "epoch-0002.weights.h5"
+    with pytest.raises(
+        callbacks.NonFiniteLossError,
+        match=rf"^Training stopped: the loss became {loss} at epoch 3, step 5 "
+        rf"\(optimizer step 17\); the last good checkpoint, {kept} \(epoch "
+        r"2\), is kept and a rerun resumes from it\. Lower --learning_rate, "
+        r"set --clipnorm, or check the data for NaN\.$",
+    ):
+        guard.on_train_batch_end(4, {"loss": np.float32(loss)})
+
+
+def test_a_non_finite_loss_before_any_checkpoint(tmp_path):
+    guard = _guard(tmp_path)
+    with pytest.raises(callbacks.NonFiniteLossError,
+                       match="step 1 .*; no checkpoint had been written yet"):
+        guard.on_train_batch_end(0, {"loss": float("nan")})

@@ -106,7 +106,10 @@ def test_restore_latest_with_no_checkpoints_returns_zero(tmp_path):
         np.testing.assert_array_equal(w, b)
 
 
-def test_restore_latest_skips_a_corrupt_checkpoint(trained, tmp_path, caplog):
+@pytest.mark.parametrize("spoil", ["garbage", "truncated", "empty"])
+def test_restore_latest_skips_a_corrupt_checkpoint(
+    trained, tmp_path, caplog, spoil
+):
     source, snapshots = trained
     directory = tmp_path / "checkpoints"
     directory.mkdir()
@@ -114,7 +117,12 @@ def test_restore_latest_skips_a_corrupt_checkpoint(trained, tmp_path, caplog):
         with open(os.path.join(source, name), "rb") as f:
             (directory / name).write_bytes(f.read())
     newest = directory / "epoch-0003.weights.h5"
-    newest.write_bytes(b"\x89HDF\r\n garbage, not a checkpoint" * 10)
+    whole = newest.read_bytes()
+    newest.write_bytes({
+        "garbage": b"\x89HDF\r\n garbage, not a checkpoint" * 10,
+        "truncated": whole[:len(whole) // 2],  # A copy cut short.
+        "empty": b"",
+    }[spoil])
     fresh = _model(1)
     with caplog.at_level(logging.WARNING):
         assert checkpoint.restore_latest(fresh, str(directory)) == 2

@@ -96,6 +96,8 @@ def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
         ("--dropout=1", r"flag --dropout=1: 1.0 is not "),
         ("--validation_fraction=0.9", r"flag --validation_fraction=0.9: "),
         ("--clipnorm=-1", r"flag --clipnorm=-1: -1.0 is not "),
+        ("--strategy=gpu", r"flag --strategy=gpu: value should be one of "
+         r"<default\|mirrored\|multi_worker\|tpu>"),
     ],
 )
 def test_invalid_values_are_rejected(fresh_flags, argument, message):

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from zoo import training
+from zoo.training import callbacks
 from zoo.training import harness
 
 
@@ -111,6 +112,35 @@ def test_fit_trains_resumes_and_stops(tmp_path, caplog):
         for r in caplog.records
         if r.levelno == logging.WARNING
     )
+
+
+def test_fit_stops_at_a_nan_loss_and_keeps_the_last_good_checkpoint(
+    tmp_path
+):
+    workdir = str(tmp_path / "run")
+    config = _config(epochs=3)
+    data = _dataset()  # Two steps an epoch.
+
+    class SpoilSecondEpoch(keras.callbacks.Callback):
+        """NaN weights at the second step of the second epoch."""
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if (batch, int(self.model.optimizer.iterations)) == (1, 3):
+                kernel = self.model.layers[0].kernel
+                kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+    model = _model(config)
+    with pytest.raises(callbacks.NonFiniteLossError,
+                       match=r"loss became nan at epoch 2, step 2 \(optimizer "
+                       r"step 4\); the last good checkpoint, .*epoch-0001"):
+        harness.fit(model, data, None, config, workdir, [SpoilSecondEpoch()])
+    checkpoints = os.path.join(workdir, "checkpoints")
+    assert os.listdir(checkpoints) == ["epoch-0001.weights.h5"]
+    # The checkpoint kept holds finite weights, and a rerun resumes there.
+    resumed = _model(config)
+    run = harness.fit(resumed, data, None, config, workdir)
+    assert run["initial_epoch"] == 1
+    assert all(np.isfinite(w).all() for w in resumed.get_weights())
 
 
 def test_fit_passes_extra_callbacks(tmp_path):

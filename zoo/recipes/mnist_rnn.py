@@ -92,6 +92,7 @@ def serving_endpoints(model):
     }
 
 
+@training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
 
@@ -125,8 +126,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
     def dataset(pair, shuffle=False):
         return pipeline.from_arrays(
-            *pair, config.batch_size, shuffle=shuffle, seed=config.seed,
-            map_fn=to_float,
+            *pair, training.global_batch_size(config), shuffle=shuffle,
+            seed=config.seed, map_fn=to_float,
         )
 
     train_data = dataset(train, shuffle=True)

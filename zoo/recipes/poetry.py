@@ -515,7 +515,8 @@ def sequences(layer, texts, poems, batch_size=1024):
 def shifted_batches(config, ids, shuffle=False):
     """`(inputs, targets)` batches: each sequence and itself one step on."""
     return pipeline.id_sequence_batches(
-        ([s[:-1] for s in ids], [s[1:] for s in ids]), config.batch_size,
+        ([s[:-1] for s in ids], [s[1:] for s in ids]),
+        training.global_batch_size(config),
         bucket=config.bucket, shuffle=shuffle, seed=config.seed,
     )
 
@@ -559,6 +560,8 @@ def evaluate(poet, train_ids, test_texts, vocabulary_size):
 def write_samples(poet, config, path):
     """Generates the samples; writes them to `path`; returns their metrics.
 
+    `path` None: only returns them (a worker that is not the chief).
+
     Free texts from an empty prompt; for poems also 5x4 and 7x4 poems and
     acrostic 5x4 poems (`config.acrostic`). `form_rate` is the share of
     composed poems with the requested form.
@@ -586,9 +589,10 @@ def write_samples(poet, config, path):
                                                          config.acrostic))
     samples = {k: [t.decode("utf-8") for t in v.numpy()]
                for k, v in kinds.items()}
-    with open(path, "w", encoding="utf-8") as f:
-        for kind, texts in samples.items():
-            f.write(f"# {kind}\n" + "".join(f"{t}\n" for t in texts))
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as f:
+            for kind, texts in samples.items():
+                f.write(f"# {kind}\n" + "".join(f"{t}\n" for t in texts))
     checked = [poem_form(t, *forms[k]) for k in forms for t in samples[k]]
     results = {"samples": samples}
     if checked:
@@ -596,6 +600,7 @@ def write_samples(poet, config, path):
     return results
 
 
+@training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
 
@@ -652,8 +657,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
     def evaluate_and_sample(model, test_texts):
         results = evaluate(poet, train_ids, test_texts, vocabulary_size)
-        return {**results,
-                **write_samples(poet, config, f"{workdir}/samples.txt")}
+        path = f"{workdir}/samples.txt" if training.is_chief() else None
+        return {**results, **write_samples(poet, config, path)}
 
     return training.finish(
         model,

@@ -189,6 +189,7 @@ def serving_endpoints(model, class_names):
     }
 
 
+@training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
 
@@ -226,7 +227,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
     def batches(pair, shuffle=False):
         texts, labels = pair
         return pipeline.bucketed_text_batches(
-            texts.astype(str), labels, config.batch_size, config.max_length,
+            texts.astype(str), labels, training.global_batch_size(config),
+            config.max_length,
             bucket=config.bucket, shuffle=shuffle, seed=config.seed,
             length_fn=tokenizers["ids"].count_tokens,
         )

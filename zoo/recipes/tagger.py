@@ -287,6 +287,7 @@ def _tag_ids(sentences, tag_names):
     return [[index[t] for t in s] for s in sentences]
 
 
+@training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
 
@@ -332,7 +333,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
     def batches(pair, shuffle=False):
         tokens, tags = pair
         return pipeline.sequence_batches(
-            tokens, _tag_ids(tags, tag_names), config.batch_size,
+            tokens, _tag_ids(tags, tag_names),
+            training.global_batch_size(config),
             bucket=config.bucket, shuffle=shuffle, seed=config.seed,
         )
 

@@ -433,7 +433,8 @@ def teacher_forcing_batches(config, source_ids, target_ids, shuffle=False):
     target_in = [[START_ID] + t for t in target_ids]
     target_out = [t + [END_ID] for t in target_ids]
     batches = pipeline.id_sequence_batches(
-        (source_ids, target_in, target_out), config.batch_size,
+        (source_ids, target_in, target_out),
+        training.global_batch_size(config),
         bucket=config.bucket, shuffle=shuffle, seed=config.seed,
     )
     return batches.map(lambda s, t_in, t_out: ((s, t_in), t_out))
@@ -483,6 +484,7 @@ def draw_attention(seq2seq, sources, folder):
     return paths
 
 
+@training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
 
@@ -543,7 +545,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
     seq2seq = Seq2Seq(model, config, source_layer, target_vocabulary)
     heatmaps = []
-    if config.attention != "none":
+    if config.attention != "none" and training.is_chief():
         heatmaps = draw_attention(
             seq2seq, splits.test_sources[:config.heatmaps],
             f"{workdir}/attention",
@@ -574,6 +576,8 @@ def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
     """`evaluate`, writing the translations to `<workdir>/translations.tsv`."""
     sources, targets = test
     results, translations = evaluate(seq2seq, sources, targets, beam_width)
+    if not training.is_chief():  # Another worker writes them.
+        return results
     with open(f"{workdir}/translations.tsv", "w", encoding="utf-8") as f:
         f.write("source\treference\tgreedy\tbeam\n")
         for row in zip(sources, targets, translations["greedy"],

@@ -2,6 +2,9 @@
 
 from zoo.training.config import TrainConfig
 from zoo.training.config import recipe_config
+from zoo.training.distribute import distributed
+from zoo.training.distribute import global_batch_size
+from zoo.training.distribute import is_chief
 from zoo.training.harness import Stopwatch
 from zoo.training.harness import compile_classifier
 from zoo.training.harness import evaluate_classifier
@@ -16,10 +19,13 @@ __all__ = [
     "Stopwatch",
     "TrainConfig",
     "compile_classifier",
+    "distributed",
     "evaluate_classifier",
     "finish",
     "finished_result",
     "fit",
+    "global_batch_size",
+    "is_chief",
     "make_optimizer",
     "recipe_config",
     "set_seed",

@@ -1,9 +1,12 @@
-"""Keras callbacks of the harness: epoch timing and padding statistics."""
+"""Keras callbacks of the harness: epoch timing, padding, a NaN guard."""
 
+import math
 import time
 
 import keras
 from absl import logging
+
+from zoo.training import checkpoint
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -40,3 +43,46 @@ class PaddingLogger(keras.callbacks.Callback):
                      100 * fraction)
         if logs is not None:
             logs["padded_fraction"] = fraction
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raises `NonFiniteLossError` at the first step whose loss is not finite.
+
+    Keras' `TerminateOnNaN` lets the epoch end, and so an epoch-end
+    checkpoint would save the spoilt weights over the last good ones;
+    raising stops `fit` before that. The message names the epoch, the step
+    in it and the optimizer step, and the newest checkpoint kept in
+    `checkpoint_dir`, which a rerun resumes from.
+
+    Args:
+        checkpoint_dir: Where the run's `EpochCheckpoint` writes, or None.
+    """
+
+    def __init__(self, checkpoint_dir=None):
+        super().__init__()
+        self.checkpoint_dir = checkpoint_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        kept = checkpoint.list_checkpoints(self.checkpoint_dir or "")
+        if kept:
+            where = (f"the last good checkpoint, {kept[0][1]} (epoch "
+                     f"{kept[0][0]}), is kept and a rerun resumes from it")
+        else:
+            where = "no checkpoint had been written yet"
+        raise NonFiniteLossError(
+            f"Training stopped: the loss became {float(loss)} at epoch "
+            f"{self._epoch + 1}, step {batch + 1} (optimizer step "
+            f"{int(self.model.optimizer.iterations.numpy())}); {where}. Lower "
+            "--learning_rate, set --clipnorm, or check the data for NaN."
+        )

@@ -27,6 +27,7 @@ class TrainConfig:
     recurrent_dropout: float = 0.0
     validation_fraction: float = 0.1
     seed: int = 0
+    strategy: str = "default"
 
 
 def recipe_config(name, defaults, base=TrainConfig):

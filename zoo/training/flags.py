@@ -17,6 +17,7 @@ from absl import app
 from absl import flags
 
 from zoo import cells
+from zoo.training import distribute
 from zoo.training.config import TrainConfig
 
 FLAGS = flags.FLAGS
@@ -52,8 +53,8 @@ def define_flags(defaults, flag_values=FLAGS):
         "epochs", d["epochs"], "Training epochs.", lower_bound=0, **into
     )
     flags.DEFINE_integer(
-        "batch_size", d["batch_size"], "Examples per batch.", lower_bound=1,
-        **into
+        "batch_size", d["batch_size"], "Examples per batch and replica.",
+        lower_bound=1, **into
     )
     flags.DEFINE_float(
         "learning_rate", d["learning_rate"], "Initial Adam learning rate.",
@@ -100,6 +101,12 @@ def define_flags(defaults, flag_values=FLAGS):
         lower_bound=0.0, upper_bound=0.5, **into
     )
     flags.DEFINE_integer("seed", d["seed"], "Random seed.", **into)
+    flags.DEFINE_enum(
+        "strategy", d["strategy"], distribute.STRATEGIES,
+        "tf.distribute strategy: default (one device), mirrored (this "
+        "machine's GPUs), multi_worker (a cluster from TF_CONFIG) or tpu. "
+        "--batch_size is per replica.", **into
+    )
 
 
 def config_from_flags(config_class, flag_values=FLAGS):

@@ -15,6 +15,7 @@ from absl import logging
 from zoo import export
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import checkpoint
+from zoo.training import distribute
 
 
 def set_seed(seed):
@@ -45,9 +46,12 @@ def compile_classifier(model, config, train_size,
 
     `make_optimizer` with `train_size` examples per epoch in batches of
     `config.batch_size`; by default sparse categorical cross-entropy and
-    accuracy, for integer class targets (a tagger passes its own).
+    accuracy, for integer class targets (a tagger passes its own). Under
+    a distribution strategy, call it in the strategy's scope: an epoch has
+    fewer, larger steps (`zoo.training.distribute.global_batch_size`).
     """
-    steps_per_epoch = -(-train_size // config.batch_size)  # Ceiling.
+    batch_size = distribute.global_batch_size(config)
+    steps_per_epoch = -(-train_size // batch_size)  # Ceiling.
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
         loss=loss,
@@ -62,7 +66,12 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
     Checkpoints (weights and optimizer state) are written after every epoch
     to `workdir/checkpoints`; a run started again with the same workdir
     continues after the last finished epoch and stops at `config.epochs`.
-    TensorBoard logs go to `workdir/tensorboard`.
+    TensorBoard logs go to `workdir/tensorboard`. A loss that becomes NaN
+    or infinite stops training at once, before that epoch's checkpoint.
+
+    Under a distribution strategy (call `fit` in its scope) the datasets
+    are split among workers, and only the chief's checkpoints and logs
+    are kept; every worker restores from the chief's.
 
     Args:
         model: A compiled, built `keras.Model`.
@@ -79,6 +88,8 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
 
     Raises:
         ValueError: `workdir` holds a run with other settings.
+        zoo.training.callbacks.NonFiniteLossError: The loss became NaN or
+            infinite (the message names the step and the checkpoint kept).
     """
     check_same_run(config, workdir)
     checkpoint_dir = os.path.join(workdir, "checkpoints")
@@ -92,18 +103,26 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
         )
         return {"initial_epoch": initial_epoch, "epochs": initial_epoch,
                 "history": {}}
+    writers = [checkpoint.EpochCheckpoint(distribute.write_path(checkpoint_dir))]
+    if distribute.is_chief():
+        writers.append(
+            keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")))
+    if validation_data is not None:
+        validation_data = distribute.shard_by_worker(validation_data)
     history = model.fit(
-        train_data,
+        distribute.shard_by_worker(train_data),
         validation_data=validation_data,
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         callbacks=[
+            # Before the checkpoint: a non-finite loss must raise before
+            # the epoch's end can save the weights it spoilt.
+            zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
             # Extra callbacks first: they may add to the epoch logs that the
             # TensorBoard writer and the progress bar report.
             zoo_callbacks.EpochTimer(),
             *callbacks,
-            checkpoint.EpochCheckpoint(checkpoint_dir),
-            keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")),
+            *writers,
         ],
         shuffle=False,  # The datasets shuffle themselves, per epoch.
         # A progress bar on a terminal; one line per epoch in a log file.
@@ -125,7 +144,8 @@ def check_same_run(config, workdir):
     """Records `config` in a new workdir; in an old one, checks it matches.
 
     Resuming another run's checkpoints would silently mix two experiments,
-    so any difference but `epochs` and `export_dir` is an error.
+    so any difference but `epochs` and `export_dir` is an error. Only the
+    chief of a cluster records (the others check what it recorded).
     """
     settings = {
         k: v for k, v in dataclasses.asdict(config).items()
@@ -133,7 +153,8 @@ def check_same_run(config, workdir):
     }
     path = os.path.join(workdir, RUN_CONFIG)
     if not os.path.exists(path):
-        write_json(path, settings)
+        if distribute.is_chief():
+            write_json(path, settings)
         return
     with open(path) as f:
         recorded = json.load(f)
@@ -198,6 +219,10 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
             with it (see `zoo.export.export_saved_model`).
         **extra: More entries for the metrics (data source and the like).
 
+    Under a distribution strategy every worker evaluates and exports, but
+    only the chief's export and metrics are kept (see
+    `zoo.training.distribute.write_path`).
+
     Returns:
         The metrics written: those of `evaluate`, `epochs`,
         `resumed_from_epoch`, `validation_accuracy` (if validated, with the
@@ -219,12 +244,14 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
     if config.export_dir:
         metrics["export_path"] = export.export_saved_model(
-            model, endpoints, config.export_dir, track=track
+            model, endpoints, distribute.write_path(config.export_dir),
+            track=track,
         )
     metrics["wall_seconds"] = stopwatch.seconds()
     now = datetime.datetime.now(datetime.timezone.utc)
     metrics["finished_at"] = now.isoformat(timespec="seconds")
-    write_json(os.path.join(workdir, "metrics.json"), metrics)
+    if distribute.is_chief():
+        write_json(os.path.join(workdir, "metrics.json"), metrics)
     numeric = {k: v for k, v in test_metrics.items()
                if isinstance(v, numbers.Real) and not isinstance(v, bool)}
     logging.info(
