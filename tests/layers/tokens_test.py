@@ -141,6 +141,15 @@ def test_char_cnn_ignores_char_padding_and_zeros_empty_tokens():
     np.testing.assert_allclose(alone[0, 0], out[0, 0], atol=1e-6)
 
 
+# `TokensToCharIds` gives at least one character position.
+@pytest.mark.parametrize("shape", [(0, 3, 4), (2, 0, 4), (0, 3, 1)])
+def test_char_cnn_of_no_tokens_has_filters_channels(shape):
+    # TensorFlow's convolution of no rows alone keeps its input's channels.
+    layer = _cnn()
+    out = tf.function(layer)(tf.zeros(shape, tf.int32))
+    assert tuple(out.shape) == (*shape[:2], 4)
+
+
 def test_char_cnn_masks_tokens_without_characters():
     ids = keras.Input((None, None), dtype="int32")
     words = keras.Input((None,), dtype="int32")

@@ -330,7 +330,10 @@ class CharCNN(keras.layers.Layer):
         # Zero embeddings after the last character, so the convolution
         # sees the word's edge the same in every batch.
         x = self.embedding(ids) * ops.cast(real, self.compute_dtype)
-        x = self.conv(x)
+        # TensorFlow convolves no rows into its input's shape, not into
+        # `filters` channels, so an empty batch (a replica's share of a
+        # last small batch, say) gets one row of padding, removed after.
+        x = self.conv(ops.pad(x, [[1, 0], [0, 0], [0, 0]]))[1:]
         x = ops.max(ops.where(real, x, -1e9), axis=1)
         x = ops.where(ops.any(real, axis=1), x, 0.0)
         # Back to [batch, time, filters].
