@@ -1,6 +1,10 @@
 """Tests for zoo.export: atomic, versioned SavedModel exports."""
 
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import keras
 import numpy as np
@@ -9,6 +13,8 @@ import tensorflow as tf
 
 from zoo import export
 from zoo import testing
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +126,61 @@ def test_failed_write_leaves_no_version_and_no_partial(
         export.export_saved_model(model, _endpoints(model), str(root))
     assert [os.path.basename(p) for p in written] == [f".partial-{os.getpid()}"]
     assert _entries(root) == ["1"]
+    assert export.versions(str(root)) == [1]
+
+
+# Exports a tiny model to argv[1], but stops for good after the SavedModel
+# is written and before it is renamed to its version: <argv[1]>/written
+# tells the test to kill it there.
+KILLED_EXPORT = """
+import os, sys, time
+import keras
+import tensorflow as tf
+from zoo import export
+
+root = sys.argv[1]
+archive_class = type(keras.export.ExportArchive())
+write_out = archive_class.write_out
+
+def write_out_and_stall(self, filepath, **kwargs):
+    write_out(self, filepath, **kwargs)
+    open(os.path.join(root, "written"), "w").close()
+    time.sleep(600)
+
+archive_class.write_out = write_out_and_stall
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+export.export_saved_model(model, {"serving_default": (
+    lambda x: {"y": model(x)}, [tf.TensorSpec([None, 3], tf.float32)])}, root)
+"""
+
+
+@pytest.mark.slow
+def test_an_export_killed_half_way_leaves_no_version(model, tmp_path):
+    root = tmp_path / "toy"
+    root.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_EXPORT, str(root)],
+        env=dict(os.environ, PYTHONPATH=REPO), stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (root / "written").exists():
+            assert process.poll() is None, process.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the export never got written"
+            time.sleep(0.1)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+        process.communicate()
+    partial = f".partial-{process.pid}"
+    assert _entries(root) == [partial, "written"]
+    assert os.path.isfile(root / partial / "saved_model.pb")  # All written...
+    assert export.versions(str(root)) == []  # ...but no version to serve.
+    # The next export takes version 1 and leaves the dead one's folder be.
+    path = export.export_saved_model(model, _endpoints(model), str(root))
+    assert path == str(root / "1")
     assert export.versions(str(root)) == [1]
 
 
