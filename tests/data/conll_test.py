@@ -5,6 +5,7 @@ their own examples. No test contacts a host: `socket.create_connection`
 refuses in every test.
 """
 
+import gzip
 import os
 import re
 import time
@@ -16,6 +17,7 @@ from zoo import testing
 from zoo.data import conll
 from zoo.data import sources
 from zoo.data.conll import MalformedLineError
+from zoo.testing import FOLDER, Raises, Returns, check_malformed_files
 
 
 # No test contacts a host (see tests/conftest.py).
@@ -500,3 +502,124 @@ def test_reads_the_real_brown_pos_corpus():
     assert len(tags) == 190  # As ../shared/data/README.md says.
     for tokens, tags in zip(splits.train_tokens, splits.train_tags):
         assert len(tokens) == len(tags) and all(tokens) and all(tags)
+
+
+# Malformed files: one table of hostile inputs, each with its defined
+# outcome (an error naming the file and the problem, or a documented
+# result). The README counts the cases of `MALFORMED_FILES`.
+
+
+def _case(case_id, files, outcome, call=conll.read_conll, target=None,
+          **kwargs):
+    """A case of `check_malformed_files`: `target` is by default the only
+    file, or the folder of several."""
+    return pytest.param(call, files, outcome, target, kwargs, id=case_id)
+
+
+def _folder_case(case_id, changes, outcome):
+    """`load_local` of a train.txt/test.txt folder with `changes`."""
+    files = {"train.txt": "EU\tB-ORG\n", "test.txt": "Rome\tB-LOC\n"}
+    return _case(case_id, {**files, **changes}, outcome, conll.load_local)
+
+
+COLUMNS = ("expected at least {} columns (a token and the tag in "
+           "tag_column={}), found {}: ")
+UTF8 = "; save the file as UTF-8"
+NO_SENTENCES = "no sentences; expected one `token<TAB>tag`"
+NO_TEST = "{tmp} holds no test file (looked for test, test.conll"
+
+MALFORMED_FILES = [
+    # Empty and blank files: no sentences, an error for train or test.
+    _case("empty_file", {"a.txt": ""}, Returns(([], []))),
+    _case("whitespace_only", {"a.txt": " \n\t\n\r\n\f\n"}, Returns(([], []))),
+    _case("docstart_only", {"a.txt": "-DOCSTART- -X- O\n\n"},
+          Returns(([], []))),
+    _folder_case("empty_train_file", {"train.txt": ""}, Raises(
+        ValueError, "{tmp}/train.txt: " + NO_SENTENCES)),
+    _folder_case("whitespace_only_test_file", {"test.txt": "\n \n\t\n"},
+                 Raises(ValueError, "{tmp}/test.txt: " + NO_SENTENCES)),
+    # Truncated files.
+    _case("truncated_mid_line", {"a.txt": "EU\tB-ORG\ncall"}, Raises(
+        MalformedLineError, "{path}:2: " + COLUMNS.format(2, -1, 1)
+        + "'call'")),
+    _case("truncated_mid_utf8_char", {"a.txt": b"K\xc3\xb6ln\tB-LOC\nK\xc3"},
+          Raises(MalformedLineError, "{path}:2: not valid UTF-8 (unexpected "
+                 "end of data at byte 1 of the line)" + UTF8)),
+    # Encodings.
+    _case("latin1_bytes", {"a.txt": "K\u00f6ln\tB-LOC\n".encode("latin-1")},
+          Raises(MalformedLineError, "{path}:1: not valid UTF-8 (invalid "
+                 "start byte at byte 1 of the line)" + UTF8)),
+    _case("utf8_byte_order_mark", {"a.txt": "\ufeffEU\tB-ORG\n"},
+          Returns(([["EU"]], [["B-ORG"]]))),
+    _case("utf16_le_byte_order_mark",
+          {"a.txt": "EU\tB-ORG\n".encode("utf-16")},
+          Raises(MalformedLineError, "{path}:1: UTF-16 text (byte order mark "
+                 "fffe), expected UTF-8" + UTF8)),
+    _case("utf16_be_byte_order_mark",
+          {"a.txt": "\ufeffEU\tB-ORG\n".encode("utf-16-be")},
+          Raises(MalformedLineError, "{path}:1: UTF-16 text (byte order mark "
+                 "feff)")),
+    _case("utf16_without_byte_order_mark",
+          {"a.txt": "EU\tB-ORG\n".encode("utf-16-le")},
+          Raises(MalformedLineError, "{path}:1: NUL byte at byte 1 of the "
+                 "line (binary data or UTF-16 text?)" + UTF8)),
+    _case("gzip_data", {"a.txt": gzip.compress(b"EU\tB-ORG\n", mtime=0)},
+          Raises(MalformedLineError, "{path}:1: NUL byte at byte 3 of the "
+                 "line (binary data or UTF-16 text?)")),
+    _case("binary_garbage", {"a.txt": bytes(range(256)) * 2}, Raises(
+        MalformedLineError, "{path}:1: NUL byte at byte 0 of the line")),
+    _case("nul_inside_a_token", {"a.txt": b"EU\tO\nE\x00U\tB-ORG\n"}, Raises(
+        MalformedLineError, "{path}:2: NUL byte at byte 1 of the line")),
+    # Old Mac line ends (a lone \r) would make the file one line.
+    _case("cr_line_ends", {"a.txt": "EU\tB-ORG\rcall\tO\r"}, Raises(
+        MalformedLineError, "{path}:1: carriage return (\\r) inside the line; "
+        "line ends must be \\n or \\r\\n, not a lone \\r: "
+        "'EU\\tB-ORG\\rcall\\tO'")),
+    _case("cr_line_ends_spaces", {"a.txt": "EU B-ORG\rcall O\r\n"}, Raises(
+        MalformedLineError, "{path}:1: carriage return (\\r) inside the "
+        "line")),
+    # Column counts.
+    _case("one_column", {"a.txt": "EU B-ORG\ncall\n"}, Raises(
+        MalformedLineError, "{path}:2: " + COLUMNS.format(2, -1, 1)
+        + "'call'")),
+    _case("too_few_for_tag_column_2", {"a.txt": "EU\tNNP\n"}, Raises(
+        MalformedLineError, "{path}:1: " + COLUMNS.format(3, 2, 2)
+        + "'EU\\tNNP'"), tag_column=2),
+    _case("more_columns_than_the_first_line",
+          {"a.txt": "EU B-ORG\n\nNew York B-LOC\n"},
+          Raises(MalformedLineError, "{path}:3: 3 columns, but line 1 has 2; "
+                 "every token line needs the same columns: "
+                 "'New York B-LOC'")),
+    _case("fewer_columns_than_the_first_line",
+          {"a.txt": "EU NNP B-ORG\ncall O\n"}, Raises(
+              MalformedLineError, "{path}:2: 2 columns, but line 1 has 3")),
+    _case("extra_columns_on_every_line", {"a.txt": "EU\tNNP\tB-ORG\n"},
+          Returns(([["EU"]], [["B-ORG"]]))),
+    _case("empty_tag", {"a.txt": "EU\tB-ORG\ncall\t\n"}, Raises(
+        MalformedLineError, "{path}:2: empty tag in tag_column=-1: "
+        "'call\\t'")),
+    _case("empty_token", {"a.txt": "\tB-ORG\n"}, Raises(
+        MalformedLineError, "{path}:1: empty token in column 0")),
+    # Folders.
+    _case("missing_test_file", {"train.txt": "EU\tB-ORG\n"}, Raises(
+        FileNotFoundError, NO_TEST), conll.load_local, target=""),
+    _folder_case("test_file_is_a_folder", {"test.txt": FOLDER}, Raises(
+        FileNotFoundError, NO_TEST)),
+    _folder_case("two_train_files", {"eng.train": "a\tO\n"}, Raises(
+        ValueError, "{tmp} holds 2 train files (eng.train, train.txt); keep "
+        "one")),
+    _case("a_file_instead_of_a_folder", {"train.txt": "EU\tB-ORG\n"},
+          Raises(NotADirectoryError, "{path} is a file; tagging data is a "
+                 "folder"), conll.load_local),
+    _folder_case("malformed_dev_file", {"dev.txt": b"a\tO\n\xff\tO\n"},
+                 Raises(MalformedLineError, "{tmp}/dev.txt:2: not valid "
+                        "UTF-8")),
+]
+
+
+@pytest.mark.parametrize("call, files, outcome, target, kwargs",
+                         MALFORMED_FILES)
+def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, target, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)

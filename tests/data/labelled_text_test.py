@@ -17,6 +17,7 @@ from zoo import testing
 from zoo.data import labelled_text
 from zoo.data import sources
 from zoo.data.labelled_text import MalformedRowError
+from zoo.testing import FOLDER, Raises, Returns, check_malformed_files
 
 
 # No test contacts a host (see tests/conftest.py).
@@ -399,3 +400,147 @@ def test_load_tfds_offline_says_how_to_provide_data(tmp_path):
     ):
         labelled_text.load("imdb_reviews", tfds_data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
+
+
+# Malformed files: one table of hostile inputs, each with its defined
+# outcome (an error naming the file and the problem, or a documented
+# result). The README counts the cases of `MALFORMED_FILES`.
+
+
+def _texts(splits):
+    return sorted(splits.train_texts), sorted(splits.test_texts)
+
+
+def _case(case_id, files, outcome, call=labelled_text.read_rows,
+          target=None, **kwargs):
+    """A case of `check_malformed_files`: `target` is by default the only
+    file, or the folder of several."""
+    return pytest.param(call, files, outcome, target, kwargs, id=case_id)
+
+
+def _load_case(case_id, files, outcome, **kwargs):
+    return _case(case_id, files, outcome, labelled_text.load_local, **kwargs)
+
+
+def _reviews(changes=None):
+    """An aclImdb-style folder as `{name: text}`, with `changes`."""
+    files = {"train/pos/0.txt": "great", "train/neg/0.txt": "awful",
+             "test/pos/0.txt": "superb", "test/neg/0.txt": "dreadful"}
+    return {**files, **(changes or {})}
+
+
+GOOD_ROWS = rows(("1", "good"), ("0", "bad"))
+FIX = "; fix the row or pass --skip_bad_rows to skip such rows"
+NUL = "NUL byte (binary data or UTF-16 text? expected UTF-8 text)"
+NO_TSV_ROWS = "{path}: no `label'\\t'text` rows; "
+NO_LAYOUT = ("{tmp} holds neither train.tsv/.csv/.txt and test.tsv/.csv/.txt "
+             "files of `label, text` rows nor train/<class>/*.txt")
+
+MALFORMED_FILES = [
+    # Empty, blank and header-only files.
+    _case("empty_file_has_no_rows", {"a.tsv": ""}, Returns(([], [], 0))),
+    _load_case("empty_file", {"a.tsv": ""}, Raises(
+        MalformedRowError, NO_TSV_ROWS + "the file is empty, or blank but "
+        "for a header")),
+    _load_case("whitespace_only", {"a.csv": " \n\t\n\r\n"}, Raises(
+        MalformedRowError, "{path}: no `label','text` rows; the file is "
+        "empty")),
+    _load_case("header_only", {"a.tsv": "label\ttext\n"}, Raises(
+        MalformedRowError, NO_TSV_ROWS + "the file is empty")),
+    _load_case("every_row_skipped", {"a.tsv": "x\ny\n"}, Raises(
+        MalformedRowError, NO_TSV_ROWS + "all 2 were malformed and skipped"),
+        skip_bad_rows=True),
+    _load_case("empty_test_file", {"train.tsv": GOOD_ROWS, "test.tsv": ""},
+               Raises(MalformedRowError, "{tmp}/test.tsv: no `label'\\t'text` "
+                      "rows")),
+    # Truncated files.
+    _case("truncated_mid_row", {"a.tsv": "1\tgood\n0"}, Raises(
+        MalformedRowError, "{path}:2: expected `label'\\t'text`, found 1 "
+        "field" + FIX)),
+    _case("truncated_mid_row_skipped", {"a.tsv": "1\tgood\n0"},
+          Returns((["1"], ["good"], 1)), skip_bad_rows=True),
+    _case("truncated_in_a_quoted_field", {"a.csv": '1,good\n0,"bad and cu'},
+          Raises(MalformedRowError, '{path}:2: a `"` quote is still open at '
+                 "the end of the file (the file is truncated, or a quote is "
+                 "missing)")),
+    _case("truncated_mid_utf8_char", {"a.tsv": b"1\tgood\n0\tcaf\xc3"},
+          Returns((["1", "0"], ["good", "caf\ufffd"], 0))),
+    # A quote left open swallows the rows after it.
+    _case("open_quote_swallows_rows", {"a.csv": '1,"good\n0,bad\n1,fine\n'},
+          Raises(MalformedRowError, '{path}:1: a `"` quote is still open at '
+                 "the end of the file")),
+    _case("csv_field_over_the_size_limit",
+          {"a.csv": '1,x\n0,"' + "y" * 200_000 + '"\n'},
+          Raises(MalformedRowError, "{path}:2: unreadable CSV (field larger "
+                 'than field limit (131072)); is a `"` quote left open?')),
+    # Encodings: bad bytes become U+FFFD; a UTF-8 byte order mark goes.
+    _case("latin1_bytes", {"a.tsv": "1\tcaf\u00e9\n".encode("latin-1")},
+          Returns((["1"], ["caf\ufffd"], 0))),
+    _case("cp1252_quotes", {"a.csv": b"1,\x93great\x94\n"},
+          Returns((["1"], ["\ufffdgreat\ufffd"], 0))),
+    _case("utf8_byte_order_mark", {"a.tsv": "\ufeff1\tx\n"},
+          Returns((["1"], ["x"], 0))),
+    _case("utf16_le_byte_order_mark",
+          {"a.tsv": GOOD_ROWS.encode("utf-16")},
+          Raises(MalformedRowError, "{path}: UTF-16 text (byte order mark "
+                 "fffe), expected UTF-8; save the file as UTF-8")),
+    _case("utf16_be_byte_order_mark",
+          {"a.csv": "\ufeff1,good\n".encode("utf-16-be")},
+          Raises(MalformedRowError, "{path}: UTF-16 text (byte order mark "
+                 "feff)")),
+    _case("utf32_byte_order_mark", {"a.tsv": GOOD_ROWS.encode("utf-32")},
+          Raises(MalformedRowError, "{path}: UTF-32 text (byte order mark "
+                 "fffe0000)")),
+    _case("utf16_without_byte_order_mark",
+          {"a.tsv": GOOD_ROWS.encode("utf-16-le")},
+          Raises(MalformedRowError, "{path}:1: " + NUL + FIX)),
+    _case("binary_garbage", {"a.csv": bytes(range(256)) * 2},
+          Raises(MalformedRowError, "{path}:1: " + NUL + FIX)),
+    _case("nul_row_skipped", {"a.tsv": b"1\tgo\x00od\n0\tbad\n"},
+          Returns((["0"], ["bad"], 1)), skip_bad_rows=True),
+    # Column counts: too few is an error, more belong to the text.
+    _case("one_field_tsv", {"a.tsv": "1\tok\njust text\n"}, Raises(
+        MalformedRowError, "{path}:2: expected `label'\\t'text`, found 1 "
+        "field" + FIX)),
+    _case("one_field_csv", {"a.csv": "1,ok\nno comma\n"}, Raises(
+        MalformedRowError, "{path}:2: expected `label','text`, found 1 "
+        "field")),
+    _case("empty_label_csv", {"a.csv": "1,ok\n,text\n"}, Raises(
+        MalformedRowError, "{path}:2: empty label" + FIX)),
+    _case("three_columns_tsv", {"a.tsv": "1\ta\tb\n"},
+          Returns((["1"], ["a\tb"], 0))),
+    _case("three_columns_csv", {"a.csv": "1,a,b\n"},
+          Returns((["1"], ["a,b"], 0))),
+    # Old Mac line ends (a lone \r) end rows as well.
+    _case("cr_line_ends", {"a.tsv": "1\tgood\r0\tbad\r"},
+          Returns((["1", "0"], ["good", "bad"], 0))),
+    # Folders.
+    _load_case("path_does_not_exist", {}, Raises(
+        FileNotFoundError, "{path} does not exist"), target="absent"),
+    _load_case("missing_test_file", {"train.tsv": GOOD_ROWS},
+               Raises(FileNotFoundError, NO_LAYOUT), target=""),
+    _load_case("split_file_is_a_folder",
+               {"train.tsv": GOOD_ROWS, "test.tsv": FOLDER},
+               Raises(FileNotFoundError, NO_LAYOUT)),
+    _load_case("review_in_utf16",
+               _reviews({"train/pos/0.txt": "great".encode("utf-16")}),
+               Raises(MalformedRowError, "{tmp}/train/pos/0.txt: UTF-16 text "
+                      "(byte order mark fffe)")),
+    _load_case("review_in_utf16_without_byte_order_mark",
+               _reviews({"test/neg/0.txt": "dire".encode("utf-16-le")}),
+               Raises(MalformedRowError, "{tmp}/test/neg/0.txt:1: " + NUL)),
+    _load_case("review_with_utf8_byte_order_mark",
+               _reviews({"train/pos/0.txt": "\ufeffgreat"}),
+               Returns((["awful", "great"], ["dreadful", "superb"]), _texts)),
+    _load_case("folder_named_like_a_review",
+               _reviews({"train/pos/1.txt": FOLDER}),
+               Returns((["awful", "great"], ["dreadful", "superb"]), _texts)),
+]
+
+
+@pytest.mark.parametrize("call, files, outcome, target, kwargs",
+                         MALFORMED_FILES)
+def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, target, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)

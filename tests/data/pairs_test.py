@@ -12,6 +12,7 @@ from zoo import testing
 from zoo.data import pairs
 from zoo.data import sources
 from zoo.data.pairs import MalformedPairError
+from zoo.testing import FOLDER, Raises, Returns, check_malformed_files
 
 # No test contacts a host (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -136,3 +137,112 @@ def test_reads_the_real_bible_pairs():
     assert len(splits.test_sources) == 1000
     assert len(splits.train_sources) > 5000
     assert splits.train_sources[0] and splits.train_targets[0]
+
+
+# Malformed files: one table of hostile inputs, each with its defined
+# outcome (an error naming the file and the problem, or a documented
+# result). The README counts the cases of `MALFORMED_FILES`.
+
+
+def _case(case_id, files, outcome, call=pairs.read_pairs, **kwargs):
+    """A case of `check_malformed_files`: `files` holds the one file."""
+    return pytest.param(call, files, outcome, kwargs, id=case_id)
+
+
+def _gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+PAIR = "Hello.\tHola.\n"
+# A gzip header, then a deflate block of the reserved type 3.
+GZIP_BAD_BLOCK = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(8)
+NO_PAIRS = "{path}: no `source<TAB>target` lines; the file is empty or blank"
+NOT_GZIP = "; the gzip file is truncated or corrupt"
+NUL = " (binary data or UTF-16 text?); save the file as UTF-8"
+
+MALFORMED_FILES = [
+    # Empty and blank files.
+    _case("empty_file_has_no_pairs", {"p.tsv": b""}, Returns(([], []))),
+    _case("empty_file", {"p.tsv": b""}, Raises(MalformedPairError, NO_PAIRS),
+          pairs.load_local),
+    _case("whitespace_only", {"p.tsv": b" \n\t\n\r\n"}, Raises(
+        MalformedPairError, NO_PAIRS), pairs.load_local),
+    _case("empty_gzip_stream", {"p.tsv.gz": _gz(b"")}, Raises(
+        MalformedPairError, NO_PAIRS), pairs.load_local),
+    _case("fewer_pairs_than_test_size", {"p.tsv": PAIR.encode() * 2}, Raises(
+        ValueError, "{path}: 2 pairs, expected more than test_size=5"),
+        pairs.load_local, test_size=5),
+    # Truncated files.
+    _case("truncated_mid_line", {"p.tsv": b"a\tb\nc"}, Raises(
+        MalformedPairError, "{path}:2: expected `source<TAB>target`, found "
+        "one column: 'c'")),
+    _case("truncated_mid_utf8_char", {"p.tsv": b"a\tb\nc\tcaf\xc3"}, Raises(
+        MalformedPairError, "{path}:2: not UTF-8 (unexpected end of data at "
+        "byte 5)")),
+    _case("truncated_gzip_stream", {"p.tsv.gz": _gz(PAIR.encode())[:11]},
+          Raises(MalformedPairError, "{path}:1: cannot decompress (Compressed "
+                 "file ended before the end-of-stream marker was reached)"
+                 + NOT_GZIP)),
+    _case("gzip_bad_crc",
+          {"p.tsv.gz": _gz(PAIR.encode())[:-8] + bytes(4)
+           + _gz(PAIR.encode())[-4:]},
+          Raises(MalformedPairError, "{path}:2: cannot decompress (CRC check "
+                 "failed")),
+    _case("gzip_corrupt_deflate", {"p.tsv.gz": GZIP_BAD_BLOCK}, Raises(
+        MalformedPairError, "{path}:1: cannot decompress (Error -3 while "
+        "decompressing data: invalid block type)" + NOT_GZIP)),
+    _case("plain_text_with_gz_suffix", {"p.tsv.gz": PAIR.encode()}, Raises(
+        MalformedPairError, "{path}:1: cannot decompress (Not a gzipped "
+        "file")),
+    _case("gzip_without_gz_suffix", {"p.tsv": _gz(PAIR.encode())}, Raises(
+        MalformedPairError, "{path}:1: NUL byte at byte 3" + NUL)),
+    # Encodings.
+    _case("latin1_bytes",
+          {"p.tsv": "caf\u00e9\tcaf\u00e9\n".encode("latin-1")},
+          Raises(MalformedPairError, "{path}:1: not UTF-8 (invalid "
+                 "continuation byte at byte 3)")),
+    _case("utf8_byte_order_mark", {"p.tsv": ("\ufeff" + PAIR).encode()},
+          Returns((["Hello."], ["Hola."]))),
+    _case("utf16_le_byte_order_mark", {"p.tsv": PAIR.encode("utf-16")}, Raises(
+        MalformedPairError, "{path}: UTF-16 text (byte order mark fffe), "
+        "expected UTF-8; save the file as UTF-8")),
+    _case("utf32_byte_order_mark", {"p.tsv": PAIR.encode("utf-32")}, Raises(
+        MalformedPairError, "{path}: UTF-32 text (byte order mark "
+        "fffe0000)")),
+    _case("utf16_without_byte_order_mark", {"p.tsv": PAIR.encode("utf-16-le")},
+          Raises(MalformedPairError, "{path}:1: NUL byte at byte 1" + NUL)),
+    _case("binary_garbage", {"p.tsv": bytes(range(256)) * 2}, Raises(
+        MalformedPairError, "{path}:1: NUL byte at byte 0" + NUL)),
+    # Columns.
+    _case("one_column", {"p.tsv": b"Hello.\nBye.\tAdios.\n"}, Raises(
+        MalformedPairError, "{path}:1: expected `source<TAB>target`, found "
+        "one column: 'Hello.'")),
+    _case("empty_source", {"p.tsv": b"\tHola.\n"}, Raises(
+        MalformedPairError, "{path}:1: a side of the pair is empty: "
+        "'\\tHola.'")),
+    _case("two_tabs_in_a_row", {"p.tsv": b"Hello.\t\tHola.\n"}, Raises(
+        MalformedPairError, "{path}:1: a side of the pair is empty: "
+        "'Hello.\\t\\tHola.'")),
+    _case("attribution_columns",
+          {"p.tsv": b"Hello.\tHola.\tCC-BY 2.0\t#1\nBye.\tAdios.\n"},
+          Returns((["Hello.", "Bye."], ["Hola.", "Adios."]))),
+    # Old Mac line ends (a lone \r) would make the file one line.
+    _case("cr_line_ends", {"p.tsv": b"Hi.\tHola.\rBye.\tAdios.\r"}, Raises(
+        MalformedPairError, "{path}:1: carriage return (\\r) inside the line; "
+        "line ends must be \\n or \\r\\n, not a lone \\r: "
+        "'Hi.\\tHola.\\rBye.\\tAdios.'")),
+    # Paths.
+    _case("folder_instead_of_file", {"p.tsv": FOLDER}, Raises(
+        ValueError, "{path} is a folder; expected a file of "
+        "`source<TAB>target` lines"), pairs.load_local),
+    _case("missing_file", {"p.tsv": None}, Raises(
+        FileNotFoundError, "No such file or directory: '{path}'"),
+        pairs.load_local),
+]
+
+
+@pytest.mark.parametrize("call, files, outcome, kwargs", MALFORMED_FILES)
+def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, **kwargs)

@@ -12,6 +12,7 @@ from zoo import testing
 from zoo.data import poems
 from zoo.data import sources
 from zoo.data.poems import MalformedTextError
+from zoo.testing import FOLDER, Raises, Returns, check_malformed_files
 
 # No test contacts a host (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -239,3 +240,139 @@ def test_load_rejects_bad_sizes(tmp_path, kwargs, message):
     path = write(tmp_path / "t.txt", "some text " * 20)
     with pytest.raises(ValueError, match=message):
         poems.load(path, **kwargs)
+
+
+# Malformed files: one table of hostile inputs, each with its defined
+# outcome (an error naming the file and the problem, or a documented
+# result). The README counts the cases of `MALFORMED_FILES`.
+
+
+def _case(case_id, files, outcome, call=poems.read_poems, target=None,
+          **kwargs):
+    """A case of `check_malformed_files`: `target` is by default the only
+    file, or the folder of several."""
+    return pytest.param(call, files, outcome, target, kwargs, id=case_id)
+
+
+def _gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+POEM = json.dumps({"paragraphs": ["床前明月光"]}, ensure_ascii=False)
+POEM_LINES = (POEM + "\n").encode()
+# A gzip header, then a deflate block of the reserved type 3.
+GZIP_BAD_BLOCK = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(8)
+EMPTY = "{path}: no poem with any text (the file is empty or blank)"
+NOT_GZIP = "; the gzip file is truncated or corrupt"
+NUL = " (binary data or UTF-16 text?); save the file as UTF-8"
+NOT_A_POEM = "expected a poem object with a `paragraphs` list of strings"
+DEEP = 50_000  # Far past Python's recursion limit.
+
+MALFORMED_FILES = [
+    # Empty and blank files.
+    _case("empty_json", {"p.json": b""}, Raises(MalformedTextError, EMPTY)),
+    _case("empty_jsonl", {"p.jsonl": b""}, Raises(MalformedTextError, EMPTY)),
+    _case("whitespace_only_json", {"p.json": b" \n\t\r\n"}, Raises(
+        MalformedTextError, EMPTY)),
+    _case("empty_gzip_stream", {"p.jsonl.gz": _gz(b"")}, Raises(
+        MalformedTextError, EMPTY)),
+    _case("empty_txt", {"t.txt": b""}, Raises(
+        MalformedTextError, "{path}: no text"), poems.read_text),
+    _case("whitespace_only_txt", {"t.txt": b"\n \t\n"}, Raises(
+        MalformedTextError, "{path}: no text"), poems.read_text),
+    _case("poems_without_words", {"p.jsonl": '{"paragraphs": ["\u3002"]}\n'},
+          Raises(MalformedTextError, "{path}: no poem with any text")),
+    # Truncated files.
+    _case("truncated_json", {"p.json": "[" + POEM + ",\n " + POEM[:12]},
+          Raises(MalformedTextError, "{path}:2: not JSON (Unterminated string "
+                 "starting at)")),
+    _case("truncated_jsonl", {"p.jsonl": POEM + "\n" + POEM[:-5]}, Raises(
+        MalformedTextError, "{path}:2: not JSON (")),
+    _case("truncated_mid_utf8_char",
+          {"p.jsonl": '{"paragraphs": ["\u5e8a'.encode()[:-1]},
+          Raises(MalformedTextError, "{path}:1: not UTF-8 (unexpected end of "
+                 "data at byte 17)")),
+    _case("truncated_gzip_stream", {"p.jsonl.gz": _gz(POEM_LINES)[:11]},
+          Raises(MalformedTextError, "{path}: cannot decompress (Compressed "
+                 "file ended before the end-of-stream marker was reached)"
+                 + NOT_GZIP)),
+    _case("gzip_corrupt_deflate", {"p.json.gz": GZIP_BAD_BLOCK}, Raises(
+        MalformedTextError, "{path}: cannot decompress (Error -3 while "
+        "decompressing data: invalid block type)" + NOT_GZIP)),
+    _case("plain_json_with_gz_suffix", {"p.json.gz": POEM_LINES}, Raises(
+        MalformedTextError, "{path}: cannot decompress (Not a gzipped file")),
+    _case("gzip_without_gz_suffix", {"p.jsonl": _gz(POEM_LINES)}, Raises(
+        MalformedTextError, "{path}:1: NUL byte at byte 3" + NUL)),
+    # Encodings.
+    _case("big5_poem", {"p.jsonl": POEM.encode("big5")}, Raises(
+        MalformedTextError, "{path}:1: not UTF-8 (invalid start byte at byte "
+        "17)")),
+    _case("latin1_text", {"t.txt": "caf\u00e9\nau lait\n".encode("latin-1")},
+          Raises(MalformedTextError, "{path}:1: not UTF-8 (invalid "
+                 "continuation byte at byte 3)"), poems.read_text),
+    _case("utf8_byte_order_mark_json", {"p.json": "\ufeff" + POEM},
+          Returns(["床前明月光"])),
+    _case("utf8_byte_order_mark_txt", {"t.txt": "\ufeffTo be"},
+          Returns("To be"), poems.read_text),
+    _case("utf16_byte_order_mark", {"p.json": POEM.encode("utf-16")}, Raises(
+        MalformedTextError, "{path}: UTF-16 text (byte order mark fffe), "
+        "expected UTF-8; save the file as UTF-8")),
+    _case("utf16_without_byte_order_mark",
+          {"t.txt": "To be\n".encode("utf-16-le")},
+          Raises(MalformedTextError, "{path}:1: NUL byte at byte 1" + NUL),
+          poems.read_text),
+    _case("binary_garbage", {"t.txt": b"text\n" + bytes(range(256))}, Raises(
+        MalformedTextError, "{path}:2: NUL byte at byte 5" + NUL),
+        poems.read_text),
+    # JSON that the parser cannot nest into.
+    _case("deeply_nested_json", {"p.json": "[" * DEEP + "]" * DEEP}, Raises(
+        MalformedTextError, "{path}: JSON nested too deeply to read")),
+    _case("deeply_nested_jsonl",
+          {"p.jsonl": POEM + "\n" + "[" * DEEP + "]" * DEEP + "\n"},
+          Raises(MalformedTextError, "{path}:2: JSON nested too deeply to "
+                 "read")),
+    # The fields of a poem object (this format's columns).
+    _case("object_without_paragraphs",
+          {"p.jsonl": POEM + '\n{"title": "x"}\n'},
+          Raises(MalformedTextError, "{path}:2: " + NOT_A_POEM)),
+    _case("paragraphs_a_string", {"p.json": '[{"paragraphs": "x"}]'}, Raises(
+        MalformedTextError, "{path}: poem 0: " + NOT_A_POEM)),
+    _case("paragraphs_of_numbers", {"p.jsonl": '{"paragraphs": [1, 2]}\n'},
+          Raises(MalformedTextError, "{path}:1: " + NOT_A_POEM)),
+    _case("extra_fields", {"p.jsonl": json.dumps(
+        {"paragraphs": ["a b"], "rhythm": 5, "notes": None}) + "\n"},
+        Returns(["a b"])),
+    _case("lines_that_are_lists", {"p.jsonl": "[1, 2]\n[3]\n"}, Raises(
+        poems.NoPoemsError, "{path}: no poem object (with `paragraphs`) in 2 "
+        "records")),
+    _case("a_json_string", {"p.json": '"poems"'}, Raises(
+        MalformedTextError, "{path}: expected a list of poem objects, got "
+        "str")),
+    # Old Mac line ends (a lone \r) end JSON lines as well; a line
+    # separator that JSON keeps unescaped does not.
+    _case("cr_line_ends_jsonl", {"p.jsonl": POEM + "\r" + POEM + "\r"},
+          Returns(["床前明月光", "床前明月光"])),
+    _case("unicode_line_separators_in_a_poem", {"p.jsonl": json.dumps(
+        {"paragraphs": ["a\u2028b", "c\x85d\x1ce"]}, ensure_ascii=False)
+        + "\n"}, Returns(["a\u2028bc\x85d\x1ce"])),
+    # Folders and paths.
+    _case("folder_named_like_a_poem_file",
+          {"a.json": POEM, "b.json": FOLDER}, Returns(["床前明月光"]),
+          poems.read_folder),
+    _case("empty_file_in_a_folder", {"a.json": POEM, "b.json": ""}, Raises(
+        MalformedTextError, "{tmp}/b.json: no poem with any text (the file "
+        "is empty or blank)"), poems.read_folder),
+    _case("folder_without_poem_files",
+          {"README.md": "poems", "authors.json": '[{"name": "a"}]'},
+          Raises(ValueError, "{tmp} holds no poem files"), poems.load_local),
+    _case("unknown_file_type", {"poems.csv": "a,b\n"}, Raises(
+        ValueError, "{path}: unknown file type"), poems.load_local),
+]
+
+
+@pytest.mark.parametrize("call, files, outcome, target, kwargs",
+                         MALFORMED_FILES)
+def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, target, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)

@@ -163,3 +163,21 @@ def test_tfds_datasets_returns_datasets_without_probing_when_prepared(
             assert len(examples) == 3
             image, label = examples[0]  # as_supervised: (image, label) pairs.
             assert image.shape == (28, 28, 1) and label.shape == ()
+
+
+@pytest.mark.parametrize("head, encoding, mark", [
+    (b"\xff\xfe\x00\x00x", "UTF-32", "fffe0000"),
+    (b"\x00\x00\xfe\xffx", "UTF-32", "0000feff"),
+    (b"\xff\xfeh\x00", "UTF-16", "fffe"),
+    (b"\xfe\xff\x00h", "UTF-16", "feff"),
+])
+def test_foreign_bom_names_the_encoding(head, encoding, mark):
+    assert sources.foreign_bom(head) == (
+        f"{encoding} text (byte order mark {mark}), expected UTF-8; save the "
+        "file as UTF-8")
+
+
+@pytest.mark.parametrize("head", [b"", b"plain", b"\xef\xbb\xbfUTF-8 BOM",
+                                  b"\xff not a mark"])
+def test_foreign_bom_passes_utf8_and_other_bytes(head):
+    assert sources.foreign_bom(head) is None

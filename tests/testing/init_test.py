@@ -1,5 +1,7 @@
 """Tests for zoo.testing: the shared checks pass good layers, fail bad ones."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -272,3 +274,144 @@ def test_write_file_writes_text_as_is_and_bytes_unchanged(tmp_path):
     testing.write_file(path, b"\xff\xfe")
     with open(path, "rb") as f:
         assert f.read() == b"\xff\xfe"
+
+
+# Malformed-file tables: FOLDER, Raises, Returns, check_malformed_files.
+
+
+def _fail(error, message):
+    def run():
+        raise error(message)
+    return run
+
+
+def test_raises_refuses_a_text_that_does_not_name_the_file():
+    with pytest.raises(
+        ValueError, match=r"argument `text`, expected a message that names "
+        r"the file with `\{path\}` or `\{tmp\}`, got 'bad row'"
+    ):
+        testing.Raises(ValueError, "bad row")
+    with pytest.raises(TypeError, match="argument `error`, expected an "
+                       "exception class, got 'ValueError'"):
+        testing.Raises("ValueError", "{path}")
+
+
+def test_raises_passes_the_error_with_the_text_filled_in():
+    testing.Raises(ValueError, "{path}:2: bad [row]").check(
+        _fail(ValueError, "/d/a.tsv:2: bad [row] (fix it)"), "/d/a.tsv", "/d")
+    # A subclass passes; `{tmp}` is the folder.
+    testing.Raises(OSError, "{tmp}/b.tsv").check(
+        _fail(FileNotFoundError, "no /d/b.tsv"), "/d/a.tsv", "/d")
+
+
+def test_raises_fails_when_the_message_differs():
+    with pytest.raises(
+        AssertionError, match="ValueError message lacks '/d/a.tsv:3: bad "
+        "row':\n/d/a.tsv:2: bad row"
+    ):
+        testing.Raises(ValueError, "{path}:3: bad row").check(
+            _fail(ValueError, "/d/a.tsv:2: bad row"), "/d/a.tsv", "/d")
+
+
+def test_raises_fails_when_nothing_is_raised_and_lets_other_errors_by():
+    with pytest.raises(
+        AssertionError, match=r"expected ValueError with '/d/a.tsv: empty', "
+        r"but the call returned \(\[\], \[\]\)"
+    ):
+        testing.Raises(ValueError, "{path}: empty").check(
+            lambda: ([], []), "/d/a.tsv", "/d")
+    with pytest.raises(KeyError, match="other"):
+        testing.Raises(ValueError, "{path}").check(
+            _fail(KeyError, "other"), "/d/a.tsv", "/d")
+
+
+def test_returns_compares_arrays_tuples_and_lists_through_a_view():
+    testing.Returns((np.arange(3), ["a"])).check(
+        lambda: (np.arange(3), ["a"]), "/d/a", "/d")
+    testing.Returns(["a", "b"], view=sorted).check(
+        lambda: {"b", "a"}, "/d/a", "/d")
+    with pytest.raises(AssertionError, match="Arrays are not equal"):
+        testing.Returns(np.arange(3)).check(lambda: np.ones(3), "/d/a", "/d")
+    with pytest.raises(AssertionError):
+        testing.Returns(["a"], view=sorted).check(lambda: {"b"}, "/d/a", "/d")
+    with pytest.raises(TypeError, match="argument `view`, expected a "
+                       "function or None, got 3"):
+        testing.Returns(1, view=3)
+
+
+def _listing(path):
+    """Sorted `(relative name, kind)` under `path`, kinds `dir` or bytes."""
+    found = []
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            found.append((os.path.relpath(os.path.join(root, name), path),
+                          "dir"))
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                found.append((os.path.relpath(os.path.join(root, name), path),
+                              f.read()))
+    return sorted(found)
+
+
+def test_check_malformed_files_writes_files_folders_and_absences(tmp_path):
+    seen = []
+
+    def call(path, **kwargs):
+        seen.append((path, kwargs))
+        return _listing(tmp_path)
+
+    files = {"a.txt": "é\r\n", "sub/b.bin": b"\xff", "c": testing.FOLDER,
+             "d.txt": None}
+    testing.check_malformed_files(
+        tmp_path, call, files, testing.Returns(
+            [("a.txt", "é\r\n".encode()), ("c", "dir"), ("sub", "dir"),
+             ("sub/b.bin", b"\xff")]), skip=True)
+    # Several names: the loader gets the folder; kwargs are passed on.
+    assert seen == [(str(tmp_path), {"skip": True})]
+
+
+@pytest.mark.parametrize(
+    "files, target, expected",
+    [
+        ({"a.txt": b""}, None, "a.txt"),  # The only file.
+        ({"a.txt": None}, None, "a.txt"),  # The only name, absent.
+        ({"a.txt": testing.FOLDER}, None, "a.txt"),
+        ({"a.txt": b"", "b.txt": b""}, None, ""),  # Several: the folder.
+        ({}, None, ""),
+        ({"a.txt": b""}, "", ""),  # "": the folder.
+        ({"a.txt": b""}, "absent", "absent"),
+    ],
+)
+def test_check_malformed_files_passes_the_target(tmp_path, files, target,
+                                                 expected):
+    testing.check_malformed_files(
+        tmp_path, lambda path: path, files,
+        testing.Returns(os.path.join(str(tmp_path), expected) if expected
+                        else str(tmp_path)), target)
+
+
+def test_check_malformed_files_fills_path_and_tmp_in_raises(tmp_path):
+    testing.check_malformed_files(
+        tmp_path, open, {"x": testing.FOLDER},
+        testing.Raises(IsADirectoryError, "Is a directory: '{tmp}/x'"))
+    testing.check_malformed_files(
+        tmp_path / "other", open, {"absent.txt": None},
+        testing.Raises(FileNotFoundError, "No such file or directory: "
+                       "'{path}'"))
+    with pytest.raises(AssertionError, match="message lacks"):
+        testing.check_malformed_files(
+            tmp_path / "third", open, {"absent.txt": None},
+            testing.Raises(FileNotFoundError, "{tmp}/other.txt"))
+
+
+def test_check_malformed_files_rejects_other_data(tmp_path):
+    with pytest.raises(TypeError, match=r"`files\['a'\]`, expected bytes, "
+                       "a str, FOLDER or None, got int"):
+        testing.check_malformed_files(tmp_path, open, {"a": 3},
+                                      testing.Returns(None))
+
+
+def test_malformed_files_docstring_examples_run():
+    for obj in (testing.Raises, testing.Returns,
+                testing.check_malformed_files):
+        testing.run_docstring_examples(obj)

@@ -14,11 +14,13 @@ with lists of tag strings of the same lengths, and says where they came from.
 
 A column file holds one token a line, with its columns separated by a tab
 when the line holds one, otherwise by runs of spaces (the CoNLL-2003
-layout `EU NNP B-NP B-ORG`). Column 0 is the token, `tag_column` (a Python
-index, -1 = the last column) the tag. A blank line ends a sentence;
-`-DOCSTART-` lines are skipped and end a sentence too. A line that cannot be
-read (too few columns, an empty token or tag, bytes that are not UTF-8) is
-an error that names the file and line.
+layout `EU NNP B-NP B-ORG`); every token line has as many columns as the
+first. Column 0 is the token, `tag_column` (a Python index, -1 = the last
+column) the tag. A blank line ends a sentence; `-DOCSTART-` lines are
+skipped and end a sentence too. A line that cannot be read (too few
+columns, or another number than the first token line, an empty token or
+tag, bytes that are not UTF-8, a NUL byte, a carriage return that is not
+part of a line end) is an error that names the file and line.
 """
 
 import dataclasses
@@ -85,6 +87,20 @@ def _columns_needed(tag_column):
     return tag_column + 1 if tag_column > 0 else 1 - tag_column
 
 
+def _reject_other_encodings(path, first_line):
+    """Raises if `first_line` starts with a UTF-16 or UTF-32 byte order
+    mark."""
+    problem = sources.foreign_bom(first_line)
+    if problem:
+        raise MalformedLineError(f"{path}:1: {problem}")
+
+
+def _malformed(path, number, line, problem):
+    """The `MalformedLineError` for `problem` on line `number`, shown."""
+    shown = line if len(line) <= 60 else line[:57] + "..."
+    return MalformedLineError(f"{path}:{number}: {problem}: {shown!r}")
+
+
 def read_conll(path, tag_column=-1):
     """Reads the sentences of a CoNLL column file.
 
@@ -103,7 +119,9 @@ def read_conll(path, tag_column=-1):
     Raises:
         ValueError: `tag_column` is 0 or not an integer.
         MalformedLineError: A line has fewer columns than `tag_column`
-            needs, an empty token or tag, or is not valid UTF-8; the message
+            needs or another number than the file's first token line, an
+            empty token or tag, a NUL byte or a carriage return inside it,
+            or is not valid UTF-8 (the file may be UTF-16); the message
             starts with `path:line:`.
     """
     _check_tag_column(tag_column)
@@ -111,6 +129,7 @@ def read_conll(path, tag_column=-1):
     needed = _columns_needed(tag_column)
     all_tokens, all_tags = [], []
     tokens, tags = [], []
+    width = None  # (columns, line) of the first token line.
 
     def end_sentence():
         if tokens:
@@ -120,9 +139,18 @@ def read_conll(path, tag_column=-1):
             tags.clear()
 
     # Binary, so that only "\n" ends a line (a stray "\r" inside a line
-    # is no line break) and a bad byte can be placed on its line.
+    # is no line break but an error) and a bad byte can be placed on its
+    # line.
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
+            if number == 1:
+                _reject_other_encodings(path, raw)
+            if b"\x00" in raw:
+                raise MalformedLineError(
+                    f"{path}:{number}: NUL byte at byte {raw.index(0)} of the "
+                    "line (binary data or UTF-16 text?); save the file as "
+                    "UTF-8"
+                )
             try:
                 # utf-8-sig: drop the byte order mark some editors write.
                 line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -135,6 +163,12 @@ def read_conll(path, tag_column=-1):
             if not line.strip(_WHITESPACE):
                 end_sentence()  # A blank line.
                 continue
+            if "\r" in line.strip(_WHITESPACE):
+                # Old Mac line ends would make the whole file one line.
+                raise _malformed(
+                    path, number, line, "carriage return (\\r) inside the "
+                    "line; line ends must be \\n or \\r\\n, not a lone \\r"
+                )
             if "\t" in line:
                 columns = [c.strip(" ") for c in line.split("\t")]
             else:
@@ -152,11 +186,15 @@ def read_conll(path, tag_column=-1):
                 problem = "empty token in column 0"
             elif not columns[tag_column]:
                 problem = f"empty tag in tag_column={tag_column}"
-            if problem:
-                shown = line if len(line) <= 60 else line[:57] + "..."
-                raise MalformedLineError(
-                    f"{path}:{number}: {problem}: {shown!r}"
+            elif width and len(columns) != width[0]:
+                problem = (
+                    f"{len(columns)} columns, but line {width[1]} has "
+                    f"{width[0]}; every token line needs the same columns"
                 )
+            if problem:
+                raise _malformed(path, number, line, problem)
+            if not width:
+                width = (len(columns), number)
             tokens.append(columns[0])
             tags.append(columns[tag_column])
     end_sentence()

@@ -12,9 +12,14 @@ they came from. `--data` may be:
   `test/<class>/*.txt` (classes are the subfolders present in both, so
   `train/unsup` is ignored).
 
-A malformed row (fewer than two fields, or an empty label) is an error that
-names the file and line, or, with `skip_bad_rows=True`, is skipped and
-counted in the log.
+A malformed row (fewer than two fields, an empty label, or a NUL byte, the
+mark of binary data or UTF-16 text) is an error that names the file and
+line, or, with `skip_bad_rows=True`, is skipped and counted in the log.
+Bytes that are not UTF-8 become U+FFFD; a UTF-8 byte order mark is
+dropped. A file that cannot be read as rows at all (UTF-16 with a byte
+order mark, a CSV quote left open to the end of the file, a CSV field over
+the `csv` module's size limit) and a file without rows are errors whatever
+`skip_bad_rows` says.
 """
 
 import csv
@@ -34,7 +39,22 @@ TFDS_CLASS_NAMES = {"imdb_reviews": ["neg", "pos"]}
 
 
 class MalformedRowError(ValueError):
-    """A row of a local file is malformed; the message names file and line."""
+    """A local file or a row of it is malformed; the message names the file
+    and, for a row, the line."""
+
+
+_NUL_PROBLEM = "NUL byte (binary data or UTF-16 text? expected UTF-8 text)"
+
+
+def _check_not_utf16(path, head=None):
+    """Raises `MalformedRowError` if `path` (whose first bytes `head` are,
+    if given) starts with a UTF-16 or UTF-32 byte order mark."""
+    if head is None:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    problem = sources.foreign_bom(head)
+    if problem:
+        raise MalformedRowError(f"{path}: {problem}")
 
 
 @dataclasses.dataclass
@@ -50,30 +70,69 @@ class Splits:
     skipped_rows: int = 0
 
 
+def _numbered_rows(path, f, delimiter):
+    """`(line number, fields)` per row of the open text file `f`.
+
+    A CSV row is numbered by its first line (a quoted field may span
+    lines).
+    """
+    if delimiter == "\t":
+        for number, line in enumerate(f, start=1):
+            yield number, line.rstrip("\r\n").split("\t")
+        return
+    ended = []  # Set once the reader asks for a line past the last.
+
+    def lines():
+        yield from f
+        ended.append(True)
+
+    rows = csv.reader(lines())
+    end = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise MalformedRowError(
+                f"{path}:{end + 1}: unreadable CSV ({error}); is a `\"` quote "
+                "left open?"
+            ) from None
+        number, end = end + 1, rows.line_num
+        if ended:
+            # Only a quoted field still open at the end of the file makes
+            # the reader return a row after the last line.
+            raise MalformedRowError(
+                f"{path}:{number}: a `\"` quote is still open at the end of "
+                "the file (the file is truncated, or a quote is missing)"
+            )
+        yield number, row
+
+
 def read_rows(path, skip_bad_rows=False):
     """`(labels, texts)` lists from a `label<sep>text` file, and rows skipped.
 
     The separator is a tab for `.tsv` and `.txt`, a comma for `.csv`
     (with CSV quoting); separators after the first belong to the text.
+    An empty file gives no rows.
+
+    Raises:
+        MalformedRowError: A malformed row (unless `skip_bad_rows`), or a
+            file that cannot be read as rows (see the module docstring).
     """
     delimiter = "," if path.lower().endswith(".csv") else "\t"
     labels, texts, skipped = [], [], 0
+    _check_not_utf16(path)
     # utf-8-sig: drop the byte order mark some editors (Excel) write first.
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        if delimiter == ",":
-            rows = csv.reader(f)
-        else:
-            rows = (line.rstrip("\r\n").split("\t") for line in f)
-        end = 0
-        for number, row in enumerate(rows, start=1):
-            if delimiter == ",":
-                # A quoted field may span lines: name the row's first line.
-                number, end = end + 1, rows.line_num
+        for number, row in _numbered_rows(path, f, delimiter):
             if not "".join(row).strip():
                 continue  # Blank line.
             label = row[0].strip()
             problem = None
-            if len(row) < 2:
+            if any("\x00" in field for field in row):
+                problem = _NUL_PROBLEM
+            elif len(row) < 2:
                 problem = f"expected `label{delimiter!r}text`, found 1 field"
             elif not label:
                 problem = "empty label"
@@ -106,7 +165,7 @@ def class_names_of(labels):
 def _find_split_file(directory, split):
     matches = sorted(
         p for p in glob.glob(os.path.join(glob.escape(directory), split + ".*"))
-        if p.lower().endswith(TEXT_SUFFIXES)
+        if p.lower().endswith(TEXT_SUFFIXES) and os.path.isfile(p)
     )
     return matches[0] if matches else None
 
@@ -117,10 +176,35 @@ def _read_class_folders(directory):
         folder = os.path.join(directory, name)
         if os.path.isdir(folder):
             for path in sorted(glob.glob(os.path.join(glob.escape(folder), "*.txt"))):
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    texts.append(f.read())
+                if not os.path.isfile(path):
+                    continue  # A folder named *.txt.
+                with open(path, "rb") as f:
+                    raw = f.read()
+                _check_not_utf16(path, raw[:4])
+                # utf-8-sig: drop a byte order mark; line ends become "\n".
+                text = raw.decode("utf-8-sig", errors="replace")
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+                if "\x00" in text:
+                    line = text[:text.index("\x00")].count("\n") + 1
+                    raise MalformedRowError(f"{path}:{line}: {_NUL_PROBLEM}")
+                texts.append(text)
                 labels.append(name)
     return labels, texts
+
+
+def _read_some_rows(path, skip_bad_rows):
+    """`read_rows`, but a file without rows is a `MalformedRowError`."""
+    labels, texts, skipped = read_rows(path, skip_bad_rows)
+    if not labels:
+        delimiter = "," if path.lower().endswith(".csv") else "\t"
+        why = (
+            f"all {skipped} were malformed and skipped" if skipped
+            else "the file is empty, or blank but for a header"
+        )
+        raise MalformedRowError(
+            f"{path}: no `label{delimiter!r}text` rows; {why}"
+        )
+    return labels, texts, skipped
 
 
 def _splits(train, test, source, skipped=0):
@@ -149,9 +233,20 @@ def _splits(train, test, source, skipped=0):
 
 
 def load_local(path, skip_bad_rows=False, seed=0):
-    """Loads a local file or folder (see the module docstring)."""
+    """Loads a local file or folder (see the module docstring).
+
+    Raises:
+        FileNotFoundError: `path` does not exist, or is a folder in neither
+            layout.
+        MalformedRowError: A malformed file or row (see `read_rows`), or a
+            file without rows.
+        ValueError: Fewer than two classes, or test labels that never occur
+            in training.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist")
     if os.path.isfile(path):
-        labels, texts, skipped = read_rows(path, skip_bad_rows)
+        labels, texts, skipped = _read_some_rows(path, skip_bad_rows)
         order = np.random.default_rng(seed).permutation(len(labels))
         count = max(1, int(round(len(labels) * SINGLE_FILE_TEST_FRACTION)))
         test, train = order[:count], order[count:]
@@ -174,8 +269,8 @@ def load_local(path, skip_bad_rows=False, seed=0):
     train_file = _find_split_file(path, "train")
     test_file = _find_split_file(path, "test")
     if train_file and test_file:
-        *train, skipped_train = read_rows(train_file, skip_bad_rows)
-        *test, skipped_test = read_rows(test_file, skip_bad_rows)
+        *train, skipped_train = _read_some_rows(train_file, skip_bad_rows)
+        *test, skipped_test = _read_some_rows(test_file, skip_bad_rows)
         return _splits(
             train, test, f"{train_file} and {test_file}",
             skipped_train + skipped_test,

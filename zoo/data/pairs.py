@@ -4,10 +4,13 @@
 held-out test split, and says where they came from. `--data` may be:
 
 * a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
-  (the Tatoeba/Anki layout; optionally gzipped). Blank lines are skipped;
-  a line with one column, an empty side or bytes that are not UTF-8 is an
-  error naming the file and line. A fixed random `test_size` pairs (per
-  seed) are held out as the test split;
+  (the Tatoeba/Anki layout; optionally gzipped). Blank lines are skipped
+  and a UTF-8 byte order mark is dropped; a line with one column, an empty
+  side, bytes that are not UTF-8 (or a UTF-16 file), a NUL byte or a
+  carriage return that is not part of a line end, a truncated or corrupt
+  gzip stream, and a file without pairs are errors naming the file (and
+  line). A fixed random `test_size` pairs (per seed) are held out as the
+  test split;
 * `ted_hrlr_translate/pt_to_en` (or another tensorflow-datasets
   translation config with supervised `(source, target)` pairs), whose own
   train and test splits are used.
@@ -20,6 +23,7 @@ whitespace-separated words, before the test split is drawn.
 import dataclasses
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -27,7 +31,9 @@ from zoo.data import sources
 
 
 class MalformedPairError(ValueError):
-    """A line of a pairs file is malformed; the message names file and line."""
+    """A pairs file or a line of it is malformed; the message names the file
+    and, for a line, its number."""
+
 
 
 @dataclasses.dataclass
@@ -41,6 +47,26 @@ class Splits:
     source: str
 
 
+def _numbered_lines(path):
+    """`(number, bytes)` per line of `path`, gunzipped if it ends in `.gz`."""
+    if not path.endswith(".gz"):
+        with open(path, "rb") as f:
+            yield from enumerate(f, start=1)
+        return
+    with gzip.open(path, "rb") as f:
+        number = 0
+        try:
+            for number, raw in enumerate(f, start=1):
+                yield number, raw
+        # OSError: a bad gzip header or CRC; EOFError: a truncated stream;
+        # zlib.error: corrupt compressed data.
+        except (OSError, EOFError, zlib.error) as error:
+            raise MalformedPairError(
+                f"{path}:{number + 1}: cannot decompress ({error}); the gzip "
+                "file is truncated or corrupt"
+            ) from None
+
+
 def read_pairs(path):
     """Reads `first<TAB>second[<TAB>...]` lines.
 
@@ -49,37 +75,53 @@ def read_pairs(path):
 
     Raises:
         MalformedPairError: A line with fewer than two columns, an empty
-            side, or bytes that are not UTF-8 (the message says
-            `path:line`).
+            side, bytes that are not UTF-8, a NUL byte or a carriage
+            return inside it, or a truncated or corrupt gzip stream (the
+            message says `path:line`); a UTF-16 file.
     """
-    opener = gzip.open if path.endswith(".gz") else open
     firsts, seconds = [], []
-    with opener(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise MalformedPairError(
-                    f"{path}:{number}: not UTF-8 ({error.reason} at byte "
-                    f"{error.start})"
-                ) from None
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            columns = line.split("\t")
-            if len(columns) < 2:
-                raise MalformedPairError(
-                    f"{path}:{number}: expected `source<TAB>target`, found "
-                    f"one column: {line[:60]!r}"
-                )
-            first, second = columns[0].strip(), columns[1].strip()
-            if not first or not second:
-                raise MalformedPairError(
-                    f"{path}:{number}: a side of the pair is empty: "
-                    f"{line[:60]!r}"
-                )
-            firsts.append(first)
-            seconds.append(second)
+    for number, raw in _numbered_lines(path):
+        if number == 1:
+            problem = sources.foreign_bom(raw)
+            if problem:
+                raise MalformedPairError(f"{path}: {problem}")
+        if b"\x00" in raw:
+            raise MalformedPairError(
+                f"{path}:{number}: NUL byte at byte {raw.index(0)} (binary "
+                "data or UTF-16 text?); save the file as UTF-8"
+            )
+        try:
+            # utf-8-sig: drop the byte order mark some editors write.
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as error:
+            raise MalformedPairError(
+                f"{path}:{number}: not UTF-8 ({error.reason} at byte "
+                f"{error.start})"
+            ) from None
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if "\r" in line.strip():
+            # Old Mac line ends would make the whole file one line.
+            raise MalformedPairError(
+                f"{path}:{number}: carriage return (\\r) inside the line; "
+                "line ends must be \\n or \\r\\n, not a lone \\r: "
+                f"{line[:60]!r}"
+            )
+        columns = line.split("\t")
+        if len(columns) < 2:
+            raise MalformedPairError(
+                f"{path}:{number}: expected `source<TAB>target`, found "
+                f"one column: {line[:60]!r}"
+            )
+        first, second = columns[0].strip(), columns[1].strip()
+        if not first or not second:
+            raise MalformedPairError(
+                f"{path}:{number}: a side of the pair is empty: "
+                f"{line[:60]!r}"
+            )
+        firsts.append(first)
+        seconds.append(second)
     return firsts, seconds
 
 
@@ -96,10 +138,20 @@ def load_local(path, reverse=False, max_words=None, test_size=1000, seed=0):
     """Loads a pairs file and holds out `test_size` pairs (see the module).
 
     Raises:
-        MalformedPairError: A malformed line.
-        ValueError: Fewer than `test_size + 1` pairs survive the filter.
+        MalformedPairError: A malformed file or line, or no pairs at all.
+        ValueError: `path` is a folder, or fewer than `test_size + 1` pairs
+            survive the filter.
     """
+    if os.path.isdir(path):
+        raise ValueError(
+            f"{path} is a folder; expected a file of `source<TAB>target` lines"
+        )
     firsts, seconds = read_pairs(path)
+    if not firsts:
+        raise MalformedPairError(
+            f"{path}: no `source<TAB>target` lines; the file is empty or "
+            "blank"
+        )
     pairs = list(zip(seconds, firsts) if reverse else zip(firsts, seconds))
     pairs = _short_enough(pairs, max_words)
     if len(pairs) <= test_size:
@@ -130,11 +182,6 @@ def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
     """
     if sources.is_local(data):
         path = os.path.expanduser(data)
-        if os.path.isdir(path):
-            raise ValueError(
-                f"{path} is a folder; expected a file of "
-                "`source<TAB>target` lines"
-            )
         return load_local(path, reverse, max_words, test_size, seed)
     train, test = sources.tfds_datasets(
         data, ["train", "test"], data_dir=tfds_data_dir,

@@ -21,16 +21,20 @@ of running text. `--data` may be:
   `text` feature and train and test splits): windows of each split.
 
 Malformed input is an error naming the file and the line (or, in a
-`.json` list, the poem's index): bytes that are not UTF-8, a line or file
-that is not JSON, an object without a `paragraphs` list of strings, a file
-with no text.
+`.json` list, the poem's index): bytes that are not UTF-8 (or a UTF-16
+file), a NUL byte, a truncated or corrupt gzip stream, a line or file that
+is not JSON (or nested too deeply to parse), an object without a
+`paragraphs` list of strings, a file with no text. A UTF-8 byte order mark
+is dropped.
 """
 
 import dataclasses
 import gzip
 import json
 import os
+import re
 import unicodedata
+import zlib
 
 import numpy as np
 from absl import logging
@@ -40,6 +44,10 @@ from zoo.data import sources
 
 POEM_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
 TEXT_SUFFIXES = (".txt", ".txt.gz")
+# What ends a line of a .jsonl file. Not str.splitlines(), which also
+# splits at U+2028, U+0085 and other characters that JSON strings may hold
+# unescaped.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class MalformedTextError(ValueError):
@@ -65,15 +73,50 @@ class Corpus:
 
 
 def _read_utf8(path):
+    """The text of `path` (gunzipped if it ends in `.gz`), without a BOM."""
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
-        raw = f.read()
+        try:
+            raw = f.read()
+        # OSError: a bad gzip header or CRC; EOFError: a truncated stream;
+        # zlib.error: corrupt compressed data.
+        except (OSError, EOFError, zlib.error) as error:
+            if opener is open:
+                raise
+            raise MalformedTextError(
+                f"{path}: cannot decompress ({error}); the gzip file is "
+                "truncated or corrupt"
+            ) from None
+    problem = sources.foreign_bom(raw)
+    if problem:
+        raise MalformedTextError(f"{path}: {problem}")
+    if b"\x00" in raw:
+        start = raw.index(0)
+        line = raw[:start].count(b"\n") + 1
+        raise MalformedTextError(
+            f"{path}:{line}: NUL byte at byte {start} (binary data or UTF-16 "
+            "text?); save the file as UTF-8"
+        )
     try:
-        return raw.decode("utf-8")
+        # utf-8-sig: drop the byte order mark some editors write.
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[:error.start].count(b"\n") + 1
         raise MalformedTextError(
             f"{path}:{line}: not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
+
+
+def _parse_json(text, where, lineno=True):
+    """`json.loads(text)`; errors name `where` (and the line, if `lineno`)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        at = f"{where}:{error.lineno}" if lineno else where
+        raise MalformedTextError(f"{at}: not JSON ({error.msg})") from None
+    except RecursionError:
+        raise MalformedTextError(
+            f"{where}: JSON nested too deeply to read"
         ) from None
 
 
@@ -104,28 +147,25 @@ def read_poems(path):
 
     Raises:
         NoPoemsError: Records, none of them a poem (a `MalformedTextError`).
-        MalformedTextError: Bytes that are not UTF-8, invalid JSON, an
-            object without `paragraphs` among poems, or no poem with text.
+        MalformedTextError: A truncated or corrupt gzip stream, bytes
+            that are not UTF-8 (or UTF-16), a NUL byte, invalid or too
+            deeply nested JSON, an object without `paragraphs` among
+            poems, or no poem with text (an empty file).
     """
     text = _read_utf8(path)
+    if not text.strip():
+        raise MalformedTextError(
+            f"{path}: no poem with any text (the file is empty or blank)"
+        )
     records = []  # (record, where)
     if path.endswith((".jsonl", ".jsonl.gz")):
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(_LINE_END.split(text), start=1):
             if not line.strip():
                 continue
-            try:
-                records.append((json.loads(line), f"{path}:{number}"))
-            except json.JSONDecodeError as error:
-                raise MalformedTextError(
-                    f"{path}:{number}: not JSON ({error.msg})"
-                ) from None
+            where = f"{path}:{number}"
+            records.append((_parse_json(line, where, lineno=False), where))
     else:
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise MalformedTextError(
-                f"{path}:{error.lineno}: not JSON ({error.msg})"
-            ) from None
+        records = _parse_json(text, path)
         if isinstance(records, dict):
             records = [records]
         if not isinstance(records, list):
@@ -170,7 +210,11 @@ def windows(text, size):
 
 def read_folder(folder):
     """The poems of every poem file in `folder` (see the module)."""
-    names = sorted(n for n in os.listdir(folder) if n.endswith(POEM_SUFFIXES))
+    names = sorted(
+        name for name in os.listdir(folder)
+        if name.endswith(POEM_SUFFIXES)
+        and os.path.isfile(os.path.join(folder, name))
+    )
     texts = []
     for name in names:
         try:

@@ -19,6 +19,27 @@ from absl import logging
 TFDS_HOSTS = (("storage.googleapis.com", 443),)
 
 
+# Byte order marks of encodings that are not UTF-8, longest first.
+_OTHER_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"),
+)
+
+
+def foreign_bom(head):
+    """What is wrong with a text file starting with bytes `head`, or None.
+
+    A loader reads UTF-8; a UTF-16 or UTF-32 byte order mark names the
+    encoding the file is in instead: "UTF-16 text (byte order mark fffe),
+    expected UTF-8; save the file as UTF-8".
+    """
+    for bom, encoding in _OTHER_BOMS:
+        if head.startswith(bom):
+            return (f"{encoding} text (byte order mark {bom.hex()}), "
+                    "expected UTF-8; save the file as UTF-8")
+    return None
+
+
 class DataUnavailableError(RuntimeError):
     """The requested data cannot be had on this machine."""
 
@@ -119,10 +140,10 @@ def load_tfds(name, splits, data_dir=None, as_supervised=True,
     # Batch by a fixed size rather than `batch_size=-1`, which needs the
     # split sizes in the dataset's metadata (absent, for instance, under
     # tfds.testing.mock_data).
-    return [_to_numpy(dataset) for dataset in datasets]
+    return [to_numpy(dataset) for dataset in datasets]
 
 
-def _to_numpy(dataset, chunk=8192):
+def to_numpy(dataset, chunk=8192):
     """Stacks every element of `dataset` into numpy arrays (same structure)."""
     import tensorflow as tf
 

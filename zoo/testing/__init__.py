@@ -3,8 +3,10 @@
 These are plain functions that raise `AssertionError` with a message, so
 any test (pytest or not) can call them. A few small helpers for making
 test data and reading results (`random_array`, `randomize_weights`,
-`to_numpy`, `step_and_grads`, `write_file`, `mock_conll2003`) and recipe tests
-(`WeightRecorder`, `read_preset`) sit alongside them.
+`to_numpy`, `step_and_grads`, `write_file`, `mock_conll2003`), recipe tests
+(`WeightRecorder`, `read_preset`) and tables of malformed input files
+(`check_malformed_files` with the outcomes `Raises` and `Returns`, and
+`FOLDER`) sit alongside them.
 """
 
 import json
@@ -411,3 +413,181 @@ def write_file(path, text):
         with open(path, "w", encoding="utf-8", newline="") as f:
             f.write(text)
     return path
+
+
+# Malformed-file tables: each case writes some files, calls a loader on
+# them and checks one defined outcome, an error naming the file or a result.
+
+class _Folder:
+    """In the files of `check_malformed_files`: a folder where a file
+    belongs. Its one instance is `FOLDER`."""
+
+    def __repr__(self):
+        return "FOLDER"
+
+
+FOLDER = _Folder()
+
+
+class Raises:
+    """The outcome "the loader raises `error`, its message holding `text`".
+
+    The message must name the file: `text` holds `{path}` (the path passed
+    to the loader) or `{tmp}` (the folder holding the case's files), which
+    `check` fills in. The rest of `text` is matched literally, anywhere in
+    the message (as `pytest.raises(error, match=re.escape(text))` does).
+
+    Args:
+        error: The exception class the loader must raise (a subclass
+            passes too).
+        text: Part of the message, with `{path}` or `{tmp}`.
+
+    Example:
+
+    >>> outcome = Raises(ValueError, "{path}: empty")
+    >>> def load():
+    ...     raise ValueError("/data/a.txt: empty file")
+    >>> outcome.check(load, "/data/a.txt", "/data")
+    """
+
+    def __init__(self, error, text):
+        if not (isinstance(error, type) and issubclass(error, BaseException)):
+            raise TypeError(
+                "Received an invalid value for argument `error`, expected an "
+                f"exception class, got {error!r}"
+            )
+        if "{path}" not in text and "{tmp}" not in text:
+            raise ValueError(
+                "Received an invalid value for argument `text`, expected a "
+                "message that names the file with `{path}` or `{tmp}`, got "
+                f"{text!r}"
+            )
+        self.error = error
+        self.text = text
+
+    def check(self, run, path, tmp):
+        """Calls `run()`; passes if it raises `error` with the message.
+
+        Args:
+            run: The loader call, without arguments.
+            path: What `{path}` stands for.
+            tmp: What `{tmp}` stands for.
+
+        Raises:
+            AssertionError: `run()` returned, or raised `error` with
+                another message. Other exceptions propagate.
+        """
+        text = self.text.replace("{path}", str(path))
+        text = text.replace("{tmp}", str(tmp))
+        try:
+            result = run()
+        except self.error as e:
+            if text not in str(e):
+                raise AssertionError(
+                    f"{type(e).__name__} message lacks {text!r}:\n{e}"
+                ) from e
+            return
+        raise AssertionError(
+            f"expected {self.error.__name__} with {text!r}, but the call "
+            f"returned {result!r}"
+        )
+
+    def __repr__(self):
+        return f"Raises({self.error.__name__}, {self.text!r})"
+
+
+class Returns:
+    """The outcome "the loader returns `expected`" (a documented result).
+
+    The result, seen through `view` if given, is compared with
+    `np.testing.assert_equal`, so arrays, tuples, lists and dicts of them
+    compare item by item (a list equals a tuple of the same items).
+
+    Args:
+        expected: The result.
+        view: Optional function of the result giving what is compared,
+            for results with parts the case does not fix.
+
+    Example:
+
+    >>> Returns([1, 2], view=sorted).check(lambda: {2, 1}, "/a", "/")
+    """
+
+    def __init__(self, expected, view=None):
+        if view is not None and not callable(view):
+            raise TypeError(
+                "Received an invalid value for argument `view`, expected a "
+                f"function or None, got {view!r}"
+            )
+        self.expected = expected
+        self.view = view
+
+    def check(self, run, path, tmp):
+        """Calls `run()`; passes if its result equals `expected`.
+
+        `path` and `tmp` are unused; they are there to match `Raises`.
+
+        Raises:
+            AssertionError: The result differs.
+        """
+        result = run()
+        np.testing.assert_equal(
+            self.view(result) if self.view else result, self.expected
+        )
+
+    def __repr__(self):
+        return f"Returns({self.expected!r})"
+
+
+def check_malformed_files(tmp_path, call, files, outcome, target=None,
+                          **kwargs):
+    """Writes `files` into `tmp_path`, calls the loader, checks `outcome`.
+
+    One case of a table of malformed inputs: the loader `call` either
+    raises a defined error naming the file or returns a defined result.
+
+    Args:
+        tmp_path: An empty folder (str or path) for the case's files.
+        call: The loader, called as `call(path, **kwargs)`.
+        files: Dict `{name: data}`; a name may hold `/` (folders are
+            made). `data` is bytes (written unchanged), a str (written as
+            UTF-8, line endings as they are), `FOLDER` (an empty folder
+            made under that name) or `None` (no file: the name is only
+            a possible `target`).
+        outcome: `Raises(error, text)` or `Returns(expected, view=None)`.
+        target: The name in `tmp_path` passed to `call`. By default the
+            only name in `files`, or `tmp_path` itself when `files` has
+            several names or none; `""` passes `tmp_path` itself.
+        **kwargs: Passed to `call`.
+
+    Raises:
+        AssertionError: The outcome was not met.
+
+    Example:
+
+    >>> import tempfile
+    >>> def read(path):
+    ...     with open(path, "rb") as f:
+    ...         return f.read()
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     check_malformed_files(tmp, read, {"a.txt": b"x"}, Returns(b"x"))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     check_malformed_files(tmp, read, {"a.txt": FOLDER}, Raises(
+    ...         IsADirectoryError, "Is a directory: '{path}'"))
+    """
+    tmp = str(tmp_path)
+    for name, data in files.items():
+        if data is FOLDER:
+            os.makedirs(os.path.join(tmp, name))
+        elif data is not None:
+            if not isinstance(data, (bytes, str)):
+                raise TypeError(
+                    f"Received an invalid value for `files[{name!r}]`, "
+                    "expected bytes, a str, FOLDER or None, got "
+                    f"{type(data).__name__}"
+                )
+            write_file(os.path.join(tmp, name), data)
+    if target is None and len(files) == 1:
+        (target,) = files
+    path = os.path.join(tmp, target) if target else tmp
+    outcome.check(lambda: call(path, **kwargs), path, tmp)
