@@ -96,6 +96,28 @@ def test_export_signatures_in_process(model, exported):
     np.testing.assert_array_equal(outputs["classes"], expected.argmax(-1))
 
 
+@pytest.mark.parametrize("shape", [[3], [2, 3, 1], [2, 4]])
+def test_an_input_of_another_shape_is_refused_naming_it(exported, shape):
+    # A loaded signature checks dtypes but not shapes; the export does.
+    _, path, _ = exported
+    serve = tf.saved_model.load(path).signatures["serving_float"]
+    shown = ",".join(map(str, shape))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"Shape of tensor x \[{shown}\] is not "
+                       r"compatible with expected shape \[\?,3\]"):
+        serve(x=tf.zeros(shape))
+
+
+def test_unnamed_specs_take_the_functions_argument_names(model, tmp_path):
+    endpoints = {"serving_default": (
+        lambda pixels: {"y": model(pixels)},
+        [tf.TensorSpec([None, 3], tf.float32)],
+    )}
+    path = export.export_saved_model(model, endpoints, str(tmp_path / "toy"))
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    assert list(serve.structured_input_signature[1]) == ["pixels"]
+
+
 @pytest.mark.slow
 def test_export_loads_without_zoo_in_a_subprocess(model, exported):
     _, path, _ = exported

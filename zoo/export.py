@@ -4,12 +4,19 @@
 the next integer. The SavedModel is first written to a hidden
 `.partial-*` folder beside it (a name TensorFlow Serving never loads) and
 renamed into place, so a crash never leaves a half-written version.
+
+A loaded signature checks its inputs' dtypes but not their shapes, so every
+endpoint first checks each input against its spec's shape: a text `[1, 1]`
+where `[N]` is expected is refused with an error naming the input and both
+shapes, rather than reaching the model.
 """
 
+import functools
 import os
 import shutil
 
 import keras
+import tensorflow as tf
 from absl import logging
 
 
@@ -18,6 +25,17 @@ def versions(export_root):
     if not os.path.isdir(export_root):
         return []
     return sorted(int(n) for n in os.listdir(export_root) if n.isdigit())
+
+
+def _shape_checked(fn, input_signature):
+    """`fn` whose inputs are first checked against their specs' shapes."""
+
+    @functools.wraps(fn)  # Keeps `fn`'s argument names for the signature.
+    def serve(*inputs):
+        return fn(*(tf.ensure_shape(x, spec.shape)
+                    for x, spec in zip(inputs, input_signature)))
+
+    return serve
 
 
 def export_saved_model(model, endpoints, export_root, track=()):
@@ -41,7 +59,8 @@ def export_saved_model(model, endpoints, export_root, track=()):
     for layer in track:
         archive.track(layer)
     for name, (fn, input_signature) in endpoints.items():
-        archive.add_endpoint(name, fn, input_signature=input_signature)
+        archive.add_endpoint(name, _shape_checked(fn, input_signature),
+                             input_signature=input_signature)
     os.makedirs(export_root, exist_ok=True)
     partial = os.path.join(export_root, f".partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)

@@ -12,12 +12,7 @@ from absl import app
 from absl import flags
 
 from bench import inference
-from zoo import export
-from zoo.recipes import mnist_rnn
-from zoo.recipes import poetry
-from zoo.recipes import sentiment
-from zoo.recipes import tagger
-from zoo.recipes import translate
+from zoo.testing import exports
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # What each recipe's tiny export offers to time: the translator greedy and
@@ -30,78 +25,12 @@ TIMED = {
     "poetry": ["serving_default", "score", "compose"],
 }
 
-# Tiny untrained models, built by each recipe's own functions and exported
-# with its `serving_endpoints`, as `train_and_evaluate` does after training
-# (the weights do not matter here). Their vocabularies are fit on the
-# benchmark's own texts.
 
-
-def export_mnist_rnn(root):
-    config = mnist_rnn.Config(units=3, dropout=0.0, recurrent_dropout=0.0)
-    model = mnist_rnn.build_model(config)
-    return export.export_saved_model(
-        model, mnist_rnn.serving_endpoints(model), root)
-
-
-def export_sentiment(root):
-    config = sentiment.Config(units=3, embedding_dim=4, max_tokens=50,
-                              bigram_tokens=0, max_length=12, dropout=0.0)
-    tokenizers = sentiment.make_tokenizers(config, inference.ENGLISH)
-    model = sentiment.build_model(config, tokenizers, 2)
-    return export.export_saved_model(
-        model, sentiment.serving_endpoints(model, ["neg", "pos"]), root)
-
-
-def export_tagger(root):
-    config = tagger.Config(units=3, embedding_dim=4, max_tokens=80,
-                           min_count=1, char_filters=0, dropout=0.0)
-    tokens = [inference.words(s) for s in inference.ENGLISH]
-    vocabularies = tagger.make_vocabularies(config, tokens)
-    model = tagger.build_model(config, vocabularies, 3)
-    return export.export_saved_model(
-        model, tagger.serving_endpoints(model, ["O", "B-X", "I-X"]), root)
-
-
-def export_translate(root, beam_width=5):
-    config = translate.Config(units=3, embedding_dim=4, attention_units=3,
-                              source_tokens=80, target_tokens=80, min_count=1,
-                              max_length=6, dropout=0.0)
-    source, target = translate.make_vocabularies(
-        config, inference.ENGLISH, inference.ENGLISH)
-    source(tf.constant(inference.ENGLISH))  # Built, as training leaves it.
-    model = translate.build_model(config, len(source.get_vocabulary()),
-                                  len(target.get_vocabulary()))
-    seq2seq = translate.Seq2Seq(model, config, source,
-                                target.get_vocabulary())
-    return export.export_saved_model(
-        model, translate.serving_endpoints(seq2seq, beam_width), root,
-        track=[source])
-
-
-def export_poetry(root):
-    config = poetry.Config(units=3, embedding_dim=4, max_tokens=120,
-                           output_dropout=0.0)
-    layer = poetry.make_text_layer(config, inference.POEMS)
-    model = poetry.build_model(config, len(layer.get_vocabulary()))
-    layer(tf.constant(inference.POEMS))  # Built, as training leaves it.
-    poet = poetry.Poet(model, layer, poems=True)
-    return export.export_saved_model(
-        model, poetry.serving_endpoints(poet), root, track=[layer])
-
-
-EXPORTERS = {
-    "mnist_rnn": export_mnist_rnn,
-    "sentiment": export_sentiment,
-    "tagger": export_tagger,
-    "translate": export_translate,
-    "poetry": export_poetry,
-}
 @pytest.fixture(scope="module")
 def export_root(tmp_path_factory):
-    """One tiny (untrained) export of every recipe."""
+    """One tiny (untrained) export of every recipe (`zoo.testing.exports`)."""
     root = tmp_path_factory.mktemp("exports")
-    for recipe, exporter in EXPORTERS.items():
-        exporter(str(root / recipe))
+    exports.export_all(root)
     return root
 
 

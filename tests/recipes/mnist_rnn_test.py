@@ -234,3 +234,48 @@ def test_reads_the_real_mnist_files():
     splits = mnist.load(SHARED_MNIST)
     assert splits.train_images.shape == (60000, 28, 28)
     assert splits.test_labels.shape == (10000,)
+
+
+@pytest.fixture(scope="module")
+def serve():
+    """`serve(signature, images)`: the recipe's endpoints, traced as
+    exported, on a tiny untrained model."""
+    import tensorflow as tf
+
+    endpoints = mnist_rnn.serving_endpoints(
+        mnist_rnn.build_model(tiny_config("unused")))
+    traced = {name: tf.function(fn, input_signature=specs)
+              for name, (fn, specs) in endpoints.items()}
+    return lambda name, images: traced[name](tf.constant(images))
+
+
+@pytest.mark.parametrize("value, message", [
+    (np.nan, r"serving_float: `images` must be finite pixels in \[0, 1\] : "
+             r"Tensor had NaN values"),
+    (-np.inf, r"serving_float: `images` must be finite pixels in \[0, 1\] : "
+              r"Tensor had Inf values"),
+    (-0.5, r"serving_float: `images` must be pixels in \[0, 1\] \(uint8 "
+           r"pixels, 0-255, go to serving_default\); got min and max\] "
+           r"\[-0.5\] \[1\]"),
+    (255.0, r"`images` must be pixels in \[0, 1\] .* \[0\] \[255\]"),
+])
+def test_serving_float_refuses_pixels_outside_0_1(serve, value, message):
+    # They once gave NaN probabilities (class 0) or confident nonsense.
+    import tensorflow as tf
+
+    images = np.zeros((2, 28, 28), np.float32)
+    images[0, 0, 0], images[1, 0, 0] = value, 1.0
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        serve("serving_float", images)
+
+
+def test_serving_float_takes_what_serving_default_makes_of_uint8(serve):
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 28, 28))
+    pixels[0] = 0
+    pixels[1] = 255  # The ends of the range.
+    as_uint8 = serve("serving_default", pixels.astype(np.uint8))
+    as_float = serve("serving_float", (pixels / 255.0).astype(np.float32))
+    for key in ("probabilities", "classes"):
+        np.testing.assert_allclose(as_float[key], as_uint8[key], atol=1e-6)
+    empty = serve("serving_float", np.zeros((0, 28, 28), np.float32))
+    assert empty["probabilities"].shape == (0, 10)

@@ -238,6 +238,58 @@ def test_compose_rejects_bad_tensor_forms():
         poet.compose(tf.constant([""]), tf.constant(99), tf.constant(8))
 
 
+@pytest.mark.parametrize("characters, lines", [(2**31 - 1, 4), (5, 2**31 - 1),
+                                               (2**30, 2**30)])
+def test_compose_rejects_tensor_forms_too_long_for_int32(characters, lines):
+    # lines * (characters + 1) wraps around in int32 (once to a negative
+    # length: an empty poem); it is checked in int64.
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="a poem must have at most 512 characters"):
+        untrained().compose(tf.constant([""]), tf.constant(characters),
+                            tf.constant(lines))
+
+
+@pytest.fixture(scope="module")
+def sampling_calls():
+    """`{kind: (eager, traced)}` of an untrained poet's generate and
+    compose, each traced once."""
+    poet = untrained()
+    return {kind: (getattr(poet, kind), tf.function(getattr(poet, kind)))
+            for kind in ("generate", "compose")}
+
+
+@pytest.mark.parametrize("kind", ["generate", "compose"])
+@pytest.mark.parametrize("temperature, top_k, message", [
+    (np.nan, 0, r"temperature must be a finite number >= 0 \(0 = greedy\) "
+                r": Tensor had NaN values"),
+    (np.inf, 0, r"temperature must be a finite number >= 0 \(0 = greedy\) "
+                r": Tensor had Inf values"),
+    (-np.inf, 0, r"temperature must be a finite number >= 0 .*Inf values"),
+    (-0.5, 0, r"temperature must be >= 0 \(0 = greedy\)"),
+    (1.0, -1, r"top_k must be >= 0 \(0 = all characters\)"),
+])
+def test_tensor_sampling_settings_are_checked(sampling_calls, kind,
+                                              temperature, top_k, message):
+    # A serving signature's settings are tensors, which zoo.decoding
+    # uses as given: NaN once failed with "indices[0,0] = 78 is not in
+    # [0, 78)", a negative temperature was greedy, a negative top_k none.
+    settings = dict(temperature=tf.constant(temperature, tf.float32),
+                    top_k=tf.constant(top_k), seed=tf.constant(1, tf.int64))
+    for call in sampling_calls[kind]:  # Eager, then traced.
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            call(tf.constant(["春"]), **settings)
+
+
+def test_tensor_sampling_settings_at_their_limits_work():
+    poet = untrained()
+    for temperature, top_k in ((0.0, 0), (1e-38, 2**31 - 1), (1e30, 1)):
+        settings = dict(temperature=tf.constant(temperature, tf.float32),
+                        top_k=tf.constant(top_k), seed=tf.constant(1, tf.int64))
+        text = poet.compose(tf.constant(["春"]), 5, 4, **settings)
+        assert poetry.poem_form(text.numpy()[0].decode(), 5, 4, "春")
+        assert poet.generate(tf.constant([""]), 5, **settings).shape == (1,)
+
+
 def test_compose_needs_a_model_of_poems():
     message = (r"This model cannot compose poems: it was not trained on "
                r"poems, or its vocabulary lacks '，' or '。'")

@@ -130,6 +130,21 @@ def test_padding_on_either_side_changes_nothing(output):
         assert np.all(np.delete(scores.numpy(), np.r_[real], axis=1) == 0)
 
 
+def test_tag_text_returns_tokens_as_utf8():
+    # The tokens of text that is not UTF-8 were returned as sent; a JSON
+    # client could not decode them. Tags are what the lookups read: the
+    # same either way.
+    model = _model(tiny_config("unused"))
+    tag_text, _ = tagger.serving_endpoints(
+        model, ["DT", "JJ", "NN", "RB", "VB"])["tag_text"]
+    found = tag_text(tf.constant([b"caf\xc3 \xff\xfe dog", b"a"]))
+    assert found["tokens"].numpy().tolist() == [
+        ["caf\ufffd".encode(), "\ufffd\ufffd".encode(), b"dog"],
+        [b"a", b"", b""]]
+    same = tag_text(tf.constant(["caf\ufffd \ufffd\ufffd dog", "a"]))
+    np.testing.assert_array_equal(found["tags"], same["tags"])
+
+
 @pytest.fixture(scope="module", params=["crf", "softmax"])
 def exported(request, data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"tagger_export_{request.param}")

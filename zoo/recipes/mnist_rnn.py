@@ -71,7 +71,12 @@ def to_float(images):
 
 
 def serving_endpoints(model):
-    """`serving_default` (uint8 images) and `serving_float` ([0, 1] floats)."""
+    """`serving_default` (uint8 images) and `serving_float` ([0, 1] floats).
+
+    `serving_float` refuses NaN or infinite pixels and pixels outside
+    [0, 1] (uint8 pixels, 0-255, go to `serving_default`).
+    """
+    shape = [None, *mnist.IMAGE_SHAPE]
 
     def outputs(images):
         probabilities = model(images, training=False)
@@ -80,14 +85,27 @@ def serving_endpoints(model):
             "classes": tf.argmax(probabilities, axis=-1),
         }
 
+    def serve_float(images):
+        images = tf.debugging.assert_all_finite(
+            images, "serving_float: `images` must be finite pixels in [0, 1]",
+        )
+        in_range = tf.debugging.Assert(
+            tf.reduce_all((images >= 0.0) & (images <= 1.0)),
+            ["serving_float: `images` must be pixels in [0, 1] (uint8 "
+             "pixels, 0-255, go to serving_default); got min and max",
+             tf.reduce_min(images), tf.reduce_max(images)],
+        )
+        with tf.control_dependencies([in_range]):
+            return outputs(tf.identity(images))
+
     return {
         "serving_default": (
             lambda images: outputs(to_float(images)),
-            [tf.TensorSpec([None, 28, 28], tf.uint8, name="images")],
+            [tf.TensorSpec(shape, tf.uint8, name="images")],
         ),
         "serving_float": (
-            outputs,
-            [tf.TensorSpec([None, 28, 28], tf.float32, name="images")],
+            serve_float,
+            [tf.TensorSpec(shape, tf.float32, name="images")],
         ),
     }
 

@@ -318,7 +318,12 @@ class Poet:
         or after `max_length` characters (at most `MAX_GENERATE`; 0 or
         less: none); it never holds the unknown character. The sampling
         arguments are `zoo.decoding.sample`'s and may be tensors.
+
+        Raises:
+            tf.errors.InvalidArgumentError: A tensor `temperature` is not
+                a finite number >= 0, or a tensor `top_k` is negative.
         """
+        temperature, top_k = _check_sampling(temperature, top_k)
         start, states = self.prime(prompt)
         max_length = tf.clip_by_value(
             tf.cast(max_length, tf.int32), 0, MAX_GENERATE
@@ -350,7 +355,9 @@ class Poet:
                 or `lines` is not a positive integer, or the poem would be
                 longer than `MAX_GENERATE` characters.
             tf.errors.InvalidArgumentError: The same for tensor
-                `characters` and `lines` (a serving signature's inputs).
+                `characters` and `lines` (a serving signature's inputs),
+                or a tensor `temperature` that is not a finite number >= 0
+                or a negative tensor `top_k`.
         """
         if not self.can_compose:
             raise ValueError(
@@ -358,6 +365,7 @@ class Poet:
                 "poems, or its vocabulary lacks '，' or '。'"
             )
         characters, lines = _check_form(characters, lines)
+        temperature, top_k = _check_sampling(temperature, top_k)
         width = characters + 1  # A line and its punctuation mark.
         end = lines * width
         positions = tf.range(WIDTH)
@@ -427,17 +435,43 @@ def _check_form(characters, lines):
             )
     characters = tf.cast(characters, tf.int32)
     lines = tf.cast(lines, tf.int32)
+    # In int64: the product of two int32 values could wrap around.
+    length = tf.cast(lines, tf.int64) * (tf.cast(characters, tf.int64) + 1)
     checks = [
         tf.debugging.assert_positive(characters, "characters must be >= 1"),
         tf.debugging.assert_positive(lines, "lines must be >= 1"),
         tf.debugging.assert_less_equal(
-            lines * (characters + 1), MAX_GENERATE,
+            length, tf.constant(MAX_GENERATE, tf.int64),
             f"a poem must have at most {MAX_GENERATE} characters with "
             "punctuation",
         ),
     ]
     with tf.control_dependencies(checks):
         return tf.identity(characters), tf.identity(lines)
+
+
+def _check_sampling(temperature, top_k):
+    """Validates tensor sampling settings at run time; returns them.
+
+    Python numbers pass as given (`zoo.decoding.sample` validates them);
+    a tensor `temperature` must be finite and >= 0 and a tensor `top_k`
+    >= 0, or the call fails with an error naming the argument.
+    """
+    if tf.is_tensor(temperature):
+        temperature = tf.debugging.assert_all_finite(
+            tf.cast(temperature, tf.float32),
+            "temperature must be a finite number >= 0 (0 = greedy)",
+        )
+        check = tf.debugging.assert_greater_equal(
+            temperature, 0.0, "temperature must be >= 0 (0 = greedy)")
+        with tf.control_dependencies([check]):
+            temperature = tf.identity(temperature)
+    if tf.is_tensor(top_k):
+        check = tf.debugging.assert_non_negative(
+            top_k, "top_k must be >= 0 (0 = all characters)")
+        with tf.control_dependencies([check]):
+            top_k = tf.identity(top_k)
+    return temperature, top_k
 
 
 def _columns(ragged, lines, default):
@@ -450,7 +484,12 @@ def _columns(ragged, lines, default):
 
 def serving_endpoints(poet):
     """`generate` (also `serving_default`), `score`, and `compose` for a
-    model of poems."""
+    model of poems.
+
+    A `temperature` that is not a finite number >= 0, a negative `top_k`
+    and a form `compose` cannot write (see `Poet.compose`) are refused
+    with an error naming them. Bytes that are not UTF-8 are read as U+FFFD.
+    """
     def scalar(dtype, name):
         return tf.TensorSpec([], dtype, name=name)
 

@@ -172,7 +172,10 @@ def build_model(config, tokenizers, num_classes):
 
 
 def serving_endpoints(model, class_names):
-    """`serving_default`: `text [N]` -> `probabilities`, `labels`."""
+    """`serving_default`: `text [N]` -> `probabilities`, `labels`.
+
+    Bytes that are not UTF-8 are read as U+FFFD.
+    """
     names = tf.constant(class_names)
 
     def serve(text):

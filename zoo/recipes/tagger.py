@@ -32,6 +32,7 @@ from zoo import training
 from zoo.data import conll
 from zoo.data import pipeline
 from zoo.layers import crf as crf_lib
+from zoo.layers import text as text_lib
 from zoo.layers import tokens as token_layers
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import flags as zoo_flags
@@ -223,7 +224,11 @@ def predict(model, tokens):
 
 
 def serving_endpoints(model, tag_names):
-    """`serving_default` (tokens `[N, T]`) and `tag_text` (text `[N]`)."""
+    """`serving_default` (tokens `[N, T]`) and `tag_text` (text `[N]`).
+
+    Bytes that are not UTF-8 are read as U+FFFD, and `tag_text` returns
+    its tokens so (string outputs are always UTF-8).
+    """
     names = tf.constant(list(tag_names))
 
     def serve(tokens):
@@ -234,6 +239,7 @@ def serving_endpoints(model, tag_names):
         }
 
     def tag_text(text):
+        text = text_lib.sanitize(text)
         tokens = tf.strings.split(text).to_tensor(default_value="")
         return {"tokens": tokens, **serve(tokens)}
 

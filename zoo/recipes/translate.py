@@ -409,7 +409,10 @@ class Seq2Seq:
 
 
 def serving_endpoints(seq2seq, beam_width):
-    """`serving_default` (beam search) and `translate_greedy` (with weights)."""
+    """`serving_default` (beam search) and `translate_greedy` (with weights).
+
+    Bytes that are not UTF-8 are read as U+FFFD.
+    """
     text = [tf.TensorSpec([None], tf.string, name="text")]
     return {
         "serving_default": (
