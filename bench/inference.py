@@ -53,7 +53,6 @@ that produced them.
 """
 
 import os
-import re
 import statistics
 import time
 
@@ -65,6 +64,10 @@ from absl import logging
 
 import bench
 from zoo import export
+# The inputs: the texts the tests' tiny exports were fit on.
+from zoo.testing.exports import ENGLISH
+from zoo.testing.exports import POEMS
+from zoo.testing.exports import words
 
 
 
@@ -110,23 +113,7 @@ RECIPES = tuple(SIGNATURES)
 # compose (a quatrain of 5-character lines); both sample with these.
 SETTINGS = {"max_length": 64, "temperature": 0.8, "top_k": 0, "seed": 0,
             "characters": 5, "lines": 4}
-ENGLISH = (
-    "The film is a quiet delight from start to finish.",
-    "I would not watch it again, even for free.",
-    "John Smith flew from London to New York on Monday.",
-    "Where is the nearest train station?",
-    "She gave him the book yesterday afternoon.",
-    "The acting is wooden and the plot makes no sense at all.",
-    "Thank you very much for your help.",
-    "The European Union agreed on new rules for banks last week.",
-)
 PROMPTS = ("床前明月光", "春眠不觉晓", "白日依山尽", "千山鸟飞绝")
-POEMS = (
-    "床前明月光，疑是地上霜。举头望明月，低头思故乡。",
-    "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
-    "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
-    "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁，独钓寒江雪。",
-)
 ACROSTICS = ("春夏秋冬", "明月", "山水", "")
 IMAGE_SHAPE = (28, 28)
 
@@ -206,11 +193,6 @@ def input_specs(signature):
 
 def _rows(values, batch, offset):
     return [values[(offset + i) % len(values)] for i in range(batch)]
-
-
-def words(sentence):
-    """A sentence's tokens: words (with their apostrophes) and punctuation."""
-    return re.findall(r"[\w']+|[^\w\s]", sentence)
 
 
 def _strings(recipe, name):

@@ -53,7 +53,7 @@ def test_read_pairs_takes_two_columns_and_skips_blank_lines(tmp_path, compress):
                             r"found one column: 'only one column'"),
         ("\tno source", r"pairs.tsv:3: a side of the pair is empty"),
         ("no target\t  ", r"pairs.tsv:3: a side of the pair is empty"),
-        (b"caf\xe9\tcafe", r"pairs.tsv:3: not UTF-8"),
+        (b"caf\xe9\tcafe", r"pairs.tsv:3: not valid UTF-8"),
     ],
 )
 def test_malformed_lines_name_file_and_line(tmp_path, line, message):
@@ -158,7 +158,7 @@ PAIR = "Hello.\tHola.\n"
 GZIP_BAD_BLOCK = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(8)
 NO_PAIRS = "{path}: no `source<TAB>target` lines; the file is empty or blank"
 NOT_GZIP = "; the gzip file is truncated or corrupt"
-NUL = " (binary data or UTF-16 text?); save the file as UTF-8"
+NUL = " of the line (binary data or UTF-16 text?); save the file as UTF-8"
 
 MALFORMED_FILES = [
     # Empty and blank files.
@@ -177,8 +177,8 @@ MALFORMED_FILES = [
         MalformedPairError, "{path}:2: expected `source<TAB>target`, found "
         "one column: 'c'")),
     _case("truncated_mid_utf8_char", {"p.tsv": b"a\tb\nc\tcaf\xc3"}, Raises(
-        MalformedPairError, "{path}:2: not UTF-8 (unexpected end of data at "
-        "byte 5)")),
+        MalformedPairError, "{path}:2: not valid UTF-8 (unexpected end of "
+        "data at byte 5 of the line); save the file as UTF-8")),
     _case("truncated_gzip_stream", {"p.tsv.gz": _gz(PAIR.encode())[:11]},
           Raises(MalformedPairError, "{path}:1: cannot decompress (Compressed "
                  "file ended before the end-of-stream marker was reached)"
@@ -199,8 +199,8 @@ MALFORMED_FILES = [
     # Encodings.
     _case("latin1_bytes",
           {"p.tsv": "caf\u00e9\tcaf\u00e9\n".encode("latin-1")},
-          Raises(MalformedPairError, "{path}:1: not UTF-8 (invalid "
-                 "continuation byte at byte 3)")),
+          Raises(MalformedPairError, "{path}:1: not valid UTF-8 "
+                 "(invalid continuation byte at byte 3 of the line)")),
     _case("utf8_byte_order_mark", {"p.tsv": ("\ufeff" + PAIR).encode()},
           Returns((["Hello."], ["Hola."]))),
     _case("utf16_le_byte_order_mark", {"p.tsv": PAIR.encode("utf-16")}, Raises(

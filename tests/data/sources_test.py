@@ -181,3 +181,16 @@ def test_foreign_bom_names_the_encoding(head, encoding, mark):
                                   b"\xff not a mark"])
 def test_foreign_bom_passes_utf8_and_other_bytes(head):
     assert sources.foreign_bom(head) is None
+
+
+@pytest.mark.parametrize("raw, number, expected", [
+    (b"plain\n", 1, ("plain\n", None)),
+    (b"\xef\xbb\xbffirst\n", 1, ("first\n", None)),  # The mark is dropped...
+    (b"\xef\xbb\xbfsecond\n", 2, ("\ufeffsecond\n", None)),  # ...only first.
+    (b"a\x00b", 3, (None, "NUL byte at byte 1 of the line (binary data or "
+                    "UTF-16 text?); save the file as UTF-8")),
+    (b"caf\xe9!", 1, (None, "not valid UTF-8 (invalid continuation byte at "
+                     "byte 3 of the line); save the file as UTF-8")),
+])
+def test_decode_line_gives_the_text_or_why_not(raw, number, expected):
+    assert sources.decode_line(raw, number) == expected

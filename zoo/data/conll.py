@@ -145,20 +145,9 @@ def read_conll(path, tag_column=-1):
         for number, raw in enumerate(f, start=1):
             if number == 1:
                 _reject_other_encodings(path, raw)
-            if b"\x00" in raw:
-                raise MalformedLineError(
-                    f"{path}:{number}: NUL byte at byte {raw.index(0)} of the "
-                    "line (binary data or UTF-16 text?); save the file as "
-                    "UTF-8"
-                )
-            try:
-                # utf-8-sig: drop the byte order mark some editors write.
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise MalformedLineError(
-                    f"{path}:{number}: not valid UTF-8 ({error.reason} at "
-                    f"byte {error.start} of the line); save the file as UTF-8"
-                ) from None
+            line, problem = sources.decode_line(raw, number)
+            if problem:
+                raise MalformedLineError(f"{path}:{number}: {problem}")
             line = line.rstrip("\r\n")
             if not line.strip(_WHITESPACE):
                 end_sentence()  # A blank line.

@@ -85,19 +85,9 @@ def read_pairs(path):
             problem = sources.foreign_bom(raw)
             if problem:
                 raise MalformedPairError(f"{path}: {problem}")
-        if b"\x00" in raw:
-            raise MalformedPairError(
-                f"{path}:{number}: NUL byte at byte {raw.index(0)} (binary "
-                "data or UTF-16 text?); save the file as UTF-8"
-            )
-        try:
-            # utf-8-sig: drop the byte order mark some editors write.
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as error:
-            raise MalformedPairError(
-                f"{path}:{number}: not UTF-8 ({error.reason} at byte "
-                f"{error.start})"
-            ) from None
+        line, problem = sources.decode_line(raw, number)
+        if problem:
+            raise MalformedPairError(f"{path}:{number}: {problem}")
         line = line.rstrip("\r\n")
         if not line.strip():
             continue

@@ -26,6 +26,23 @@ _OTHER_BOMS = (
 )
 
 
+def decode_line(raw, number):
+    """`(text, None)` of line `number` (1-based) as bytes, or `(None, why)`.
+
+    UTF-8, without the byte order mark some editors write first; a NUL
+    byte (binary data, or UTF-16 text without its mark) or bytes that are
+    not UTF-8 give the reason the line cannot be read instead.
+    """
+    if b"\x00" in raw:
+        return None, (f"NUL byte at byte {raw.index(0)} of the line (binary "
+                      "data or UTF-16 text?); save the file as UTF-8")
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8"), None
+    except UnicodeDecodeError as error:
+        return None, (f"not valid UTF-8 ({error.reason} at byte "
+                      f"{error.start} of the line); save the file as UTF-8")
+
+
 def foreign_bom(head):
     """What is wrong with a text file starting with bytes `head`, or None.
 
