@@ -537,7 +537,7 @@ def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
 @pytest.mark.parametrize(
     "line, message",
     [("lonely", r"pairs\.tsv:5: expected `source<TAB>target`"),
-     (b"caf\xc3\tcafe", r"pairs\.tsv:5: not UTF-8")],
+     (b"caf\xc3\tcafe", r"pairs\.tsv:5: not valid UTF-8")],
     ids=["one-column", "not-utf8"],
 )
 def test_malformed_line_names_file_and_line(tmp_path, line, message):
