@@ -1,5 +1,6 @@
 """The README's quick start is what CI and users actually run."""
 
+import importlib.util
 import os
 import re
 
@@ -32,3 +33,14 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_has_no_unfilled_placeholders():
     assert not re.search(r"RESULTS_TABLE|TODO|TBD", read("README.md"))
+
+
+def test_readme_counts_the_malformed_files_the_loaders_are_given():
+    total = 0
+    for name in ("mnist", "labelled_text", "conll", "pairs", "poems"):
+        path = os.path.join(REPO, "tests", "data", f"{name}_test.py")
+        spec = importlib.util.spec_from_file_location(f"_{name}_cases", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        total += len(module.MALFORMED_FILES)
+    assert f"**{total} malformed files**" in read("README.md")

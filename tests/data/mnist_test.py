@@ -18,6 +18,7 @@ import tensorflow_datasets as tfds
 
 from zoo.data import mnist
 from zoo.data import sources
+from zoo.testing import FOLDER, Raises, Returns, check_malformed_files
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED_MNIST = os.path.join(REPO, os.pardir, "shared", "data", "mnist")
@@ -175,6 +176,37 @@ def test_load_idx_dir_reads_the_four_files(tmp_path, gz):
     assert splits.is_fallback is False
 
 
+def _arrays_of(dataset):
+    return sources.to_numpy(dataset)
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
+def test_stream_idx_dir_gives_what_load_idx_dir_loads(tmp_path, gz):
+    arrays = write_dir(tmp_path, gz=gz)
+    streams = mnist.stream_idx_dir(str(tmp_path))
+    assert (streams.train_size, streams.test_size) == (5, 3)
+    assert int(streams.train.cardinality()) == 5
+    assert streams.source == f"MNIST IDX files in {tmp_path}"
+    assert streams.is_fallback is False
+    for split, dataset in (("train", streams.train), ("test", streams.test)):
+        images, labels = _arrays_of(dataset)
+        assert images.dtype == np.uint8 and labels.dtype == np.int64
+        np.testing.assert_array_equal(images, arrays[split, "images"])
+        np.testing.assert_array_equal(labels, arrays[split, "labels"])
+    # Read again from disk: a second pass gives the same examples.
+    np.testing.assert_array_equal(
+        _arrays_of(streams.train)[0], arrays["train", "images"])
+
+
+def test_stream_reads_the_images_from_disk_as_they_are_used(tmp_path):
+    arrays = write_dir(tmp_path)
+    streams = mnist.stream(str(tmp_path))
+    # The file changes after the stream was made: the stream sees it.
+    changed = 255 - arrays["train", "images"]
+    write_idx(str(tmp_path / "train-images-idx3-ubyte"), changed)
+    np.testing.assert_array_equal(_arrays_of(streams.train)[0], changed)
+
+
 def test_load_idx_dir_accepts_dot_names(tmp_path):
     # Some mirrors write train-images.idx3-ubyte.
     dotted = {
@@ -302,6 +334,40 @@ def test_load_tfds_on_mock_data(tmp_path, monkeypatch):
         assert labels.dtype == np.int64
 
 
+def test_stream_tfds_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=6):
+        streams = mnist.stream("mnist", tfds_data_dir=str(tmp_path))
+        assert (streams.train_size, streams.test_size) == (6, 6)
+        images, labels = _arrays_of(streams.train)
+    assert streams.source == "tensorflow-datasets mnist"
+    assert images.shape == (6, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (6,) and labels.dtype == np.int64
+
+
+def test_stream_offline_falls_back_loudly(tmp_path, capsys, fallback_seed0):
+    streams = mnist.stream("mnist", tfds_data_dir=str(tmp_path))
+    assert streams.is_fallback is True
+    assert (streams.train_size, streams.test_size) == (4000, 1000)
+    assert "TRAINING ON THE OFFLINE FALLBACK" in capsys.readouterr().out
+    images, labels = _arrays_of(streams.test)
+    np.testing.assert_array_equal(images, fallback_seed0.test_images)
+    np.testing.assert_array_equal(labels, fallback_seed0.test_labels)
+
+
+@pytest.mark.parametrize("data, error, message", [
+    ("not-mnist", ValueError, "neither an existing folder nor the "
+     "tensorflow-datasets name 'mnist'"),
+    ("{file}", FileNotFoundError, "is a file; MNIST wants the folder"),
+])
+def test_stream_rejects_what_load_rejects(tmp_path, data, error, message):
+    (tmp_path / "file").write_bytes(b"")
+    data = data.format(file=tmp_path / "file")
+    for read in (mnist.stream, mnist.load):
+        with pytest.raises(error, match=message):
+            read(data)
+
+
 @pytest.fixture(scope="module")
 def fallback_seed0():
     return mnist.load_fallback(0)
@@ -393,3 +459,187 @@ def test_hanging_network_falls_back_within_ten_seconds(tmp_path, monkeypatch):
     splits = mnist.load("mnist", tfds_data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
     assert splits.is_fallback
+
+
+# Malformed files: one table of hostile inputs, each with its defined
+# outcome (an error naming the file and the problem, or a documented
+# result). The README counts the cases of `MALFORMED_FILES`.
+
+
+def _gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+def _half(data):
+    return data[:len(data) // 2]
+
+
+def _idx_folder(changes):
+    """The four files of `tiny_arrays()` as `{name: bytes}`, with `changes`:
+    `{(split, kind): array, bytes, FOLDER or None (no file)}`."""
+    files = {}
+    for key, array in tiny_arrays().items():
+        value = changes.get(key, array)
+        if value is not None:
+            files[NAMES[key]] = (
+                idx_bytes(value) if isinstance(value, np.ndarray) else value
+            )
+    return files
+
+
+LABELS = np.array([3, 1, 4], np.uint8)
+LABELS_IDX = idx_bytes(LABELS)  # 8 header bytes and 3 of data.
+IMAGES_IDX = idx_bytes(np.zeros((2, 28, 28), np.uint8))
+# A gzip header, then a deflate block of the reserved type 3.
+GZIP_BAD_BLOCK = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(8)
+NOT_IDX = "(expected 0000 followed by type and rank bytes)"
+TRAIN_IMAGES, TEST_LABELS = ("train", "images"), ("test", "labels")
+
+
+def _case(case_id, files, outcome, call=mnist.read_idx):
+    """`read_idx` reads the only file; other calls get the folder."""
+    target = None if call is mnist.read_idx else ""
+    return pytest.param(call, files, outcome, target, id=case_id)
+
+
+def _dir_case(case_id, changes, outcome):
+    return _case(case_id, _idx_folder(changes), outcome, mnist.load_idx_dir)
+
+
+MALFORMED_FILES = [
+    # Empty files and text where bytes belong.
+    _case("empty_file", {"x-ubyte": b""}, Raises(
+        mnist.IdxFormatError, f"{{path}} is not an IDX file: bad magic number "
+        f"'' {NOT_IDX}; the file is empty")),
+    _case("empty_gzip_stream", {"x-ubyte.gz": _gz(b"")}, Raises(
+        mnist.IdxFormatError, "{path} is not an IDX file: bad magic number "
+        "''")),
+    _case("whitespace_only", {"x-ubyte": b" \n\t\n"}, Raises(
+        mnist.IdxFormatError, "{path} is not an IDX file: bad magic number "
+        f"'200a090a' {NOT_IDX}")),
+    _case("numbers_as_text", {"x-ubyte": b"0 0 8 1\n3\n3 1 4\n"}, Raises(
+        mnist.IdxFormatError, "{path} is not an IDX file: bad magic number "
+        "'30203020'")),
+    _case("utf16_text", {"x-ubyte": "0 0 8 1\n".encode("utf-16")}, Raises(
+        mnist.IdxFormatError, "{path} is not an IDX file: bad magic number "
+        "'fffe3000'")),
+    _case("bad_magic", {"x-ubyte": b"\x01\x00\x08\x01" + bytes(8)}, Raises(
+        mnist.IdxFormatError, "{path} is not an IDX file: bad magic number "
+        "'01000801'")),
+    _case("float_elements",
+          {"x-ubyte": idx_bytes(np.zeros(2, np.float32), type_byte=0x0D)},
+          Raises(mnist.IdxFormatError, "{path}: unsupported IDX element type "
+                 "0x0d (MNIST files hold unsigned bytes, 0x08)")),
+    # gzip: misnamed, truncated, corrupt, padded.
+    _case("gzip_without_gz_suffix", {"x-ubyte": _gz(LABELS_IDX)}, Raises(
+        mnist.IdxFormatError, "{path} is not an IDX file: bad magic number "
+        f"'1f8b0800' {NOT_IDX}; it is gzip-compressed: give it a .gz suffix")),
+    _case("raw_idx_with_gz_suffix", {"x-ubyte.gz": LABELS_IDX}, Raises(
+        mnist.IdxFormatError, "Cannot read IDX file {path}: Not a gzipped "
+        "file")),
+    _case("truncated_gzip_stream",
+          {"x-ubyte.gz": _half(_gz(LABELS_IDX))},
+          Raises(mnist.IdxFormatError, "Cannot read IDX file {path}: "
+                 "Compressed file ended before the end-of-stream marker was "
+                 "reached")),
+    _case("gzip_bad_crc",
+          {"x-ubyte.gz": _gz(LABELS_IDX)[:-8] + bytes(4)
+           + _gz(LABELS_IDX)[-4:]},
+          Raises(mnist.IdxFormatError, "Cannot read IDX file {path}: CRC "
+                 "check failed")),
+    _case("gzip_corrupt_deflate", {"x-ubyte.gz": GZIP_BAD_BLOCK}, Raises(
+        mnist.IdxFormatError, "Cannot read IDX file {path}: Error -3 while "
+        "decompressing data: invalid block type")),
+    _case("gzip_trailing_garbage",
+          {"x-ubyte.gz": _gz(LABELS_IDX) + b"garbage"},
+          Raises(mnist.IdxFormatError, "Cannot read IDX file {path}: Not a "
+                 "gzipped file")),
+    # gzip ignores zero padding after the stream, as tape archives write.
+    _case("gzip_zero_padding", {"x-ubyte.gz": _gz(LABELS_IDX) + bytes(16)},
+          Returns(LABELS)),
+    # Sizes: the header against the data.
+    _case("truncated_header",
+          {"x-ubyte": bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big")},
+          Raises(mnist.IdxFormatError, "{path} is truncated inside its "
+                 "header")),
+    _case("truncated_payload", {"x-ubyte": IMAGES_IDX[:-5]}, Raises(
+        mnist.IdxFormatError, "{path} is truncated: its header promises shape "
+        "(2, 28, 28) (1568 bytes of data), found 1563 bytes")),
+    _case("truncated_payload_in_gzip", {"x-ubyte.gz": _gz(IMAGES_IDX[:-1])},
+          Raises(mnist.IdxFormatError, "{path} is truncated: its header "
+                 "promises shape (2, 28, 28) (1568 bytes of data), found 1567 "
+                 "bytes")),
+    _case("trailing_bytes", {"x-ubyte": LABELS_IDX + b"\x00"}, Raises(
+        mnist.IdxFormatError, "{path} has trailing bytes: its header promises "
+        "shape (3,) (3 bytes of data), found 4 bytes")),
+    # 2**31 * 2**31 * 4 bytes wraps an int64 around to 0.
+    _case("dims_overflow_int64",
+          {"x-ubyte": bytes([0, 0, 8, 3]) + b"".join(
+              d.to_bytes(4, "big") for d in (2**31, 2**31, 4))},
+          Raises(mnist.IdxFormatError, "{path} is truncated: its header "
+                 "promises shape (2147483648, 2147483648, 4) "
+                 "(18446744073709551616 bytes of data), found 0 bytes")),
+    _case("folder_instead_of_file", {"x-ubyte": FOLDER}, Raises(
+        mnist.IdxFormatError, "Cannot read IDX file {path}: [Errno 21] Is a "
+        "directory")),
+    # The folder of four files.
+    _dir_case("missing_split_file", {TEST_LABELS: None}, Raises(
+        FileNotFoundError, "No MNIST file matching t10k-labels[-.]idx1-ubyte"
+        "[.gz] in {tmp}. Expected the four original IDX files")),
+    _dir_case("split_file_is_a_folder", {TEST_LABELS: FOLDER}, Raises(
+        mnist.IdxFormatError, "Cannot read IDX file "
+        "{tmp}/t10k-labels-idx1-ubyte: [Errno 21] Is a directory")),
+    _case("truncated_gzip_in_folder",
+          {**_idx_folder({TRAIN_IMAGES: None}),
+           NAMES[TRAIN_IMAGES] + ".gz": _half(_gz(IMAGES_IDX))},
+          Raises(mnist.IdxFormatError, "Cannot read IDX file "
+                 "{tmp}/train-images-idx3-ubyte.gz: Compressed file ended"),
+          call=mnist.load_idx_dir),
+    _dir_case("labels_in_the_images_file",
+              {TRAIN_IMAGES: np.zeros(5, np.uint8)},
+              Raises(mnist.IdxFormatError, "{tmp}/train-images-idx3-ubyte: "
+                     "expected images of shape [N, 28, 28], got (5,)")),
+    _dir_case("images_27_by_28", {("test", "images"): np.zeros(
+        (3, 27, 28), np.uint8)}, Raises(
+        mnist.IdxFormatError, "{tmp}/t10k-images-idx3-ubyte: expected images "
+        "of shape [N, 28, 28], got (3, 27, 28)")),
+    _dir_case("labels_of_rank_2", {("train", "labels"): np.zeros(
+        (5, 1), np.uint8)}, Raises(
+        mnist.IdxFormatError, "{tmp}/train-labels-idx1-ubyte: expected labels "
+        "of shape [N], got (5, 1)")),
+    _dir_case("labels_of_rank_0", {TEST_LABELS: bytes([0, 0, 8, 0, 7])},
+              Raises(mnist.IdxFormatError, "{tmp}/t10k-labels-idx1-ubyte: "
+                     "expected labels of shape [N], got ()")),
+    _dir_case("fewer_labels_than_images", {("train", "labels"): np.arange(
+        4, dtype=np.uint8)}, Raises(
+        mnist.IdxFormatError, "{tmp}: train has 5 images but 4 labels")),
+    _dir_case("label_not_a_digit", {TEST_LABELS: np.array(
+        [0, 10, 3], np.uint8)}, Raises(
+        mnist.IdxFormatError, "{tmp}: test labels must be digits 0-9, found "
+        "10")),
+    _dir_case("no_images", {
+        ("test", "images"): np.zeros((0, 28, 28), np.uint8),
+        TEST_LABELS: np.zeros(0, np.uint8)}, Raises(
+        mnist.IdxFormatError, "{tmp}/t10k-images-idx3-ubyte: no images; its "
+        "header promises shape (0, 28, 28)")),
+]
+
+
+@pytest.mark.parametrize(
+    "call, files, outcome, target",
+    [pytest.param(mnist.stream_idx_dir, *case.values[1:], id=case.id)
+     for case in MALFORMED_FILES
+     if case.values[0] is mnist.load_idx_dir
+     and isinstance(case.values[2], Raises)],
+)
+def test_stream_idx_dir_refuses_what_load_idx_dir_refuses(
+    tmp_path, call, files, outcome, target
+):
+    check_malformed_files(tmp_path, call, files, outcome, target)
+
+
+@pytest.mark.parametrize("call, files, outcome, target", MALFORMED_FILES)
+def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, target
+):
+    check_malformed_files(tmp_path, call, files, outcome, target)

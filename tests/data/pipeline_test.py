@@ -49,6 +49,52 @@ def _elements(dataset):
     return [(x.numpy(), y.numpy()) for x, y in dataset]
 
 
+@pytest.mark.parametrize("fraction", [0.3, 0.5])
+def test_split_validation_stream_holds_out_split_validations_rows(fraction):
+    features, labels = _arrays(10)
+    (_, train_y), (_, val_y) = pipeline.split_validation(
+        features, labels, fraction, seed=5)
+    train, validation, train_size = pipeline.split_validation_stream(
+        tf.data.Dataset.from_tensor_slices((features, labels)), 10, fraction,
+        seed=5)
+    assert train_size == len(train_y)
+    assert (int(train.cardinality()), int(validation.cardinality())) == (
+        len(train_y), len(val_y))
+    streamed_train = [int(y) for _, y in train.as_numpy_iterator()]
+    streamed_val = [int(y) for _, y in validation.as_numpy_iterator()]
+    # The same rows, in the stream's order.
+    assert streamed_train == sorted(train_y.tolist())
+    assert streamed_val == sorted(val_y.tolist())
+    # Features travel with their labels.
+    assert all(x[0] == 2 * y for x, y in train.as_numpy_iterator())
+
+
+def test_split_validation_stream_without_validation():
+    dataset = tf.data.Dataset.range(4)
+    assert pipeline.split_validation_stream(dataset, 4, 0.1) == (
+        dataset, None, 4)
+
+
+def test_batches_shuffle_within_the_buffer_reproducibly():
+    dataset = tf.data.Dataset.from_tensor_slices((np.arange(40), np.arange(40)))
+
+    def epochs(seed, buffer):
+        batched = pipeline.batches(dataset, 40, shuffle=True, seed=seed,
+                                   buffer=buffer)
+        return [next(iter(batched))[1].numpy().tolist() for _ in range(2)]
+
+    first, second = epochs(seed=1, buffer=4)
+    assert first != second  # A new order each epoch...
+    assert epochs(seed=1, buffer=4) == [first, second]  # ...for a seed.
+    assert sorted(first) == list(range(40))
+    # An example moves up by at most the buffer's size less one.
+    assert all(first.index(i) >= i - 3 for i in range(40))
+    assert epochs(seed=1, buffer=1)[0] == list(range(40))
+    batched = pipeline.batches(dataset, 16, map_fn=lambda x: x * 2)
+    assert [x.numpy().tolist()[:2] for x, _ in batched] == [[0, 2], [32, 34],
+                                                            [64, 66]]
+
+
 def test_from_arrays_batches():
     features, labels = _arrays(10)
     batches = _elements(pipeline.from_arrays(features, labels, batch_size=4))

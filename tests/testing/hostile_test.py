@@ -20,6 +20,7 @@ from zoo import testing
 from zoo.testing import exports
 from zoo.testing import hostile
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Every signature of every recipe's export, so none goes untried.
 SIGNATURES = {
     "mnist_rnn": ("serving_default", "serving_float"),
@@ -323,6 +324,9 @@ def test_the_count_is_every_case_tried(served, tiny):
                           for r, names in SIGNATURES.items() for s in names)
     tried = sum(case is not None for case, _ in served.values())
     assert tried == total
+    with open(os.path.join(REPO, "README.md")) as f:
+        assert (f"**{total} hostile calls** to the {len(SIGNATURE_IDS)} "
+                "signatures") in f.read().replace("\n", " ")
     print(f"\n{total} hostile inputs tried over {len(SIGNATURE_IDS)} "
           f"signatures of {len(SIGNATURES)} recipes")
 

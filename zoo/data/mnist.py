@@ -1,7 +1,8 @@
 """MNIST from tensorflow-datasets, from IDX files, or from a packaged sample.
 
-`load(data)` returns uint8 images `[N, 28, 28]` and int64 labels `[N]` for a
-train and a test split, and says where they came from:
+`stream(data)` gives datasets of uint8 images `[28, 28]` and int64 labels
+for a train and a test split, read from disk as training uses them, and
+says where they came from; `load(data)` gives the same as arrays in memory:
 
 * `--data=mnist` (the default): tensorflow-datasets `mnist`. When it is not
   on disk and its servers cannot be reached, the recipe falls back, loudly,
@@ -19,11 +20,15 @@ train and a test split, and says where they came from:
 import dataclasses
 import glob
 import gzip
+import math
 import os
+import zlib
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
+from zoo.data import pipeline
 from zoo.data import sources
 
 IMAGE_SHAPE = (28, 28)
@@ -51,6 +56,23 @@ class Splits:
     is_fallback: bool = False
 
 
+@dataclasses.dataclass
+class Streams:
+    """Train and test examples read from disk as they are used.
+
+    `train` and `test` are datasets of `(image, label)`: uint8 images
+    `[28, 28]` and int64 labels, in the files' order; `train_size` and
+    `test_size` count them.
+    """
+
+    train: tf.data.Dataset
+    train_size: int
+    test: tf.data.Dataset
+    test_size: int
+    source: str
+    is_fallback: bool = False
+
+
 class IdxFormatError(ValueError):
     """An IDX file is malformed; the message names the file."""
 
@@ -59,43 +81,82 @@ def read_idx(path):
     """Reads one IDX file (raw or `.gz`) into a numpy array.
 
     Raises:
-        IdxFormatError: Bad magic number, unsupported element type, or a
-            file shorter than its header promises; the message names the
-            file.
+        IdxFormatError: A file that cannot be read (a folder, a truncated
+            or corrupt gzip stream), a bad magic number, an unsupported
+            element type, or a data size other than its header promises;
+            the message names the file.
     """
+    dtype, shape, header, body = _scan_idx(path, keep=True)
+    return np.frombuffer(body, dtype=dtype).reshape(shape)
+
+
+def idx_header(path):
+    """`(dtype, shape, header bytes)` of an IDX file, checked to the end.
+
+    Reads the whole file a megabyte at a time, holding none of it, so
+    that a file `read_idx` would refuse is refused here with the same
+    message, before anything streams from it.
+
+    Raises:
+        IdxFormatError: As `read_idx`.
+    """
+    dtype, shape, header, _ = _scan_idx(path, keep=False)
+    return dtype, shape, header
+
+
+_CHUNK = 1 << 20
+
+
+def _scan_idx(path, keep):
+    """`(dtype, shape, header bytes, body bytes or None)`, checked."""
     opener = gzip.open if path.endswith(".gz") else open
+    chunks, found = [], 0
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as error:  # Corrupt gzip stream.
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0:
+                if not head:
+                    hint = "; the file is empty"
+                elif head[:2] == b"\x1f\x8b":
+                    hint = "; it is gzip-compressed: give it a .gz suffix"
+                else:
+                    hint = ""
+                raise IdxFormatError(
+                    f"{path} is not an IDX file: bad magic number "
+                    f"{head.hex()!r} (expected 0000 followed by type and "
+                    f"rank bytes){hint}"
+                )
+            dtype = _IDX_DTYPES.get(head[2])
+            if dtype is None:
+                raise IdxFormatError(
+                    f"{path}: unsupported IDX element type 0x{head[2]:02x} "
+                    "(MNIST files hold unsigned bytes, 0x08)"
+                )
+            rank = head[3]
+            dims = f.read(4 * rank)
+            if len(dims) < 4 * rank:
+                raise IdxFormatError(f"{path} is truncated inside its header")
+            shape = tuple(
+                int.from_bytes(dims[4 * i : 4 + 4 * i], "big")
+                for i in range(rank)
+            )
+            while chunk := f.read(_CHUNK):
+                found += len(chunk)
+                if keep:
+                    chunks.append(chunk)
+    # OSError: a folder, a bad gzip header or CRC; EOFError: a truncated
+    # gzip stream; zlib.error: corrupt compressed data.
+    except (OSError, EOFError, zlib.error) as error:
         raise IdxFormatError(f"Cannot read IDX file {path}: {error}") from error
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise IdxFormatError(
-            f"{path} is not an IDX file: bad magic number {raw[:4].hex()!r} "
-            "(expected 0000 followed by type and rank bytes)"
-        )
-    dtype = _IDX_DTYPES.get(raw[2])
-    if dtype is None:
-        raise IdxFormatError(
-            f"{path}: unsupported IDX element type 0x{raw[2]:02x} "
-            "(MNIST files hold unsigned bytes, 0x08)"
-        )
-    rank = raw[3]
-    header = 4 + 4 * rank
-    if len(raw) < header:
-        raise IdxFormatError(f"{path} is truncated inside its header")
-    shape = tuple(
-        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(rank)
-    )
-    expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    found = len(raw) - header
+    # math.prod: Python integers, so huge dimensions cannot wrap around.
+    expected = math.prod(shape) * np.dtype(dtype).itemsize
     if found != expected:
         problem = "is truncated" if found < expected else "has trailing bytes"
         raise IdxFormatError(
             f"{path} {problem}: its header promises shape {shape} "
             f"({expected} bytes of data), found {found} bytes"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return dtype, shape, 4 + 4 * rank, b"".join(chunks) if keep else None
 
 
 def _find(directory, pattern):
@@ -111,38 +172,96 @@ def _find(directory, pattern):
     return matches[0]
 
 
-def load_idx_dir(directory):
-    """Loads the four MNIST IDX files in `directory`."""
-    arrays = {}
+def _check_idx_dir(directory):
+    """The four files' `{(split, kind): (path, shape, header)}` and labels.
+
+    Every file is read to its end and checked (see `idx_header`); the
+    labels, one byte an image, are read whole.
+    """
+    files = {}
     for (split, kind), pattern in _FILES.items():
         path = _find(directory, pattern)
-        array = read_idx(path)
+        _, shape, header = idx_header(path)
         rank = 3 if kind == "images" else 1
-        if array.ndim != rank or (
-            kind == "images" and array.shape[1:] != IMAGE_SHAPE
+        if len(shape) != rank or (
+            kind == "images" and shape[1:] != IMAGE_SHAPE
         ):
             raise IdxFormatError(
                 f"{path}: expected {kind} of shape "
-                f"{'[N, 28, 28]' if rank == 3 else '[N]'}, got {array.shape}"
+                f"{'[N, 28, 28]' if rank == 3 else '[N]'}, got {shape}"
             )
-        arrays[split, kind] = array
-    for split in ("train", "test"):
-        images, labels = arrays[split, "images"], arrays[split, "labels"]
-        if len(images) != len(labels):
+        if not shape[0]:
             raise IdxFormatError(
-                f"{directory}: {split} has {len(images)} images but "
-                f"{len(labels)} labels"
+                f"{path}: no {kind}; its header promises shape {shape}"
             )
-        if labels.size and labels.max() >= NUM_CLASSES:
+        files[split, kind] = (path, shape, header)
+    labels = {}
+    for split in ("train", "test"):
+        images = files[split, "images"][1][0]
+        found = read_idx(files[split, "labels"][0]).astype(np.int64)
+        if images != len(found):
+            raise IdxFormatError(
+                f"{directory}: {split} has {images} images but "
+                f"{len(found)} labels"
+            )
+        if found.max() >= NUM_CLASSES:
             raise IdxFormatError(
                 f"{directory}: {split} labels must be digits 0-9, found "
-                f"{int(labels.max())}"
+                f"{int(found.max())}"
             )
+        labels[split] = found
+    return files, labels
+
+
+def load_idx_dir(directory):
+    """Loads the four MNIST IDX files in `directory` into memory.
+
+    Raises:
+        FileNotFoundError: A file is missing; the message lists the names.
+        IdxFormatError: A file is malformed (see `read_idx`), holds arrays
+            of the wrong shape or no items, images and labels of a split
+            differ in number, or a label is not a digit.
+    """
+    files, labels = _check_idx_dir(directory)
     return Splits(
-        arrays["train", "images"],
-        arrays["train", "labels"].astype(np.int64),
-        arrays["test", "images"],
-        arrays["test", "labels"].astype(np.int64),
+        read_idx(files["train", "images"][0]),
+        labels["train"],
+        read_idx(files["test", "images"][0]),
+        labels["test"],
+        source=f"MNIST IDX files in {directory}",
+    )
+
+
+def stream_idx_dir(directory):
+    """Streams the four MNIST IDX files in `directory` from disk.
+
+    The files are checked first as `load_idx_dir` checks them (reading
+    each to its end without keeping it); then the images stream from disk
+    as they are used, a record of 784 bytes at a time.
+
+    Raises:
+        As `load_idx_dir`.
+    """
+    files, labels = _check_idx_dir(directory)
+
+    def examples(split):
+        path, shape, header = files[split, "images"]
+        # Decoded `pipeline.CHUNK` images at a time: one image at a time
+        # costs seven times more.
+        images = tf.data.FixedLengthRecordDataset(
+            path, record_bytes=math.prod(shape[1:]), header_bytes=header,
+            compression_type="GZIP" if path.endswith(".gz") else None,
+        ).batch(pipeline.CHUNK).map(lambda records: tf.reshape(
+            tf.io.decode_raw(records, tf.uint8), (-1, *IMAGE_SHAPE)))
+        return tf.data.Dataset.zip(
+            images, tf.data.Dataset.from_tensor_slices(
+                labels[split]).batch(pipeline.CHUNK),
+        ).unbatch().apply(
+            tf.data.experimental.assert_cardinality(len(labels[split])))
+
+    return Streams(
+        examples("train"), len(labels["train"]),
+        examples("test"), len(labels["test"]),
         source=f"MNIST IDX files in {directory}",
     )
 
@@ -176,8 +295,12 @@ def load_fallback(seed=0):
     )
 
 
-def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
-    """Loads MNIST from `data`: a tfds name or a folder of IDX files.
+def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
+    """Streams MNIST from `data`: a tfds name or a folder of IDX files.
+
+    The examples are read as training uses them (`stream_idx_dir`, or
+    tensorflow-datasets' own files); only the 5,000-digit fallback, which
+    is small, is held in memory.
 
     Args:
         data: `"mnist"` (tensorflow-datasets) or a folder of IDX files.
@@ -187,7 +310,7 @@ def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
             raising.
 
     Returns:
-        A `Splits`.
+        A `Streams`.
 
     Raises:
         FileNotFoundError: `data` is a folder without the IDX files.
@@ -197,20 +320,14 @@ def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
         ValueError: `data` is neither a path nor `"mnist"`.
     """
     if sources.is_local(data):
-        path = os.path.expanduser(data)
-        if not os.path.isdir(path):
-            raise FileNotFoundError(
-                f"--data={data} is a file; MNIST wants the folder that holds "
-                "the four IDX files"
-            )
-        return load_idx_dir(path)
+        return stream_idx_dir(_idx_folder(data))
     if data != "mnist":
         raise ValueError(
             f"--data={data!r} is neither an existing folder nor the "
             "tensorflow-datasets name 'mnist'"
         )
     try:
-        (train_x, train_y), (test_x, test_y) = sources.load_tfds(
+        splits = sources.tfds_datasets(
             "mnist", ["train", "test"], data_dir=tfds_data_dir
         )
     except sources.DataUnavailableError as error:
@@ -225,12 +342,56 @@ def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
         )
         logging.warning(message)
         print(message, flush=True)
-        return load_fallback()
-    # tfds gives images [N, 28, 28, 1]; drop the channel axis.
-    return Splits(
-        np.asarray(train_x)[..., 0],
-        np.asarray(train_y).astype(np.int64),
-        np.asarray(test_x)[..., 0],
-        np.asarray(test_y).astype(np.int64),
-        source="tensorflow-datasets mnist",
+        fallback = load_fallback()
+        return Streams(
+            *_in_memory(fallback.train_images, fallback.train_labels),
+            *_in_memory(fallback.test_images, fallback.test_labels),
+            source=fallback.source, is_fallback=True,
+        )
+    # tfds gives images [28, 28, 1]; drop the channel axis.
+    train, test = (
+        dataset.map(lambda image, label: (image[..., 0],
+                                          tf.cast(label, tf.int64)))
+        for dataset in splits
     )
+    return Streams(train, _count(train), test, _count(test),
+                   source="tensorflow-datasets mnist")
+
+
+def _idx_folder(data):
+    path = os.path.expanduser(data)
+    if not os.path.isdir(path):
+        raise FileNotFoundError(
+            f"--data={data} is a file; MNIST wants the folder that holds "
+            "the four IDX files"
+        )
+    return path
+
+
+def _in_memory(images, labels):
+    return tf.data.Dataset.from_tensor_slices((images, labels)), len(labels)
+
+
+def _count(dataset):
+    """Elements of `dataset`: its cardinality if known, else counted."""
+    size = int(dataset.cardinality())
+    if size >= 0:
+        return size
+    return int(dataset.reduce(0, lambda count, _: count + 1))
+
+
+def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
+    """Loads MNIST from `data` into memory: `stream`'s examples as arrays.
+
+    Arguments and errors are `stream`'s.
+
+    Returns:
+        A `Splits`.
+    """
+    if sources.is_local(data):
+        return load_idx_dir(_idx_folder(data))
+    streams = stream(data, tfds_data_dir, allow_fallback)
+    (train_x, train_y), (test_x, test_y) = (
+        sources.to_numpy(streams.train), sources.to_numpy(streams.test))
+    return Splits(train_x, train_y, test_x, test_y, source=streams.source,
+                  is_fallback=streams.is_fallback)

@@ -1,4 +1,4 @@
-"""tf.data pipelines from in-memory arrays."""
+"""tf.data pipelines: validation splits, shuffling, batching, bucketing."""
 
 import numpy as np
 import tensorflow as tf
@@ -43,20 +43,70 @@ def split_validation_lists(columns, fraction, seed=0):
             tuple([c[i] for i in held] for c in columns))
 
 
-def from_arrays(features, labels, batch_size, shuffle=False, seed=0, map_fn=None):
-    """A batched, prefetched dataset of `(map_fn(features), labels)`.
+# Examples a stream handles in one vectorized step (see
+# `split_validation_stream`).
+CHUNK = 1024
 
-    With `shuffle`, the order changes every epoch, reproducibly for a seed.
+
+def split_validation_stream(dataset, size, fraction, seed=0):
+    """`split_validation` for a dataset of `size` examples, as they stream.
+
+    The same positions are held out as `split_validation` holds out of
+    arrays; what is kept in memory is one flag per example. Examples are
+    picked `CHUNK` at a time (a per-example filter costs several times
+    more), so they must batch: tensors of one shape.
+
+    Returns:
+        `(train, validation, train_size)`: two datasets like `dataset`
+        (validation None when `fraction` holds out no example) and the
+        number of training examples.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((features, labels))
+    count = int(round(size * fraction))
+    if count == 0:
+        return dataset, None, size
+    held = np.zeros(size, bool)
+    held[np.random.default_rng(seed).permutation(size)[:count]] = True
+    chunks = tf.data.Dataset.zip(
+        dataset, tf.data.Dataset.from_tensor_slices(held)).batch(CHUNK)
+
+    def part(validation, count):
+        return chunks.map(lambda examples, flags: tf.nest.map_structure(
+            lambda t: tf.boolean_mask(t, flags == validation), examples,
+        )).unbatch().apply(
+            # Known again after the masks: Keras can count the steps.
+            tf.data.experimental.assert_cardinality(count))
+
+    return part(False, size - count), part(True, count), size - count
+
+
+# Examples a streamed training set is shuffled within: all of MNIST's
+# 54,000 training images (42 MB), and a fixed cost however large the corpus.
+SHUFFLE_BUFFER = 60_000
+
+
+def batches(dataset, batch_size, shuffle=False, seed=0, map_fn=None,
+            buffer=SHUFFLE_BUFFER):
+    """`dataset` of `(features, labels)` batched as `(map_fn(features), labels)`.
+
+    With `shuffle`, the order changes every epoch, reproducibly for a
+    seed: each example is drawn at random from the next `buffer`.
+    """
     if shuffle:
-        dataset = dataset.shuffle(len(labels), seed=seed)
+        dataset = dataset.shuffle(buffer, seed=seed)
     dataset = dataset.batch(batch_size)
     if map_fn is not None:
         dataset = dataset.map(
             lambda x, y: (map_fn(x), y), num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def from_arrays(features, labels, batch_size, shuffle=False, seed=0, map_fn=None):
+    """`batches` of in-memory arrays, shuffled over all of them."""
+    return batches(
+        tf.data.Dataset.from_tensor_slices((features, labels)), batch_size,
+        shuffle=shuffle, seed=seed, map_fn=map_fn, buffer=max(1, len(labels)),
+    )
 
 
 def token_counts(texts):

@@ -128,44 +128,39 @@ def train_and_evaluate(config, workdir, callbacks=()):
     if finished is not None:
         return finished
     training.set_seed(config.seed)
-    splits = mnist.load(config.data, tfds_data_dir=config.tfds_data_dir or None)
-    logging.info(
-        "Data: %s (%d train, %d test)",
-        splits.source,
-        len(splits.train_labels),
-        len(splits.test_labels),
-    )
-    train, validation = pipeline.split_validation(
-        splits.train_images,
-        splits.train_labels,
-        config.validation_fraction,
+    streams = mnist.stream(config.data,
+                           tfds_data_dir=config.tfds_data_dir or None)
+    logging.info("Data: %s (%d train, %d test)", streams.source,
+                 streams.train_size, streams.test_size)
+    train, validation, train_size = pipeline.split_validation_stream(
+        streams.train, streams.train_size, config.validation_fraction,
         seed=config.seed,
     )
 
-    def dataset(pair, shuffle=False):
-        return pipeline.from_arrays(
-            *pair, training.global_batch_size(config), shuffle=shuffle,
+    def batches(dataset, shuffle=False):
+        return pipeline.batches(
+            dataset, training.global_batch_size(config), shuffle=shuffle,
             seed=config.seed, map_fn=to_float,
         )
 
-    train_data = dataset(train, shuffle=True)
-    validation_data = dataset(validation) if validation else None
+    train_data = batches(train, shuffle=True)
+    validation_data = None if validation is None else batches(validation)
 
     model = build_model(config)
-    training.compile_classifier(model, config, len(train[1]))
+    training.compile_classifier(model, config, train_size)
     run = training.fit(
         model, train_data, validation_data, config, workdir, callbacks
     )
     return training.finish(
         model,
-        dataset((splits.test_images, splits.test_labels)),
+        batches(streams.test),
         run,
         config,
         workdir,
         stopwatch,
         serving_endpoints(model),
-        data=splits.source,
-        data_is_fallback=splits.is_fallback,
+        data=streams.source,
+        data_is_fallback=streams.is_fallback,
     )
 
 

@@ -230,6 +230,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         `export_path` (if exported), `wall_seconds`, `finished_at`, the
         config and `extra`.
     """
+    if isinstance(test_data, tf.data.Dataset):
+        test_data = distribute.shard_by_worker(test_data)
     test_metrics = evaluate(model, test_data)
     metrics = {
         **test_metrics,
