@@ -118,6 +118,22 @@ def test_a_non_finite_loss_names_the_step_and_the_checkpoint_kept(
         guard.on_train_batch_end(4, {"loss": np.float32(loss)})
 
 
+def test_weights_spoilt_by_an_epochs_last_step_stop_before_its_checkpoint(
+    tmp_path
+):
+    guard = _guard(tmp_path, ["epoch-0002.weights.h5"])
+    guard.on_epoch_end(2)  # Finite weights pass.
+    kernel = guard.model.layers[0].kernel
+    kernel.assign(np.full(kernel.shape, np.inf, "float32"))
+    with pytest.raises(
+        callbacks.NonFiniteLossError,
+        match=r"^Training stopped: the weights became NaN or infinite in the "
+        r"last step of epoch 3 \(optimizer step 17\); the last good "
+        r"checkpoint, .*epoch-0002.weights.h5 \(epoch 2\), is kept",
+    ):
+        guard.on_epoch_end(2)
+
+
 def test_a_non_finite_loss_before_any_checkpoint(tmp_path):
     guard = _guard(tmp_path)
     with pytest.raises(callbacks.NonFiniteLossError,

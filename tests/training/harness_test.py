@@ -143,6 +143,31 @@ def test_fit_stops_at_a_nan_loss_and_keeps_the_last_good_checkpoint(
     assert all(np.isfinite(w).all() for w in resumed.get_weights())
 
 
+def test_fit_stops_when_an_epochs_last_step_spoils_the_weights(tmp_path):
+    # That step's loss was computed before its update, so it is finite.
+    workdir = str(tmp_path / "run")
+    config = _config(epochs=3)
+
+    class SpoilEndOfSecondEpoch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.optimizer.iterations) == 4:
+                kernel = self.model.layers[0].kernel
+                kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+    with pytest.raises(callbacks.NonFiniteLossError,
+                       match=r"weights became NaN or infinite in the last "
+                       r"step of epoch 2 \(optimizer step 4\); the last "
+                       r"good checkpoint, .*epoch-0001"):
+        harness.fit(_model(config), _dataset(), None, config, workdir,
+                    [SpoilEndOfSecondEpoch()])
+    assert os.listdir(os.path.join(workdir, "checkpoints")) == [
+        "epoch-0001.weights.h5"]
+    resumed = _model(config)
+    assert harness.fit(resumed, _dataset(), None, config,
+                       workdir)["initial_epoch"] == 1
+    assert all(np.isfinite(w).all() for w in resumed.get_weights())
+
+
 def test_fit_passes_extra_callbacks(tmp_path):
     seen = []
 
@@ -211,6 +236,31 @@ def test_check_same_run_rejects_other_settings(tmp_path):
         harness.check_same_run(_config(cell="gru", units=7), str(tmp_path))
 
 
+def test_check_same_run_reads_a_setting_older_runs_lack_as_its_default(
+    tmp_path
+):
+    harness.check_same_run(_config(), str(tmp_path))
+    path = tmp_path / harness.RUN_CONFIG
+    recorded = json.loads(path.read_text())
+    assert recorded["strategy"] == "default" and recorded["replicas"] == 1
+    # As written before --strategy existed: both settings absent.
+    del recorded["strategy"], recorded["replicas"]
+    path.write_text(json.dumps(recorded))
+    harness.check_same_run(_config(), str(tmp_path))
+    with pytest.raises(ValueError, match=r"\(strategy: 'default' -> "
+                       r"'mirrored'\)"):
+        harness.check_same_run(_config(strategy="mirrored"), str(tmp_path))
+
+
+def test_check_same_run_rejects_another_number_of_replicas(tmp_path):
+    harness.check_same_run(_config(), str(tmp_path))
+    path = tmp_path / harness.RUN_CONFIG
+    path.write_text(json.dumps({**json.loads(path.read_text()),
+                                "replicas": 2}))
+    with pytest.raises(ValueError, match=r"\(replicas: 2 -> 1\)"):
+        harness.check_same_run(_config(), str(tmp_path))
+
+
 def test_finish_evaluates_writes_metrics_and_exports(tmp_path):
     config = _config(epochs=1, export_dir=str(tmp_path / "export"))
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
@@ -247,7 +297,13 @@ def test_finish_takes_the_recipes_own_evaluation(tmp_path):
         _config(epochs=1), str(tmp_path), harness.Stopwatch(), {},
         evaluate=evaluate,
     )
-    assert seen == [(model, data)]
+    (seen_model, seen_data), = seen
+    assert seen_model is model
+    # The same batches, set to be split among workers by data.
+    policy = seen_data.options().experimental_distribute.auto_shard_policy
+    assert policy == tf.data.experimental.AutoShardPolicy.DATA
+    for (x, y), (seen_x, seen_y) in zip(data, seen_data, strict=True):
+        np.testing.assert_array_equal(seen_x, x)
     assert metrics["test_token_accuracy"] == 0.75
     assert "test_accuracy" not in metrics and "export_path" not in metrics
     assert "validation_accuracy" not in metrics

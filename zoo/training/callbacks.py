@@ -4,6 +4,7 @@ import math
 import time
 
 import keras
+import numpy as np
 from absl import logging
 
 from zoo.training import checkpoint
@@ -54,9 +55,12 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     Keras' `TerminateOnNaN` lets the epoch end, and so an epoch-end
     checkpoint would save the spoilt weights over the last good ones;
-    raising stops `fit` before that. The message names the epoch, the step
-    in it and the optimizer step, and the newest checkpoint kept in
-    `checkpoint_dir`, which a rerun resumes from.
+    raising stops `fit` before that. A step's loss is computed before its
+    update, so the last update of an epoch could spoil the weights with a
+    finite loss: at the end of each epoch the weights themselves are
+    checked too (list this callback before the checkpoint's). The message
+    names the epoch, the step in it and the optimizer step, and the newest
+    checkpoint kept in `checkpoint_dir`, which a rerun resumes from.
 
     Args:
         checkpoint_dir: Where the run's `EpochCheckpoint` writes, or None.
@@ -72,8 +76,16 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is None or math.isfinite(float(loss)):
-            return
+        if loss is not None and not math.isfinite(float(loss)):
+            self._stop(f"the loss became {float(loss)} at epoch "
+                       f"{self._epoch + 1}, step {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not all(np.isfinite(w).all() for w in self.model.get_weights()):
+            self._stop(f"the weights became NaN or infinite in the last step "
+                       f"of epoch {epoch + 1}")
+
+    def _stop(self, what):
         kept = checkpoint.list_checkpoints(self.checkpoint_dir or "")
         if kept:
             where = (f"the last good checkpoint, {kept[0][1]} (epoch "
@@ -81,8 +93,7 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         else:
             where = "no checkpoint had been written yet"
         raise NonFiniteLossError(
-            f"Training stopped: the loss became {float(loss)} at epoch "
-            f"{self._epoch + 1}, step {batch + 1} (optimizer step "
+            f"Training stopped: {what} (optimizer step "
             f"{int(self.model.optimizer.iterations.numpy())}); {where}. Lower "
             "--learning_rate, set --clipnorm, or check the data for NaN."
         )

@@ -107,16 +107,15 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
     if distribute.is_chief():
         writers.append(
             keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")))
-    if validation_data is not None:
-        validation_data = distribute.shard_by_worker(validation_data)
     history = model.fit(
         distribute.shard_by_worker(train_data),
-        validation_data=validation_data,
+        validation_data=None if validation_data is None
+        else distribute.shard_by_worker(validation_data),
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         callbacks=[
-            # Before the checkpoint: a non-finite loss must raise before
-            # the epoch's end can save the weights it spoilt.
+            # Before the checkpoint: at an epoch's end, spoilt weights
+            # must raise before they can be saved.
             zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
             # Extra callbacks first: they may add to the epoch logs that the
             # TensorBoard writer and the progress bar report.
@@ -151,6 +150,11 @@ def check_same_run(config, workdir):
         k: v for k, v in dataclasses.asdict(config).items()
         if k not in RESUMABLE_CHANGES
     }
+    # The global batch, and so every step, depends on the replicas too.
+    settings["replicas"] = distribute.num_replicas()
+    # What a run recorded before a setting existed had its default.
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    defaults["replicas"] = 1
     path = os.path.join(workdir, RUN_CONFIG)
     if not os.path.exists(path):
         if distribute.is_chief():
@@ -158,13 +162,16 @@ def check_same_run(config, workdir):
         return
     with open(path) as f:
         recorded = json.load(f)
+    def value(found, key):
+        return found.get(key, defaults.get(key))
+
     differences = sorted(
         k for k in set(settings) | set(recorded)
-        if settings.get(k) != recorded.get(k)
+        if value(settings, k) != value(recorded, k)
     )
     if differences:
         changes = ", ".join(
-            f"{k}: {recorded.get(k)!r} -> {settings.get(k)!r}"
+            f"{k}: {value(recorded, k)!r} -> {value(settings, k)!r}"
             for k in differences
         )
         raise ValueError(
@@ -245,10 +252,12 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     if evaluate is evaluate_classifier and run["history"].get("val_accuracy"):
         metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
     if config.export_dir:
-        metrics["export_path"] = export.export_saved_model(
+        path = export.export_saved_model(
             model, endpoints, distribute.write_path(config.export_dir),
             track=track,
         )
+        if distribute.is_chief():  # Another worker's is deleted at its exit.
+            metrics["export_path"] = path
     metrics["wall_seconds"] = stopwatch.seconds()
     now = datetime.datetime.now(datetime.timezone.utc)
     metrics["finished_at"] = now.isoformat(timespec="seconds")
