@@ -12,9 +12,9 @@ digits of random strokes, labels at random; what the model learns does
 not matter here, only how much of the corpus the run holds at once.
 
 A run that streams its corpus from disk peaks at about the same memory at
-every scale; one that loads it grows with it (the images alone are 55 MB
-per development-sized corpus). The results are printed as a markdown
-table and written as JSON.
+every scale; one that loads it grows with it (the images alone are 52 MiB
+per development-sized corpus). Sizes are in MiB (2^20 bytes). The results
+are printed as a markdown table and written as JSON.
 """
 
 import os
@@ -77,7 +77,7 @@ def write_corpus(folder, train, test, seed=0, chunk=60_000):
 
 
 def peak_memory(command, env=None):
-    """Runs `command`; returns `(peak resident MB, seconds)` of the child.
+    """Runs `command`; returns `(peak resident MiB, seconds)` of the child.
 
     Each measurement runs in its own process: `ru_maxrss` of
     `RUSAGE_CHILDREN` is the largest of all children waited for, so this
@@ -117,15 +117,15 @@ def measure(scales, epochs, workdir, train=TRAIN, test=TEST):
                      "test_images": test * scale,
                      "corpus_mb": written / 2**20, "peak_rss_mb": peak,
                      "seconds": seconds})
-        print(f"x{scale}: {written / 2**20:.0f} MB corpus, peak "
-              f"{peak:.0f} MB, {seconds:.0f} s", flush=True)
+        print(f"x{scale}: {written / 2**20:.0f} MiB corpus, peak "
+              f"{peak:.0f} MiB, {seconds:.0f} s", flush=True)
         shutil.rmtree(folder, ignore_errors=True)
     return {"recipe": "mnist_rnn", "epochs": epochs, "rows": rows}
 
 
 def table(result):
-    lines = ["| corpus | train images | on disk (MB) | peak memory (MB) | "
-             "seconds |", "|---|---|---|---|---|"]
+    lines = ["| corpus | train images | on disk (MiB) | peak memory (MiB) "
+             "| seconds |", "|---|---|---|---|---|"]
     for row in result["rows"]:
         lines.append(
             f"| x{row['scale']} | {row['train_images']:,} | "

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import numpy as np
 import pytest
@@ -67,6 +68,31 @@ def test_distributed_runs_the_recipe_in_the_strategy_scope():
     assert seen["args"] == ("w", 1)
     assert train_and_evaluate.__doc__ == "The recipe."
     assert not tf.distribute.has_strategy()  # The scope ended.
+
+
+def test_is_chief_is_the_strategys_own_answer():
+    def strategy(checkpoints):
+        return types.SimpleNamespace(
+            extended=types.SimpleNamespace(should_checkpoint=checkpoints))
+
+    assert distribute.is_chief(strategy(True))
+    assert not distribute.is_chief(strategy(False))
+
+
+def test_the_keras_mend_names_what_a_keras_release_lacks(monkeypatch):
+    from keras.src.backend.tensorflow import trainer
+
+    assert distribute._missing_keras_parts(trainer) == []
+    assert distribute._missing_keras_parts(types.SimpleNamespace()) == [
+        "reduce_per_replica", "_collective_all_reduce_multi_worker",
+        "TensorFlowTrainer._maybe_symbolic_build"]
+    monkeypatch.setattr(distribute, "_missing_keras_parts",
+                        lambda trainer: ["reduce_per_replica"])
+    with pytest.raises(RuntimeError, match=r"--strategy=multi_worker mends "
+                       r"Keras 3\.\d+\.\d+'s fit, but what it replaces is "
+                       r"gone \(reduce_per_replica\); install the Keras "
+                       r"version setup.cfg names"):
+        distribute._patch_keras_for_multi_worker.__wrapped__()
 
 
 def test_shard_by_worker_splits_element_by_element():

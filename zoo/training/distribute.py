@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 
+import keras
 import tensorflow as tf
 from absl import logging
 
@@ -104,26 +105,22 @@ def global_batch_size(config):
 
 
 def is_chief(strategy=None):
-    """Whether this process writes the run's files (see module docstring).
+    """Whether this process keeps the run's files (see module docstring).
 
-    Under a multi-worker strategy, the chief is the task of type `chief`,
-    or worker 0 of a cluster without one; otherwise this process is.
+    The strategy's own answer: under a multi-worker strategy, the task of
+    type `chief`, or worker 0 of a cluster without one; otherwise this
+    process.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return True
-    resolver = strategy.cluster_resolver
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type is None or task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and task_id == 0 and not has_chief
+    return bool(strategy.extended.should_checkpoint)
 
 
 def write_path(path):
     """`path` on the chief; on another worker, a place in its scratch folder.
 
-    The scratch folder is this process' own and deleted at its exit.
+    The scratch folder is this process' own, in the system's temporary
+    folder, and deleted when the process exits normally (not when it is
+    killed).
     """
     if is_chief():
         return path
@@ -141,8 +138,10 @@ def shard_by_worker(dataset):
     """`dataset` set to be split among workers element by element.
 
     tf.data's default (`AUTO`) first tries to give each worker its own
-    files and warns when the pipeline has none (in-memory arrays); `DATA`
-    splits any pipeline: each worker keeps every n-th batch.
+    files, which fails when a pipeline reads fewer files than there are
+    workers (and warns when it reads none: in-memory arrays); `DATA`
+    splits any pipeline: each worker reads all of it and keeps its share
+    of every batch.
     """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
@@ -166,6 +165,13 @@ def _patch_keras_for_multi_worker():
     """
     from keras.src.backend.tensorflow import trainer
 
+    missing = _missing_keras_parts(trainer)
+    if missing:
+        raise RuntimeError(
+            f"--strategy=multi_worker mends Keras {keras.__version__}'s fit, "
+            f"but what it replaces is gone ({', '.join(missing)}); install "
+            "the Keras version setup.cfg names"
+        )
     reduce_per_replica = trainer.reduce_per_replica
     maybe_symbolic_build = trainer.TensorFlowTrainer._maybe_symbolic_build
 
@@ -195,3 +201,14 @@ def _patch_keras_for_multi_worker():
 
     trainer.reduce_per_replica = reduce
     trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
+
+
+def _missing_keras_parts(trainer):
+    """The names `_patch_keras_for_multi_worker` needs that `trainer` lacks."""
+    missing = [name for name in ("reduce_per_replica",
+                                 "_collective_all_reduce_multi_worker")
+               if not hasattr(trainer, name)]
+    if not hasattr(getattr(trainer, "TensorFlowTrainer", None),
+                   "_maybe_symbolic_build"):
+        missing.append("TensorFlowTrainer._maybe_symbolic_build")
+    return missing
