@@ -69,6 +69,13 @@ def test_split_validation_stream_holds_out_split_validations_rows(fraction):
     assert all(x[0] == 2 * y for x, y in train.as_numpy_iterator())
 
 
+@pytest.mark.parametrize("size", [3, 5])
+def test_split_validation_stream_refuses_a_wrong_size(size):
+    with pytest.raises(ValueError, match=rf"split_validation_stream: the "
+                       rf"dataset holds 4 examples, but size={size}"):
+        pipeline.split_validation_stream(tf.data.Dataset.range(4), size, 0.5)
+
+
 def test_split_validation_stream_without_validation():
     dataset = tf.data.Dataset.range(4)
     assert pipeline.split_validation_stream(dataset, 4, 0.1) == (

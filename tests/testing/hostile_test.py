@@ -140,6 +140,12 @@ def test_problems_names_the_case_and_what_is_wrong():
 # Every recipe's signatures, served without zoo.
 
 
+def test_an_output_case_without_outputs_is_a_problem():
+    case = case_named(hostile.cases(TEXT), "text/empty_strings")
+    assert hostile.problems(case, {}) == [
+        "text/empty_strings: expected outputs, got none"]
+
+
 def test_a_call_that_kills_the_process_is_named(monkeypatch):
     processes = []
 

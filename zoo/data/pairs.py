@@ -35,7 +35,6 @@ class MalformedPairError(ValueError):
     and, for a line, its number."""
 
 
-
 @dataclasses.dataclass
 class Splits:
     """Source and target sentences (lists of str) per split."""

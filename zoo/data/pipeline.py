@@ -60,7 +60,16 @@ def split_validation_stream(dataset, size, fraction, seed=0):
         `(train, validation, train_size)`: two datasets like `dataset`
         (validation None when `fraction` holds out no example) and the
         number of training examples.
+
+    Raises:
+        ValueError: `dataset` is known to hold other than `size` examples.
     """
+    known = int(dataset.cardinality())
+    if known >= 0 and known != size:
+        raise ValueError(
+            f"split_validation_stream: the dataset holds {known} examples, "
+            f"but size={size}"
+        )
     count = int(round(size * fraction))
     if count == 0:
         return dataset, None, size

@@ -427,6 +427,8 @@ def problems(case, outputs, error=None):
     if error is not None:
         return [f"{case.name}: expected outputs, got an error:\n"
                 f"{error[-1500:]}"]
+    if not outputs:
+        return [f"{case.name}: expected outputs, got none"]
     found = []
     for key, value in sorted(outputs.items()):
         value = np.asarray(value)
