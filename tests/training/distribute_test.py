@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -116,8 +117,11 @@ WORKER = textwrap.dedent(
     import numpy as np
     from zoo.recipes import mnist_rnn
 
-    data, workdir, export_dir, out, epochs, pause = sys.argv[1:]
+    data, workdirs, export_dir, out, epochs, pause = sys.argv[1:]
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
+    # One workdir for all, or one per worker (comma-separated).
+    workdirs = workdirs.split(",")
+    workdir = workdirs[index % len(workdirs)]
 
     class Record(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -230,6 +234,30 @@ def test_two_workers_train_the_same_weights_and_export_once(cluster_run):
         "checkpoints", "metrics.json", "run_config.json", "tensorboard"]
     assert sorted(os.listdir(paths["workdir"] / "checkpoints")) == [
         "epoch-0001.weights.h5", "epoch-0002.weights.h5"]
+
+
+@pytest.mark.slow
+def test_workers_that_restore_different_epochs_say_so(cluster_run):
+    paths, ports = cluster_run
+    data, out = paths["data"], paths["out"]
+    shared = paths["workdir"]
+    _finish(_start_cluster(ports, [data, shared, "", out, 1, "run"]))
+    # Worker 0 sees the finished epoch, worker 1 a folder of its own.
+    own = paths["workdir"].parent / "elsewhere"
+    processes = _start_cluster(ports, [data, f"{shared},{own}", "", out, 2,
+                                       "run"])
+    ended = [p.communicate(timeout=300) for p in processes]
+    assert all(p.returncode != 0 for p in processes)
+    # Each raises; the one that exits first may cut the other's last
+    # exchange short, so its message can be the lost peer's instead.
+    said = [re.search(
+        r"ValueError: The workers found different checkpoints \(newest "
+        r"epochs 0 to 1; this one ([01])\) in .*: every worker must see the "
+        r"same --workdir, a folder they share", stderr) for _, stderr in ended]
+    assert any(said), "\n".join(stderr[-3000:] for _, stderr in ended)
+    # Each names its own: worker 0 found epoch 1, worker 1 nothing.
+    for index, found in enumerate(said):
+        assert found is None or found.group(1) == str(1 - index)
 
 
 @pytest.mark.slow

@@ -28,13 +28,17 @@ def restore_latest(model, directory):
     A checkpoint that fails to load (corrupt or truncated) is skipped with
     a warning and the previous one is tried.
 
+    The optimizer's slots are made first, checkpoint or not: their values
+    must exist to be loaded, and under a multi-worker strategy every
+    worker must make them at the same point (making variables is a
+    collective operation).
+
     Returns:
         The number of finished epochs restored (0 if none).
     """
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
     for epoch, path in list_checkpoints(directory):
-        if model.optimizer is not None and not model.optimizer.built:
-            # Optimizer slots must exist before their values can be loaded.
-            model.optimizer.build(model.trainable_variables)
         try:
             model.load_weights(path)
         except Exception as error:  # h5py raises several types.

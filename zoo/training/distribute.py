@@ -115,6 +115,30 @@ def is_chief(strategy=None):
     return bool(strategy.extended.should_checkpoint)
 
 
+def check_same_epoch(epoch, where):
+    """Raises unless every replica found the same newest `epoch` in `where`.
+
+    Workers that see different `--workdir` folders would resume different
+    epochs, and their collective operations would stop matching; this says
+    so instead.
+
+    Raises:
+        ValueError: The epochs differ (on every worker).
+    """
+    strategy = tf.distribute.get_strategy()
+    if strategy.num_replicas_in_sync == 1:
+        return
+    epochs = strategy.gather(
+        strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0)
+    low, high = int(tf.reduce_min(epochs)), int(tf.reduce_max(epochs))
+    if low != high:
+        raise ValueError(
+            f"The workers found different checkpoints (newest epochs {low} "
+            f"to {high}; this one {epoch}) in {where}: every worker must see "
+            "the same --workdir, a folder they share"
+        )
+
+
 def write_path(path):
     """`path` on the chief; on another worker, a place in its scratch folder.
 

@@ -87,12 +87,17 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
         run).
 
     Raises:
-        ValueError: `workdir` holds a run with other settings.
+        ValueError: `workdir` holds a run with other settings, or the
+            workers of a cluster found different checkpoints in it.
         zoo.training.callbacks.NonFiniteLossError: The loss became NaN or
             infinite (the message names the step and the checkpoint kept).
     """
     check_same_run(config, workdir)
     checkpoint_dir = os.path.join(workdir, "checkpoints")
+    # Before any restoring: workers that go different ways from here run
+    # different collective operations, which fail obscurely.
+    newest = (checkpoint.list_checkpoints(checkpoint_dir) or [(0, None)])[0]
+    distribute.check_same_epoch(newest[0], checkpoint_dir)
     initial_epoch = checkpoint.restore_latest(model, checkpoint_dir)
     if initial_epoch >= config.epochs:
         logging.warning(
