@@ -90,20 +90,6 @@ def read_idx(path):
     return np.frombuffer(body, dtype=dtype).reshape(shape)
 
 
-def idx_header(path):
-    """`(dtype, shape, header bytes)` of an IDX file, checked to the end.
-
-    Reads the whole file a megabyte at a time, holding none of it, so
-    that a file `read_idx` would refuse is refused here with the same
-    message, before anything streams from it.
-
-    Raises:
-        IdxFormatError: As `read_idx`.
-    """
-    dtype, shape, header, _ = _scan_idx(path, keep=False)
-    return dtype, shape, header
-
-
 _CHUNK = 1 << 20
 
 
@@ -172,16 +158,18 @@ def _find(directory, pattern):
     return matches[0]
 
 
-def _check_idx_dir(directory):
-    """The four files' `{(split, kind): (path, shape, header)}` and labels.
+def _check_idx_dir(directory, load_images):
+    """The four files' `{(split, kind): (path, shape, header, array)}`.
 
-    Every file is read to its end and checked (see `idx_header`); the
-    labels, one byte an image, are read whole.
+    Every file is read once, to its end, and checked (see `read_idx`);
+    the labels, one byte an image, are kept (int64), and the images too
+    with `load_images` (otherwise their array is None).
     """
     files = {}
     for (split, kind), pattern in _FILES.items():
         path = _find(directory, pattern)
-        _, shape, header = idx_header(path)
+        dtype, shape, header, body = _scan_idx(
+            path, keep=load_images or kind == "labels")
         rank = 3 if kind == "images" else 1
         if len(shape) != rank or (
             kind == "images" and shape[1:] != IMAGE_SHAPE
@@ -194,11 +182,14 @@ def _check_idx_dir(directory):
             raise IdxFormatError(
                 f"{path}: no {kind}; its header promises shape {shape}"
             )
-        files[split, kind] = (path, shape, header)
-    labels = {}
+        array = None if body is None else np.frombuffer(
+            body, dtype).reshape(shape)
+        files[split, kind] = (path, shape, header, array)
     for split in ("train", "test"):
         images = files[split, "images"][1][0]
-        found = read_idx(files[split, "labels"][0]).astype(np.int64)
+        path, shape, header, found = files[split, "labels"]
+        found = found.astype(np.int64)
+        files[split, "labels"] = (path, shape, header, found)
         if images != len(found):
             raise IdxFormatError(
                 f"{directory}: {split} has {images} images but "
@@ -209,8 +200,7 @@ def _check_idx_dir(directory):
                 f"{directory}: {split} labels must be digits 0-9, found "
                 f"{int(found.max())}"
             )
-        labels[split] = found
-    return files, labels
+    return files
 
 
 def load_idx_dir(directory):
@@ -222,12 +212,10 @@ def load_idx_dir(directory):
             of the wrong shape or no items, images and labels of a split
             differ in number, or a label is not a digit.
     """
-    files, labels = _check_idx_dir(directory)
+    files = _check_idx_dir(directory, load_images=True)
     return Splits(
-        read_idx(files["train", "images"][0]),
-        labels["train"],
-        read_idx(files["test", "images"][0]),
-        labels["test"],
+        *(files[split, kind][3] for split in ("train", "test")
+          for kind in ("images", "labels")),
         source=f"MNIST IDX files in {directory}",
     )
 
@@ -236,16 +224,17 @@ def stream_idx_dir(directory):
     """Streams the four MNIST IDX files in `directory` from disk.
 
     The files are checked first as `load_idx_dir` checks them (reading
-    each to its end without keeping it); then the images stream from disk
-    as they are used, a record of 784 bytes at a time.
+    the images to their end without keeping them); then the images stream
+    from disk as they are used, `pipeline.CHUNK` records at a time.
 
     Raises:
         As `load_idx_dir`.
     """
-    files, labels = _check_idx_dir(directory)
+    files = _check_idx_dir(directory, load_images=False)
+    labels = {split: files[split, "labels"][3] for split in ("train", "test")}
 
     def examples(split):
-        path, shape, header = files[split, "images"]
+        path, shape, header, _ = files[split, "images"]
         # Decoded `pipeline.CHUNK` images at a time: one image at a time
         # costs seven times more.
         images = tf.data.FixedLengthRecordDataset(
