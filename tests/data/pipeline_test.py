@@ -76,6 +76,37 @@ def test_split_validation_stream_refuses_a_wrong_size(size):
         pipeline.split_validation_stream(tf.data.Dataset.range(4), size, 0.5)
 
 
+def test_held_out_flags_split_validations_positions():
+    features, labels = _arrays(10)
+    _, (_, val_y) = pipeline.split_validation(features, labels, 0.3, seed=2)
+    held = pipeline.held_out(10, 3, seed=2)
+    assert held.dtype == bool and held.sum() == 3
+    assert sorted(np.flatnonzero(held)) == sorted(val_y)
+
+
+def test_split_stream_keeps_each_parts_order_and_cardinality():
+    held = np.array([True, False, False, True, False])
+    kept, out = pipeline.split_stream(tf.data.Dataset.range(5), held)
+    assert list(kept.as_numpy_iterator()) == [1, 2, 4]
+    assert list(out.as_numpy_iterator()) == [0, 3]
+    assert (int(kept.cardinality()), int(out.cardinality())) == (3, 2)
+
+
+def test_split_stream_refuses_flags_of_another_length():
+    with pytest.raises(ValueError, match="split_stream: the dataset holds 4 "
+                       "examples, but 3 flags were given"):
+        pipeline.split_stream(tf.data.Dataset.range(4), [True] * 3)
+
+
+def test_same_cardinality_restores_what_unbatch_forgets():
+    dataset = tf.data.Dataset.range(7)
+    unbatched = dataset.batch(3).unbatch()
+    assert int(unbatched.cardinality()) < 0
+    assert int(pipeline.same_cardinality(unbatched, dataset).cardinality()) == 7
+    unknown = dataset.filter(lambda x: x > 2)
+    assert pipeline.same_cardinality(unbatched, unknown) is unbatched
+
+
 def test_split_validation_stream_without_validation():
     dataset = tf.data.Dataset.range(4)
     assert pipeline.split_validation_stream(dataset, 4, 0.1) == (

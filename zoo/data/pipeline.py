@@ -48,33 +48,34 @@ def split_validation_lists(columns, fraction, seed=0):
 CHUNK = 1024
 
 
-def split_validation_stream(dataset, size, fraction, seed=0):
-    """`split_validation` for a dataset of `size` examples, as they stream.
+def held_out(size, count, seed=0):
+    """Flags `[size]`, True at the `count` positions a split holds out.
 
-    The same positions are held out as `split_validation` holds out of
-    arrays; what is kept in memory is one flag per example. Examples are
-    picked `CHUNK` at a time (a per-example filter costs several times
-    more), so they must batch: tensors of one shape.
-
-    Returns:
-        `(train, validation, train_size)`: two datasets like `dataset`
-        (validation None when `fraction` holds out no example) and the
-        number of training examples.
-
-    Raises:
-        ValueError: `dataset` is known to hold other than `size` examples.
+    They are the positions `split_validation` holds out of `size` rows
+    for the same seed (when `count` is its count).
     """
-    known = int(dataset.cardinality())
-    if known >= 0 and known != size:
-        raise ValueError(
-            f"split_validation_stream: the dataset holds {known} examples, "
-            f"but size={size}"
-        )
-    count = int(round(size * fraction))
-    if count == 0:
-        return dataset, None, size
     held = np.zeros(size, bool)
     held[np.random.default_rng(seed).permutation(size)[:count]] = True
+    return held
+
+
+def split_stream(dataset, held):
+    """Splits `dataset` by the flags `held` (one per example, in order).
+
+    Examples are picked `CHUNK` at a time (a per-example filter costs
+    several times more), so they must batch: tensors of one shape, such
+    as serialized records (`zoo.data.records.serialized`).
+
+    Returns:
+        `(kept, held_out)`: two datasets like `dataset`, each in its
+        original order, with their cardinality known.
+
+    Raises:
+        ValueError: `dataset` is known to hold other than `len(held)`
+            examples.
+    """
+    held = np.asarray(held, bool)
+    _check_size(dataset, len(held), f"{len(held)} flags were given")
     chunks = tf.data.Dataset.zip(
         dataset, tf.data.Dataset.from_tensor_slices(held)).batch(CHUNK)
 
@@ -85,7 +86,48 @@ def split_validation_stream(dataset, size, fraction, seed=0):
             # Known again after the masks: Keras can count the steps.
             tf.data.experimental.assert_cardinality(count))
 
-    return part(False, size - count), part(True, count), size - count
+    count = int(held.sum())
+    return part(False, len(held) - count), part(True, count)
+
+
+def split_validation_stream(dataset, size, fraction, seed=0):
+    """`split_validation` for a dataset of `size` examples, as they stream.
+
+    The same positions are held out as `split_validation` holds out of
+    arrays (see `split_stream`); what is kept in memory is one flag per
+    example.
+
+    Returns:
+        `(train, validation, train_size)`: two datasets like `dataset`
+        (validation None when `fraction` holds out no example) and the
+        number of training examples.
+
+    Raises:
+        ValueError: `dataset` is known to hold other than `size` examples.
+    """
+    _check_size(dataset, size, f"size={size}", "split_validation_stream")
+    count = int(round(size * fraction))
+    if count == 0:
+        return dataset, None, size
+    train, validation = split_stream(dataset, held_out(size, count, seed))
+    return train, validation, size - count
+
+
+def _check_size(dataset, size, given, who="split_stream"):
+    known = int(dataset.cardinality())
+    if known >= 0 and known != size:
+        raise ValueError(
+            f"{who}: the dataset holds {known} examples, but {given}"
+        )
+
+
+def same_cardinality(dataset, like):
+    """`dataset` with `like`'s cardinality, when that is known (a batch
+    and unbatch, for one, forgets it)."""
+    known = int(like.cardinality())
+    if known < 0:
+        return dataset
+    return dataset.apply(tf.data.experimental.assert_cardinality(known))
 
 
 # Examples a streamed training set is shuffled within: all of MNIST's
