@@ -1,4 +1,4 @@
-"""Tests for zoo.data.labelled_text: row readers, local layouts, `load()`.
+"""Tests for zoo.data.labelled_text: row readers, layouts, load, stream.
 
 The tests write their own tiny files. No test contacts a host:
 `socket.create_connection` refuses in every test.
@@ -7,6 +7,7 @@ The tests write their own tiny files. No test contacts a host:
 import logging
 import os
 import re
+import tempfile
 import time
 
 import numpy as np
@@ -541,6 +542,116 @@ MALFORMED_FILES = [
 @pytest.mark.parametrize("call, files, outcome, target, kwargs",
                          MALFORMED_FILES)
 def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, target, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)
+
+
+# Streaming: the same examples as `load`, read from TFRecord files.
+
+
+def _streamed(path, **kwargs):
+    """`stream_local` read back into a `Splits`, to compare with `load_local`.
+
+    Its TFRecord files go to a fresh folder beside the data, not in it.
+    """
+    streams = labelled_text.stream_local(path, tempfile.mkdtemp(), **kwargs)
+    split = {}
+    for name in ("train", "test"):
+        dataset = getattr(streams, name)
+        assert int(dataset.cardinality()) == getattr(streams, f"{name}_size")
+        pairs = [(t.decode("utf-8"), int(y))
+                 for t, y in dataset.as_numpy_iterator()]
+        split[name] = (np.array([t for t, _ in pairs], dtype=object),
+                       np.array([y for _, y in pairs], dtype=np.int64))
+    return labelled_text.Splits(
+        *split["train"], *split["test"], class_names=streams.class_names,
+        source=streams.source, skipped_rows=streams.skipped_rows)
+
+
+def _same_examples(streamed, loaded):
+    """The same splits, classes and provenance; each split's order aside."""
+    for name in ("train", "test"):
+        pairs = lambda splits: sorted(zip(
+            getattr(splits, f"{name}_texts"), getattr(splits, f"{name}_labels")))
+        assert pairs(streamed) == pairs(loaded)
+    assert streamed.class_names == loaded.class_names
+    assert streamed.source == loaded.source
+    assert streamed.skipped_rows == loaded.skipped_rows
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_stream_single_file_holds_out_the_rows_load_holds_out(tmp_path, seed):
+    path = write(tmp_path / "all.tsv",
+                 rows(*_many(40, classes=("b", "a", "c"))) + "bad\n")
+    streamed = _streamed(path, seed=seed, skip_bad_rows=True)
+    _same_examples(streamed, labelled_text.load_local(
+        path, seed=seed, skip_bad_rows=True))
+    assert streamed.skipped_rows == 1 and len(streamed.test_texts) == 4
+    # Each split keeps the file's order.
+    numbers = [int(t.split()[-1]) for t in streamed.train_texts]
+    assert numbers == sorted(numbers)
+
+
+def test_stream_folder_with_train_and_test_files(tmp_path):
+    write(tmp_path / "train.csv", rows(("label", "text"), ("pos", "a"),
+                                       ("neg", "b"), ("pos", "c"), sep=","))
+    write(tmp_path / "test.csv", "oops\n" + rows(("neg", "d"), sep=","))
+    streamed = _streamed(str(tmp_path), skip_bad_rows=True)
+    _same_examples(streamed, labelled_text.load_local(
+        str(tmp_path), skip_bad_rows=True))
+    assert streamed.train_texts.tolist() == ["a", "b", "c"]
+    assert streamed.train_labels.tolist() == [1, 0, 1]
+
+
+def test_stream_aclimdb_layout(tmp_path):
+    _imdb(str(tmp_path))
+    streamed = _streamed(str(tmp_path))
+    _same_examples(streamed, labelled_text.load_local(str(tmp_path)))
+    assert "bad \ufffd" in streamed.train_texts
+
+
+def test_stream_writes_its_records_in_the_folder_given(tmp_path):
+    path = write(tmp_path / "all.tsv", rows(*_many(10)))
+    folder = tmp_path / "records"
+    labelled_text.stream_local(path, str(folder))
+    assert os.listdir(folder) == ["rows.tfrecord"]
+    write(tmp_path / "data" / "train.tsv", rows(*_many(4)))
+    write(tmp_path / "data" / "test.tsv", rows(*_many(2)))
+    labelled_text.stream(str(tmp_path / "data"), str(folder))
+    assert sorted(os.listdir(folder)) == [
+        "rows.tfrecord", "test.tfrecord", "train.tfrecord"]
+
+
+def test_stream_tfds_imdb_reviews_on_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=4):
+        loaded = labelled_text.load("imdb_reviews", tfds_data_dir=str(tmp_path))
+        streams = labelled_text.stream("imdb_reviews", str(tmp_path / "x"),
+                                       tfds_data_dir=str(tmp_path))
+        got = {name: [(t.decode("utf-8"), int(y)) for t, y in
+                      getattr(streams, name).as_numpy_iterator()]
+               for name in ("train", "test")}
+    assert streams.class_names == loaded.class_names == ["neg", "pos"]
+    assert streams.source == loaded.source
+    assert (streams.train_size, streams.test_size) == (4, 4)
+    assert got["train"] == list(zip(loaded.train_texts, loaded.train_labels))
+    assert got["test"] == list(zip(loaded.test_texts, loaded.test_labels))
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_stream_tfds_offline_says_how_to_provide_data(tmp_path):
+    with pytest.raises(sources.DataUnavailableError,
+                       match=r"'imdb_reviews'.*\.tsv/\.csv file of"):
+        labelled_text.stream("imdb_reviews", str(tmp_path / "x"),
+                             tfds_data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "call, files, outcome, target, kwargs",
+    [pytest.param(_streamed, *case.values[1:], id=case.id)
+     for case in MALFORMED_FILES if case.values[0] is labelled_text.load_local])
+def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)

@@ -321,6 +321,35 @@ def test_bucketed_batches_use_the_given_length_fn():
     assert [y.tolist() for _, y in _batches(plain)] == [[0, 1], [2, 3]]
 
 
+@pytest.mark.parametrize("bucket", [False, True])
+def test_text_batches_of_a_stream_shuffle_within_the_buffer(bucket):
+    # 2 * CHUNK texts, so the lengths are counted in more than one chunk.
+    count = 2 * pipeline.CHUNK
+    lengths = np.arange(count) % 30 + 1
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (_texts(lengths).astype(str), np.arange(count)))
+
+    def labels(buffer, seed=0):
+        return [y.tolist() for _, y in _batches(pipeline.text_batches(
+            dataset, batch_size=64, max_length=40, bucket=bucket,
+            shuffle=True, seed=seed, buffer=buffer))]
+
+    small = labels(buffer=8)
+    assert sorted(sum(small, [])) == list(range(count))
+    assert labels(buffer=8) == small
+    assert labels(buffer=8, seed=1) != small
+    if not bucket:
+        # Drawn from the next 8 examples: the last cannot come early.
+        assert sum(small, []).index(count - 1) > count - 64
+    assert labels(buffer=count) != small
+    if bucket:
+        edges = pipeline.bucket_boundaries(40)
+        for texts, _ in _batches(pipeline.text_batches(
+                dataset, batch_size=64, max_length=40, shuffle=True)):
+            lengths = [len(t.split()) for t in texts]
+            assert len(set(np.searchsorted(edges, lengths, "right"))) == 1
+
+
 # sequence_batches
 
 

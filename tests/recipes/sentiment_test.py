@@ -186,6 +186,21 @@ def test_skipped_rows_are_counted(tmp_path):
     assert metrics["class_names"] == ["0", "1"]
 
 
+def test_trains_from_the_records_it_streams(tmp_path, monkeypatch):
+    rows = [("1", t) for t in GOOD * 3] + [("0", t) for t in BAD * 3]
+    path = write_tsv(tmp_path / "data.tsv", rows)
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the recipe loaded the corpus into memory")
+
+    monkeypatch.setattr(labelled_text, "load", no_load)
+    monkeypatch.setattr(labelled_text, "load_local", no_load)
+    metrics = sentiment.train_and_evaluate(
+        tiny_config(str(path)), str(tmp_path / "w"))
+    assert os.listdir(tmp_path / "w" / "data") == ["rows.tfrecord"]
+    assert metrics["class_names"] == ["0", "1"]
+
+
 def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
     start = time.monotonic()
     with pytest.raises(sources.DataUnavailableError, match=r"--data=PATH.*\.tsv"):

@@ -326,3 +326,7 @@ def test_compile_classifier_decays_per_epoch_of_batches(tmp_path):
     assert _lr(model.optimizer, 2) == pytest.approx(0.1)
     assert _lr(model.optimizer, 3) == pytest.approx(0.05)
     assert model.loss == "sparse_categorical_crossentropy"
+
+
+def test_records_folder_is_the_workdirs_data_folder_on_the_chief(tmp_path):
+    assert training.records_folder(str(tmp_path)) == str(tmp_path / "data")

@@ -28,8 +28,11 @@ import glob
 import os
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
+from zoo.data import pipeline
+from zoo.data import records
 from zoo.data import sources
 
 HEADER_FIELDS = {"label", "labels", "sentiment", "class", "target", "y"}
@@ -68,6 +71,23 @@ class Splits:
     class_names: list
     source: str
     skipped_rows: int = 0
+
+
+@dataclasses.dataclass
+class Streams:
+    """Datasets of `(text, label)` pairs, read from disk as they are used:
+    a string and an int64 index into `class_names`."""
+
+    train: tf.data.Dataset
+    train_size: int
+    test: tf.data.Dataset
+    test_size: int
+    class_names: list
+    source: str
+    skipped_rows: int = 0
+
+
+COLUMNS = {"label": records.Column("string"), "text": records.Column("string")}
 
 
 def _numbered_rows(path, f, delimiter):
@@ -109,19 +129,24 @@ def _numbered_rows(path, f, delimiter):
         yield number, row
 
 
-def read_rows(path, skip_bad_rows=False):
-    """`(labels, texts)` lists from a `label<sep>text` file, and rows skipped.
+def iter_rows(path, skip_bad_rows=False, skipped=None):
+    """`(label, text)` of each row of a `label<sep>text` file, as it is read.
 
     The separator is a tab for `.tsv` and `.txt`, a comma for `.csv`
     (with CSV quoting); separators after the first belong to the text.
     An empty file gives no rows.
+
+    Args:
+        skipped: A list to which the line number of each malformed row
+            skipped (with `skip_bad_rows`) is appended.
 
     Raises:
         MalformedRowError: A malformed row (unless `skip_bad_rows`), or a
             file that cannot be read as rows (see the module docstring).
     """
     delimiter = "," if path.lower().endswith(".csv") else "\t"
-    labels, texts, skipped = [], [], 0
+    skipped = [] if skipped is None else skipped
+    first_skipped = len(skipped)
     _check_not_utf16(path)
     # utf-8-sig: drop the byte order mark some editors (Excel) write first.
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
@@ -142,15 +167,25 @@ def read_rows(path, skip_bad_rows=False):
                         f"{path}:{number}: {problem}; fix the row or pass "
                         "--skip_bad_rows to skip such rows"
                     )
-                skipped += 1
+                skipped.append(number)
                 continue
             if number == 1 and label.lower() in HEADER_FIELDS:
                 continue  # Header.
-            labels.append(label)
-            texts.append(delimiter.join(row[1:]))
-    if skipped:
-        logging.warning("Skipped %d malformed rows of %s", skipped, path)
-    return labels, texts, skipped
+            yield label, delimiter.join(row[1:])
+    if len(skipped) > first_skipped:
+        logging.warning("Skipped %d malformed rows of %s",
+                        len(skipped) - first_skipped, path)
+
+
+def read_rows(path, skip_bad_rows=False):
+    """`(labels, texts)` lists from a `label<sep>text` file, and rows skipped.
+
+    See `iter_rows`.
+    """
+    skipped = []
+    rows = list(iter_rows(path, skip_bad_rows, skipped))
+    labels, texts = (list(c) for c in zip(*rows)) if rows else ([], [])
+    return labels, texts, len(skipped)
 
 
 def class_names_of(labels):
@@ -170,45 +205,67 @@ def _find_split_file(directory, split):
     return matches[0] if matches else None
 
 
-def _read_class_folders(directory):
-    labels, texts = [], []
-    for name in sorted(os.listdir(directory)):
+def _class_folder_names(directory):
+    """Subfolders of `directory` holding `*.txt` files: the classes."""
+    return [
+        name for name in sorted(os.listdir(directory))
+        if any(os.path.isfile(p) for p in glob.glob(os.path.join(
+            glob.escape(os.path.join(directory, name)), "*.txt")))
+    ]
+
+
+def _iter_class_folders(directory, classes):
+    """`(label, text)` of each `<class>/*.txt` file of `directory`."""
+    for name in classes:
         folder = os.path.join(directory, name)
-        if os.path.isdir(folder):
-            for path in sorted(glob.glob(os.path.join(glob.escape(folder), "*.txt"))):
-                if not os.path.isfile(path):
-                    continue  # A folder named *.txt.
-                with open(path, "rb") as f:
-                    raw = f.read()
-                _check_not_utf16(path, raw[:4])
-                # utf-8-sig: drop a byte order mark; line ends become "\n".
-                text = raw.decode("utf-8-sig", errors="replace")
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-                if "\x00" in text:
-                    line = text[:text.index("\x00")].count("\n") + 1
-                    raise MalformedRowError(f"{path}:{line}: {_NUL_PROBLEM}")
-                texts.append(text)
-                labels.append(name)
-    return labels, texts
+        for path in sorted(glob.glob(os.path.join(glob.escape(folder), "*.txt"))):
+            if not os.path.isfile(path):
+                continue  # A folder named *.txt.
+            with open(path, "rb") as f:
+                raw = f.read()
+            _check_not_utf16(path, raw[:4])
+            # utf-8-sig: drop a byte order mark; line ends become "\n".
+            text = raw.decode("utf-8-sig", errors="replace")
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if "\x00" in text:
+                line = text[:text.index("\x00")].count("\n") + 1
+                raise MalformedRowError(f"{path}:{line}: {_NUL_PROBLEM}")
+            yield name, text
+
+
+def _shared_classes(train_dir, test_dir):
+    """The classes of an aclImdb layout: subfolders with texts in both."""
+    test = set(_class_folder_names(test_dir))
+    return [name for name in _class_folder_names(train_dir) if name in test]
+
+
+def _no_rows_error(path, skipped):
+    """The error for a file without rows (`skipped` malformed ones)."""
+    delimiter = "," if path.lower().endswith(".csv") else "\t"
+    why = (
+        f"all {skipped} were malformed and skipped" if skipped
+        else "the file is empty, or blank but for a header"
+    )
+    return MalformedRowError(
+        f"{path}: no `label{delimiter!r}text` rows; {why}"
+    )
 
 
 def _read_some_rows(path, skip_bad_rows):
     """`read_rows`, but a file without rows is a `MalformedRowError`."""
     labels, texts, skipped = read_rows(path, skip_bad_rows)
     if not labels:
-        delimiter = "," if path.lower().endswith(".csv") else "\t"
-        why = (
-            f"all {skipped} were malformed and skipped" if skipped
-            else "the file is empty, or blank but for a header"
-        )
-        raise MalformedRowError(
-            f"{path}: no `label{delimiter!r}text` rows; {why}"
-        )
+        raise _no_rows_error(path, skipped)
     return labels, texts, skipped
 
 
-def _splits(train, test, source, skipped=0):
-    (train_labels, train_texts), (test_labels, test_texts) = train, test
+def check_classes(train_labels, test_labels, source):
+    """The class names of a corpus from the label sets of its splits.
+
+    Raises:
+        ValueError: Fewer than two classes, or test labels that never occur
+            in training.
+    """
     names = class_names_of(train_labels)
     unknown = set(test_labels) - set(names)
     if unknown:
@@ -220,6 +277,12 @@ def _splits(train, test, source, skipped=0):
             f"{source}: found {len(names)} class(es) {names}; a classifier "
             "needs at least two"
         )
+    return names
+
+
+def _splits(train, test, source, skipped=0):
+    (train_labels, train_texts), (test_labels, test_texts) = train, test
+    names = check_classes(train_labels, test_labels, source)
     index = {name: i for i, name in enumerate(names)}
     return Splits(
         np.array(train_texts, dtype=object),
@@ -229,6 +292,24 @@ def _splits(train, test, source, skipped=0):
         class_names=names,
         source=source,
         skipped_rows=skipped,
+    )
+
+
+def _single_file_test(count, seed):
+    """Flags of the rows a single file holds out for testing."""
+    return pipeline.held_out(
+        count, max(1, int(round(count * SINGLE_FILE_TEST_FRACTION))), seed)
+
+
+def _single_file_source(path):
+    return f"{path} (test: a fixed {SINGLE_FILE_TEST_FRACTION:.0%} of rows)"
+
+
+def _no_layout_error(path):
+    return FileNotFoundError(
+        f"{path} holds neither train.tsv/.csv/.txt and test.tsv/.csv/.txt "
+        "files of `label, text` rows nor train/<class>/*.txt and "
+        "test/<class>/*.txt folders (the aclImdb layout)"
     )
 
 
@@ -247,25 +328,23 @@ def load_local(path, skip_bad_rows=False, seed=0):
         raise FileNotFoundError(f"{path} does not exist")
     if os.path.isfile(path):
         labels, texts, skipped = _read_some_rows(path, skip_bad_rows)
-        order = np.random.default_rng(seed).permutation(len(labels))
-        count = max(1, int(round(len(labels) * SINGLE_FILE_TEST_FRACTION)))
-        test, train = order[:count], order[count:]
-        pick = lambda idx: ([labels[i] for i in idx], [texts[i] for i in idx])
-        return _splits(
-            pick(train), pick(test),
-            f"{path} (test: a fixed {SINGLE_FILE_TEST_FRACTION:.0%} of rows)",
-            skipped,
+        held = _single_file_test(len(labels), seed)
+        pick = lambda flag: (
+            [x for x, h in zip(labels, held) if h == flag],
+            [x for x, h in zip(texts, held) if h == flag],
         )
+        return _splits(pick(False), pick(True), _single_file_source(path),
+                       skipped)
     train_dir = os.path.join(path, "train")
     test_dir = os.path.join(path, "test")
     if os.path.isdir(train_dir) and os.path.isdir(test_dir):
-        train = _read_class_folders(train_dir)
-        test = _read_class_folders(test_dir)
-        shared = set(train[0]) & set(test[0])
-        keep = lambda pair: tuple(
-            zip(*[(l, t) for l, t in zip(*pair) if l in shared])
-        ) or ((), ())
-        return _splits(keep(train), keep(test), f"class folders in {path}")
+        classes = _shared_classes(train_dir, test_dir)
+        train, test = (
+            tuple(list(c) for c in zip(*_iter_class_folders(d, classes)))
+            or ([], [])
+            for d in (train_dir, test_dir)
+        )
+        return _splits(train, test, f"class folders in {path}")
     train_file = _find_split_file(path, "train")
     test_file = _find_split_file(path, "test")
     if train_file and test_file:
@@ -275,11 +354,19 @@ def load_local(path, skip_bad_rows=False, seed=0):
             train, test, f"{train_file} and {test_file}",
             skipped_train + skipped_test,
         )
-    raise FileNotFoundError(
-        f"{path} holds neither train.tsv/.csv/.txt and test.tsv/.csv/.txt "
-        "files of `label, text` rows nor train/<class>/*.txt and "
-        "test/<class>/*.txt folders (the aclImdb layout)"
-    )
+    raise _no_layout_error(path)
+
+
+_LOCAL_HINT = (
+    "For text classification, --data may also be a .tsv/.csv file of "
+    "`label<TAB>text` rows, a folder with train.tsv and test.tsv, or an "
+    "aclImdb-style folder."
+)
+
+
+def _tfds_class_names(data, largest_label):
+    return TFDS_CLASS_NAMES.get(data) or [
+        str(i) for i in range(int(largest_label) + 1)]
 
 
 def load(data, tfds_data_dir=None, skip_bad_rows=False, seed=0):
@@ -293,17 +380,149 @@ def load(data, tfds_data_dir=None, skip_bad_rows=False, seed=0):
     if sources.is_local(data):
         return load_local(os.path.expanduser(data), skip_bad_rows, seed)
     (train_x, train_y), (test_x, test_y) = sources.load_tfds(
-        data, ["train", "test"], data_dir=tfds_data_dir,
-        local_hint="For text classification, --data may also be a .tsv/.csv "
-        "file of `label<TAB>text` rows, a folder with train.tsv and "
-        "test.tsv, or an aclImdb-style folder.",
-    )
-    names = TFDS_CLASS_NAMES.get(data) or [
-        str(i) for i in range(int(max(train_y.max(), test_y.max())) + 1)
-    ]
+        data, ["train", "test"], data_dir=tfds_data_dir, local_hint=_LOCAL_HINT)
+    names = _tfds_class_names(data, max(train_y.max(), test_y.max()))
     decode = np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])
     return Splits(
         decode(train_x), train_y.astype(np.int64),
         decode(test_x), test_y.astype(np.int64),
         class_names=names, source=f"tensorflow-datasets {data}",
+    )
+
+
+class _Tally:
+    """What streaming keeps of a corpus: the labels seen, and a small code
+    per row (its label's first-seen position)."""
+
+    def __init__(self):
+        self.labels = {}
+        self.codes = []
+
+    def rows(self, pairs):
+        """`records` rows of `(label, text)` pairs, tallied as they pass."""
+        for label, text in pairs:
+            self.codes.append(self.labels.setdefault(label, len(self.labels)))
+            yield {"label": label, "text": text}
+
+
+def _as_examples(rows, class_names):
+    """Rows of `COLUMNS` as `(text, label index)` pairs."""
+    names = tf.constant(class_names)
+    return rows.map(lambda row: (row["text"], records.index_of(row["label"], names)))
+
+
+def stream_local(path, folder, skip_bad_rows=False, seed=0):
+    """Streams a local file or folder (see the module docstring).
+
+    The files are read once, with `load_local`'s checks, into TFRecord
+    files in `folder`; the rows then stream from those. What stays in
+    memory is the label set and, for a single file, one label code per
+    row (to hold out its test rows).
+
+    Returns:
+        A `Streams` with the examples `load_local` gives, each split in
+        its file order.
+
+    Raises:
+        As `load_local`.
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} does not exist")
+    train_dir = os.path.join(path, "train")
+    test_dir = os.path.join(path, "test")
+    if os.path.isfile(path):
+        tally, skipped = _Tally(), []
+        rows_path = os.path.join(folder, "rows.tfrecord")
+        count = records.write(
+            rows_path, tally.rows(iter_rows(path, skip_bad_rows, skipped)),
+            COLUMNS)
+        if not count:
+            raise _no_rows_error(path, len(skipped))
+        held = _single_file_test(count, seed)
+        codes = np.array(tally.codes)
+        label_of = {code: label for label, code in tally.labels.items()}
+        names = check_classes(
+            {label_of[c] for c in np.unique(codes[~held])},
+            {label_of[c] for c in np.unique(codes[held])},
+            _single_file_source(path),
+        )
+        train, test = (records.parse(part, COLUMNS) for part in
+                       pipeline.split_stream(records.serialized(rows_path, count), held))
+        return Streams(
+            _as_examples(train, names), count - int(held.sum()),
+            _as_examples(test, names), int(held.sum()),
+            class_names=names, source=_single_file_source(path),
+            skipped_rows=len(skipped),
+        )
+    if os.path.isdir(train_dir) and os.path.isdir(test_dir):
+        classes = _shared_classes(train_dir, test_dir)
+        files = {"train": train_dir, "test": test_dir}
+        source = f"class folders in {path}"
+        read = lambda directory, _: _iter_class_folders(directory, classes)
+    else:
+        files = {split: _find_split_file(path, split)
+                 for split in ("train", "test")}
+        if not all(files.values()):
+            raise _no_layout_error(path)
+        source = " and ".join(files.values())
+        read = lambda file, skipped: iter_rows(file, skip_bad_rows, skipped)
+    written, skipped = {}, []
+    for split, file in files.items():
+        tally, skipped_before = _Tally(), len(skipped)
+        rows_path = os.path.join(folder, f"{split}.tfrecord")
+        count = records.write(rows_path, tally.rows(read(file, skipped)),
+                              COLUMNS)
+        if not count and os.path.isfile(file):
+            raise _no_rows_error(file, len(skipped) - skipped_before)
+        written[split] = rows_path, count, set(tally.labels)
+    names = check_classes(written["train"][2], written["test"][2], source)
+    examples = {split: _as_examples(records.read(rows_path, COLUMNS, count),
+                                    names)
+                for split, (rows_path, count, _) in written.items()}
+    return Streams(
+        examples["train"], written["train"][1],
+        examples["test"], written["test"][1],
+        class_names=names, source=source, skipped_rows=len(skipped),
+    )
+
+
+def stream(data, folder, tfds_data_dir=None, skip_bad_rows=False, seed=0):
+    """Streams labelled texts from a local path or a tensorflow-datasets name.
+
+    Args:
+        data: As for `load`.
+        folder: Where local files are written as TFRecord files (see
+            `stream_local`); unused for tensorflow-datasets, which streams
+            from its own files.
+
+    Returns:
+        A `Streams` of the examples `load` gives.
+
+    Raises:
+        As `load`.
+    """
+    if sources.is_local(data):
+        return stream_local(os.path.expanduser(data), folder, skip_bad_rows,
+                            seed)
+    train, test = sources.tfds_datasets(
+        data, ["train", "test"], data_dir=tfds_data_dir,
+        local_hint=_LOCAL_HINT)
+    # One pass over each split: its size, and the largest label.
+    (train_size, train_top), (test_size, test_top) = (
+        (int(n), int(top)) for n, top in (split.reduce(
+            (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+            lambda tally, example: (tally[0] + 1, tf.maximum(
+                tally[1], tf.cast(example[1], tf.int64))),
+        ) for split in (train, test)))
+
+    def examples(split):
+        return split.map(lambda text, label: (
+            tf.strings.unicode_transcode(text, "UTF-8", "UTF-8",
+                                         errors="replace"),
+            tf.cast(label, tf.int64)))
+
+    return Streams(
+        examples(train), train_size, examples(test), test_size,
+        class_names=_tfds_class_names(data, max(train_top, test_top)),
+        source=f"tensorflow-datasets {data}",
     )

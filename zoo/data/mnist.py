@@ -343,7 +343,7 @@ def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
                                           tf.cast(label, tf.int64)))
         for dataset in splits
     )
-    return Streams(train, _count(train), test, _count(test),
+    return Streams(train, pipeline.count(train), test, pipeline.count(test),
                    source="tensorflow-datasets mnist")
 
 
@@ -359,14 +359,6 @@ def _idx_folder(data):
 
 def _in_memory(images, labels):
     return tf.data.Dataset.from_tensor_slices((images, labels)), len(labels)
-
-
-def _count(dataset):
-    """Elements of `dataset`: its cardinality if known, else counted."""
-    size = int(dataset.cardinality())
-    if size >= 0:
-        return size
-    return int(dataset.reduce(0, lambda count, _: count + 1))
 
 
 def load(data="mnist", tfds_data_dir=None, allow_fallback=True):

@@ -113,6 +113,14 @@ def split_validation_stream(dataset, size, fraction, seed=0):
     return train, validation, size - count
 
 
+def count(dataset):
+    """Elements of `dataset`: its cardinality if known, else counted."""
+    size = int(dataset.cardinality())
+    if size >= 0:
+        return size
+    return int(dataset.reduce(0, lambda count, _: count + 1))
+
+
 def _check_size(dataset, size, given, who="split_stream"):
     known = int(dataset.cardinality())
     if known >= 0 and known != size:
@@ -189,6 +197,24 @@ def bucketed_text_batches(
     seed=0,
     length_fn=None,
 ):
+    """`text_batches` of in-memory arrays, shuffled over all of them."""
+    return text_batches(
+        tf.data.Dataset.from_tensor_slices((texts, labels)), batch_size,
+        max_length, bucket=bucket, shuffle=shuffle, seed=seed,
+        length_fn=length_fn, buffer=max(1, len(labels)),
+    )
+
+
+def text_batches(
+    dataset,
+    batch_size,
+    max_length,
+    bucket=True,
+    shuffle=False,
+    seed=0,
+    length_fn=None,
+    buffer=SHUFFLE_BUFFER,
+):
     """Batches of `(texts [batch], labels [batch])`, grouped by length.
 
     With `bucket`, texts of similar token counts (capped at `max_length`)
@@ -197,25 +223,28 @@ def bucketed_text_batches(
     against: each row is padded to its batch's longest).
 
     Args:
+        dataset: `(text, label)` pairs: a string and a label.
+        shuffle: Reshuffle every epoch, reproducibly for a `seed`: each
+            example is drawn at random from the next `buffer`.
         length_fn: Maps a batch of strings `[n]` to their token counts
             `[n]`, e.g. `zoo.layers.TextToIds.count_tokens`, so buckets
             follow the model's own tokenization. Default: `token_counts`.
     """
     if not bucket:
-        return from_arrays(
-            texts, labels, batch_size, shuffle=shuffle, seed=seed
-        )
-    # Lengths are counted once, in one vectorized call, not every epoch.
-    length_fn = length_fn or token_counts
-    lengths = tf.minimum(
-        tf.cast(length_fn(tf.constant(texts)), tf.int32), max_length
-    )
-    dataset = tf.data.Dataset.from_tensor_slices((texts, labels, lengths))
+        return batches(dataset, batch_size, shuffle=shuffle, seed=seed,
+                       buffer=buffer)
     if shuffle:
-        dataset = dataset.shuffle(len(labels), seed=seed)
+        dataset = dataset.shuffle(buffer, seed=seed)
+    length_fn = length_fn or token_counts
+    # Counted `CHUNK` texts at a time, in one vectorized call each.
+    with_lengths = dataset.batch(CHUNK).map(
+        lambda texts, labels: (texts, labels, tf.minimum(
+            tf.cast(length_fn(texts), tf.int32), max_length)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).unbatch()
     dataset = _bucket(
-        dataset, lambda text, label, length: length, max_length, batch_size,
-        shuffle, seed,
+        with_lengths, lambda text, label, length: length, max_length,
+        batch_size, shuffle, seed,
     ).map(lambda text, label, length: (text, label))
     return dataset.prefetch(tf.data.AUTOTUNE)
 

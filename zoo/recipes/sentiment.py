@@ -5,8 +5,10 @@ r"""Many-to-one sentiment classifier: raw text in, class probabilities out.
 Tokenization lives inside the model (`zoo.layers.TextToIds`), so the
 export takes raw strings: `saved_models/sentiment/<version>/` has a
 `serving_default` signature `text` string `[N]` -> `probabilities [N, C]`
-and `labels` string `[N]`. Training batches are bucketed by length
-(`--bucket`), and the share of padded positions is logged every epoch.
+and `labels` string `[N]`. A local corpus is read once into TFRecord
+files in `<workdir>/data` and streams from there. Training batches are
+bucketed by length (`--bucket`), and the share of padded positions is
+logged every epoch.
 """
 
 
@@ -88,7 +90,8 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def make_tokenizers(config, train_texts):
-    """The in-model tokenizers, with vocabularies from `train_texts`.
+    """The in-model tokenizers, with vocabularies from `train_texts` (an
+    iterable or a `tf.data.Dataset` of strings).
 
     Returns:
         A dict of `zoo.layers.TextToIds`: `ids` (tokens) and, when
@@ -210,34 +213,33 @@ def train_and_evaluate(config, workdir, callbacks=()):
     if finished is not None:
         return finished
     training.set_seed(config.seed)
-    splits = labelled_text.load(
+    streams = labelled_text.stream(
         config.data,
+        training.records_folder(workdir),
         tfds_data_dir=config.tfds_data_dir or None,
         skip_bad_rows=config.skip_bad_rows,
         seed=config.seed,
     )
     logging.info(
-        "Data: %s (%d train, %d test, classes %s)", splits.source,
-        len(splits.train_labels), len(splits.test_labels), splits.class_names,
+        "Data: %s (%d train, %d test, classes %s)", streams.source,
+        streams.train_size, streams.test_size, streams.class_names,
     )
-    train, validation = pipeline.split_validation(
-        splits.train_texts, splits.train_labels, config.validation_fraction,
+    train, validation, train_size = pipeline.split_validation_stream(
+        streams.train, streams.train_size, config.validation_fraction,
         seed=config.seed,
     )
 
-    tokenizers = make_tokenizers(config, train[0].astype(str))
+    tokenizers = make_tokenizers(config, train.map(lambda text, label: text))
 
-    def batches(pair, shuffle=False):
-        texts, labels = pair
-        return pipeline.bucketed_text_batches(
-            texts.astype(str), labels, training.global_batch_size(config),
-            config.max_length,
+    def batches(examples, shuffle=False):
+        return pipeline.text_batches(
+            examples, training.global_batch_size(config), config.max_length,
             bucket=config.bucket, shuffle=shuffle, seed=config.seed,
             length_fn=tokenizers["ids"].count_tokens,
         )
 
-    model = build_model(config, tokenizers, len(splits.class_names))
-    training.compile_classifier(model, config, len(train[1]))
+    model = build_model(config, tokenizers, len(streams.class_names))
+    training.compile_classifier(model, config, train_size)
     padding = zoo_callbacks.PaddingLogger(
         model.get_layer("classifier").get_layer("padding_monitor")
     )
@@ -249,15 +251,15 @@ def train_and_evaluate(config, workdir, callbacks=()):
     history = run["history"]
     return training.finish(
         model,
-        batches((splits.test_texts, splits.test_labels)),
+        batches(streams.test),
         run,
         config,
         workdir,
         stopwatch,
-        serving_endpoints(model, splits.class_names),
-        data=splits.source,
-        class_names=list(splits.class_names),
-        skipped_rows=splits.skipped_rows,
+        serving_endpoints(model, streams.class_names),
+        data=streams.source,
+        class_names=list(streams.class_names),
+        skipped_rows=streams.skipped_rows,
         padded_fraction=history.get("padded_fraction", []),
         epoch_seconds=history.get("epoch_seconds", []),
     )

@@ -12,6 +12,7 @@ from zoo.training.harness import finish
 from zoo.training.harness import finished_result
 from zoo.training.harness import fit
 from zoo.training.harness import make_optimizer
+from zoo.training.harness import records_folder
 from zoo.training.harness import set_seed
 from zoo.training.harness import write_json
 
@@ -28,6 +29,7 @@ __all__ = [
     "is_chief",
     "make_optimizer",
     "recipe_config",
+    "records_folder",
     "set_seed",
     "write_json",
 ]

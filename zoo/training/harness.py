@@ -144,6 +144,13 @@ RESUMABLE_CHANGES = ("epochs", "export_dir")
 RUN_CONFIG = "run_config.json"
 
 
+def records_folder(workdir):
+    """Where a recipe writes the TFRecord files its corpus streams from:
+    `<workdir>/data` (a worker other than the chief writes its own copy in
+    its scratch folder, see `distribute.write_path`)."""
+    return distribute.write_path(os.path.join(workdir, "data"))
+
+
 def check_same_run(config, workdir):
     """Records `config` in a new workdir; in an old one, checks it matches.
 
