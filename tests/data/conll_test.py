@@ -1,4 +1,4 @@
-"""Tests for zoo.data.conll: the column-file reader, folders, `load()`.
+"""Tests for zoo.data.conll: the column-file reader, folders, load, stream.
 
 The tests write their own tiny files and, for tensorflow-datasets, supply
 their own examples. No test contacts a host: `socket.create_connection`
@@ -8,9 +8,11 @@ refuses in every test.
 import gzip
 import os
 import re
+import tempfile
 import time
 
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from zoo import testing
@@ -620,6 +622,98 @@ MALFORMED_FILES = [
 @pytest.mark.parametrize("call, files, outcome, target, kwargs",
                          MALFORMED_FILES)
 def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, target, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)
+
+
+# Streaming: the same sentences as `load`, read from TFRecord files.
+
+
+def _decoded(dataset):
+    return [([t.decode("utf-8") for t in tokens],
+             [t.decode("utf-8") for t in tags])
+            for tokens, tags in dataset.as_numpy_iterator()]
+
+
+def _streamed(data, **kwargs):
+    """`stream` read back into a `Splits`, to compare with `load`.
+
+    Its TFRecord files go to a fresh folder, not into the data's.
+    """
+    streams = conll.stream(data, tempfile.mkdtemp(), **kwargs)
+    columns = []
+    for split in ("train", "dev", "test"):
+        dataset = getattr(streams, split)
+        size = getattr(streams, f"{split}_size")
+        if dataset is None:
+            assert split == "dev" and size == 0
+            columns += [[], []]
+            continue
+        assert int(dataset.cardinality()) == size
+        sentences = _decoded(dataset)
+        columns += [[t for t, _ in sentences], [t for _, t in sentences]]
+    splits = conll.Splits(*columns, source=streams.source)
+    assert streams.tag_names == sorted(
+        {t for split in (splits.train_tags, splits.dev_tags, splits.test_tags)
+         for sentence in split for t in sentence})
+    assert streams.longest == max(
+        len(s) for split in (splits.train_tokens, splits.dev_tokens,
+                             splits.test_tokens) for s in split)
+    return splits
+
+
+@pytest.mark.parametrize("names", [("train.txt", "dev.txt", "test.txt"),
+                                   ("eng.train", "eng.testb")])
+def test_stream_gives_the_sentences_load_gives(tmp_path, names):
+    _folder(str(tmp_path), names, {names[0]: CONLL2003})
+    assert _streamed(str(tmp_path), tag_column=1) == conll.load(
+        str(tmp_path), tag_column=1)
+
+
+def test_stream_writes_a_record_file_per_split(tmp_path):
+    _folder(str(tmp_path / "data"), ["train.txt", "dev.txt", "test.txt"])
+    streams = conll.stream(str(tmp_path / "data"), str(tmp_path / "records"))
+    assert sorted(os.listdir(tmp_path / "records")) == [
+        "dev.tfrecord", "test.tfrecord", "train.tfrecord"]
+    assert streams.train.element_spec == (
+        tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string))
+
+
+@pytest.mark.parametrize("tags", conll.TFDS_TAGS)
+def test_stream_tfds_conll2003_on_mock_data(tmp_path, online, tags):
+    mock = testing.mock_conll2003(TFDS_EXAMPLES)
+    with tfds.testing.mock_data(as_dataset_fn=mock):
+        kwargs = dict(tfds_tags=tags, tfds_data_dir=str(tmp_path))
+        assert _streamed("conll2003", **kwargs) == conll.load(
+            "conll2003", **kwargs)
+
+
+def test_stream_tfds_refuses_what_load_refuses(tmp_path, online):
+    examples = {**TFDS_EXAMPLES, "train": []}
+    mock = testing.mock_conll2003(examples)
+    with tfds.testing.mock_data(as_dataset_fn=mock):
+        with pytest.raises(ValueError, match=re.escape(
+                "tensorflow-datasets conll2003 (ner) train split: no "
+                "sentences")):
+            conll.stream("conll2003", str(tmp_path / "x"),
+                         tfds_data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(tfds_tags="NER"), "argument `tfds_tags`"),
+    (dict(tag_column=0), "argument `tag_column`"),
+])
+def test_stream_rejects_bad_arguments(tmp_path, kwargs, error):
+    with pytest.raises(ValueError, match=error):
+        conll.stream("conll2003", str(tmp_path), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "call, files, outcome, target, kwargs",
+    [pytest.param(_streamed, *case.values[1:], id=case.id)
+     for case in MALFORMED_FILES if case.values[0] is conll.load_local])
+def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)

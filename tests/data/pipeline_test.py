@@ -92,6 +92,18 @@ def test_split_stream_keeps_each_parts_order_and_cardinality():
     assert (int(kept.cardinality()), int(out.cardinality())) == (3, 2)
 
 
+def test_split_stream_splits_examples_of_different_lengths():
+    sentences = [["a"], ["b", "c"], [], ["d", "e", "f"]]
+    dataset = tf.data.Dataset.from_tensor_slices(
+        tf.ragged.constant(sentences)).map(lambda row: (row, tf.size(row)))
+    kept, out = pipeline.split_stream(dataset, [False, True, True, False])
+    assert kept.element_spec[0] == tf.TensorSpec([None], tf.string)
+    assert [(x.tolist(), n) for x, n in kept.as_numpy_iterator()] == [
+        ([b"a"], 1), ([b"d", b"e", b"f"], 3)]
+    assert [(x.tolist(), n) for x, n in out.as_numpy_iterator()] == [
+        ([b"b", b"c"], 2), ([], 0)]
+
+
 def test_split_stream_refuses_flags_of_another_length():
     with pytest.raises(ValueError, match="split_stream: the dataset holds 4 "
                        "examples, but 3 flags were given"):
@@ -397,6 +409,30 @@ def test_sequence_batches_bucket_by_length_and_shuffle_per_seed():
 
     assert order(3) == order(3)
     assert sorted(order(3)) == sorted(len(s) for s in tokens)
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_sequence_batches_of_nothing_are_empty(bucket):
+    assert list(pipeline.sequence_batches([], [], 4, bucket=bucket)) == []
+
+
+@pytest.mark.parametrize("bucket", [False, True])
+def test_sentence_batches_of_a_stream_match_sequence_batches(bucket):
+    tokens, tags = _sentences()
+    dataset = tf.data.Dataset.from_tensor_slices((
+        tf.ragged.constant(tokens), tf.ragged.constant(tags, tf.int32),
+    )).map(lambda words, ids: (words, ids))
+
+    def batches(made):
+        return [(x.tolist(), y.tolist()) for x, y in _batches(made)]
+
+    for shuffle in (False, True):
+        streamed = pipeline.sentence_batches(
+            dataset, 2, longest=3, bucket=bucket, shuffle=shuffle, seed=4,
+            buffer=4)
+        listed = pipeline.sequence_batches(
+            tokens, tags, 2, bucket=bucket, shuffle=shuffle, seed=4)
+        assert batches(streamed) == batches(listed)
 
 
 def test_sequence_batches_reject_misaligned_tags():

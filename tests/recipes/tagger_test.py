@@ -223,14 +223,23 @@ def test_export_answers_bad_input(exported, signature, inputs, shape):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fraction, validated", [(0.25, True), (0.0, False)])
-def test_without_a_dev_file_validation_comes_from_train(tmp_path, fraction,
-                                                        validated):
+def test_without_a_dev_file_validation_comes_from_train(
+        tmp_path, monkeypatch, fraction, validated):
     for split, rows in (("train", SENTENCES * 3), ("test", SENTENCES)):
         write_conll(tmp_path / f"{split}.txt", rows)
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("the recipe loaded the corpus into memory")
+
+    # The sentences stream from the records the recipe writes.
+    monkeypatch.setattr(conll, "load", no_load)
+    monkeypatch.setattr(conll, "load_local", no_load)
     metrics = tagger.train_and_evaluate(
         tiny_config(str(tmp_path), validation_fraction=fraction),
         str(tmp_path / "w"),
     )
+    assert sorted(os.listdir(tmp_path / "w" / "data")) == [
+        "test.tfrecord", "train.tfrecord"]
     assert ("validation_token_accuracy" in metrics) == validated
     assert 0.0 <= metrics["test_token_accuracy"] <= 1.0
 

@@ -1,7 +1,9 @@
 """Tagged sentences for the tagger: CoNLL column files or tensorflow-datasets.
 
 `load(data)` returns train, dev and test sentences as lists of token strings
-with lists of tag strings of the same lengths, and says where they came from.
+with lists of tag strings of the same lengths, and says where they came from;
+`stream(data, folder)` gives the same sentences as datasets that read them
+from TFRecord files it writes in `folder`.
 `--data` may be:
 
 * `conll2003`, the tensorflow-datasets CoNLL-2003 English data; `tfds_tags`
@@ -28,6 +30,9 @@ import numbers
 import os
 import re
 
+import tensorflow as tf
+
+from zoo.data import records
 from zoo.data import sources
 
 TFDS_NAMES = ("conll2003",)
@@ -101,8 +106,8 @@ def _malformed(path, number, line, problem):
     return MalformedLineError(f"{path}:{number}: {problem}: {shown!r}")
 
 
-def read_conll(path, tag_column=-1):
-    """Reads the sentences of a CoNLL column file.
+def iter_conll(path, tag_column=-1):
+    """Yields the sentences of a CoNLL column file as it reads them.
 
     Args:
         path: A UTF-8 text file (a byte order mark and CRLF line ends are
@@ -111,10 +116,9 @@ def read_conll(path, tag_column=-1):
             columns: 1 is the second column, -1 the last. Column 0 is the
             token and cannot be the tag.
 
-    Returns:
-        `(tokens, tags)`: lists of sentences, each a list of `str`, with
-        `len(tokens[i]) == len(tags[i])`. Both are empty for a file without
-        sentences.
+    Yields:
+        `(tokens, tags)` per sentence: two lists of `str` of one length.
+        A file without sentences yields nothing.
 
     Raises:
         ValueError: `tag_column` is 0 or not an integer.
@@ -127,16 +131,8 @@ def read_conll(path, tag_column=-1):
     _check_tag_column(tag_column)
     tag_column = int(tag_column)
     needed = _columns_needed(tag_column)
-    all_tokens, all_tags = [], []
     tokens, tags = [], []
     width = None  # (columns, line) of the first token line.
-
-    def end_sentence():
-        if tokens:
-            all_tokens.append(list(tokens))
-            all_tags.append(list(tags))
-            tokens.clear()
-            tags.clear()
 
     # Binary, so that only "\n" ends a line (a stray "\r" inside a line
     # is no line break but an error) and a bad byte can be placed on its
@@ -149,8 +145,10 @@ def read_conll(path, tag_column=-1):
             if problem:
                 raise MalformedLineError(f"{path}:{number}: {problem}")
             line = line.rstrip("\r\n")
-            if not line.strip(_WHITESPACE):
-                end_sentence()  # A blank line.
+            if not line.strip(_WHITESPACE):  # A blank line ends a sentence.
+                if tokens:
+                    yield tokens, tags
+                    tokens, tags = [], []
                 continue
             if "\r" in line.strip(_WHITESPACE):
                 # Old Mac line ends would make the whole file one line.
@@ -163,7 +161,9 @@ def read_conll(path, tag_column=-1):
             else:
                 columns = _SPACES.split(line.strip(_WHITESPACE))
             if columns[0] == DOCSTART:
-                end_sentence()
+                if tokens:
+                    yield tokens, tags
+                    tokens, tags = [], []
                 continue
             problem = None
             if len(columns) < needed:
@@ -186,8 +186,21 @@ def read_conll(path, tag_column=-1):
                 width = (len(columns), number)
             tokens.append(columns[0])
             tags.append(columns[tag_column])
-    end_sentence()
-    return all_tokens, all_tags
+    if tokens:
+        yield tokens, tags
+
+
+def read_conll(path, tag_column=-1):
+    """The sentences of a CoNLL column file (see `iter_conll`).
+
+    Returns:
+        `(tokens, tags)`: lists of sentences, each a list of `str`, with
+        `len(tokens[i]) == len(tags[i])`. Both are empty for a file without
+        sentences.
+    """
+    _check_tag_column(tag_column)
+    sentences = list(iter_conll(path, tag_column))
+    return [t for t, _ in sentences], [t for _, t in sentences]
 
 
 def _find_split_files(directory):
@@ -217,6 +230,94 @@ def _find_split_files(directory):
     return found
 
 
+def _split_files(directory, tag_column):
+    """`{split: path or None}` of a folder, after `load_local`'s checks."""
+    _check_tag_column(tag_column)
+    if os.path.isfile(directory):
+        raise NotADirectoryError(
+            f"{directory} is a file; tagging data is a folder holding train, "
+            "test and optionally dev files in CoNLL column format (such as "
+            "train.txt, dev.txt, test.txt)"
+        )
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{directory} does not exist")
+    return _find_split_files(directory)
+
+
+def _local_readers(directory, tag_column):
+    """`(source, {split: (sentences or None, error if empty)})` of a folder.
+
+    `sentences` is an `iter_conll` generator (None for a missing dev
+    file); `error if empty` is what to raise when a required split yields
+    no sentence.
+    """
+    paths = _split_files(directory, tag_column)
+    names = ", ".join(os.path.basename(p) for p in paths.values() if p)
+    return f"local {directory} ({names})", {
+        split: (
+            iter_conll(path, tag_column) if path else None,
+            ValueError(
+                f"{path}: no sentences; expected one `token<TAB>tag` (or "
+                "space-separated) line per token and a blank line after "
+                "each sentence"
+            ),
+        )
+        for split, path in paths.items()
+    }
+
+
+def _tfds_readers(data, tfds_tags, tfds_data_dir):
+    """`_local_readers` for a tensorflow-datasets name."""
+    if data not in TFDS_NAMES:
+        raise ValueError(
+            f"--data={data!r} is neither an existing folder nor a supported "
+            f"tensorflow-datasets name (supported: {', '.join(TFDS_NAMES)})"
+        )
+    datasets = sources.tfds_datasets(
+        data, TFDS_SPLITS, data_dir=tfds_data_dir, as_supervised=False,
+        local_hint="For tagging, --data may also be a folder of CoNLL "
+        "column files: train.txt, test.txt and optionally dev.txt, one "
+        "`token<TAB>tag` line per token, a blank line after each sentence.",
+    )
+    import tensorflow_datasets as tfds
+
+    info = tfds.builder(data, data_dir=tfds_data_dir).info
+    tag_names = list(info.features[tfds_tags].names)
+    source = f"tensorflow-datasets {data} ({tfds_tags})"
+    readers = {}
+    for split, dataset in zip(TFDS_SPLITS, datasets):
+        where = f"{source} {split} split"
+        readers[split] = (_iter_tfds(dataset, tag_names, tfds_tags, where),
+                          ValueError(f"{where}: no sentences"))
+    return source, readers
+
+
+def _readers(data, tag_column, tfds_tags, tfds_data_dir):
+    """`_local_readers` of a folder or `_tfds_readers` of a name."""
+    _check_tag_column(tag_column)
+    if tfds_tags not in TFDS_TAGS:
+        raise ValueError(
+            "Received an invalid value for argument `tfds_tags`, expected one "
+            f"of {', '.join(TFDS_TAGS)}, got {tfds_tags!r}"
+        )
+    if sources.is_local(data):
+        return _local_readers(os.path.expanduser(data), tag_column)
+    return _tfds_readers(data, tfds_tags, tfds_data_dir)
+
+
+def _splits(source, readers):
+    """A `Splits` of every sentence `readers` yield."""
+    columns = {}
+    for split, (sentences, empty) in readers.items():
+        found = list(sentences) if sentences else []
+        if split in REQUIRED_SPLITS and not found:
+            raise empty
+        columns[split] = [t for t, _ in found], [t for _, t in found]
+    return Splits(
+        *columns["train"], *columns["dev"], *columns["test"], source=source
+    )
+
+
 def load_local(directory, tag_column=-1):
     """Loads the train, dev and test files of a folder.
 
@@ -235,35 +336,11 @@ def load_local(directory, tag_column=-1):
         NotADirectoryError: `directory` is a file.
         MalformedLineError: A malformed line (see `read_conll`).
     """
-    _check_tag_column(tag_column)
-    if os.path.isfile(directory):
-        raise NotADirectoryError(
-            f"{directory} is a file; tagging data is a folder holding train, "
-            "test and optionally dev files in CoNLL column format (such as "
-            "train.txt, dev.txt, test.txt)"
-        )
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{directory} does not exist")
-    paths = _find_split_files(directory)
-    columns = {}
-    for split, path in paths.items():
-        columns[split] = read_conll(path, tag_column) if path else ([], [])
-        if split in REQUIRED_SPLITS and not columns[split][0]:
-            raise ValueError(
-                f"{path}: no sentences; expected one `token<TAB>tag` (or "
-                "space-separated) line per token and a blank line after each "
-                "sentence"
-            )
-    names = ", ".join(os.path.basename(p) for p in paths.values() if p)
-    return Splits(
-        *columns["train"], *columns["dev"], *columns["test"],
-        source=f"local {directory} ({names})",
-    )
+    return _splits(*_local_readers(directory, tag_column))
 
 
-def _tfds_split(dataset, tag_names, tfds_tags, where):
-    """Decoded `(tokens, tags)` of a dataset of conll2003 feature dicts."""
-    all_tokens, all_tags = [], []
+def _iter_tfds(dataset, tag_names, tfds_tags, where):
+    """Decoded `(tokens, tags)` of each conll2003 feature dict of `dataset`."""
     for index, example in enumerate(dataset.as_numpy_iterator()):
         tokens = [t.decode("utf-8", "replace") for t in example["tokens"]]
         ids = example[tfds_tags]
@@ -280,9 +357,7 @@ def _tfds_split(dataset, tag_names, tfds_tags, where):
                     f"the {len(tag_names)} {tfds_tags!r} tag names"
                 )
             tags.append(tag_names[i])
-        all_tokens.append(tokens)
-        all_tags.append(tags)
-    return all_tokens, all_tags
+        yield tokens, tags
 
 
 def load(data, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
@@ -310,36 +385,80 @@ def load(data, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
         FileNotFoundError, NotADirectoryError, MalformedLineError: Bad local
             data (see `load_local`).
     """
-    _check_tag_column(tag_column)
-    if tfds_tags not in TFDS_TAGS:
-        raise ValueError(
-            "Received an invalid value for argument `tfds_tags`, expected one "
-            f"of {', '.join(TFDS_TAGS)}, got {tfds_tags!r}"
-        )
-    if sources.is_local(data):
-        return load_local(os.path.expanduser(data), tag_column)
-    if data not in TFDS_NAMES:
-        raise ValueError(
-            f"--data={data!r} is neither an existing folder nor a supported "
-            f"tensorflow-datasets name (supported: {', '.join(TFDS_NAMES)})"
-        )
-    datasets = sources.tfds_datasets(
-        data, TFDS_SPLITS, data_dir=tfds_data_dir, as_supervised=False,
-        local_hint="For tagging, --data may also be a folder of CoNLL "
-        "column files: train.txt, test.txt and optionally dev.txt, one "
-        "`token<TAB>tag` line per token, a blank line after each sentence.",
-    )
-    import tensorflow_datasets as tfds
+    return _splits(*_readers(data, tag_column, tfds_tags, tfds_data_dir))
 
-    info = tfds.builder(data, data_dir=tfds_data_dir).info
-    tag_names = list(info.features[tfds_tags].names)
-    source = f"tensorflow-datasets {data} ({tfds_tags})"
-    columns = {}
-    for split, dataset in zip(TFDS_SPLITS, datasets):
-        where = f"{source} {split} split"
-        columns[split] = _tfds_split(dataset, tag_names, tfds_tags, where)
-        if split in REQUIRED_SPLITS and not columns[split][0]:
-            raise ValueError(f"{where}: no sentences")
-    return Splits(
-        *columns["train"], *columns["dev"], *columns["test"], source=source
-    )
+
+@dataclasses.dataclass
+class Streams:
+    """Sentences read from disk as they are used, per split.
+
+    `train`, `dev` and `test` are datasets of `(tokens [n], tags [n])`
+    string vectors (`dev` is None without a dev split); `tag_names` are
+    the tags of every split, sorted; `longest` is the token count of the
+    longest sentence.
+    """
+
+    train: tf.data.Dataset
+    train_size: int
+    dev: tf.data.Dataset
+    dev_size: int
+    test: tf.data.Dataset
+    test_size: int
+    tag_names: list
+    longest: int
+    source: str
+
+
+COLUMNS = {"tokens": records.Column("string", sequence=True),
+           "tags": records.Column("string", sequence=True)}
+
+
+def stream(data, folder, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
+    """Streams tagged sentences from a local folder or tensorflow-datasets.
+
+    Every split is read once, with `load`'s checks, into a TFRecord file
+    in `folder`; the sentences then stream from there. What stays in
+    memory is the tag set and each split's size.
+
+    Args:
+        folder: Where the TFRecord files are written.
+        Others: As for `load`.
+
+    Returns:
+        A `Streams` of the sentences `load` gives, in their order.
+
+    Raises:
+        As `load`.
+    """
+    source, readers = _readers(data, tag_column, tfds_tags, tfds_data_dir)
+    tally, found = _Tally(), {}
+    for split, (sentences, empty) in readers.items():
+        if sentences is None:
+            found[split] = None, 0
+            continue
+        path = os.path.join(folder, f"{split}.tfrecord")
+        count = records.write(path, tally.rows(sentences), COLUMNS,
+                              what="sentences")
+        if split in REQUIRED_SPLITS and not count:
+            raise empty
+        found[split] = records.read(path, COLUMNS, count).map(
+            lambda row: (row["tokens"], row["tags"])), count
+    return Streams(*found["train"], *found["dev"], *found["test"],
+                   tag_names=sorted(tally.tags), longest=tally.longest,
+                   source=source)
+
+
+class _Tally:
+    """What streaming keeps of a corpus: its tag set and longest sentence."""
+
+    def __init__(self):
+        self.tags = set()
+        self.longest = 0
+
+    def rows(self, sentences):
+        """`records` rows of `(tokens, tags)` sentences, tallied as they
+        pass."""
+        for tokens, tags in sentences:
+            self.tags.update(tags)
+            self.longest = max(self.longest, len(tokens))
+            yield {"tokens": tokens, "tags": tags}

@@ -1,7 +1,9 @@
 """Labelled texts for classification: local TSV/CSV, aclImdb folders, tfds.
 
-`load(data)` returns train and test texts with string labels and says where
-they came from. `--data` may be:
+`load(data)` returns train and test texts with integer labels and says
+where they came from; `stream(data, folder)` gives the same examples as
+datasets, which read a local corpus from TFRecord files it writes in
+`folder`. `--data` may be:
 
 * a tensorflow-datasets name (`imdb_reviews`);
 * a `.tsv`/`.csv` file of `label, text` rows (header optional; labels may be

@@ -63,8 +63,7 @@ def split_stream(dataset, held):
     """Splits `dataset` by the flags `held` (one per example, in order).
 
     Examples are picked `CHUNK` at a time (a per-example filter costs
-    several times more), so they must batch: tensors of one shape, such
-    as serialized records (`zoo.data.records.serialized`).
+    several times more); they may differ in shape, e.g. sentences.
 
     Returns:
         `(kept, held_out)`: two datasets like `dataset`, each in its
@@ -77,12 +76,16 @@ def split_stream(dataset, held):
     held = np.asarray(held, bool)
     _check_size(dataset, len(held), f"{len(held)} flags were given")
     chunks = tf.data.Dataset.zip(
-        dataset, tf.data.Dataset.from_tensor_slices(held)).batch(CHUNK)
+        dataset, tf.data.Dataset.from_tensor_slices(held)).ragged_batch(CHUNK)
 
     def part(validation, count):
         return chunks.map(lambda examples, flags: tf.nest.map_structure(
-            lambda t: tf.boolean_mask(t, flags == validation), examples,
-        )).unbatch().apply(
+            lambda t: tf.ragged.boolean_mask(t, flags == validation),
+            examples,
+        )).unbatch().map(
+            # Ragged of rank 0 after `unbatch`: plain tensors again.
+            lambda *example: example[0] if len(example) == 1 else example,
+        ).apply(
             # Known again after the masks: Keras can count the steps.
             tf.data.experimental.assert_cardinality(count))
 
@@ -309,21 +312,38 @@ def sequence_batches(
     )
     starts = np.cumsum(lengths) - lengths
     # One element per sentence: its slice of the flat token and tag arrays.
-    dataset = tf.data.Dataset.from_tensor_slices((starts, lengths))
-    if shuffle:
-        dataset = dataset.shuffle(len(lengths), seed=seed)
-    dataset = dataset.map(
+    dataset = tf.data.Dataset.from_tensor_slices((starts, lengths)).map(
         lambda start, length: (
             flat_tokens[start:start + length], flat_tags[start:start + length]
         ),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
     )
+    return sentence_batches(
+        dataset, batch_size, int(lengths.max(initial=0)), bucket=bucket,
+        shuffle=shuffle, seed=seed, tag_padding=tag_padding,
+        buffer=max(1, len(lengths)),
+    )
+
+
+def sentence_batches(dataset, batch_size, longest, bucket=True,
+                     shuffle=False, seed=0, tag_padding=-1,
+                     buffer=SHUFFLE_BUFFER):
+    """`sequence_batches` of a dataset of `(tokens [n], tags [n])` sentences.
+
+    Args:
+        dataset: Sentences: string tokens and int32 tag ids of one length.
+        longest: Tokens of the longest sentence (at least), which bounds
+            the length buckets.
+        shuffle: Reshuffle every epoch, reproducibly for a `seed`: each
+            sentence is drawn at random from the next `buffer` (and the
+            batches are mixed too).
+    """
+    if shuffle:
+        dataset = dataset.shuffle(buffer, seed=seed)
     padding = (tf.constant(""), tf.constant(tag_padding, tf.int32))
-    if bucket and len(lengths):
+    if bucket:
         dataset = _bucket(
-            dataset, lambda words, labels: tf.shape(words)[0],
-            int(lengths.max()) + 1, batch_size, shuffle, seed, padding,
+            dataset, lambda words, labels: tf.shape(words)[0], longest + 1,
+            batch_size, shuffle, seed, padding,
         )
     else:
         dataset = dataset.padded_batch(batch_size, padding_values=padding)

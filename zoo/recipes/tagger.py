@@ -4,7 +4,8 @@ r"""Bidirectional sequence tagger: tokens in, one tag per token out.
 
 Part-of-speech tagging, chunking or named entities, from CoNLL column
 files (`--data=DIR` with `train`, `dev` and `test` files; `--tag_column`
-picks the column) or tensorflow-datasets `conll2003` (`--tfds_tags`).
+picks the column) or tensorflow-datasets `conll2003` (`--tfds_tags`),
+read once into TFRecord files in `<workdir>/data` that training streams.
 Each token is a lower-cased word embedding joined to character features
 (`zoo.layers.CharCNN`, which is what recognizes unseen words); a
 bidirectional recurrent encoder reads the sentence, and either a
@@ -31,6 +32,7 @@ from zoo import metrics as zoo_metrics
 from zoo import training
 from zoo.data import conll
 from zoo.data import pipeline
+from zoo.data import records
 from zoo.layers import crf as crf_lib
 from zoo.layers import text as text_lib
 from zoo.layers import tokens as token_layers
@@ -116,7 +118,8 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def make_vocabularies(config, train_tokens):
-    """The in-model lookups, adapted to the training sentences.
+    """The in-model lookups, adapted to the training sentences (an
+    iterable of token lists, read once per lookup).
 
     Returns:
         A dict: `words` (`zoo.layers.TokensToIds`) and, when
@@ -288,9 +291,16 @@ def evaluate(model, batches, tag_names, prefix="test"):
     return results
 
 
-def _tag_ids(sentences, tag_names):
-    index = {name: i for i, name in enumerate(tag_names)}
-    return [[index[t] for t in s] for s in sentences]
+class _TokenLists:
+    """The tokens of a dataset of `(tokens, tags)` sentences, as lists of
+    `str`: read from the dataset anew by each iteration."""
+
+    def __init__(self, sentences):
+        self.sentences = sentences
+
+    def __iter__(self):
+        for tokens, _ in self.sentences.as_numpy_iterator():
+            yield [t.decode("utf-8") for t in tokens]
 
 
 @training.distributed
@@ -311,56 +321,56 @@ def train_and_evaluate(config, workdir, callbacks=()):
     if finished is not None:
         return finished
     training.set_seed(config.seed)
-    splits = conll.load(
+    streams = conll.stream(
         config.data,
+        training.records_folder(workdir),
         tag_column=config.tag_column,
         tfds_tags=config.tfds_tags,
         tfds_data_dir=config.tfds_data_dir or None,
     )
-    train = (splits.train_tokens, splits.train_tags)
-    validation = (splits.dev_tokens, splits.dev_tags)
-    if not validation[0]:
+    train, train_size = streams.train, streams.train_size
+    validation, validation_size = streams.dev, streams.dev_size
+    if validation is None:
         # No dev split: carve one from the training sentences.
-        train, validation = pipeline.split_validation_lists(
-            train, config.validation_fraction, seed=config.seed
+        train, validation, train_size = pipeline.split_validation_stream(
+            train, train_size, config.validation_fraction, seed=config.seed
         )
+        validation_size = streams.train_size - train_size
     # The tag set is the task's label space: every tag of every split, so a
     # tag missing from training still counts (as an error) when tested.
-    tag_names = sorted(
-        {t for split in (train[1], validation[1], splits.test_tags)
-         for sentence in split for t in sentence}
-    )
+    tag_names = streams.tag_names
     logging.info(
         "Data: %s (%d train, %d validation, %d test sentences; %d tags)",
-        splits.source, len(train[0]), len(validation[0]),
-        len(splits.test_tokens), len(tag_names),
+        streams.source, train_size, validation_size, streams.test_size,
+        len(tag_names),
     )
 
-    def batches(pair, shuffle=False):
-        tokens, tags = pair
-        return pipeline.sequence_batches(
-            tokens, _tag_ids(tags, tag_names),
-            training.global_batch_size(config),
+    def batches(sentences, shuffle=False):
+        names = tf.constant(tag_names)
+        return pipeline.sentence_batches(
+            sentences.map(lambda tokens, tags: (
+                tokens, tf.cast(records.index_of(tags, names), tf.int32))),
+            training.global_batch_size(config), streams.longest,
             bucket=config.bucket, shuffle=shuffle, seed=config.seed,
         )
 
-    vocabularies = make_vocabularies(config, train[0])
+    vocabularies = make_vocabularies(config, _TokenLists(train))
     model = build_model(config, vocabularies, len(tag_names))
-    compile_tagger(model, config, len(train[0]))
+    compile_tagger(model, config, train_size)
     padding = zoo_callbacks.PaddingLogger(model.get_layer("padding_monitor"))
     run = training.fit(
         model, batches(train, shuffle=True),
-        batches(validation) if validation[0] else None,
+        batches(validation) if validation_size else None,
         config, workdir, [padding, *callbacks],
     )
     validated = (
         evaluate(model, batches(validation), tag_names, prefix="validation")
-        if validation[0] else {}
+        if validation_size else {}
     )
     history = run["history"]
     return training.finish(
         model,
-        batches((splits.test_tokens, splits.test_tags)),
+        batches(streams.test),
         run,
         config,
         workdir,
@@ -368,7 +378,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
         serving_endpoints(model, tag_names),
         evaluate=lambda m, data: evaluate(m, data, tag_names),
         **validated,
-        data=splits.source,
+        data=streams.source,
         tag_names=tag_names,
         padded_fraction=history.get("padded_fraction", []),
         epoch_seconds=history.get("epoch_seconds", []),
