@@ -550,6 +550,31 @@ def test_fit_vocabulary_min_count_leaves_rare_tokens_out_of_vocabulary():
     assert everything == ["a", "b", "c", "d"]
 
 
+def test_fit_vocabulary_reads_a_generator_or_dataset_a_batch_at_a_time():
+    texts = ["a b a", "c a b", "d", "b"]
+    _, listed = _fit(texts, min_count=2)
+    read = []
+
+    def generator():
+        for text in texts:
+            read.append(text)
+            yield text
+
+    layer = TextToIds(max_tokens=10, max_length=5)
+    batches = []
+    original = layer.standardize
+    # Each batch is standardized when read, before the next is taken.
+    layer.standardize = lambda batch: (
+        batches.append((batch.numpy().tolist(), len(read))), original(batch)
+    )[1]
+    assert layer.fit_vocabulary(generator(), min_count=2,
+                                batch_size=3) == listed
+    assert batches == [([b"a b a", b"c a b", b"d"], 3), ([b"b"], 4)]
+    _, streamed = _fit(tf.data.Dataset.from_tensor_slices(texts), min_count=2,
+                       batch_size=3)
+    assert streamed == listed
+
+
 def test_fit_vocabulary_orders_by_count_then_string():
     _, vocabulary = _fit(
         ["c a b c d", "B"], layer_kwargs=dict(lowercase=False)

@@ -2,6 +2,7 @@
 
 import collections
 import functools
+import itertools
 import unicodedata
 
 import keras
@@ -13,6 +14,17 @@ from zoo import utils
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+def _string_batches(texts, batch_size):
+    """String tensors `[<= batch_size]` of an iterable or a dataset of
+    strings, read as they are needed."""
+    if isinstance(texts, tf.data.Dataset):
+        yield from texts.batch(batch_size)
+        return
+    texts = iter(texts)
+    while batch := list(itertools.islice(texts, batch_size)):
+        yield tf.constant(batch, tf.string)
+
+
 class TextToIds(keras.layers.Layer):
     """Tokenization and vocabulary lookup for raw strings.
 
@@ -135,7 +147,8 @@ class TextToIds(keras.layers.Layer):
         `max_tokens` entries in all.
 
         Args:
-            texts: Iterable of strings.
+            texts: Strings: an iterable (read once, `batch_size` at a
+                time) or a `tf.data.Dataset`.
             min_count: Positive integer.
             reserved: Distinct non-empty tokens without whitespace placed
                 first, as given (not standardized), e.g. `["<s>", "</s>"]`.
@@ -165,13 +178,10 @@ class TextToIds(keras.layers.Layer):
                 f"distinct tokens without whitespace other than "
                 f"{sorted(unusable)}, got {reserved!r}"
             )
-        split = self._split
         counts = collections.Counter()
-        texts = list(texts)
-        for start in range(0, len(texts), batch_size):
-            batch = tf.constant(texts[start:start + batch_size], tf.string)
-            tokens = split(self.standardize(batch)).flat_values.numpy()
-            counts.update(tokens)
+        for batch in _string_batches(texts, batch_size):
+            counts.update(
+                self._split(self.standardize(batch)).flat_values.numpy())
         # A corpus token spelled like the unknown entry stays unknown.
         taken = set(reserved) | {UNKNOWN}
         ranked = sorted(
