@@ -5,7 +5,9 @@ import os
 import re
 import time
 
+import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from zoo import testing
@@ -105,6 +107,83 @@ def test_too_few_pairs_and_folders_are_rejected(tmp_path):
         pairs.load(str(tmp_path))
 
 
+def _pairs_of(streams):
+    """The train and test pairs of a `Streams`, as `(source, target)` str."""
+    return [list(zip(*pairs.as_lists(split)))
+            for split in (streams.train, streams.test)]
+
+
+@pytest.mark.parametrize("options", [
+    dict(test_size=10, seed=3),
+    dict(reverse=True, max_words=4, test_size=5),
+], ids=["plain", "reverse-max_words"])
+def test_stream_holds_out_the_pairs_load_holds_out(tmp_path, options):
+    path = write_pairs(tmp_path / "pairs.tsv", _many(30))
+    streams = pairs.stream(path, str(tmp_path / "data"), **options)
+    splits = pairs.load(path, **options)
+    train, test = _pairs_of(streams)
+    assert sorted(test) == sorted(zip(splits.test_sources,
+                                      splits.test_targets))
+    assert sorted(train) == sorted(zip(splits.train_sources,
+                                       splits.train_targets))
+    # In the file's order, with their sizes known.
+    order = [int(s.split()[1]) for s, _ in train]
+    assert order == sorted(order)
+    assert (streams.train_size, streams.test_size) == (len(train), len(test))
+    assert int(streams.train.cardinality()) == len(train)
+    assert int(streams.test.cardinality()) == len(test)
+    assert streams.source == splits.source
+    assert os.listdir(tmp_path / "data") == [pairs.RECORDS_FILE]
+
+
+def test_stream_reads_the_file_once_and_streams_its_records(
+    tmp_path, monkeypatch
+):
+    path = write_pairs(tmp_path / "pairs.tsv", _many(12))
+    opened = []
+    numbered_lines = pairs._numbered_lines
+    monkeypatch.setattr(pairs, "_numbered_lines",
+                        lambda p: opened.append(p) or numbered_lines(p))
+    streams = pairs.stream(path, str(tmp_path / "data"), test_size=2)
+    first = _pairs_of(streams)
+    # The pairs file changes: the streams read the records written.
+    write_pairs(tmp_path / "pairs.tsv", _many(3))
+    assert _pairs_of(streams) == first
+    assert opened == [path]
+    # A stream of other options replaces the records.
+    again = pairs.stream(path, str(tmp_path / "data"), test_size=1)
+    assert (again.train_size, again.test_size) == (2, 1)
+
+
+def test_stream_keeps_the_text_of_pairs_as_written(tmp_path):
+    rows = [("Ça va?", "¿Qué tal?"), ("a  b\u00a0c", "漢字 ☃"),
+            ("x", "y")]
+    path = write_pairs(tmp_path / "pairs.tsv",
+                       [f"{s}\t{t}" for s, t in rows])
+    streams = pairs.stream(path, str(tmp_path / "data"), test_size=1)
+    train, test = _pairs_of(streams)
+    assert sorted(train + test) == sorted(rows)
+    assert streams.train.element_spec == (tf.TensorSpec([], tf.string),) * 2
+
+
+def test_word_counts_split_like_python():
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    assert len(spaces) == 29  # Unicode's whitespace, as Python sees it.
+    texts = ["", " ", "a", "a b", "\u200bab", "é ü  ", "\xff"] + [
+        f" a{space}b{space}" for space in spaces
+    ]
+    np.testing.assert_array_equal(
+        pairs.word_counts(tf.constant(texts)),
+        [len(text.split()) for text in texts],
+    )
+
+
+def test_stream_rejects_a_folder_before_writing(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder; expected a file"):
+        pairs.stream(str(tmp_path), str(tmp_path / "data"))
+    assert not os.path.exists(tmp_path / "data")
+
+
 def test_tfds_pairs_on_mock_data(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
     with tfds.testing.mock_data(num_examples=6):
@@ -116,11 +195,46 @@ def test_tfds_pairs_on_mock_data(tmp_path, monkeypatch):
     assert splits.source == "tensorflow-datasets ted_hrlr_translate/pt_to_en"
 
 
-def test_tfds_offline_says_how_to_provide_data(tmp_path):
+@pytest.mark.parametrize("reverse", [False, True])
+def test_stream_tfds_filters_like_python(tmp_path, monkeypatch, reverse):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    folder = str(tmp_path / "data")
+    with tfds.testing.mock_data(num_examples=12):
+        every = pairs.stream("ted_hrlr_translate/pt_to_en", folder,
+                             tfds_data_dir=str(tmp_path))
+        streams = pairs.stream("ted_hrlr_translate/pt_to_en", folder,
+                               reverse=reverse, max_words=5,
+                               tfds_data_dir=str(tmp_path))
+        loaded = pairs.load("ted_hrlr_translate/pt_to_en", reverse=reverse,
+                            max_words=5, tfds_data_dir=str(tmp_path))
+        for split, kept, size in zip(
+            _pairs_of(every), _pairs_of(streams),
+            (streams.train_size, streams.test_size),
+        ):
+            expected = [
+                (t, s) if reverse else (s, t) for s, t in split
+                if len(s.split()) <= 5 and len(t.split()) <= 5
+            ]
+            assert 0 < len(expected) < len(split)  # The filter has work.
+            assert kept == expected and size == len(kept)
+        assert kept == list(zip(loaded.test_sources, loaded.test_targets))
+        assert int(streams.train.cardinality()) == streams.train_size
+    assert streams.source == (
+        "tensorflow-datasets ted_hrlr_translate/pt_to_en"
+        + (" (reversed)" if reverse else ""))
+    assert not os.path.exists(folder)  # tfds' own files are streamed.
+
+
+@pytest.mark.parametrize("read", [pairs.load, pairs.stream])
+def test_tfds_offline_says_how_to_provide_data(tmp_path, read):
     start = time.monotonic()
     with pytest.raises(sources.DataUnavailableError,
                        match=r"--data=PATH.*`source<TAB>target` lines"):
-        pairs.load("ted_hrlr_translate/pt_to_en", tfds_data_dir=str(tmp_path))
+        if read is pairs.stream:
+            read("ted_hrlr_translate/pt_to_en", str(tmp_path / "data"),
+                 tfds_data_dir=str(tmp_path))
+        else:
+            read("ted_hrlr_translate/pt_to_en", tfds_data_dir=str(tmp_path))
     assert time.monotonic() - start < 10
 
 
@@ -243,6 +357,36 @@ MALFORMED_FILES = [
 
 @pytest.mark.parametrize("call, files, outcome, kwargs", MALFORMED_FILES)
 def test_malformed_files_end_in_a_defined_outcome(
+    tmp_path, call, files, outcome, kwargs
+):
+    check_malformed_files(tmp_path, call, files, outcome, **kwargs)
+
+
+def _stream_local(path, **kwargs):
+    """`stream_local`, writing its records next to the case's files."""
+    folder = os.path.join(os.path.dirname(path), "records")
+    return pairs.stream_local(path, folder, **kwargs)
+
+
+def _stream_case(case):
+    """A `MALFORMED_FILES` case run through `stream_local`: refused alike,
+    or, for a file that reads, the same pairs (all for training)."""
+    call, files, outcome, kwargs = case.values
+    if isinstance(outcome, Returns):
+        # No pairs: `read_pairs` returns none; a stream refuses the file,
+        # as `load_local` does.
+        if outcome.expected == ([], []):
+            outcome = Raises(MalformedPairError, NO_PAIRS)
+        else:
+            outcome = Returns(outcome.expected, view=lambda streams:
+                              pairs.as_lists(streams.train))
+            kwargs = {**kwargs, "test_size": 0}
+    return pytest.param(_stream_local, files, outcome, kwargs, id=case.id)
+
+
+@pytest.mark.parametrize("call, files, outcome, kwargs",
+                         [_stream_case(case) for case in MALFORMED_FILES])
+def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, **kwargs)

@@ -485,6 +485,32 @@ def test_id_sequence_batches_reshuffle_per_epoch_and_seed():
     assert first == again and first[0] != first[1]
 
 
+ID_SEQUENCES = (
+    [[5, 6, 7], [8], [9, 10], [11, 12, 13, 14], [15], [16, 17], [18, 19, 20]],
+    [[21, 22], [23, 24, 25], [26], [27, 28], [29, 30, 31, 32, 33], [34], [35]],
+)
+
+
+def _tuples(dataset):
+    return [tuple(x.numpy().tolist() for x in batch) for batch in dataset]
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_id_sequence_stream_batches_like_id_sequence_batches(bucket, shuffle):
+    rows = list(zip(*ID_SEQUENCES))
+    dataset = tf.data.Dataset.from_generator(
+        lambda: rows, output_signature=(
+            tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)),
+    ).apply(tf.data.experimental.assert_cardinality(len(rows)))
+    options = dict(bucket=bucket, shuffle=shuffle, seed=3)
+    streamed = pipeline.id_sequence_stream(dataset, 2, longest=5, **options)
+    listed = pipeline.id_sequence_batches(ID_SEQUENCES, 2, **options)
+    epochs = [_tuples(streamed) for _ in range(2)]
+    assert epochs == [_tuples(listed) for _ in range(2)]
+    assert (epochs[0] != epochs[1]) == shuffle  # Reshuffled every epoch.
+
+
 def test_id_sequence_batches_of_nothing_are_empty():
     assert list(pipeline.id_sequence_batches(([], []), batch_size=2)) == []
 

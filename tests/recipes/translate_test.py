@@ -145,6 +145,8 @@ def test_end_to_end_moves_every_weight(runs, attention):
     assert metrics["wall_seconds"] > 0 and len(metrics["epoch_seconds"]) == 1
     assert metrics["validation_loss"] > 0  # There was a validation split.
     assert ("export_path" in metrics) == (attention in EXPORTED)
+    # The pairs were streamed from the records written as the file was read.
+    assert os.listdir(os.path.join(run.workdir, "data")) == ["pairs.tfrecord"]
 
     with open(os.path.join(run.workdir, "translations.tsv"),
               encoding="utf-8") as f:
@@ -452,6 +454,42 @@ def test_teacher_forcing_batches_shift_the_target():
             assert not t_in[n:].any() and not t_out[n:].any()  # Padding.
             seen.append(s)
     assert sorted(seen) == sorted(source_ids)
+
+
+def _batches(dataset):
+    return [tuple(x.numpy().tolist() for x in batch) for batch in dataset]
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_pair_batches_are_the_teacher_forcing_batches_of_the_ids(bucket):
+    config = tiny_config("unused", batch_size=4, bucket=bucket, max_length=4)
+    source_layer, target_layer = translate.make_vocabularies(
+        config, SOURCES, iter(TARGETS))
+    streamed = _batches(translate.pair_batches(
+        config, tf.data.Dataset.from_tensor_slices((SOURCES, TARGETS)),
+        source_layer, target_layer,
+    ).map(lambda inputs, target_out: (*inputs, target_out)))
+
+    def ids(layer, texts):  # Without padding, as lists.
+        return [[i for i in row if i] for row in
+                layer(tf.constant(texts)).numpy().tolist()]
+
+    listed = _batches(translate.teacher_forcing_batches(
+        config, ids(source_layer, SOURCES), ids(target_layer, TARGETS),
+    ).map(lambda inputs, target_out: (*inputs, target_out)))
+
+    def examples(batches):
+        return sorted(
+            tuple(tuple(i for i in row if i) for row in columns)
+            for batch in batches for columns in zip(*batch)
+        )
+
+    assert examples(streamed) == examples(listed)
+    assert len(examples(streamed)) == len(SOURCES)
+    if not bucket:  # The same batches, in the same order.
+        assert streamed == listed
+    # Not a vacuous check: sources longer than max_length are truncated.
+    assert max(len(row) for row in ids(source_layer, SOURCES)) == 4
 
 
 def _states(count, batch=2, units=2):

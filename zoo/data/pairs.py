@@ -1,7 +1,9 @@
 """Sentence pairs for translation: tab-separated files or tensorflow-datasets.
 
-`load(data)` returns source and target sentences for training and a
-held-out test split, and says where they came from. `--data` may be:
+`stream(data, folder)` gives datasets of `(source, target)` strings for
+training and a held-out test split, read from disk as training uses them,
+and says where they came from; `load(data)` gives the same pairs as lists
+of str in memory. `--data` may be:
 
 * a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
   (the Tatoeba/Anki layout; optionally gzipped). Blank lines are skipped
@@ -10,7 +12,8 @@ held-out test split, and says where they came from. `--data` may be:
   carriage return that is not part of a line end, a truncated or corrupt
   gzip stream, and a file without pairs are errors naming the file (and
   line). A fixed random `test_size` pairs (per seed) are held out as the
-  test split;
+  test split. `stream` reads the file once, writing its pairs to a
+  TFRecord file in `folder` (`zoo.data.records`) as they come;
 * `ted_hrlr_translate/pt_to_en` (or another tensorflow-datasets
   translation config with supervised `(source, target)` pairs), whose own
   train and test splits are used.
@@ -26,8 +29,19 @@ import os
 import zlib
 
 import numpy as np
+import tensorflow as tf
 
+from zoo.data import pipeline
+from zoo.data import records
 from zoo.data import sources
+
+# The columns of a pairs TFRecord file, in the direction of translation.
+COLUMNS = {"source": records.Column("string"),
+           "target": records.Column("string")}
+RECORDS_FILE = "pairs.tfrecord"
+# What `str.split()` splits on (Python's whitespace, Unicode's included),
+# as an RE2 class: tensorflow's own split knows ASCII whitespace only.
+_WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]"
 
 
 class MalformedPairError(ValueError):
@@ -43,6 +57,22 @@ class Splits:
     train_targets: list
     test_sources: list
     test_targets: list
+    source: str
+
+
+@dataclasses.dataclass
+class Streams:
+    """Train and test pairs read from disk as they are used.
+
+    `train` and `test` are datasets of `(source, target)` string scalars
+    (UTF-8 bytes), in the order of the file (or of tensorflow-datasets'
+    splits); `train_size` and `test_size` count them.
+    """
+
+    train: tf.data.Dataset
+    train_size: int
+    test: tf.data.Dataset
+    test_size: int
     source: str
 
 
@@ -66,19 +96,12 @@ def _numbered_lines(path):
             ) from None
 
 
-def read_pairs(path):
-    """Reads `first<TAB>second[<TAB>...]` lines.
-
-    Returns:
-        `(firsts, seconds)`: two lists of str of equal length.
+def iter_pairs(path):
+    """Yields `(first, second)` of each `first<TAB>second[<TAB>...]` line.
 
     Raises:
-        MalformedPairError: A line with fewer than two columns, an empty
-            side, bytes that are not UTF-8, a NUL byte or a carriage
-            return inside it, or a truncated or corrupt gzip stream (the
-            message says `path:line`); a UTF-16 file.
+        As `read_pairs`, when the malformed line is reached.
     """
-    firsts, seconds = [], []
     for number, raw in _numbered_lines(path):
         if number == 1:
             problem = sources.foreign_bom(raw)
@@ -109,18 +132,84 @@ def read_pairs(path):
                 f"{path}:{number}: a side of the pair is empty: "
                 f"{line[:60]!r}"
             )
+        yield first, second
+
+
+def read_pairs(path):
+    """Reads `first<TAB>second[<TAB>...]` lines.
+
+    Returns:
+        `(firsts, seconds)`: two lists of str of equal length.
+
+    Raises:
+        MalformedPairError: A line with fewer than two columns, an empty
+            side, bytes that are not UTF-8, a NUL byte or a carriage
+            return inside it, or a truncated or corrupt gzip stream (the
+            message says `path:line`); a UTF-16 file.
+    """
+    firsts, seconds = [], []
+    for first, second in iter_pairs(path):
         firsts.append(first)
         seconds.append(second)
     return firsts, seconds
 
 
-def _short_enough(pairs, max_words):
-    if not max_words:
-        return pairs
-    return [
-        (s, t) for s, t in pairs
-        if len(s.split()) <= max_words and len(t.split()) <= max_words
-    ]
+class _PairsFile:
+    """The pairs of a file that `load_local` and `stream_local` keep.
+
+    Iterating reads the file (see `iter_pairs`), yielding the kept
+    `(source, target)` pairs in order and counting all the pairs read, so
+    that `check` can tell a file without pairs from one whose pairs are
+    all too long.
+
+    Raises:
+        ValueError: `path` is a folder.
+    """
+
+    def __init__(self, path, reverse, max_words, test_size):
+        if os.path.isdir(path):
+            raise ValueError(
+                f"{path} is a folder; expected a file of `source<TAB>target` "
+                "lines"
+            )
+        self.path = path
+        self.reverse = reverse
+        self.max_words = max_words
+        self.test_size = test_size
+        self.read = 0
+
+    def __iter__(self):
+        self.read = 0
+        for first, second in iter_pairs(self.path):
+            self.read += 1
+            pair = (second, first) if self.reverse else (first, second)
+            if not self.max_words or all(
+                len(side.split()) <= self.max_words for side in pair
+            ):
+                yield pair
+
+    def check(self, count):
+        """Refuses a file without pairs, or with `count` kept pairs, too few
+        to hold out `test_size`."""
+        if not self.read:
+            raise MalformedPairError(
+                f"{self.path}: no `source<TAB>target` lines; the file is "
+                "empty or blank"
+            )
+        if count <= self.test_size:
+            raise ValueError(
+                f"{self.path}: {count} pairs"
+                + (f" of at most {self.max_words} words"
+                   if self.max_words else "")
+                + f", expected more than test_size={self.test_size}"
+            )
+
+    def source(self):
+        """The description of the data, for logs and metrics."""
+        return (f"{self.path} (test: a fixed {self.test_size} pairs"
+                + (f", at most {self.max_words} words a side"
+                   if self.max_words else "")
+                + (", reversed" if self.reverse else "") + ")")
 
 
 def load_local(path, reverse=False, max_words=None, test_size=1000, seed=0):
@@ -131,33 +220,122 @@ def load_local(path, reverse=False, max_words=None, test_size=1000, seed=0):
         ValueError: `path` is a folder, or fewer than `test_size + 1` pairs
             survive the filter.
     """
-    if os.path.isdir(path):
-        raise ValueError(
-            f"{path} is a folder; expected a file of `source<TAB>target` lines"
-        )
-    firsts, seconds = read_pairs(path)
-    if not firsts:
-        raise MalformedPairError(
-            f"{path}: no `source<TAB>target` lines; the file is empty or "
-            "blank"
-        )
-    pairs = list(zip(seconds, firsts) if reverse else zip(firsts, seconds))
-    pairs = _short_enough(pairs, max_words)
-    if len(pairs) <= test_size:
-        raise ValueError(
-            f"{path}: {len(pairs)} pairs"
-            + (f" of at most {max_words} words" if max_words else "")
-            + f", expected more than test_size={test_size}"
-        )
+    kept = _PairsFile(path, reverse, max_words, test_size)
+    pairs = list(kept)
+    kept.check(len(pairs))
     order = np.random.default_rng(seed).permutation(len(pairs))
     test, train = order[:test_size], order[test_size:]
     return Splits(
         [pairs[i][0] for i in train], [pairs[i][1] for i in train],
         [pairs[i][0] for i in test], [pairs[i][1] for i in test],
-        source=f"{path} (test: a fixed {test_size} pairs"
-        + (f", at most {max_words} words a side" if max_words else "")
-        + (", reversed" if reverse else "") + ")",
+        source=kept.source(),
     )
+
+
+def stream_local(path, folder, reverse=False, max_words=None, test_size=1000,
+                 seed=0):
+    """Streams a pairs file, holding out `test_size` pairs (see the module).
+
+    The file is read once, with `load_local`'s checks, and its kept pairs
+    are written, as they come, to `<folder>/pairs.tfrecord` (replacing an
+    earlier run's); the splits stream from that file. The test split holds
+    the pairs `load_local` holds out for the same arguments (in the file's
+    order, not shuffled); what stays in memory is a flag per pair.
+
+    Raises:
+        As `load_local`.
+    """
+    kept = _PairsFile(path, reverse, max_words, test_size)
+    written = os.path.join(folder, RECORDS_FILE)
+    count = records.write(
+        written, ({"source": s, "target": t} for s, t in kept), COLUMNS,
+        what="pairs",
+    )
+    kept.check(count)
+    # Split the raw records, then parse each part by the chunk.
+    train, test = pipeline.split_stream(
+        records.serialized(written, count),
+        pipeline.held_out(count, test_size, seed),
+    )
+    return Streams(_parse(train), count - test_size, _parse(test), test_size,
+                   source=kept.source())
+
+
+def _parse(serialized):
+    """Serialized pair records as `(source, target)` strings."""
+    return records.parse(serialized, COLUMNS).map(
+        lambda row: (row["source"], row["target"]))
+
+
+def word_counts(texts):
+    """Words of each string of `texts` `[n]`, as `str.split()` counts them.
+
+    >>> word_counts(tf.constant(["a b", " ", "a\\u00a0b"])).numpy()
+    array([2, 0, 2])
+    """
+    return tf.strings.split(
+        tf.strings.regex_replace(texts, _WHITESPACE, " ")
+    ).row_lengths()
+
+
+def _tfds_streams(data, reverse, max_words, tfds_data_dir):
+    """`Streams` of a tensorflow-datasets translation config: its train and
+    test splits, reversed and filtered in tf.data."""
+    train, test = sources.tfds_datasets(
+        data, ["train", "test"], data_dir=tfds_data_dir,
+        local_hint="For translation, --data may also be a file of "
+        "`source<TAB>target` lines (the Tatoeba/Anki layout).",
+    )
+
+    def kept(dataset):
+        if reverse:
+            dataset = dataset.map(lambda s, t: (t, s))
+        if max_words:
+            dataset = dataset.filter(lambda s, t: tf.reduce_all(
+                word_counts(tf.stack([s, t])) <= max_words))
+        # Counted once (a pass), so that Keras and the validation split
+        # know the size of the filtered split.
+        size = pipeline.count(dataset)
+        return dataset.apply(
+            tf.data.experimental.assert_cardinality(size)), size
+
+    return Streams(*kept(train), *kept(test),
+                   source=f"tensorflow-datasets {data}"
+                   + (" (reversed)" if reverse else ""))
+
+
+def stream(data, folder, reverse=False, max_words=None, test_size=1000,
+           seed=0, tfds_data_dir=None):
+    """Streams sentence pairs from a local file or a tensorflow-datasets name.
+
+    Args:
+        data: A pairs file or a tensorflow-datasets name (see the module).
+        folder: Where a local file's pairs are written as a TFRecord file
+            (unused for tensorflow-datasets, read from its own files).
+        reverse, max_words: See the module.
+        test_size, seed: Local files: the pairs held out as the test split.
+        tfds_data_dir: Optional tensorflow-datasets data folder.
+
+    Returns:
+        A `Streams`.
+
+    Raises:
+        As `load`.
+    """
+    if sources.is_local(data):
+        return stream_local(os.path.expanduser(data), folder, reverse,
+                            max_words, test_size, seed)
+    return _tfds_streams(data, reverse, max_words, tfds_data_dir)
+
+
+def as_lists(dataset):
+    """A dataset of `(source, target)` strings as two lists of str (bytes
+    that are not UTF-8 read as U+FFFD)."""
+    found = ([], [])
+    for pair in dataset.as_numpy_iterator():
+        for column, text in zip(found, pair):
+            column.append(text.decode("utf-8", "replace"))
+    return found
 
 
 def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
@@ -172,24 +350,6 @@ def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
     if sources.is_local(data):
         path = os.path.expanduser(data)
         return load_local(path, reverse, max_words, test_size, seed)
-    train, test = sources.tfds_datasets(
-        data, ["train", "test"], data_dir=tfds_data_dir,
-        local_hint="For translation, --data may also be a file of "
-        "`source<TAB>target` lines (the Tatoeba/Anki layout).",
-    )
-
-    def pairs(dataset):
-        found = [
-            (s.decode("utf-8", "replace"), t.decode("utf-8", "replace"))
-            for s, t in dataset.as_numpy_iterator()
-        ]
-        if reverse:
-            found = [(t, s) for s, t in found]
-        found = _short_enough(found, max_words)
-        return [s for s, _ in found], [t for _, t in found]
-
-    return Splits(
-        *pairs(train), *pairs(test),
-        source=f"tensorflow-datasets {data}"
-        + (" (reversed)" if reverse else ""),
-    )
+    streams = _tfds_streams(data, reverse, max_words, tfds_data_dir)
+    return Splits(*as_lists(streams.train), *as_lists(streams.test),
+                  source=streams.source)

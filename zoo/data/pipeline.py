@@ -393,20 +393,40 @@ def id_sequence_batches(sequences, batch_size, bucket=True, shuffle=False,
         ))
         bounds.append((np.cumsum(lengths) - lengths, lengths))
     # One element per example: its slice of each column's flat array.
-    dataset = tf.data.Dataset.from_tensor_slices(tuple(bounds))
-    if shuffle:
-        dataset = dataset.shuffle(max(count, 1), seed=seed)
-    dataset = dataset.map(
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(bounds)).map(
         lambda *row: tuple(
             flat[start:start + length]
             for flat, (start, length) in zip(flats, row)
         ),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
     )
-    padding = tuple(tf.constant(0, tf.int32) for _ in sequences)
     longest = max((len(x) for s in sequences for x in s), default=0)
-    if bucket and count:
+    return id_sequence_stream(
+        dataset, batch_size, longest, bucket=bucket, shuffle=shuffle,
+        seed=seed, buffer=max(1, count),
+    )
+
+
+def id_sequence_stream(dataset, batch_size, longest, bucket=True,
+                       shuffle=False, seed=0, buffer=SHUFFLE_BUFFER):
+    """`id_sequence_batches` of a dataset, as it streams.
+
+    Args:
+        dataset: Tuples of int32 id vectors `[time_i]`, without padding.
+        batch_size: Examples per batch.
+        longest: The longest a sequence can be (at least), which bounds the
+            length buckets.
+        shuffle: Reshuffle every epoch, reproducibly for a `seed`: each
+            example is drawn at random from the next `buffer` (and the
+            batches are mixed too).
+
+    Returns:
+        A dataset of tuples of int32 `[batch, time_i]` tensors, padded
+        with 0.
+    """
+    if shuffle:
+        dataset = dataset.shuffle(buffer, seed=seed)
+    padding = tuple(tf.constant(0, tf.int32) for _ in dataset.element_spec)
+    if bucket:
         dataset = _bucket(
             dataset,
             lambda *row: tf.reduce_max([tf.shape(x)[0] for x in row]),

@@ -15,7 +15,10 @@ punctuation split off (`zoo.layers.TextToIds`); the output's punctuation is
 attached again (`zoo.layers.detokenize`). Data: a file of
 `source<TAB>target` lines (`--reverse` swaps the columns; `--max_words`
 filters long pairs; a fixed `--test_size` pairs are held out) or
-tensorflow-datasets `ted_hrlr_translate/pt_to_en`.
+tensorflow-datasets `ted_hrlr_translate/pt_to_en`. The corpus is not held
+in memory: a local file is read once into `<workdir>/data/pairs.tfrecord`
+(`zoo.data.pairs.stream`), and vocabularies, ids and batches are made as
+the pairs stream from there (or from tensorflow-datasets' files).
 
 `metrics.json` holds corpus BLEU (sacrebleu) of greedy and beam-search
 translations of the test split (`bleu_greedy`, `bleu_beam`), chrF
@@ -152,6 +155,11 @@ def define_flags(flag_values=flags.FLAGS):
 
 def make_vocabularies(config, train_sources, train_targets):
     """The in-model text layers, with vocabularies from the training pairs.
+
+    Args:
+        config: A `Config`.
+        train_sources, train_targets: Iterables of the training sentences
+            (str or UTF-8 bytes), each read once.
 
     Returns:
         `(source, target)` `zoo.layers.TextToIds`: NFKC-normalized, punctuation
@@ -422,17 +430,13 @@ def serving_endpoints(seq2seq, beam_width):
     }
 
 
-def _ids(layer, texts, batch_size=1024):
-    """Each text's token ids as a list, without padding."""
-    found = []
-    for start in range(0, len(texts), batch_size):
-        ids = layer(tf.constant(texts[start:start + batch_size])).numpy()
-        found.extend(row[row != 0].tolist() for row in ids)
-    return found
-
-
 def teacher_forcing_batches(config, source_ids, target_ids, shuffle=False):
-    """`((source, target_in), target_out)` batches, padded with 0."""
+    """`((source, target_in), target_out)` batches, padded with 0.
+
+    Args:
+        source_ids, target_ids: Equally long lists of id lists, without
+            padding (held in memory; `pair_batches` streams pairs).
+    """
     target_in = [[START_ID] + t for t in target_ids]
     target_out = [t + [END_ID] for t in target_ids]
     batches = pipeline.id_sequence_batches(
@@ -440,7 +444,55 @@ def teacher_forcing_batches(config, source_ids, target_ids, shuffle=False):
         training.global_batch_size(config),
         bucket=config.bucket, shuffle=shuffle, seed=config.seed,
     )
-    return batches.map(lambda s, t_in, t_out: ((s, t_in), t_out))
+    return batches.map(_model_inputs)
+
+
+def _model_inputs(source, target_in, target_out):
+    """Aligned id batches as Keras' `(inputs, targets)`."""
+    return (source, target_in), target_out
+
+
+def pair_batches(config, pairs_dataset, source_layer, target_layer,
+                 shuffle=False):
+    """`teacher_forcing_batches` of a dataset of `(source, target)` strings.
+
+    The pairs are turned into ids as they stream, in tf.data, by the
+    model's text layers (`pipeline.CHUNK` sentences at a time), then
+    batched by `pipeline.id_sequence_stream`.
+
+    Args:
+        config: A `Config` (batch size, `max_length`, bucketing, seed).
+        pairs_dataset: A dataset of `(source, target)` string scalars.
+        source_layer, target_layer: The `TextToIds` of `make_vocabularies`.
+        shuffle: Reshuffle the pairs (and batches) every epoch.
+    """
+    def ids(layer, texts):
+        # [CHUNK, time] padded with 0 (never a token's id) -> rows of ids.
+        return tf.RaggedTensor.from_tensor(
+            tf.cast(layer(texts), tf.int32), padding=0)
+
+    def shifted(sources, targets):
+        targets = ids(target_layer, targets)
+        rows = targets.nrows()
+        return (
+            ids(source_layer, sources),
+            tf.concat([tf.fill([rows, 1], START_ID), targets], axis=1),
+            tf.concat([targets, tf.fill([rows, 1], END_ID)], axis=1),
+        )
+
+    examples = pairs_dataset.batch(pipeline.CHUNK).map(
+        shifted, num_parallel_calls=tf.data.AUTOTUNE,
+    ).unbatch().map(
+        # Rows of a ragged batch unbatch with a ragged spec (of rank 0),
+        # which `padded_batch` refuses: as plain vectors.
+        lambda *row: tuple(tf.identity(x) for x in row))
+    examples = pipeline.same_cardinality(examples, pairs_dataset)
+    # A target of max_length tokens and its start or end token.
+    batches = pipeline.id_sequence_stream(
+        examples, training.global_batch_size(config), config.max_length + 1,
+        bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+    )
+    return batches.map(_model_inputs)
 
 
 def evaluate(seq2seq, sources, targets, beam_width, batch_size=64):
@@ -511,52 +563,55 @@ def train_and_evaluate(config, workdir, callbacks=()):
     if finished is not None:
         return finished
     training.set_seed(config.seed)
-    splits = pairs.load(
-        config.data, reverse=config.reverse,
-        max_words=config.max_words or None, test_size=config.test_size,
-        seed=TEST_SPLIT_SEED, tfds_data_dir=config.tfds_data_dir or None,
+    streams = pairs.stream(
+        config.data, training.records_folder(workdir),
+        reverse=config.reverse, max_words=config.max_words or None,
+        test_size=config.test_size, seed=TEST_SPLIT_SEED,
+        tfds_data_dir=config.tfds_data_dir or None,
     )
-    train, validation = pipeline.split_validation_lists(
-        (splits.train_sources, splits.train_targets),
-        config.validation_fraction, seed=config.seed,
+    train, validation, train_size = pipeline.split_validation_stream(
+        streams.train, streams.train_size, config.validation_fraction,
+        seed=config.seed,
     )
     logging.info("Data: %s (%d train, %d validation, %d test pairs)",
-                 splits.source, len(train[0]), len(validation[0]),
-                 len(splits.test_sources))
-    source_layer, target_layer = make_vocabularies(config, *train)
+                 streams.source, train_size, streams.train_size - train_size,
+                 streams.test_size)
+    source_layer, target_layer = make_vocabularies(
+        config, *(_side(train, i) for i in (0, 1)))
     source_vocabulary = source_layer.get_vocabulary()
     target_vocabulary = target_layer.get_vocabulary()
     logging.info("Vocabularies: %d source, %d target tokens",
                  len(source_vocabulary), len(target_vocabulary))
 
     def batches(split, shuffle=False):
-        return teacher_forcing_batches(
-            config, _ids(source_layer, split[0]), _ids(target_layer, split[1]),
-            shuffle=shuffle,
-        )
+        return pair_batches(config, split, source_layer, target_layer,
+                            shuffle=shuffle)
 
     model = build_model(config, len(source_vocabulary), len(target_vocabulary))
     training.compile_classifier(
-        model, config, len(train[0]),
+        model, config, train_size,
         loss=zoo_metrics.SequenceCrossentropy(config.label_smoothing),
         metrics=(),
     )
     run = training.fit(
         model, batches(train, shuffle=True),
-        batches(validation) if validation[0] else None,
+        None if validation is None else batches(validation),
         config, workdir, callbacks,
     )
     seq2seq = Seq2Seq(model, config, source_layer, target_vocabulary)
+    # The test split is small (--test_size pairs, or tfds' test split):
+    # its sentences and references are held for BLEU and the heat maps.
+    test_sources, test_targets = pairs.as_lists(streams.test)
     heatmaps = []
     if config.attention != "none" and training.is_chief():
         heatmaps = draw_attention(
-            seq2seq, splits.test_sources[:config.heatmaps],
+            seq2seq, test_sources[:config.heatmaps],
             f"{workdir}/attention",
         )
     history = run["history"]
     return training.finish(
         model,
-        (splits.test_sources, splits.test_targets),
+        (test_sources, test_targets),
         run,
         config,
         workdir,
@@ -566,13 +621,18 @@ def train_and_evaluate(config, workdir, callbacks=()):
             seq2seq, data, config.beam_width, workdir
         ),
         track=[source_layer],
-        data=splits.source,
+        data=streams.source,
         source_vocabulary_size=len(source_vocabulary),
         target_vocabulary_size=len(target_vocabulary),
         heatmaps=heatmaps,
         validation_loss=(history.get("val_loss") or [None])[-1],
         epoch_seconds=history.get("epoch_seconds", []),
     )
+
+
+def _side(dataset, index):
+    """Sentences of one side of a dataset of pairs, as they stream (bytes)."""
+    return (pair[index] for pair in dataset.as_numpy_iterator())
 
 
 def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
