@@ -382,7 +382,8 @@ def load(data, tfds_data_dir=None, skip_bad_rows=False, seed=0):
     if sources.is_local(data):
         return load_local(os.path.expanduser(data), skip_bad_rows, seed)
     (train_x, train_y), (test_x, test_y) = sources.load_tfds(
-        data, ["train", "test"], data_dir=tfds_data_dir, local_hint=_LOCAL_HINT)
+        data, ["train", "test"], data_dir=tfds_data_dir,
+        local_hint=_LOCAL_HINT)
     names = _tfds_class_names(data, max(train_y.max(), test_y.max()))
     decode = np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])
     return Splits(
@@ -410,7 +411,8 @@ class _Tally:
 def _as_examples(rows, class_names):
     """Rows of `COLUMNS` as `(text, label index)` pairs."""
     names = tf.constant(class_names)
-    return rows.map(lambda row: (row["text"], records.index_of(row["label"], names)))
+    return rows.map(lambda row: (
+        row["text"], records.index_of(row["label"], names)))
 
 
 def stream_local(path, folder, skip_bad_rows=False, seed=0):
@@ -448,8 +450,9 @@ def stream_local(path, folder, skip_bad_rows=False, seed=0):
             {label_of[c] for c in np.unique(codes[held])},
             _single_file_source(path),
         )
-        train, test = (records.parse(part, COLUMNS) for part in
-                       pipeline.split_stream(records.serialized(rows_path, count), held))
+        train, test = (
+            records.parse(part, COLUMNS) for part in pipeline.split_stream(
+                records.serialized(rows_path, count), held))
         return Streams(
             _as_examples(train, names), count - int(held.sum()),
             _as_examples(test, names), int(held.sum()),

@@ -50,7 +50,8 @@ class Column:
             )
 
     def feature(self, value):
-        """`value` (a `str`/`int`, or a list of them) as a `tf.train.Feature`."""
+        """`value` (a `str` or `int`, or a list of them) as a
+        `tf.train.Feature`."""
         values = list(value) if self.sequence else [value]
         if self.dtype == "string":
             return tf.train.Feature(bytes_list=tf.train.BytesList(
@@ -145,7 +146,6 @@ def index_of(values, names):
     """
     names = tf.convert_to_tensor(names)
     found = tf.equal(tf.expand_dims(values, -1), names)
-    return tf.where(
-        tf.reduce_any(found, axis=-1),
-        tf.argmax(tf.cast(found, tf.int64), axis=-1), tf.constant(-1, tf.int64),
-    )
+    position = tf.argmax(tf.cast(found, tf.int64), axis=-1)
+    return tf.where(tf.reduce_any(found, axis=-1), position,
+                    tf.constant(-1, tf.int64))
