@@ -392,3 +392,32 @@ def test_sequence_crossentropy_rejects_bad_tokens_per_batch(value):
     with pytest.raises(ValueError, match="`tokens_per_batch`, expected a "
                        "positive number or None"):
         metrics.SequenceCrossentropy(tokens_per_batch=value)
+
+
+def test_ngram_bits_read_a_generator_by_chunks_to_the_same_result(
+        monkeypatch):
+    rng = np.random.default_rng(0)
+    train = [rng.integers(0, 7, size=n).tolist() for n in rng.integers(1, 9, 60)]
+    test = [rng.integers(0, 7, size=n).tolist() for n in rng.integers(2, 9, 20)]
+    whole = metrics.ngram_bits_per_symbol(train, test, 7)
+    chunks = []
+    original = metrics._pair_chunks
+
+    def small_chunks(sequences, size):
+        for before, after in original(sequences, size, chunk=5):
+            chunks.append(before.size)
+            yield before, after
+
+    monkeypatch.setattr(metrics, "_pair_chunks", small_chunks)
+    chunked = metrics.ngram_bits_per_symbol(iter(train), iter(test), 7)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-12)
+    assert len(chunks) > 10 and max(chunks) < 5 + 8
+
+
+def test_ngram_bits_name_an_id_out_of_range_in_a_later_chunk(monkeypatch):
+    original = metrics._pair_chunks
+    monkeypatch.setattr(metrics, "_pair_chunks", lambda sequences, size:
+                        original(sequences, size, chunk=2))
+    with pytest.raises(ValueError, match=r"Received id 9, expected ids in "
+                       r"\[0, 4\)"):
+        metrics.ngram_bits_per_symbol([[0, 1, 2], [1, 2], [3, 9]], [[0, 1]], 4)

@@ -387,7 +387,8 @@ def ngram_bits_per_symbol(train, test, vocabulary_size):
     to tune, so neither looks at `test` before scoring it.
 
     Args:
-        train: Sequences of int ids in `[0, vocabulary_size)`.
+        train: Sequences of int ids in `[0, vocabulary_size)`: an iterable,
+            read once, a million ids at a time.
         test: Sequences like `train`.
         vocabulary_size: Positive integer.
 
@@ -407,52 +408,72 @@ def ngram_bits_per_symbol(train, test, vocabulary_size):
     >>> round(unigram, 2), bigram < 0.1
     (1.58, True)
     """
-    vocabulary_size = utils.check_positive_int(
-        "vocabulary_size", vocabulary_size
-    )
+    size = utils.check_positive_int("vocabulary_size", vocabulary_size)
+    # Training counts, merged a chunk at a time: memory grows with the
+    # distinct pairs, not with the length of `train`.
+    after_counts = np.zeros(size, np.int64)
+    keys, counts = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    for before, after in _pair_chunks(train, size):
+        after_counts += np.bincount(after, minlength=size)
+        # Bigram counts, keyed by before * V + after.
+        keys, merged = np.unique(
+            np.concatenate([keys, before * size + after]), return_inverse=True)
+        counts = np.bincount(merged, weights=np.concatenate(
+            [counts, np.ones(before.size, np.int64)])).astype(np.int64)
+    unigram = (after_counts + 1.0) / (after_counts.sum() + size)
+    context_counts = np.bincount(keys // size, weights=counts,
+                                 minlength=size).astype(np.int64)
+    followers = np.bincount(keys // size, minlength=size)
+    bits = np.zeros(2)
+    predicted = 0
+    for test_before, test_after in _pair_chunks(test, size):
+        test_keys = test_before * size + test_after
+        if keys.size:
+            found = np.minimum(np.searchsorted(keys, test_keys), keys.size - 1)
+            pair_counts = np.where(keys[found] == test_keys, counts[found], 0)
+        else:  # No training pair: every context is unseen.
+            pair_counts = np.zeros_like(test_keys)
+        c, t = context_counts[test_before], followers[test_before]
+        p_unigram = unigram[test_after]
+        p_bigram = np.where(
+            c > 0, (pair_counts + t * p_unigram) / np.maximum(c + t, 1),
+            p_unigram,
+        )
+        bits -= [np.log2(p_unigram).sum(), np.log2(p_bigram).sum()]
+        predicted += test_after.size
+    if not predicted:
+        raise ValueError("Received test sequences that predict no symbol "
+                         "(each needs at least two ids)")
+    return float(bits[0] / predicted), float(bits[1] / predicted)
 
-    def pairs(sequences):
-        sequences = [np.asarray(s, dtype=np.int64) for s in sequences]
-        previous = [s[:-1] for s in sequences if len(s) > 1]
-        following = [s[1:] for s in sequences if len(s) > 1]
-        if not previous:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        previous = np.concatenate(previous)
-        following = np.concatenate(following)
-        outside = [ids[(ids < 0) | (ids >= vocabulary_size)]
-                   for ids in (previous, following)]
-        outside = np.concatenate(outside)
+
+def _pair_chunks(sequences, vocabulary_size, chunk=1 << 20):
+    """`(before, after)` id arrays of consecutive ids in `sequences`, about
+    `chunk` pairs at a time, checked to lie in `[0, vocabulary_size)`."""
+    previous, following, held = [], [], 0
+
+    def flush():
+        before, after = np.concatenate(previous), np.concatenate(following)
+        previous.clear()
+        following.clear()
+        both = np.concatenate([before, after])
+        outside = both[(both < 0) | (both >= vocabulary_size)]
         if outside.size:
             raise ValueError(
                 f"Received id {int(outside[0])}, expected ids in "
                 f"[0, {vocabulary_size})"
             )
-        return previous, following
+        return before, after
 
-    train_before, train_after = pairs(train)
-    test_before, test_after = pairs(test)
-    if not test_after.size:
-        raise ValueError("Received test sequences that predict no symbol "
-                         "(each needs at least two ids)")
-    unigram = (np.bincount(train_after, minlength=vocabulary_size) + 1.0) / (
-        train_after.size + vocabulary_size
-    )
-    # Bigram counts, keyed by before * V + after.
-    keys, counts = np.unique(train_before * vocabulary_size + train_after,
-                             return_counts=True)
-    context_counts = np.bincount(train_before, minlength=vocabulary_size)
-    followers = np.bincount(keys // vocabulary_size, minlength=vocabulary_size)
-    test_keys = test_before * vocabulary_size + test_after
-    if keys.size:
-        found = np.minimum(np.searchsorted(keys, test_keys), keys.size - 1)
-        pair_counts = np.where(keys[found] == test_keys, counts[found], 0)
-    else:  # No training pair: every context is unseen.
-        pair_counts = np.zeros_like(test_keys)
-    c, t = context_counts[test_before], followers[test_before]
-    p_unigram = unigram[test_after]
-    p_bigram = np.where(
-        c > 0, (pair_counts + t * p_unigram) / np.maximum(c + t, 1), p_unigram
-    )
-    bits = lambda p: float(-np.mean(np.log2(p)))  # noqa: E731
-    return bits(p_unigram), bits(p_bigram)
+    for sequence in sequences:
+        ids = np.asarray(sequence, dtype=np.int64)
+        if len(ids) > 1:
+            previous.append(ids[:-1])
+            following.append(ids[1:])
+            held += len(ids) - 1
+        if held >= chunk:
+            yield flush()
+            held = 0
+    if previous:
+        yield flush()
 
