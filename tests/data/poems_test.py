@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import re
 import time
 
 import pytest
@@ -324,6 +325,14 @@ MALFORMED_FILES = [
     _case("binary_garbage", {"t.txt": b"text\n" + bytes(range(256))}, Raises(
         MalformedTextError, "{path}:2: NUL byte at byte 5" + NUL),
         poems.read_text),
+    # JSON escapes for half a UTF-16 surrogate pair: no character, so
+    # U+FFFD, as for bytes that are not UTF-8; a whole pair is one.
+    _case("lone_surrogate_escapes",
+          {"p.jsonl": '{"paragraphs": ["a\\ud800b", "\\udfff"]}\n'},
+          Returns(["a\ufffdb\ufffd"])),
+    _case("surrogate_pair_escape",
+          {"p.jsonl": '{"paragraphs": ["\\ud83d\\ude00 a"]}\n'},
+          Returns(["\U0001f600 a"])),
     # JSON that the parser cannot nest into.
     _case("deeply_nested_json", {"p.json": "[" * DEEP + "]" * DEEP}, Raises(
         MalformedTextError, "{path}: JSON nested too deeply to read")),
@@ -376,3 +385,208 @@ def test_malformed_files_end_in_a_defined_outcome(
     tmp_path, call, files, outcome, target, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)
+
+
+# Streaming: `stream` writes the texts to a TFRecord file as it reads them
+# once, then streams them back.
+
+
+def _texts(dataset):
+    return [t.decode("utf-8") for t in dataset.as_numpy_iterator()]
+
+
+def test_stream_poems_holds_out_the_poems_load_holds_out(tmp_path):
+    path = write(tmp_path / "p.jsonl", jsonl(many_records(30)))
+    folder = str(tmp_path / "records")
+    for seed in (0, 1):
+        streams = poems.stream(path, folder, test_size=5, seed=seed)
+        corpus = poems.load(path, test_size=5, seed=seed)
+        assert (streams.train_size, streams.test_size) == (25, 5)
+        assert int(streams.train.cardinality()) == 25
+        assert int(streams.test.cardinality()) == 5
+        assert streams.poems and streams.source == corpus.source
+        train, test = _texts(streams.train), _texts(streams.test)
+        # The same poems, each split in the order of the file.
+        assert sorted(test) == sorted(corpus.test)
+        assert sorted(train) == sorted(corpus.train)
+        assert test != poems.read_poems(path)[:5]  # Drawn, not the head.
+        assert sorted(train + test) == sorted(poems.read_poems(path))
+        assert test == [t for t in poems.read_poems(path) if t in test]
+    assert os.listdir(folder) == ["texts.tfrecord"]  # Nothing left over.
+    # Streamed again from disk: a second pass gives the same texts.
+    assert _texts(streams.test) == test
+
+
+def test_stream_poems_drops_long_ones_and_needs_enough(tmp_path):
+    path = write(tmp_path / "p.jsonl", jsonl(many_records(30)))
+    folder = str(tmp_path / "records")
+    streams = poems.stream(path, folder, test_size=2, max_chars=6)
+    corpus = poems.load(path, test_size=2, max_chars=6)
+    assert sorted(_texts(streams.train) + _texts(streams.test)) == sorted(
+        corpus.train + corpus.test)
+    assert streams.source == corpus.source
+    with pytest.raises(ValueError, match=r"p\.jsonl: 30 poems, expected "
+                       r"more than test_size=30"):
+        poems.stream(path, folder, test_size=30)
+
+
+def test_stream_a_folder_of_poem_files(tmp_path):
+    data = tmp_path / "data"
+    write(data / "poet.tang.0.json", json.dumps(RECORDS, ensure_ascii=False))
+    write(data / "poet.tang.1.jsonl", jsonl(many_records(3)), True)
+    write(data / "authors.tang.json", json.dumps([{"name": "李白"}]))
+    streams = poems.stream(str(data), str(tmp_path / "records"), test_size=1)
+    corpus = poems.load(str(data), test_size=1)
+    assert _texts(streams.test) == corpus.test
+    assert sorted(_texts(streams.train)) == sorted(corpus.train)
+
+
+def test_stream_text_holds_out_the_last_windows(tmp_path):
+    text = "".join(chr(ord("a") + i % 26) for i in range(100))
+    path = write(tmp_path / "t.txt", text, compress=True)
+    folder = str(tmp_path / "records")
+    streams = poems.stream(path, folder, test_size=3, window=10)
+    corpus = poems.load(path, test_size=3, window=10)
+    assert not streams.poems and streams.source == corpus.source
+    assert (streams.train_size, streams.test_size) == (7, 3)
+    assert _texts(streams.train) == corpus.train
+    assert _texts(streams.test) == corpus.test
+    with pytest.raises(ValueError, match=r"10 windows of 10 characters, "
+                       r"expected more than test_size=10"):
+        poems.stream(path, folder, test_size=10, window=10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"test_size": 0}, r"`test_size`, expected a positive integer, got 0"),
+    ({"window": 0}, r"`window`, expected a positive integer, got 0"),
+])
+def test_stream_rejects_bad_sizes(tmp_path, kwargs, message):
+    path = write(tmp_path / "t.txt", "some text " * 20)
+    with pytest.raises(ValueError, match=message):
+        poems.stream(path, str(tmp_path / "records"), **kwargs)
+
+
+# Multi-byte characters and lines that chunks of 4 bytes cut anywhere.
+CUT_TEXT = "床前明月光，\n疑是地上霜。\r\nab\n" * 3
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_text_windows_come_as_the_file_is_read(tmp_path, monkeypatch,
+                                               compress):
+    monkeypatch.setattr(poems, "READ_SIZE", 4)
+    path = write(tmp_path / "t.txt", "\ufeff" + CUT_TEXT, compress)
+    found = poems.text_windows(path, 5)
+    assert not isinstance(found, list)
+    assert list(found) == poems.windows(CUT_TEXT, 5)
+    assert poems.read_text(path) == CUT_TEXT
+
+
+@pytest.mark.parametrize("bad, message", [
+    # The bad byte within one chunk, at a chunk's start, and cutting a
+    # character that a chunk began short.
+    (b"\xff", "not UTF-8 (invalid start byte at byte {at})"),
+    (b"\xe5\x8c(", "not UTF-8 (invalid continuation byte at byte {at})"),
+    (b"\x00", "NUL byte at byte {at}"),
+])
+@pytest.mark.parametrize("before", [0, 1, 7, 21])
+def test_errors_name_the_same_line_and_byte_in_chunks(
+        tmp_path, monkeypatch, bad, message, before):
+    head = CUT_TEXT.encode()[:before]
+    while True:  # Whole characters only.
+        try:
+            head.decode()
+            break
+        except UnicodeDecodeError:
+            head = head[:-1]
+    path = write(tmp_path / "t.txt", head + bad + b"\nmore text\n")
+    line = head.count(b"\n") + 1
+    expected = f"{path}:{line}: " + message.format(at=len(head))
+    for size in (poems.READ_SIZE, 4, 5):
+        monkeypatch.setattr(poems, "READ_SIZE", size)
+        with pytest.raises(MalformedTextError) as error:
+            poems.read_text(path)
+        assert str(error.value).startswith(expected), size
+
+
+def test_a_failed_stream_leaves_no_file(tmp_path):
+    path = write(tmp_path / "p.jsonl", POEM + "\n" + '{"title": "x"}\n')
+    folder = tmp_path / "records"
+    with pytest.raises(MalformedTextError, match=r"p\.jsonl:2: expected a "
+                       r"poem object"):
+        poems.stream(path, str(folder))
+    assert not folder.exists() or not os.listdir(folder)
+
+
+def test_stream_tfds_windows_are_loads(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
+    with tfds.testing.mock_data(num_examples=2):
+        streams = poems.stream("tiny_shakespeare", str(tmp_path / "records"),
+                               window=16, tfds_data_dir=str(tmp_path))
+        corpus = poems.load("tiny_shakespeare", window=16,
+                            tfds_data_dir=str(tmp_path))
+        train, test = _texts(streams.train), _texts(streams.test)
+    assert not streams.poems and streams.source == corpus.source
+    assert (train, test) == (corpus.train, corpus.test)
+    assert train and test
+    assert (streams.train_size, streams.test_size) == (len(train), len(test))
+    assert int(streams.train.cardinality()) == len(train)
+    assert not os.path.exists(tmp_path / "records")  # Not copied.
+
+
+@pytest.mark.parametrize(
+    "files, outcome, target, kwargs",
+    [pytest.param(*case.values[1:], id=case.id) for case in MALFORMED_FILES
+     if isinstance(case.values[2], Raises)],
+)
+def test_stream_refuses_what_the_readers_refuse(tmp_path, files, outcome,
+                                                target, kwargs):
+    (tmp_path / "files").mkdir()
+    check_malformed_files(tmp_path / "files", poems.stream, files, outcome,
+                          target, folder=str(tmp_path / "records"),
+                          test_size=1, **kwargs)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7])
+def test_jsonl_lines_split_alike_across_read_chunks(tmp_path, monkeypatch,
+                                                    size):
+    text = 'a\r\nb\rc\n\r\n\u5e8a\r\r\nd\u2028e\r'
+    path = str(tmp_path / "p.jsonl")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    monkeypatch.setattr(poems, "READ_SIZE", size)
+    assert list(poems._lines(path)) == list(
+        enumerate(poems._LINE_END.split(text), start=1))
+
+
+def test_iter_poems_yields_jsonl_poems_as_it_reads_them(tmp_path,
+                                                        monkeypatch):
+    path = str(tmp_path / "p.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(POEM + "\n" + POEM + "\n{broken\n")
+    monkeypatch.setattr(poems, "READ_SIZE", 8)
+    found = poems.iter_poems(path)
+    assert next(found) == next(found) == "床前明月光"
+    with pytest.raises(MalformedTextError, match=re.escape(
+            f"{path}:3: not JSON (")):
+        next(found)
+
+
+@pytest.mark.parametrize("files, outcome", [
+    # Other records before the first poem: the first is malformed.
+    ({"p.jsonl": '[1]\n{"title": "x"}\n' + POEM + "\n"},
+     Raises(MalformedTextError, "{path}:1: " + NOT_A_POEM)),
+    ({"p.json": "[]"}, Raises(MalformedTextError, "{path}: no poem with any "
+                              "text")),
+    ({"p.json": "[" + POEM + ', {"paragraphs": ["\u3002"]}]'},
+     Returns(["床前明月光"])),
+])
+def test_read_poems_records_before_and_without_poems(tmp_path, files,
+                                                     outcome):
+    check_malformed_files(tmp_path, poems.read_poems, files, outcome)
+
+
+def test_a_folder_skips_a_file_without_poem_objects(tmp_path, caplog):
+    write(str(tmp_path / "a.jsonl"), "[1]\n[2]\n")
+    write(str(tmp_path / "b.jsonl"), POEM + "\n")
+    assert poems.read_folder(str(tmp_path)) == ["床前明月光"]
+    assert "Skipping" in caplog.text and "a.jsonl" in caplog.text

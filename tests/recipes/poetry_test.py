@@ -95,6 +95,8 @@ def test_end_to_end_moves_every_weight_and_reports(run):
     # Embedding, LSTM (kernel, recurrent kernel, bias), logits (2).
     assert len(run.recorder.before) == 6
     assert run.recorder.unmoved() == []
+    # The poems streamed from the one file they were read into.
+    assert os.listdir(os.path.join(run.workdir, "data")) == ["texts.tfrecord"]
     metrics = run.metrics
     # Every character weighs the same in training: the loss divides by
     # the mean characters per batch, not by each batch's own count.
@@ -153,6 +155,52 @@ def test_sequences_have_markers_and_batches_shift_by_one():
                                            [2, ids["水"], 1]])
     np.testing.assert_array_equal(targets, [[ids["春"], ids["山"], 3],
                                             [ids["水"], 1, 3]])
+
+
+def _pairs(batches):
+    return [(x.numpy().tolist(), y.numpy().tolist()) for x, y in batches]
+
+
+# Poems, a text with no character, one with an unknown character and one
+# longer than MAX_TEXT (read up to it: the longest sequence possible).
+BATCHED_TEXTS = ["".join(r["paragraphs"]) for r in random_poems(20)] + [
+    "", "☃春", "春" * (poetry.MAX_TEXT + 5)]
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+@pytest.mark.parametrize("poems", [True, False])
+def test_text_batches_are_shifted_batches_of_the_same_ids(bucket, poems):
+    config = tiny_config("x", bucket=bucket, batch_size=3)
+    layer = poetry.make_text_layer(config, BATCHED_TEXTS)
+    texts = tf.data.Dataset.from_tensor_slices(BATCHED_TEXTS)
+    listed = poetry.shifted_batches(
+        config, poetry.sequences(layer, BATCHED_TEXTS, poems))
+    assert _pairs(poetry.text_batches(config, layer, texts, poems)) == (
+        _pairs(listed))
+
+
+def test_shuffled_text_batches_hold_every_text_in_a_new_order():
+    config = tiny_config("x", batch_size=3)
+    layer = poetry.make_text_layer(config, BATCHED_TEXTS)
+    texts = tf.data.Dataset.from_tensor_slices(BATCHED_TEXTS)
+    batches = poetry.text_batches(config, layer, texts, True, shuffle=True)
+
+    def rows(pairs):  # Each text's inputs, without padding.
+        return [[i for i in row if i] for x, _ in pairs for row in x]
+
+    epochs = [rows(_pairs(batches)) for _ in range(2)]
+    plain = rows(_pairs(poetry.text_batches(config, layer, texts, True)))
+    assert sorted(epochs[0]) == sorted(epochs[1]) == sorted(plain)
+    assert epochs[0] != epochs[1] and epochs[0] != plain
+
+
+def test_mean_targets_counts_the_ids_predicted():
+    layer = poetry.make_text_layer(tiny_config("x"), ["春山", "水"])
+    texts = tf.data.Dataset.from_tensor_slices(["春山", "水", "山"])
+    # Poems: characters and the end marker; windows: the characters.
+    for poems, expected in ((True, 7 / 3), (False, 4 / 3)):
+        chunks = poetry.id_chunks(layer, texts, poems, chunk=2)
+        assert poetry.mean_targets(chunks) == pytest.approx(expected)
 
 
 def untrained(poems=True, seed=1, texts=None, **overrides):

@@ -1,8 +1,11 @@
 """Texts for character language models: poems or windows of running text.
 
-`load(data)` returns training and held-out test texts and says whether
-each is a whole poem (a sequence with begin and end markers) or a window
-of running text. `--data` may be:
+`stream(data, folder)` gives training and held-out test texts as datasets
+of strings read from disk, and says whether each is a whole poem (a
+sequence with begin and end markers) or a window of running text; local
+files are read once, as their checks require, into a TFRecord file in
+`folder` that the datasets stream (see `zoo.data.records`).
+`load(data)` gives the same texts as lists in memory. `--data` may be:
 
 * poems in the chinese-poetry project's schema, one JSON object
   `{"title", "author", "paragraphs": [lines]}` per poem: a `.json` file (a
@@ -25,9 +28,13 @@ Malformed input is an error naming the file and the line (or, in a
 file), a NUL byte, a truncated or corrupt gzip stream, a line or file that
 is not JSON (or nested too deeply to parse), an object without a
 `paragraphs` list of strings, a file with no text. A UTF-8 byte order mark
-is dropped.
+is dropped; a JSON escape of half a surrogate pair (`"\\ud800"`) becomes
+U+FFFD. A file is read a megabyte at a time, each checked for NUL
+bytes before it is decoded: of several problems, the earliest megabyte
+with one decides which is named.
 """
 
+import codecs
 import dataclasses
 import gzip
 import json
@@ -37,9 +44,12 @@ import unicodedata
 import zlib
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from zoo import utils
+from zoo.data import pipeline
+from zoo.data import records
 from zoo.data import sources
 
 POEM_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
@@ -48,6 +58,10 @@ TEXT_SUFFIXES = (".txt", ".txt.gz")
 # splits at U+2028, U+0085 and other characters that JSON strings may hold
 # unescaped.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+# Bytes read from a file at a time.
+READ_SIZE = 1 << 20
+# The one column of the TFRecord file `stream` writes.
+COLUMNS = {"text": records.Column("string")}
 
 
 class MalformedTextError(ValueError):
@@ -72,39 +86,88 @@ class Corpus:
     source: str
 
 
+@dataclasses.dataclass
+class Streams:
+    """Training and test texts, streamed from disk as they are used.
+
+    `train` and `test` are datasets of scalar strings (UTF-8), each in the
+    order of its source, with their cardinality known; `train_size` and
+    `test_size` count them. `poems` and `source` are `Corpus`'.
+    """
+
+    train: tf.data.Dataset
+    train_size: int
+    test: tf.data.Dataset
+    test_size: int
+    poems: bool
+    source: str
+
+
+def _utf8_pieces(path):
+    """The text of `path` (gunzipped if it ends in `.gz`), without a BOM,
+    decoded `READ_SIZE` bytes at a time.
+
+    Raises:
+        MalformedTextError: A truncated or corrupt gzip stream, a UTF-16
+            or UTF-32 byte order mark, a NUL byte, or bytes that are not
+            UTF-8, the first of these in the file; the message names the
+            line and the byte.
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = lines = 0  # Bytes and line ends before `chunk`.
+    started = False  # Whether any text was decoded (a BOM comes first).
+    with opener(path, "rb") as f:
+        while True:
+            try:
+                chunk = f.read(READ_SIZE)
+            # OSError: a bad gzip header or CRC; EOFError: a truncated
+            # stream; zlib.error: corrupt compressed data.
+            except (OSError, EOFError, zlib.error) as error:
+                if opener is open:
+                    raise
+                raise MalformedTextError(
+                    f"{path}: cannot decompress ({error}); the gzip file is "
+                    "truncated or corrupt"
+                ) from None
+            if not offset:
+                problem = sources.foreign_bom(chunk)
+                if problem:
+                    raise MalformedTextError(f"{path}: {problem}")
+            if b"\x00" in chunk:
+                start = chunk.index(0)
+                line = lines + chunk[:start].count(b"\n") + 1
+                raise MalformedTextError(
+                    f"{path}:{line}: NUL byte at byte {offset + start} "
+                    "(binary data or UTF-16 text?); save the file as UTF-8"
+                )
+            # Bytes of a character that the last chunk cut in two.
+            carried = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                # Carried bytes hold no line end (they are >= 0x80).
+                start = offset - carried + error.start
+                line = lines + chunk[:max(start - offset, 0)].count(b"\n") + 1
+                raise MalformedTextError(
+                    f"{path}:{line}: not UTF-8 ({error.reason} at byte "
+                    f"{start})"
+                ) from None
+            if text and not started:
+                started = True
+                # Drop the byte order mark some editors write.
+                text = text.removeprefix("\ufeff")
+            if text:
+                yield text
+            if not chunk:
+                return
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+
+
 def _read_utf8(path):
     """The text of `path` (gunzipped if it ends in `.gz`), without a BOM."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        try:
-            raw = f.read()
-        # OSError: a bad gzip header or CRC; EOFError: a truncated stream;
-        # zlib.error: corrupt compressed data.
-        except (OSError, EOFError, zlib.error) as error:
-            if opener is open:
-                raise
-            raise MalformedTextError(
-                f"{path}: cannot decompress ({error}); the gzip file is "
-                "truncated or corrupt"
-            ) from None
-    problem = sources.foreign_bom(raw)
-    if problem:
-        raise MalformedTextError(f"{path}: {problem}")
-    if b"\x00" in raw:
-        start = raw.index(0)
-        line = raw[:start].count(b"\n") + 1
-        raise MalformedTextError(
-            f"{path}:{line}: NUL byte at byte {start} (binary data or UTF-16 "
-            "text?); save the file as UTF-8"
-        )
-    try:
-        # utf-8-sig: drop the byte order mark some editors write.
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise MalformedTextError(
-            f"{path}:{line}: not UTF-8 ({error.reason} at byte {error.start})"
-        ) from None
+    return "".join(_utf8_pieces(path))
 
 
 def _parse_json(text, where, lineno=True):
@@ -120,6 +183,9 @@ def _parse_json(text, where, lineno=True):
         ) from None
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _poem_text(record, where):
     """The joined paragraphs of one poem object."""
     paragraphs = record.get("paragraphs") if isinstance(record, dict) else None
@@ -130,12 +196,96 @@ def _poem_text(record, where):
             f"{where}: expected a poem object with a `paragraphs` list of "
             f"strings, got {str(record)[:80]!r}"
         )
-    return "".join(p.strip() for p in paragraphs)
+    # A JSON escape of half a surrogate pair decodes to no character.
+    text = "".join(p.strip() for p in paragraphs)
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _has_words(text):
     """True if `text` holds a letter or a digit."""
     return any(unicodedata.category(c)[0] in "LN" for c in text)
+
+
+def _lines(path):
+    """`(number, line)` of a text file as it is read (see `_utf8_pieces`),
+    split where `_LINE_END` splits."""
+    rest, number = "", 0
+    for piece in _utf8_pieces(path):
+        text = rest + piece
+        # A "\r" at the end may be the first half of a "\r\n".
+        held = "\r" if text.endswith("\r") else ""
+        *lines, rest = _LINE_END.split(text[:len(text) - len(held)])
+        rest += held
+        for line in lines:
+            number += 1
+            yield number, line
+    yield from enumerate(_LINE_END.split(rest), start=number + 1)
+
+
+def _records(path):
+    """`(record, where)` of each JSON value of a poems file, as read.
+
+    A `.jsonl` file is read a line at a time; a `.json` file is one JSON
+    value, parsed whole (a list of records, or one record).
+
+    Raises:
+        MalformedTextError: As `read_poems`; a file of whitespace only.
+    """
+    blank = MalformedTextError(
+        f"{path}: no poem with any text (the file is empty or blank)")
+    if path.endswith((".jsonl", ".jsonl.gz")):
+        empty = True
+        for number, line in _lines(path):
+            if line.strip():
+                empty = False
+                where = f"{path}:{number}"
+                yield _parse_json(line, where, lineno=False), where
+        if empty:
+            raise blank
+        return
+    text = _read_utf8(path)
+    if not text.strip():
+        raise blank
+    records = _parse_json(text, path)
+    if isinstance(records, dict):
+        records = [records]
+    if not isinstance(records, list):
+        raise MalformedTextError(
+            f"{path}: expected a list of poem objects, got "
+            f"{type(records).__name__}"
+        )
+    for i, record in enumerate(records):
+        yield record, f"{path}: poem {i}"
+
+
+def iter_poems(path):
+    """Yields the poems of a chinese-poetry JSON/JSONL file as it reads it.
+
+    See `read_poems`; a `.jsonl` file is read a line at a time.
+    """
+    poem_seen = words_seen = False
+    others, first_other = 0, None  # Records before the first poem object.
+    for record, where in _records(path):
+        if not poem_seen:
+            if not (isinstance(record, dict) and "paragraphs" in record):
+                others += 1
+                first_other = first_other or (record, where)
+                continue
+            poem_seen = True
+            if first_other:
+                # Among poem objects, the first other record is a
+                # malformed poem: this raises, naming it.
+                _poem_text(*first_other)
+        poem = _poem_text(record, where)
+        if _has_words(poem):
+            words_seen = True
+            yield poem
+    if others and not poem_seen:
+        raise NoPoemsError(
+            f"{path}: no poem object (with `paragraphs`) in {others} records"
+        )
+    if not words_seen:
+        raise MalformedTextError(f"{path}: no poem with any text")
 
 
 def read_poems(path):
@@ -152,48 +302,38 @@ def read_poems(path):
             deeply nested JSON, an object without `paragraphs` among
             poems, or no poem with text (an empty file).
     """
-    text = _read_utf8(path)
-    if not text.strip():
-        raise MalformedTextError(
-            f"{path}: no poem with any text (the file is empty or blank)"
-        )
-    records = []  # (record, where)
-    if path.endswith((".jsonl", ".jsonl.gz")):
-        for number, line in enumerate(_LINE_END.split(text), start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            records.append((_parse_json(line, where, lineno=False), where))
-    else:
-        records = _parse_json(text, path)
-        if isinstance(records, dict):
-            records = [records]
-        if not isinstance(records, list):
-            raise MalformedTextError(
-                f"{path}: expected a list of poem objects, got "
-                f"{type(records).__name__}"
-            )
-        records = [(r, f"{path}: poem {i}") for i, r in enumerate(records)]
-    if records and not any(
-        isinstance(r, dict) and "paragraphs" in r for r, _ in records
-    ):
-        raise NoPoemsError(
-            f"{path}: no poem object (with `paragraphs`) in "
-            f"{len(records)} records"
-        )
-    poems = [_poem_text(r, where) for r, where in records]
-    poems = [p for p in poems if _has_words(p)]
-    if not poems:
-        raise MalformedTextError(f"{path}: no poem with any text")
-    return poems
+    return list(iter_poems(path))
+
+
+def _text_pieces(path):
+    """`_utf8_pieces` of a text file; raises `MalformedTextError` at its
+    end if it held no text but whitespace."""
+    blank = True
+    for piece in _utf8_pieces(path):
+        blank = blank and piece.isspace()
+        yield piece
+    if blank:
+        raise MalformedTextError(f"{path}: no text")
 
 
 def read_text(path):
     """Reads a UTF-8 text file; raises `MalformedTextError` if it is empty."""
-    text = _read_utf8(path)
-    if not text.strip():
-        raise MalformedTextError(f"{path}: no text")
-    return text
+    return "".join(_text_pieces(path))
+
+
+def _cut(pieces, size):
+    """Consecutive windows of `size` characters of the text that the
+    strings `pieces` make, as they come; a last piece shorter than `size`
+    is kept if it holds any character."""
+    rest = ""
+    for piece in pieces:
+        rest += piece
+        whole = len(rest) - len(rest) % size
+        for start in range(0, whole, size):
+            yield rest[start:start + size]
+        rest = rest[whole:]
+    if rest:
+        yield rest
 
 
 def windows(text, size):
@@ -205,28 +345,86 @@ def windows(text, size):
     ['abc', 'def', 'g']
     """
     size = utils.check_positive_int("window", size)
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return list(_cut([text], size))
 
 
-def read_folder(folder):
-    """The poems of every poem file in `folder` (see the module)."""
+def text_windows(path, size):
+    """`windows` of the text file `path`, yielded as the file is read.
+
+    Raises:
+        ValueError: `size` is not a positive integer (at once).
+        MalformedTextError: As `read_text` (as the windows are drawn).
+    """
+    size = utils.check_positive_int("window", size)
+    return _cut(_text_pieces(path), size)
+
+
+def _folder_poems(folder):
+    """The poems of every poem file in `folder`, as they are read."""
     names = sorted(
         name for name in os.listdir(folder)
         if name.endswith(POEM_SUFFIXES)
         and os.path.isfile(os.path.join(folder, name))
     )
-    texts = []
+    found = False
     for name in names:
         try:
-            texts.extend(read_poems(os.path.join(folder, name)))
+            # Before its first poem, a file may still prove to hold none.
+            yield from iter_poems(os.path.join(folder, name))
         except NoPoemsError as error:
             logging.warning("Skipping %s", error)
-    if not texts:
+            continue
+        found = True
+    if not found:
         raise ValueError(
             f"{folder} holds no poem files (expected "
             + ", ".join(POEM_SUFFIXES) + " files with poem objects)"
         )
-    return texts
+
+
+def read_folder(folder):
+    """The poems of every poem file in `folder` (see the module)."""
+    return list(_folder_poems(folder))
+
+
+def _local_texts(path, window, max_chars):
+    """The texts of a local `path`, yielded as they are read.
+
+    Returns:
+        `(texts, poems, what)`: a generator of the texts (poems longer
+        than `max_chars` left out, if it is set), whether they are poems,
+        and what they are, in words, for messages.
+
+    Raises:
+        ValueError: An unknown file type, or a `window` of a text file
+            that is not a positive integer.
+    """
+    if os.path.isdir(path):
+        texts = _folder_poems(path)
+    elif path.endswith(POEM_SUFFIXES):
+        texts = iter_poems(path)
+    elif path.endswith(TEXT_SUFFIXES):
+        return text_windows(path, window), False, (
+            f"windows of {window} characters")
+    else:
+        raise ValueError(
+            f"{path}: unknown file type; expected poems ("
+            + ", ".join(POEM_SUFFIXES) + ") or text ("
+            + ", ".join(TEXT_SUFFIXES) + ")"
+        )
+    if not max_chars:
+        return texts, True, "poems"
+    return ((t for t in texts if len(t) <= max_chars), True,
+            f"poems of at most {max_chars} characters")
+
+
+def _check_enough(path, count, what, test_size):
+    """Raises a `ValueError` unless `count` texts leave some for training."""
+    if count <= test_size:
+        raise ValueError(
+            f"{path}: {count} {what}, expected more than "
+            f"test_size={test_size}"
+        )
 
 
 def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
@@ -239,6 +437,10 @@ def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
         max_chars: Poems longer than this are dropped (0 = keep all).
         seed: Seed of the held-out poems.
 
+    Returns:
+        A `Corpus`; the test poems in the order they were drawn, the
+        training poems in the order of the rest of the draw.
+
     Raises:
         MalformedTextError: Malformed data.
         ValueError: An unknown file type, no more than `test_size` poems or
@@ -246,28 +448,12 @@ def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
             integer.
     """
     test_size = utils.check_positive_int("test_size", test_size)
-    if os.path.isdir(path):
-        texts, poems = read_folder(path), True
-    elif path.endswith(POEM_SUFFIXES):
-        texts, poems = read_poems(path), True
-    elif path.endswith(TEXT_SUFFIXES):
-        texts, poems = windows(read_text(path), window), False
-    else:
-        raise ValueError(
-            f"{path}: unknown file type; expected poems ("
-            + ", ".join(POEM_SUFFIXES) + ") or text ("
-            + ", ".join(TEXT_SUFFIXES) + ")"
-        )
-    what = "poems" if poems else f"windows of {window} characters"
-    if poems and max_chars:
-        texts = [t for t in texts if len(t) <= max_chars]
-        what = f"poems of at most {max_chars} characters"
-    if len(texts) <= test_size:
-        raise ValueError(
-            f"{path}: {len(texts)} {what}, expected more than "
-            f"test_size={test_size}"
-        )
+    texts, poems, what = _local_texts(path, window, max_chars)
+    texts = list(texts)
+    _check_enough(path, len(texts), what, test_size)
     if poems:
+        # The positions `pipeline.held_out` flags, so `stream` holds out
+        # the same poems.
         order = np.random.default_rng(seed).permutation(len(texts))
         test = [texts[i] for i in order[:test_size]]
         train = [texts[i] for i in order[test_size:]]
@@ -277,9 +463,101 @@ def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
                   source=f"{path} ({what}; test: {test_size})")
 
 
+def stream_local(path, folder, test_size=2000, window=128, max_chars=0,
+                 seed=0):
+    """Streams poems or a text file from a TFRecord copy in `folder`.
+
+    The texts are read once, with `load_local`'s checks, and written to
+    `<folder>/texts.tfrecord` as they come (only their count is kept);
+    the test split holds the same texts as `load_local`'s: the poems
+    `pipeline.held_out` flags for `seed`, or the last `test_size` windows.
+
+    Arguments are `load_local`'s, and `folder`, where the file is written.
+
+    Returns:
+        A `Streams`, each split in the order of the files.
+
+    Raises:
+        As `load_local`.
+    """
+    test_size = utils.check_positive_int("test_size", test_size)
+    texts, poems, what = _local_texts(path, window, max_chars)
+    file = os.path.join(folder, "texts.tfrecord")
+    count = records.write(file, ({"text": t} for t in texts), COLUMNS,
+                          what="texts")
+    _check_enough(path, count, what, test_size)
+    if poems:
+        held = pipeline.held_out(count, test_size, seed)
+    else:
+        held = np.arange(count) >= count - test_size
+    train, test = (
+        records.parse(part, COLUMNS).map(lambda row: row["text"])
+        for part in pipeline.split_stream(
+            records.serialized(file, count), held)
+    )
+    return Streams(train, count - test_size, test, test_size, poems,
+                   source=f"{path} ({what}; test: {test_size})")
+
+
+def _tfds_streams(data, window, tfds_data_dir):
+    """Windows of a tensorflow-datasets dataset's train and test texts."""
+    window = utils.check_positive_int("window", window)
+    splits = sources.tfds_datasets(
+        data, ["train", "test"], data_dir=tfds_data_dir, as_supervised=False,
+        local_hint="For a character language model, --data may also be a "
+        "chinese-poetry JSON/JSONL file or folder, or a .txt file.",
+    )
+
+    def cut(example):
+        # `windows` in TensorFlow: bytes that are not UTF-8 become U+FFFD.
+        characters = tf.strings.unicode_split(
+            example["text"], "UTF-8", errors="replace")
+        starts = tf.range(0, tf.size(characters, out_type=tf.int64), window)
+        return tf.strings.reduce_join(
+            tf.RaggedTensor.from_row_starts(characters, starts), axis=1)
+
+    found = []
+    for split in splits:
+        pieces = split.map(cut)  # [windows] per example.
+        # One pass to count the windows, so that their number is known.
+        count = int(pieces.reduce(
+            tf.constant(0, tf.int64),
+            lambda n, texts: n + tf.size(texts, out_type=tf.int64)))
+        found += [pieces.unbatch().apply(
+            tf.data.experimental.assert_cardinality(count)), count]
+    return Streams(*found, poems=False,
+                   source=f"tensorflow-datasets {data} (windows of {window} "
+                   "characters)")
+
+
+def stream(data, folder, test_size=2000, window=128, max_chars=0, seed=0,
+           tfds_data_dir=None):
+    """Streams texts from local files or a tensorflow-datasets name.
+
+    Local files are read once into `folder` (see `stream_local`); a tfds
+    dataset streams from tensorflow-datasets' own files, cut into windows
+    as it is read (`test_size`, `max_chars` and `seed` do not apply).
+
+    Returns:
+        A `Streams`.
+
+    Raises:
+        sources.DataUnavailableError: A tfds name that cannot be had here;
+            the message says how to provide local files.
+        MalformedTextError, ValueError: Bad local data.
+    """
+    if sources.is_local(data):
+        return stream_local(os.path.expanduser(data), folder, test_size,
+                            window, max_chars, seed)
+    return _tfds_streams(data, window, tfds_data_dir)
+
+
 def load(data, test_size=2000, window=128, max_chars=0, seed=0,
          tfds_data_dir=None):
     """Loads texts from local files or a tensorflow-datasets name.
+
+    The texts `stream` gives, as lists of str (for local files, without
+    writing them to disk; the test poems in the order they were drawn).
 
     Raises:
         sources.DataUnavailableError: A tfds name that cannot be had here;
@@ -289,19 +567,9 @@ def load(data, test_size=2000, window=128, max_chars=0, seed=0,
     if sources.is_local(data):
         return load_local(os.path.expanduser(data), test_size, window,
                           max_chars, seed)
-    train, test = sources.tfds_datasets(
-        data, ["train", "test"], data_dir=tfds_data_dir, as_supervised=False,
-        local_hint="For a character language model, --data may also be a "
-        "chinese-poetry JSON/JSONL file or folder, or a .txt file.",
+    streams = _tfds_streams(data, window, tfds_data_dir)
+    train, test = (
+        [t.decode("utf-8") for t in texts.as_numpy_iterator()]
+        for texts in (streams.train, streams.test)
     )
-
-    def split_windows(dataset):
-        return [
-            w for example in dataset.as_numpy_iterator()
-            for w in windows(example["text"].decode("utf-8", "replace"),
-                             window)
-        ]
-
-    return Corpus(split_windows(train), split_windows(test), poems=False,
-                  source=f"tensorflow-datasets {data} (windows of {window} "
-                  "characters)")
+    return Corpus(train, test, poems=False, source=streams.source)

@@ -11,6 +11,11 @@ characters after a begin marker. Characters are Unicode code points after
 NFC normalization, the `--max_tokens` most frequent of the training split
 (rarer ones share the unknown id).
 
+The texts stream from disk: local files are read once, with their checks,
+into `<workdir>/data/texts.tfrecord` (`zoo.data.poems.stream`), which
+every later pass reads; ids and batches are made in tf.data, and training
+texts are shuffled within `zoo.data.pipeline.SHUFFLE_BUFFER` of them.
+
 Generation draws one character at a time (`zoo.decoding.sample`:
 temperature, top-k, top-p, a seed; temperature 0 is greedy) after an
 optional prompt. For poems, `Poet.compose` writes a regular poem: 5- or
@@ -145,7 +150,8 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def make_text_layer(config, texts):
-    """Characters -> ids, the vocabulary fit on `texts` (begin, end first)."""
+    """Characters -> ids, the vocabulary fit on `texts` (begin, end first):
+    strings, an iterable or a `tf.data.Dataset`."""
     layer = layers.TextToIds(
         config.max_tokens, MAX_TEXT, lowercase=False, split="character",
         normalize="NFC", name="characters",
@@ -542,13 +548,32 @@ def marked_ids(text_layer, text, end):
     return tf.concat(parts, axis=1)
 
 
+def id_chunks(layer, texts, poems, chunk=pipeline.CHUNK):
+    """A dataset of strings -> their `marked_ids`, `chunk` texts at a time.
+
+    Returns:
+        A dataset of int32 ragged batches `[chunk, (n)]` (the last one
+        may be smaller).
+    """
+    return texts.batch(chunk).map(
+        lambda batch: marked_ids(layer, batch, poems),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+    )
+
+
+def _rows(chunks):
+    """The rows of `id_chunks`' batches, as numpy vectors."""
+    for batch in chunks:
+        values, splits = batch.flat_values.numpy(), batch.row_splits.numpy()
+        for start, end in zip(splits[:-1], splits[1:]):
+            yield values[start:end]
+
+
 def sequences(layer, texts, poems, batch_size=1024):
     """Each text's ids with the markers, as lists (see `marked_ids`)."""
-    found = []
-    for start in range(0, len(texts), batch_size):
-        batch = tf.constant(texts[start:start + batch_size], tf.string)
-        found.extend(marked_ids(layer, batch, poems).to_list())
-    return found
+    texts = tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))
+    return [row.tolist()
+            for row in _rows(id_chunks(layer, texts, poems, batch_size))]
 
 
 def shifted_batches(config, ids, shuffle=False):
@@ -560,30 +585,63 @@ def shifted_batches(config, ids, shuffle=False):
     )
 
 
+def text_batches(config, layer, texts, poems, shuffle=False):
+    """`shifted_batches` of a dataset of strings, made in tf.data.
+
+    The texts become ids `pipeline.CHUNK` at a time (`marked_ids`), then
+    batch as `pipeline.id_sequence_stream` batches them: with `shuffle`,
+    drawn at random from the next `pipeline.SHUFFLE_BUFFER`, anew every
+    epoch.
+    """
+    pairs = id_chunks(layer, texts, poems).unbatch().map(
+        lambda ids: (ids[:-1], ids[1:]))
+    # No input is longer than the begin marker and MAX_TEXT characters.
+    return pipeline.id_sequence_stream(
+        pairs, training.global_batch_size(config), MAX_TEXT + 1,
+        bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+    )
+
+
+def mean_targets(chunks):
+    """Ids predicted per sequence (all but the first), on average, of
+    `id_chunks`' batches."""
+    total, count = chunks.reduce(
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+        lambda found, ids: (found[0] + tf.reduce_sum(ids.row_lengths() - 1),
+                            found[1] + ids.nrows()),
+    )
+    return float(total) / max(int(count), 1)
+
+
 def bits_per_character(poet, texts, batch_size=64):
-    """Bits per character of `texts` as a whole, and their character count.
+    """Bits per character of the dataset of strings `texts` as a whole,
+    and their character count.
 
     The bits of every text summed, over the characters summed (see
     `Poet.bits`), so a long text weighs more than a short one.
     """
     bits_of = tf.function(poet.bits, reduce_retracing=True)
     total_bits = total_count = 0.0
-    progress = keras.utils.Progbar(len(texts), unit_name="text")
-    for start in range(0, len(texts), batch_size):
-        batch = texts[start:start + batch_size]
-        bits, count = bits_of(tf.constant(batch, tf.string))
+    size = int(texts.cardinality())
+    progress = keras.utils.Progbar(size if size >= 0 else None,
+                                   unit_name="text")
+    for batch in texts.batch(batch_size):
+        bits, count = bits_of(batch)
         total_bits += float(tf.reduce_sum(bits))
         total_count += float(tf.reduce_sum(count))
-        progress.add(len(batch))
+        progress.add(int(tf.size(batch)))
     return total_bits / max(total_count, 1.0), int(total_count)
 
 
-def evaluate(poet, train_ids, test_texts, vocabulary_size):
-    """Test bits per character, next to the n-gram baselines."""
+def evaluate(poet, train_texts, test_texts, vocabulary_size):
+    """Test bits per character, next to the n-gram baselines fit on the
+    training texts (`train_texts` and `test_texts` are datasets of
+    strings)."""
     test_bpc, count = bits_per_character(poet, test_texts)
-    test_ids = sequences(poet.text_layer, test_texts, poet.poems)
     unigram, bigram = zoo_metrics.ngram_bits_per_symbol(
-        train_ids, test_ids, vocabulary_size
+        *(_rows(id_chunks(poet.text_layer, texts, poet.poems))
+          for texts in (train_texts, test_texts)),
+        vocabulary_size,
     )
     results = {
         "test_bpc": test_bpc,
@@ -657,51 +715,53 @@ def train_and_evaluate(config, workdir, callbacks=()):
     if finished is not None:
         return finished
     training.set_seed(config.seed)
-    corpus = poems_lib.load(
-        config.data, test_size=config.test_size, window=config.window,
+    streams = poems_lib.stream(
+        config.data, training.records_folder(workdir),
+        test_size=config.test_size, window=config.window,
         max_chars=config.max_chars, seed=TEST_SPLIT_SEED,
         tfds_data_dir=config.tfds_data_dir or None,
     )
-    (train,), (validation,) = pipeline.split_validation_lists(
-        (corpus.train,), config.validation_fraction, seed=config.seed
+    train, validation, train_size = pipeline.split_validation_stream(
+        streams.train, streams.train_size, config.validation_fraction,
+        seed=config.seed,
     )
     logging.info("Data: %s (%d train, %d validation, %d test texts)",
-                 corpus.source, len(train), len(validation), len(corpus.test))
+                 streams.source, train_size,
+                 streams.train_size - train_size, streams.test_size)
     text_layer = make_text_layer(config, train)
     vocabulary_size = len(text_layer.get_vocabulary())
     logging.info("Vocabulary: %d characters", vocabulary_size)
-    train_ids = sequences(text_layer, train, corpus.poems)
     model = build_model(config, vocabulary_size)
     # Every character weighs the same in training, as in `test_bpc`,
     # however many characters its length-bucketed batch holds.
-    mean_length = np.mean([len(s) - 1 for s in train_ids])
+    mean_length = mean_targets(id_chunks(text_layer, train, streams.poems))
     training.compile_classifier(
-        model, config, len(train),
+        model, config, train_size,
         loss=zoo_metrics.SequenceCrossentropy(
             tokens_per_batch=float(config.batch_size * mean_length)
         ),
         metrics=(),
     )
     run = training.fit(
-        model, shifted_batches(config, train_ids, shuffle=True),
-        shifted_batches(config, sequences(text_layer, validation,
-                                          corpus.poems))
-        if validation else None,
+        model, text_batches(config, text_layer, train, streams.poems,
+                            shuffle=True),
+        text_batches(config, text_layer, validation, streams.poems)
+        if validation is not None else None,
         config, workdir, callbacks,
     )
-    poet = Poet(model, text_layer, corpus.poems)
+    poet = Poet(model, text_layer, streams.poems)
     history = run["history"]
-    validation_bpc = (bits_per_character(poet, validation)[0] if validation
-                      else None)
+    validation_bpc = (bits_per_character(poet, validation)[0]
+                      if validation is not None else None)
 
     def evaluate_and_sample(model, test_texts):
-        results = evaluate(poet, train_ids, test_texts, vocabulary_size)
+        results = evaluate(poet, train, test_texts, vocabulary_size)
         path = f"{workdir}/samples.txt" if training.is_chief() else None
         return {**results, **write_samples(poet, config, path)}
 
     return training.finish(
         model,
-        corpus.test,
+        streams.test,
         run,
         config,
         workdir,
@@ -709,7 +769,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
         serving_endpoints(poet),
         evaluate=evaluate_and_sample,
         track=[text_layer],
-        data=corpus.source,
+        data=streams.source,
         vocabulary_size=vocabulary_size,
         validation_bpc=validation_bpc,
         epoch_seconds=history.get("epoch_seconds", []),
