@@ -13,7 +13,6 @@ from keras import ops
 from zoo import utils
 
 
-@keras.saving.register_keras_serializable(package="zoo")
 def _string_batches(texts, batch_size):
     """String tensors `[<= batch_size]` of an iterable or a dataset of
     strings, read as they are needed."""
@@ -25,6 +24,7 @@ def _string_batches(texts, batch_size):
         yield tf.constant(batch, tf.string)
 
 
+@keras.saving.register_keras_serializable(package="zoo")
 class TextToIds(keras.layers.Layer):
     """Tokenization and vocabulary lookup for raw strings.
 
