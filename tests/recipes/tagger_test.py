@@ -222,11 +222,15 @@ def test_export_answers_bad_input(exported, signature, inputs, shape):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fraction, validated", [(0.25, True), (0.0, False)])
-def test_without_a_dev_file_validation_comes_from_train(
-        tmp_path, monkeypatch, fraction, validated):
+@pytest.mark.parametrize("fraction, validated, dev", [
+    (0.25, True, None), (0.0, False, None), (0.25, True, "-DOCSTART- O\n"),
+])
+def test_without_dev_sentences_validation_comes_from_train(
+        tmp_path, monkeypatch, fraction, validated, dev):
     for split, rows in (("train", SENTENCES * 3), ("test", SENTENCES)):
         write_conll(tmp_path / f"{split}.txt", rows)
+    if dev is not None:  # A dev file without sentences.
+        testing.write_file(tmp_path / "dev.txt", dev)
 
     def no_load(*args, **kwargs):
         raise AssertionError("the recipe loaded the corpus into memory")
@@ -238,8 +242,9 @@ def test_without_a_dev_file_validation_comes_from_train(
         tiny_config(str(tmp_path), validation_fraction=fraction),
         str(tmp_path / "w"),
     )
-    assert sorted(os.listdir(tmp_path / "w" / "data")) == [
-        "test.tfrecord", "train.tfrecord"]
+    assert sorted(os.listdir(tmp_path / "w" / "data")) == sorted(
+        ["test.tfrecord", "train.tfrecord"]
+        + (["dev.tfrecord"] if dev is not None else []))
     assert ("validation_token_accuracy" in metrics) == validated
     assert 0.0 <= metrics["test_token_accuracy"] <= 1.0
 

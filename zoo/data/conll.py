@@ -393,7 +393,8 @@ class Streams:
     """Sentences read from disk as they are used, per split.
 
     `train`, `dev` and `test` are datasets of `(tokens [n], tags [n])`
-    string vectors (`dev` is None without a dev split); `tag_names` are
+    string vectors (`dev` is None without a dev file, and empty for one
+    without sentences); `tag_names` are
     the tags of every split, sorted; `longest` is the token count of the
     longest sentence.
     """

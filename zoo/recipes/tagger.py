@@ -330,8 +330,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
     train, train_size = streams.train, streams.train_size
     validation, validation_size = streams.dev, streams.dev_size
-    if validation is None:
-        # No dev split: carve one from the training sentences.
+    if not validation_size:
+        # No dev sentences: carve a split from the training sentences.
         train, validation, train_size = pipeline.split_validation_stream(
             train, train_size, config.validation_fraction, seed=config.seed
         )
