@@ -95,3 +95,14 @@ def test_index_of():
     got = records.index_of(tf.constant([["c", "a"], ["x", "b"]]), names)
     np.testing.assert_array_equal(got, [[2, 0], [-1, 1]])
     assert got.dtype == tf.int64
+
+
+def test_a_killed_writers_partial_file_goes_at_the_next_write(tmp_path):
+    path = str(tmp_path / "rows.tfrecord")
+    stale = tmp_path / "rows.tfrecord.partial-12345"
+    stale.write_bytes(b"half a record")
+    other = tmp_path / "other.tfrecord.partial-1"
+    other.write_bytes(b"another file's")
+    assert records.write(path, _rows(2), COLUMNS) == 2
+    assert sorted(os.listdir(tmp_path)) == [
+        "other.tfrecord.partial-1", "rows.tfrecord"]

@@ -175,7 +175,7 @@ def test_text_batches_are_shifted_batches_of_the_same_ids(bucket, poems):
     texts = tf.data.Dataset.from_tensor_slices(BATCHED_TEXTS)
     listed = poetry.shifted_batches(
         config, poetry.sequences(layer, BATCHED_TEXTS, poems))
-    assert _pairs(poetry.text_batches(config, layer, texts, poems)) == (
+    assert _pairs(poetry.char_batches(config, layer, texts, poems)) == (
         _pairs(listed))
 
 
@@ -183,13 +183,13 @@ def test_shuffled_text_batches_hold_every_text_in_a_new_order():
     config = tiny_config("x", batch_size=3)
     layer = poetry.make_text_layer(config, BATCHED_TEXTS)
     texts = tf.data.Dataset.from_tensor_slices(BATCHED_TEXTS)
-    batches = poetry.text_batches(config, layer, texts, True, shuffle=True)
+    batches = poetry.char_batches(config, layer, texts, True, shuffle=True)
 
     def rows(pairs):  # Each text's inputs, without padding.
         return [[i for i in row if i] for x, _ in pairs for row in x]
 
     epochs = [rows(_pairs(batches)) for _ in range(2)]
-    plain = rows(_pairs(poetry.text_batches(config, layer, texts, True)))
+    plain = rows(_pairs(poetry.char_batches(config, layer, texts, True)))
     assert sorted(epochs[0]) == sorted(epochs[1]) == sorted(plain)
     assert epochs[0] != epochs[1] and epochs[0] != plain
 

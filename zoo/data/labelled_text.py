@@ -24,6 +24,7 @@ the `csv` module's size limit) and a file without rows are errors whatever
 `skip_bad_rows` says.
 """
 
+import array
 import csv
 import dataclasses
 import glob
@@ -394,17 +395,20 @@ def load(data, tfds_data_dir=None, skip_bad_rows=False, seed=0):
 
 
 class _Tally:
-    """What streaming keeps of a corpus: the labels seen, and a small code
-    per row (its label's first-seen position)."""
+    """What streaming keeps of a corpus: the labels seen and, with
+    `codes`, four bytes per row (its label's first-seen position), to
+    hold out test rows."""
 
-    def __init__(self):
+    def __init__(self, codes=False):
         self.labels = {}
-        self.codes = []
+        self.codes = array.array("I") if codes else None
 
     def rows(self, pairs):
         """`records` rows of `(label, text)` pairs, tallied as they pass."""
         for label, text in pairs:
-            self.codes.append(self.labels.setdefault(label, len(self.labels)))
+            code = self.labels.setdefault(label, len(self.labels))
+            if self.codes is not None:
+                self.codes.append(code)
             yield {"label": label, "text": text}
 
 
@@ -420,8 +424,8 @@ def stream_local(path, folder, skip_bad_rows=False, seed=0):
 
     The files are read once, with `load_local`'s checks, into TFRecord
     files in `folder`; the rows then stream from those. What stays in
-    memory is the label set and, for a single file, one label code per
-    row (to hold out its test rows).
+    memory is the label set and, for a single file, a label code per row
+    (to hold out its test rows).
 
     Returns:
         A `Streams` with the examples `load_local` gives, each split in
@@ -435,7 +439,7 @@ def stream_local(path, folder, skip_bad_rows=False, seed=0):
     train_dir = os.path.join(path, "train")
     test_dir = os.path.join(path, "test")
     if os.path.isfile(path):
-        tally, skipped = _Tally(), []
+        tally, skipped = _Tally(codes=True), []
         rows_path = os.path.join(folder, "rows.tfrecord")
         count = records.write(
             rows_path, tally.rows(iter_rows(path, skip_bad_rows, skipped)),

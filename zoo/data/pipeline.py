@@ -43,8 +43,9 @@ def split_validation_lists(columns, fraction, seed=0):
             tuple([c[i] for i in held] for c in columns))
 
 
-# Examples a stream handles in one vectorized step (see
-# `split_validation_stream`).
+# Examples a stream handles in one vectorized step: held out
+# (`split_stream`), parsed (`zoo.data.records.parse`), counted or turned
+# into ids.
 CHUNK = 1024
 
 

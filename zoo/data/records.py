@@ -21,6 +21,7 @@ A row is a dict of columns; `Column` says each one's type:
 """
 
 import dataclasses
+import glob
 import os
 
 import tensorflow as tf
@@ -71,12 +72,17 @@ def write(path, rows, columns, what="rows"):
 
     The rows are consumed as they come, so `rows` may be a generator over a
     corpus of any size. The file appears under its name only once it is
-    complete: a run stopped half-way leaves no truncated corpus behind.
+    complete: a run stopped half-way leaves no truncated corpus behind
+    (one killed leaves a `.partial-*` file, which the next `write` of
+    `path` deletes).
 
     Raises:
         ValueError: A row's columns are not `columns`' names.
     """
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    # What a killed writer left (its `finally` never ran).
+    for stale in glob.glob(f"{glob.escape(path)}.partial-*"):
+        os.remove(stale)
     partial = f"{path}.partial-{os.getpid()}"
     count = 0
     try:

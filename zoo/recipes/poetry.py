@@ -585,7 +585,7 @@ def shifted_batches(config, ids, shuffle=False):
     )
 
 
-def text_batches(config, layer, texts, poems, shuffle=False):
+def char_batches(config, layer, texts, poems, shuffle=False):
     """`shifted_batches` of a dataset of strings, made in tf.data.
 
     The texts become ids `pipeline.CHUNK` at a time (`marked_ids`), then
@@ -743,9 +743,9 @@ def train_and_evaluate(config, workdir, callbacks=()):
         metrics=(),
     )
     run = training.fit(
-        model, text_batches(config, text_layer, train, streams.poems,
+        model, char_batches(config, text_layer, train, streams.poems,
                             shuffle=True),
-        text_batches(config, text_layer, validation, streams.poems)
+        char_batches(config, text_layer, validation, streams.poems)
         if validation is not None else None,
         config, workdir, callbacks,
     )

@@ -90,8 +90,8 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def make_tokenizers(config, train_texts):
-    """The in-model tokenizers, with vocabularies from `train_texts` (an
-    iterable or a `tf.data.Dataset` of strings).
+    """The in-model tokenizers, with vocabularies from `train_texts`: a
+    `tf.data.Dataset` or a list of strings (read once per tokenizer).
 
     Returns:
         A dict of `zoo.layers.TextToIds`: `ids` (tokens) and, when
