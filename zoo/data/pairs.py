@@ -3,7 +3,8 @@
 `stream(data, folder)` gives datasets of `(source, target)` strings for
 training and a held-out test split, read from disk as training uses them,
 and says where they came from; `load(data)` gives the same pairs as lists
-of str in memory. `--data` may be:
+of str in memory (a local file's in the order of the test draw, where
+`stream` keeps each split in file order). `--data` may be:
 
 * a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
   (the Tatoeba/Anki layout; optionally gzipped). Blank lines are skipped

@@ -557,7 +557,8 @@ def load(data, test_size=2000, window=128, max_chars=0, seed=0,
     """Loads texts from local files or a tensorflow-datasets name.
 
     The texts `stream` gives, as lists of str (for local files, without
-    writing them to disk; the test poems in the order they were drawn).
+    writing them to disk; poems in the order of the test draw, where
+    `stream` keeps each split in file order).
 
     Raises:
         sources.DataUnavailableError: A tfds name that cannot be had here;
