@@ -293,14 +293,18 @@ def evaluate(model, batches, tag_names, prefix="test"):
 
 class _TokenLists:
     """The tokens of a dataset of `(tokens, tags)` sentences, as lists of
-    `str`: read from the dataset anew by each iteration."""
+    `str`, `pipeline.CHUNK` sentences' tokens a list (the lookups count
+    tokens, so where sentences end does not matter to them): read from
+    the dataset anew by each iteration."""
 
     def __init__(self, sentences):
         self.sentences = sentences
 
     def __iter__(self):
-        for tokens, _ in self.sentences.as_numpy_iterator():
-            yield [t.decode("utf-8") for t in tokens]
+        chunks = self.sentences.map(lambda tokens, tags: tokens).ragged_batch(
+            pipeline.CHUNK)
+        for chunk in chunks:
+            yield [t.decode("utf-8") for t in chunk.flat_values.numpy()]
 
 
 @training.distributed

@@ -158,8 +158,8 @@ def make_vocabularies(config, train_sources, train_targets):
 
     Args:
         config: A `Config`.
-        train_sources, train_targets: Iterables of the training sentences
-            (str or UTF-8 bytes), each read once.
+        train_sources, train_targets: The training sentences, each side
+            a `tf.data.Dataset` or an iterable of strings, read once.
 
     Returns:
         `(source, target)` `zoo.layers.TextToIds`: NFKC-normalized, punctuation
@@ -577,7 +577,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
                  streams.source, train_size, streams.train_size - train_size,
                  streams.test_size)
     source_layer, target_layer = make_vocabularies(
-        config, *(_side(train, i) for i in (0, 1)))
+        config, train.map(lambda source, target: source),
+        train.map(lambda source, target: target))
     source_vocabulary = source_layer.get_vocabulary()
     target_vocabulary = target_layer.get_vocabulary()
     logging.info("Vocabularies: %d source, %d target tokens",
@@ -628,11 +629,6 @@ def train_and_evaluate(config, workdir, callbacks=()):
         validation_loss=(history.get("val_loss") or [None])[-1],
         epoch_seconds=history.get("epoch_seconds", []),
     )
-
-
-def _side(dataset, index):
-    """Sentences of one side of a dataset of pairs, as they stream (bytes)."""
-    return (pair[index] for pair in dataset.as_numpy_iterator())
 
 
 def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
