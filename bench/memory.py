@@ -172,13 +172,13 @@ def write_translate(folder, sizes, rng):
 def write_poetry(folder, sizes, rng):
     """poems.jsonl.gz of chinese-poetry objects: 2 to 8 lines of 5 or 7
     characters (of 5,000)."""
-    characters = [chr(0x4E00 + i) for i in range(5_000)]
+    characters = np.array([chr(0x4E00 + i) for i in range(5_000)])
 
     def poems():
         for i in range(sizes["poems"]):
-            width = int(rng.choice([5, 7]))
-            lines = ["".join(rng.choice(characters, width)) + "。"
-                     for _ in range(int(rng.integers(2, 9)))]
+            width, count = int(rng.choice([5, 7])), int(rng.integers(2, 9))
+            drawn = rng.choice(characters, (count, width))
+            lines = ["".join(line) + "。" for line in drawn]
             yield json.dumps({"title": f"poem {i}", "author": "bench",
                               "paragraphs": lines}, ensure_ascii=False)
 
