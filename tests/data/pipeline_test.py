@@ -104,6 +104,20 @@ def test_split_stream_splits_examples_of_different_lengths():
         ([b"b", b"c"], 2), ([], 0)]
 
 
+def test_unbatch_rows_gives_plain_vectors_that_pad():
+    rows = tf.data.Dataset.from_tensor_slices(tf.ragged.constant(
+        [[1, 2], [3], [4, 5, 6]]))
+    batches = rows.ragged_batch(2)
+    plain = pipeline.unbatch_rows(batches, like=rows)
+    assert plain.element_spec == tf.TensorSpec([None], tf.int32)
+    assert int(plain.cardinality()) == 3
+    np.testing.assert_array_equal(
+        next(iter(plain.padded_batch(3))), [[1, 2, 0], [3, 0, 0], [4, 5, 6]])
+    pairs = pipeline.unbatch_rows(tf.data.Dataset.zip(batches, batches))
+    assert pairs.element_spec == (tf.TensorSpec([None], tf.int32),) * 2
+    assert int(pairs.cardinality()) < 0  # Without `like`, unknown.
+
+
 def test_split_stream_refuses_flags_of_another_length():
     with pytest.raises(ValueError, match="split_stream: the dataset holds 4 "
                        "examples, but 3 flags were given"):

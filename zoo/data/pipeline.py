@@ -80,13 +80,11 @@ def split_stream(dataset, held):
         dataset, tf.data.Dataset.from_tensor_slices(held)).ragged_batch(CHUNK)
 
     def part(validation, count):
-        return chunks.map(lambda examples, flags: tf.nest.map_structure(
+        masked = chunks.map(lambda examples, flags: tf.nest.map_structure(
             lambda t: tf.ragged.boolean_mask(t, flags == validation),
             examples,
-        )).unbatch().map(
-            # Ragged of rank 0 after `unbatch`: plain tensors again.
-            lambda *example: example[0] if len(example) == 1 else example,
-        ).apply(
+        ))
+        return unbatch_rows(masked).apply(
             # Known again after the masks: Keras can count the steps.
             tf.data.experimental.assert_cardinality(count))
 
@@ -131,6 +129,18 @@ def _check_size(dataset, size, given, who="split_stream"):
         raise ValueError(
             f"{who}: the dataset holds {known} examples, but {given}"
         )
+
+
+def unbatch_rows(batches, like=None):
+    """`batches.unbatch()`, each row's ragged parts as plain tensors.
+
+    A row of a ragged batch unbatches with a ragged spec of rank 0, which
+    `padded_batch` refuses. With `like`, the rows take its cardinality
+    when that is known (see `same_cardinality`).
+    """
+    rows = batches.unbatch().map(
+        lambda *row: row[0] if len(row) == 1 else row)
+    return rows if like is None else same_cardinality(rows, like)
 
 
 def same_cardinality(dataset, like):

@@ -480,13 +480,9 @@ def pair_batches(config, pairs_dataset, source_layer, target_layer,
             tf.concat([targets, tf.fill([rows, 1], END_ID)], axis=1),
         )
 
-    examples = pairs_dataset.batch(pipeline.CHUNK).map(
+    examples = pipeline.unbatch_rows(pairs_dataset.batch(pipeline.CHUNK).map(
         shifted, num_parallel_calls=tf.data.AUTOTUNE,
-    ).unbatch().map(
-        # Rows of a ragged batch unbatch with a ragged spec (of rank 0),
-        # which `padded_batch` refuses: as plain vectors.
-        lambda *row: tuple(tf.identity(x) for x in row))
-    examples = pipeline.same_cardinality(examples, pairs_dataset)
+    ), like=pairs_dataset)
     # A target of max_length tokens and its start or end token.
     batches = pipeline.id_sequence_stream(
         examples, training.global_batch_size(config), config.max_length + 1,
