@@ -4,6 +4,7 @@ No test contacts a host: `socket.create_connection` is replaced for every
 test (by a function that refuses, unless a test installs its own fake).
 """
 
+import re
 import socket
 import time
 
@@ -194,3 +195,34 @@ def test_foreign_bom_passes_utf8_and_other_bytes(head):
 ])
 def test_decode_line_gives_the_text_or_why_not(raw, number, expected):
     assert sources.decode_line(raw, number) == expected
+
+
+@pytest.mark.parametrize("data, expected", [
+    (b"", []),
+    (b"a\nb", [b"a\n", b"b"]),
+    (b"a\r\nb\r\n", [b"a\r\n", b"b\r\n"]),
+    # A lone \r inside a line is text; any \r before a \n goes with it.
+    (b"a\rb\nc\r\r\n\r", [b"a\rb\n", b"c\r\r\n", b"\r"]),
+    (b"a\r", [b"a\r"]),
+    # No \n in the file, a lone \r before its end: classic Mac line ends.
+    (b"a\rb\r", [b"a\r", b"b\r"]),
+    (b"a\r\rb", [b"a\r", b"\r", b"b"]),
+    (b"\xef\xbb\xbfa\rb", [b"\xef\xbb\xbfa\r", b"b"]),
+], ids=["empty", "lf", "crlf", "lone_cr_is_text", "trailing_cr",
+        "mac", "mac_blank_line", "mac_bom"])
+def test_numbered_lines_end_at_lf_or_at_mac_cr(tmp_path, data, expected):
+    path = tmp_path / "a.txt"
+    path.write_bytes(data)
+    with open(path, "rb") as f:
+        assert list(sources.numbered_lines(f)) == list(
+            enumerate(expected, start=1))
+    # The same of str lines, split after each "\n".
+    lines = [line for line in re.split("(?<=\n)", data.decode()) if line]
+    assert list(sources.numbered_lines(lines)) == list(
+        enumerate([line.decode() for line in expected], start=1))
+
+
+def test_numbered_lines_docstring_example_runs():
+    from zoo.testing import run_docstring_examples
+
+    run_docstring_examples(sources.numbered_lines)

@@ -14,6 +14,12 @@ datasets, which read a local corpus from TFRecord files it writes in
   `test/<class>/*.txt` (classes are the subfolders present in both, so
   `train/unsup` is ignored).
 
+Rows end at "\n" or "\r\n"; a lone "\r" inside a text is part of it
+(a file without any "\n" whose lines end in a lone "\r", as classic Mac
+OS and Excel for Mac's "CSV (Macintosh)" write them, is read by those).
+In a TSV file a `"` is text, never a quote; separators after the first
+belong to the text, so a trailing one stays at its end.
+
 A malformed row (fewer than two fields, an empty label, or a NUL byte, the
 mark of binary data or UTF-16 text) is an error that names the file and
 line, or, with `skip_bad_rows=True`, is skipped and counted in the log.
@@ -93,20 +99,38 @@ class Streams:
 COLUMNS = {"label": records.Column("string"), "text": records.Column("string")}
 
 
+# Stands in for a lone "\r" inside a CSV line while `csv` parses it, for
+# `csv` ends a row at any "\r": a lone surrogate, which no decoded UTF-8
+# holds (errors="replace" reads an encoded surrogate as U+FFFD).
+_CR = "\ud800"
+
+
+def _decoded_lines(f):
+    """`(line number, line)` of the binary file `f` (see
+    `sources.numbered_lines`), each with its line end."""
+    for number, raw in sources.numbered_lines(f):
+        # utf-8-sig: drop the byte order mark some editors (Excel) write
+        # first.
+        yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8",
+                                 errors="replace")
+
+
 def _numbered_rows(path, f, delimiter):
-    """`(line number, fields)` per row of the open text file `f`.
+    """`(line number, fields)` per row of the binary file `f`.
 
     A CSV row is numbered by its first line (a quoted field may span
     lines).
     """
     if delimiter == "\t":
-        for number, line in enumerate(f, start=1):
+        for number, line in _decoded_lines(f):
             yield number, line.rstrip("\r\n").split("\t")
         return
     ended = []  # Set once the reader asks for a line past the last.
 
     def lines():
-        yield from f
+        for _, line in _decoded_lines(f):
+            text = line.rstrip("\r\n")
+            yield text.replace("\r", _CR) + line[len(text):]
         ended.append(True)
 
     rows = csv.reader(lines())
@@ -129,15 +153,19 @@ def _numbered_rows(path, f, delimiter):
                 f"{path}:{number}: a `\"` quote is still open at the end of "
                 "the file (the file is truncated, or a quote is missing)"
             )
-        yield number, row
+        yield number, [field.replace(_CR, "\r") for field in row]
 
 
 def iter_rows(path, skip_bad_rows=False, skipped=None):
     """`(label, text)` of each row of a `label<sep>text` file, as it is read.
 
     The separator is a tab for `.tsv` and `.txt`, a comma for `.csv`
-    (with CSV quoting); separators after the first belong to the text.
-    An empty file gives no rows.
+    (with CSV quoting; a `"` in a TSV row is text). Separators after the
+    first belong to the text: a trailing one (an empty field after the
+    text) stays at the end of the text. Rows end at "\n" or "\r\n" (any
+    "\r" before the "\n" goes with it); a lone "\r" inside a row is
+    text (see `sources.numbered_lines`, and its exception for a file of
+    classic Mac line ends). An empty file gives no rows.
 
     Args:
         skipped: A list to which the line number of each malformed row
@@ -151,8 +179,8 @@ def iter_rows(path, skip_bad_rows=False, skipped=None):
     skipped = [] if skipped is None else skipped
     first_skipped = len(skipped)
     _check_not_utf16(path)
-    # utf-8-sig: drop the byte order mark some editors (Excel) write first.
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+    # Binary: only "\n" ends a line (see `_decoded_lines`).
+    with open(path, "rb") as f:
         for number, row in _numbered_rows(path, f, delimiter):
             if not "".join(row).strip():
                 continue  # Blank line.

@@ -26,6 +26,44 @@ _OTHER_BOMS = (
 )
 
 
+def numbered_lines(lines):
+    """`(number, line)` of each line of a text file, numbered from 1.
+
+    `lines` are the file's lines as a file opened in binary iterates them
+    (bytes), or as str: split after each "\\n" only, each with its line
+    end. Those are the lines: a line ends at "\\n", so at "\\r\\n" too (a
+    reader strips any "\\r" before the "\\n" with it), and a lone "\\r"
+    inside a line is part of its text, never a line end. Read a file in
+    text mode with universal newlines (`newline=None` or `""`), through
+    `str.splitlines()` or with the `csv` module's own line handling, and
+    a lone "\\r" inside a text ends the row.
+
+    One exception: a file without any "\\n" but with a lone "\\r" before
+    its end has the line ends of classic Mac OS (as Excel for Mac's "CSV
+    (Macintosh)" writes): its lines end at each "\\r" (such a file is
+    read whole, as its one line, before it is split).
+
+    Example:
+
+    >>> list(numbered_lines([b"a\\rb\\r\\n", b"c\\n"]))
+    [(1, b'a\\rb\\r\\n'), (2, b'c\\n')]
+    >>> list(numbered_lines([b"a\\rb\\r"]))
+    [(1, b'a\\r'), (2, b'b\\r')]
+    """
+    lines = iter(lines)
+    first = next(lines, None)
+    if first is None:
+        return
+    cr, lf = ("\r", "\n") if isinstance(first, str) else (b"\r", b"\n")
+    if first.endswith(lf) or cr not in first.rstrip(cr):
+        yield 1, first
+        yield from enumerate(lines, start=2)
+        return
+    *ended, last = first.split(cr)
+    yield from enumerate(
+        [line + cr for line in ended] + ([last] if last else []), start=1)
+
+
 def decode_line(raw, number):
     """`(text, None)` of line `number` (1-based) as bytes, or `(None, why)`.
 
