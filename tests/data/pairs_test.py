@@ -340,11 +340,34 @@ MALFORMED_FILES = [
     _case("attribution_columns",
           {"p.tsv": b"Hello.\tHola.\tCC-BY 2.0\t#1\nBye.\tAdios.\n"},
           Returns((["Hello.", "Bye."], ["Hola.", "Adios."]))),
-    # Old Mac line ends (a lone \r) would make the file one line.
-    _case("cr_line_ends", {"p.tsv": b"Hi.\tHola.\rBye.\tAdios.\r"}, Raises(
-        MalformedPairError, "{path}:1: carriage return (\\r) inside the line; "
-        "line ends must be \\n or \\r\\n, not a lone \\r: "
-        "'Hi.\\tHola.\\rBye.\\tAdios.'")),
+    # Line ends: \n or \r\n; a lone \r inside a line is text.
+    _case("crlf_line_ends", {"p.tsv": b"Hi.\tHola.\r\nBye.\tAdios.\r\r\n"},
+          Returns((["Hi.", "Bye."], ["Hola.", "Adios."]))),
+    _case("lone_cr_inside_a_sentence",
+          {"p.tsv": b"Hi.\rHow are you?\tHola.\r\xc2\xbfQu\xc3\xa9 tal?\n"
+                    b"Bye.\tAdios.\n"},
+          Returns((["Hi.\rHow are you?", "Bye."],
+                   ["Hola.\r\u00bfQu\u00e9 tal?", "Adios."]))),
+    _case("lone_cr_in_a_line_of_one_column",
+          {"p.tsv": b"Hi.\tHola.\nBye.\rAdios.\n"}, Raises(
+              MalformedPairError, "{path}:2: expected `source<TAB>target`, "
+              "found one column: 'Bye.\\rAdios.'")),
+    _case("lone_cr_in_a_gzipped_file",
+          {"p.tsv.gz": _gz(b"Hi.\rYou.\tHola.\nBye.\tAdios.\n")},
+          Returns((["Hi.\rYou.", "Bye."], ["Hola.", "Adios."]))),
+    # Old Mac line ends: a file without \n whose lines end in a lone \r.
+    _case("cr_line_ends", {"p.tsv": b"Hi.\tHola.\rBye.\tAdios.\r"},
+          Returns((["Hi.", "Bye."], ["Hola.", "Adios."]))),
+    _case("cr_line_ends_gzipped",
+          {"p.tsv.gz": _gz(b"\xef\xbb\xbfHi.\tHola.\r\rBye.\tAdios.")},
+          Returns((["Hi.", "Bye."], ["Hola.", "Adios."]))),
+    # Quotes and trailing tabs: a `"` is text; a trailing tab is an empty
+    # attribution column.
+    _case("quotes_are_text",
+          {"p.tsv": b'He said "hi.\t"Dijo hola.\nBye.\tAdios.\n'},
+          Returns((['He said "hi.', "Bye."], ['"Dijo hola.', "Adios."]))),
+    _case("trailing_tab", {"p.tsv": b"Hi.\tHola.\t\r\nBye.\tAdios.\t\n"},
+          Returns((["Hi.", "Bye."], ["Hola.", "Adios."]))),
     # Paths.
     _case("folder_instead_of_file", {"p.tsv": FOLDER}, Raises(
         ValueError, "{path} is a folder; expected a file of "

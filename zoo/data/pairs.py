@@ -7,14 +7,18 @@ of str in memory (a local file's in the order of the test draw, where
 `stream` keeps each split in file order). `--data` may be:
 
 * a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
-  (the Tatoeba/Anki layout; optionally gzipped). Blank lines are skipped
-  and a UTF-8 byte order mark is dropped; a line with one column, an empty
-  side, bytes that are not UTF-8 (or a UTF-16 file), a NUL byte or a
-  carriage return that is not part of a line end, a truncated or corrupt
-  gzip stream, and a file without pairs are errors naming the file (and
-  line). A fixed random `test_size` pairs (per seed) are held out as the
-  test split. `stream` reads the file once, writing its pairs to a
-  TFRecord file in `folder` (`zoo.data.records`) as they come;
+  (the Tatoeba/Anki layout; optionally gzipped). Lines end at "\n" or
+  "\r\n" (or, in a file without "\n", at a lone "\r": classic Mac line
+  ends); a lone "\r" inside a line is text, and a `"` is text too (no
+  quoting). Each side is stripped of whitespace; columns after the second
+  are ignored, so a trailing tab (an empty third column) is harmless.
+  Blank lines are skipped and a UTF-8 byte order mark is dropped; a line
+  with one column, an empty side, bytes that are not UTF-8 (or a UTF-16
+  file) or a NUL byte, a truncated or corrupt gzip stream, and a file
+  without pairs are errors naming the file (and line). A fixed random
+  `test_size` pairs (per seed) are held out as the test split. `stream`
+  reads the file once, writing its pairs to a TFRecord file in `folder`
+  (`zoo.data.records`) as they come;
 * `ted_hrlr_translate/pt_to_en` (or another tensorflow-datasets
   translation config with supervised `(source, target)` pairs), whose own
   train and test splits are used.
@@ -78,15 +82,16 @@ class Streams:
 
 
 def _numbered_lines(path):
-    """`(number, bytes)` per line of `path`, gunzipped if it ends in `.gz`."""
+    """`(number, bytes)` per line of `path`, gunzipped if it ends in `.gz`
+    (lines as `sources.numbered_lines` ends them)."""
     if not path.endswith(".gz"):
         with open(path, "rb") as f:
-            yield from enumerate(f, start=1)
+            yield from sources.numbered_lines(f)
         return
     with gzip.open(path, "rb") as f:
         number = 0
         try:
-            for number, raw in enumerate(f, start=1):
+            for number, raw in sources.numbered_lines(f):
                 yield number, raw
         # OSError: a bad gzip header or CRC; EOFError: a truncated stream;
         # zlib.error: corrupt compressed data.
@@ -114,13 +119,6 @@ def iter_pairs(path):
         line = line.rstrip("\r\n")
         if not line.strip():
             continue
-        if "\r" in line.strip():
-            # Old Mac line ends would make the whole file one line.
-            raise MalformedPairError(
-                f"{path}:{number}: carriage return (\\r) inside the line; "
-                "line ends must be \\n or \\r\\n, not a lone \\r: "
-                f"{line[:60]!r}"
-            )
         columns = line.split("\t")
         if len(columns) < 2:
             raise MalformedPairError(
@@ -144,9 +142,9 @@ def read_pairs(path):
 
     Raises:
         MalformedPairError: A line with fewer than two columns, an empty
-            side, bytes that are not UTF-8, a NUL byte or a carriage
-            return inside it, or a truncated or corrupt gzip stream (the
-            message says `path:line`); a UTF-16 file.
+            side, bytes that are not UTF-8 or a NUL byte, or a truncated
+            or corrupt gzip stream (the message says `path:line`); a
+            UTF-16 file.
     """
     firsts, seconds = [], []
     for first, second in iter_pairs(path):
