@@ -133,6 +133,9 @@ MALFORMED = [
     ("empty_tag", "EU\tB-ORG\ncall\t\n", -1, 2,
      "empty tag in tag_column=-1: 'call\\t'"),
     ("empty_token", "\tB-ORG\n", -1, 1, "empty token in column 0: '\\tB-ORG'"),
+    ("lone_cr", "EU\tB-ORG\nE\rU\tB-ORG\n", -1, 2,
+     "carriage return (\\r) inside the line; lines end at \\n or \\r\\n, and "
+     "no token or tag holds a \\r: 'E\\rU\\tB-ORG'"),
     ("long_line", "a O\n" + "y" * 80 + "\n", -1, 2,
      "expected at least 2 columns (a token and the tag in tag_column=-1), "
      "found 1: '" + "y" * 57 + "...'"),
@@ -572,14 +575,33 @@ MALFORMED_FILES = [
         MalformedLineError, "{path}:1: NUL byte at byte 0 of the line")),
     _case("nul_inside_a_token", {"a.txt": b"EU\tO\nE\x00U\tB-ORG\n"}, Raises(
         MalformedLineError, "{path}:2: NUL byte at byte 1 of the line")),
-    # Old Mac line ends (a lone \r) would make the file one line.
-    _case("cr_line_ends", {"a.txt": "EU\tB-ORG\rcall\tO\r"}, Raises(
-        MalformedLineError, "{path}:1: carriage return (\\r) inside the line; "
-        "line ends must be \\n or \\r\\n, not a lone \\r: "
-        "'EU\\tB-ORG\\rcall\\tO'")),
-    _case("cr_line_ends_spaces", {"a.txt": "EU B-ORG\rcall O\r\n"}, Raises(
-        MalformedLineError, "{path}:1: carriage return (\\r) inside the "
-        "line")),
+    # Line ends: \n or \r\n; a lone \r inside a line, where no token or
+    # tag holds one, is an error.
+    _case("crlf_line_ends",
+          {"a.txt": "EU\tB-ORG\r\ncall\tO\r\n\r\nRome\tB-LOC\r\r\n"},
+          Returns(([["EU", "call"], ["Rome"]], [["B-ORG", "O"], ["B-LOC"]]))),
+    _case("lone_cr_inside_a_token", {"a.txt": "EU\tB-ORG\nE\rU\tB-ORG\n"},
+          Raises(MalformedLineError, "{path}:2: carriage return (\\r) inside "
+                 "the line; lines end at \\n or \\r\\n, and no token or tag "
+                 "holds a \\r: 'E\\rU\\tB-ORG'")),
+    _case("cr_inside_a_crlf_line_spaces", {"a.txt": "EU B-ORG\rcall O\r\n"},
+          Raises(MalformedLineError, "{path}:1: carriage return (\\r) inside "
+                 "the line")),
+    # Old Mac line ends: a file without \n whose lines end in a lone \r.
+    _case("cr_line_ends", {"a.txt": "EU\tB-ORG\rcall\tO\r"},
+          Returns(([["EU", "call"]], [["B-ORG", "O"]]))),
+    _case("cr_line_ends_spaces_and_a_blank_line",
+          {"a.txt": "\ufeffEU B-ORG\r\rRome B-LOC"},
+          Returns(([["EU"], ["Rome"]], [["B-ORG"], ["B-LOC"]]))),
+    # Quotes are tokens; a trailing tab makes an empty last column.
+    _case("quotes_are_tokens", {"a.txt": '"\tO\nhe\tO\n"hi\tO\n\n``\tO\n'},
+          Returns(([['"', "he", '"hi'], ["``"]], [["O", "O", "O"], ["O"]]))),
+    _case("trailing_tab_is_an_empty_tag", {"a.txt": "EU\tB-ORG\t\n"},
+          Raises(MalformedLineError, "{path}:1: empty tag in tag_column=-1: "
+                 "'EU\\tB-ORG\\t'")),
+    _case("trailing_tab_on_every_line_tag_column_1",
+          {"a.txt": "EU\tB-ORG\t\ncall\tO\t\r\n"},
+          Returns(([["EU", "call"]], [["B-ORG", "O"]])), tag_column=1),
     # Column counts.
     _case("one_column", {"a.txt": "EU B-ORG\ncall\n"}, Raises(
         MalformedLineError, "{path}:2: " + COLUMNS.format(2, -1, 1)

@@ -18,11 +18,15 @@ A column file holds one token a line, with its columns separated by a tab
 when the line holds one, otherwise by runs of spaces (the CoNLL-2003
 layout `EU NNP B-NP B-ORG`); every token line has as many columns as the
 first. Column 0 is the token, `tag_column` (a Python index, -1 = the last
-column) the tag. A blank line ends a sentence; `-DOCSTART-` lines are
-skipped and end a sentence too. A line that cannot be read (too few
-columns, or another number than the first token line, an empty token or
-tag, bytes that are not UTF-8, a NUL byte, a carriage return that is not
-part of a line end) is an error that names the file and line.
+column) the tag; a `"` is a token like any other (no quoting), and a tab
+at the end of a line makes an empty last column (with `tag_column=-1`,
+an empty tag). Lines end at "\n" or "\r\n" (or, in a file without
+"\n", at a lone "\r": classic Mac line ends); a UTF-8 byte order mark
+is dropped. A blank line ends a sentence; `-DOCSTART-` lines are skipped
+and end a sentence too. A line that cannot be read (too few columns, or
+another number than the first token line, an empty token or tag, bytes
+that are not UTF-8, a NUL byte, a lone carriage return inside it, which
+no token holds) is an error that names the file and line.
 """
 
 import dataclasses
@@ -110,8 +114,8 @@ def iter_conll(path, tag_column=-1):
     """Yields the sentences of a CoNLL column file as it reads them.
 
     Args:
-        path: A UTF-8 text file (a byte order mark and CRLF line ends are
-            fine) in the layout of the module docstring.
+        path: A UTF-8 text file (a byte order mark and CRLF or classic
+            Mac line ends are fine) in the layout of the module docstring.
         tag_column: Index of the tag column, as a Python index into a line's
             columns: 1 is the second column, -1 the last. Column 0 is the
             token and cannot be the tag.
@@ -124,9 +128,10 @@ def iter_conll(path, tag_column=-1):
         ValueError: `tag_column` is 0 or not an integer.
         MalformedLineError: A line has fewer columns than `tag_column`
             needs or another number than the file's first token line, an
-            empty token or tag, a NUL byte or a carriage return inside it,
-            or is not valid UTF-8 (the file may be UTF-16); the message
-            starts with `path:line:`.
+            empty token or tag (a trailing tab, with `tag_column=-1`), a
+            NUL byte or a lone carriage return inside it, or is not valid
+            UTF-8 (the file may be UTF-16); the message starts with
+            `path:line:`.
     """
     _check_tag_column(tag_column)
     tag_column = int(tag_column)
@@ -135,10 +140,10 @@ def iter_conll(path, tag_column=-1):
     width = None  # (columns, line) of the first token line.
 
     # Binary, so that only "\n" ends a line (a stray "\r" inside a line
-    # is no line break but an error) and a bad byte can be placed on its
-    # line.
+    # is no line break but an error; see `sources.numbered_lines`) and a
+    # bad byte can be placed on its line.
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in sources.numbered_lines(f):
             if number == 1:
                 _reject_other_encodings(path, raw)
             line, problem = sources.decode_line(raw, number)
@@ -151,10 +156,11 @@ def iter_conll(path, tag_column=-1):
                     tokens, tags = [], []
                 continue
             if "\r" in line.strip(_WHITESPACE):
-                # Old Mac line ends would make the whole file one line.
+                # Lines end at "\n": this "\r" would be part of a column.
                 raise _malformed(
                     path, number, line, "carriage return (\\r) inside the "
-                    "line; line ends must be \\n or \\r\\n, not a lone \\r"
+                    "line; lines end at \\n or \\r\\n, and no token or tag "
+                    "holds a \\r"
                 )
             if "\t" in line:
                 columns = [c.strip(" ") for c in line.split("\t")]
