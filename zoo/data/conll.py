@@ -20,8 +20,8 @@ layout `EU NNP B-NP B-ORG`); every token line has as many columns as the
 first. Column 0 is the token, `tag_column` (a Python index, -1 = the last
 column) the tag; a `"` is a token like any other (no quoting), and a tab
 at the end of a line makes an empty last column (with `tag_column=-1`,
-an empty tag). Lines end at "\n" or "\r\n" (or, in a file without
-"\n", at a lone "\r": classic Mac line ends); a UTF-8 byte order mark
+an empty tag). Lines end at "\\n" or "\\r\\n" (or, in a file without
+"\\n", at a lone "\\r": classic Mac line ends); a UTF-8 byte order mark
 is dropped. A blank line ends a sentence; `-DOCSTART-` lines are skipped
 and end a sentence too. A line that cannot be read (too few columns, or
 another number than the first token line, an empty token or tag, bytes

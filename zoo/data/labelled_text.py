@@ -14,8 +14,8 @@ datasets, which read a local corpus from TFRecord files it writes in
   `test/<class>/*.txt` (classes are the subfolders present in both, so
   `train/unsup` is ignored).
 
-Rows end at "\n" or "\r\n"; a lone "\r" inside a text is part of it
-(a file without any "\n" whose lines end in a lone "\r", as classic Mac
+Rows end at "\\n" or "\\r\\n"; a lone "\\r" inside a text is part of it
+(a file without any "\\n" whose lines end in a lone "\\r", as classic Mac
 OS and Excel for Mac's "CSV (Macintosh)" write them, is read by those).
 In a TSV file a `"` is text, never a quote; separators after the first
 belong to the text, so a trailing one stays at its end.
@@ -162,8 +162,8 @@ def iter_rows(path, skip_bad_rows=False, skipped=None):
     The separator is a tab for `.tsv` and `.txt`, a comma for `.csv`
     (with CSV quoting; a `"` in a TSV row is text). Separators after the
     first belong to the text: a trailing one (an empty field after the
-    text) stays at the end of the text. Rows end at "\n" or "\r\n" (any
-    "\r" before the "\n" goes with it); a lone "\r" inside a row is
+    text) stays at the end of the text. Rows end at "\\n" or "\\r\\n" (any
+    "\\r" before the "\\n" goes with it); a lone "\\r" inside a row is
     text (see `sources.numbered_lines`, and its exception for a file of
     classic Mac line ends). An empty file gives no rows.
 

@@ -7,9 +7,9 @@ of str in memory (a local file's in the order of the test draw, where
 `stream` keeps each split in file order). `--data` may be:
 
 * a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
-  (the Tatoeba/Anki layout; optionally gzipped). Lines end at "\n" or
-  "\r\n" (or, in a file without "\n", at a lone "\r": classic Mac line
-  ends); a lone "\r" inside a line is text, and a `"` is text too (no
+  (the Tatoeba/Anki layout; optionally gzipped). Lines end at "\\n" or
+  "\\r\\n" (or, in a file without "\\n", at a lone "\\r": classic Mac line
+  ends); a lone "\\r" inside a line is text, and a `"` is text too (no
   quoting). Each side is stripped of whitespace; columns after the second
   are ignored, so a trailing tab (an empty third column) is harmless.
   Blank lines are skipped and a UTF-8 byte order mark is dropped; a line
