@@ -357,9 +357,27 @@ MALFORMED_FILES = [
     _case("a_json_string", {"p.json": '"poems"'}, Raises(
         MalformedTextError, "{path}: expected a list of poem objects, got "
         "str")),
-    # Old Mac line ends (a lone \r) end JSON lines as well; a line
-    # separator that JSON keeps unescaped does not.
+    # JSON lines end at \n or \r\n; a lone \r inside one is JSON
+    # whitespace, or, raw inside a string, not JSON.
+    _case("crlf_line_ends_jsonl", {"p.jsonl": POEM + "\r\n\r\n" + POEM + "\r\n"},
+          Returns(["床前明月光", "床前明月光"])),
+    _case("lone_cr_between_json_tokens_jsonl",
+          {"p.jsonl": '{"paragraphs":\r["床前", "明月光"]\r}\n' + POEM},
+          Returns(["床前明月光", "床前明月光"])),
+    _case("lone_cr_inside_a_json_string_jsonl",
+          {"p.jsonl": POEM + '\n{"paragraphs": ["床前\r明月光"]}\n'},
+          Raises(MalformedTextError, "{path}:2: not JSON (Invalid control "
+                 "character at)")),
+    _case("utf8_byte_order_mark_jsonl", {"p.jsonl": "\ufeff" + POEM + "\r\n"},
+          Returns(["床前明月光"])),
+    _case("trailing_tab_jsonl", {"p.jsonl": POEM + "\t\n"},
+          Returns(["床前明月光"])),
+    # Old Mac line ends: a file without \n whose lines end in a lone \r; a
+    # line separator that JSON keeps unescaped ends no line.
     _case("cr_line_ends_jsonl", {"p.jsonl": POEM + "\r" + POEM + "\r"},
+          Returns(["床前明月光", "床前明月光"])),
+    _case("cr_line_ends_gzipped_jsonl",
+          {"p.jsonl.gz": _gz(("\ufeff" + POEM + "\r\r" + POEM).encode())},
           Returns(["床前明月光", "床前明月光"])),
     _case("unicode_line_separators_in_a_poem", {"p.jsonl": json.dumps(
         {"paragraphs": ["a\u2028b", "c\x85d\x1ce"]}, ensure_ascii=False)
@@ -547,15 +565,21 @@ def test_stream_refuses_what_the_readers_refuse(tmp_path, files, outcome,
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7])
+@pytest.mark.parametrize("text, lines", [
+    # Lines end at \n (and \r\n); a lone \r is text.
+    ('a\r\nb\rc\n\r\n\u5e8a\r\r\nd\u2028e\r',
+     ["a", "b\rc", "", "\u5e8a", "d\u2028e"]),
+    ("\ufeffab\n\ncd", ["ab", "", "cd"]),
+    # No \n at all: classic Mac line ends.
+    ("\ufeffa\rb\u5e8a\r\rc\r", ["a", "b\u5e8a", "", "c"]),
+], ids=["lf", "bom_no_last_line_end", "mac"])
 def test_jsonl_lines_split_alike_across_read_chunks(tmp_path, monkeypatch,
-                                                    size):
-    text = 'a\r\nb\rc\n\r\n\u5e8a\r\r\nd\u2028e\r'
+                                                    size, text, lines):
     path = str(tmp_path / "p.jsonl")
     with open(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
     monkeypatch.setattr(poems, "READ_SIZE", size)
-    assert list(poems._lines(path)) == list(
-        enumerate(poems._LINE_END.split(text), start=1))
+    assert list(poems._lines(path)) == list(enumerate(lines, start=1))
 
 
 def test_iter_poems_yields_jsonl_poems_as_it_reads_them(tmp_path,

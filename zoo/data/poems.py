@@ -9,8 +9,10 @@ files are read once, as their checks require, into a TFRecord file in
 
 * poems in the chinese-poetry project's schema, one JSON object
   `{"title", "author", "paragraphs": [lines]}` per poem: a `.json` file (a
-  list of objects, or one object), a `.jsonl` file (an object a line),
-  either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a folder of such
+  list of objects, or one object), a `.jsonl` file (an object a line;
+  lines end at "\\n" or "\\r\\n", or, in a file without "\\n", at a lone
+  "\\r": a lone "\\r" inside a line is JSON whitespace, or an error inside
+  a string), either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a folder of such
   files (not its subfolders; files without any poem, such as the
   project's `authors.*.json`, are skipped with a warning). A poem's text is
   its paragraphs joined; poems without a letter or digit (the corpus has
@@ -54,10 +56,6 @@ from zoo.data import sources
 
 POEM_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
 TEXT_SUFFIXES = (".txt", ".txt.gz")
-# What ends a line of a .jsonl file. Not str.splitlines(), which also
-# splits at U+2028, U+0085 and other characters that JSON strings may hold
-# unescaped.
-_LINE_END = re.compile(r"\r\n|\r|\n")
 # Bytes read from a file at a time.
 READ_SIZE = 1 << 20
 # The one column of the TFRecord file `stream` writes.
@@ -206,20 +204,31 @@ def _has_words(text):
     return any(unicodedata.category(c)[0] in "LN" for c in text)
 
 
+def _split_after_newlines(pieces):
+    """The text that the strings `pieces` make, cut after each "\\n".
+
+    Not `str.splitlines()`, which also splits at "\\r", U+2028, U+0085 and
+    other characters that a JSON line may hold.
+    """
+    held = []  # The pieces of a line not yet ended.
+    for piece in pieces:
+        *ended, rest = piece.split("\n")
+        for line in ended:
+            held.append(line)
+            yield "".join(held) + "\n"
+            held = []
+        held.append(rest)
+    last = "".join(held)
+    if last:
+        yield last
+
+
 def _lines(path):
     """`(number, line)` of a text file as it is read (see `_utf8_pieces`),
-    split where `_LINE_END` splits."""
-    rest, number = "", 0
-    for piece in _utf8_pieces(path):
-        text = rest + piece
-        # A "\r" at the end may be the first half of a "\r\n".
-        held = "\r" if text.endswith("\r") else ""
-        *lines, rest = _LINE_END.split(text[:len(text) - len(held)])
-        rest += held
-        for line in lines:
-            number += 1
-            yield number, line
-    yield from enumerate(_LINE_END.split(rest), start=number + 1)
+    without line ends; `sources.numbered_lines` says where lines end."""
+    for number, line in sources.numbered_lines(
+            _split_after_newlines(_utf8_pieces(path))):
+        yield number, line.rstrip("\r\n")
 
 
 def _records(path):
