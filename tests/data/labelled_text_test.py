@@ -541,7 +541,8 @@ MALFORMED_FILES = [
     # Old Mac line ends: a file without \n whose lines end in a lone \r.
     _case("cr_line_ends", {"a.tsv": "1\tgood\r0\tbad\r"},
           Returns((["1", "0"], ["good", "bad"], 0))),
-    _case("cr_line_ends_csv", {"a.csv": '\ufefflabel,text\r1,"two\rlines"\r0,x'},
+    _case("cr_line_ends_csv",
+          {"a.csv": '\ufefflabel,text\r1,"two\rlines"\r0,x'},
           Returns((["1", "0"], ["two\rlines", "x"], 0))),
     # Quotes, byte order marks and trailing separators.
     _case("quotes_in_tsv_texts",

@@ -359,7 +359,8 @@ MALFORMED_FILES = [
         "str")),
     # JSON lines end at \n or \r\n; a lone \r inside one is JSON
     # whitespace, or, raw inside a string, not JSON.
-    _case("crlf_line_ends_jsonl", {"p.jsonl": POEM + "\r\n\r\n" + POEM + "\r\n"},
+    _case("crlf_line_ends_jsonl",
+          {"p.jsonl": POEM + "\r\n\r\n" + POEM + "\r\n"},
           Returns(["床前明月光", "床前明月光"])),
     _case("lone_cr_between_json_tokens_jsonl",
           {"p.jsonl": '{"paragraphs":\r["床前", "明月光"]\r}\n' + POEM},

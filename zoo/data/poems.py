@@ -12,12 +12,12 @@ files are read once, as their checks require, into a TFRecord file in
   list of objects, or one object), a `.jsonl` file (an object a line;
   lines end at "\\n" or "\\r\\n", or, in a file without "\\n", at a lone
   "\\r": a lone "\\r" inside a line is JSON whitespace, or an error inside
-  a string), either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a folder of such
-  files (not its subfolders; files without any poem, such as the
-  project's `authors.*.json`, are skipped with a warning). A poem's text is
-  its paragraphs joined; poems without a letter or digit (the corpus has
-  poems that are only "。", where the text is lost) are skipped; a fixed
-  random `test_size` poems are held out;
+  a string), either optionally gzipped (`.json.gz`, `.jsonl.gz`), or a
+  folder of such files (not its subfolders; files without any poem, such
+  as the project's `authors.*.json`, are skipped with a warning). A
+  poem's text is its paragraphs joined; poems without a letter or digit
+  (the corpus has poems that are only "。", where the text is lost) are
+  skipped; a fixed random `test_size` poems are held out;
 * a plain UTF-8 `.txt` file (optionally `.txt.gz`): running text cut into
   windows of `window` characters; the last `test_size` windows are held
   out (a contiguous tail, so no test window borders a training window on
