@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from zoo import training
 from zoo.training import callbacks
+from zoo.training import checkpoint
 from zoo.training import harness
 
 
@@ -27,30 +28,17 @@ def _lr(optimizer, step):
     return float(optimizer.learning_rate)
 
 
-def test_make_optimizer_constant_without_decay():
-    optimizer = harness.make_optimizer(_config(lr_decay=1.0), steps_per_epoch=5)
+def test_make_optimizer_is_adam_at_a_constant_rate():
+    # Cuts come from the selection (SelectBest), not from the step count.
+    optimizer = harness.make_optimizer(_config(lr_decay=0.5))
     assert isinstance(optimizer, keras.optimizers.Adam)
     assert _lr(optimizer, 0) == pytest.approx(0.1)
-    assert _lr(optimizer, 50) == pytest.approx(0.1)
-
-
-def test_make_optimizer_decays_once_per_epoch():
-    optimizer = harness.make_optimizer(_config(lr_decay=0.5), steps_per_epoch=5)
-    assert _lr(optimizer, 0) == pytest.approx(0.1)
-    assert _lr(optimizer, 4) == pytest.approx(0.1)  # Staircase: flat within...
-    assert _lr(optimizer, 5) == pytest.approx(0.05)  # ...and x0.5 per epoch.
-    assert _lr(optimizer, 9) == pytest.approx(0.05)
-    assert _lr(optimizer, 10) == pytest.approx(0.025)
-
-
-def test_make_optimizer_with_zero_steps_still_decays_per_step():
-    optimizer = harness.make_optimizer(_config(lr_decay=0.5), steps_per_epoch=0)
-    assert _lr(optimizer, 1) == pytest.approx(0.05)
+    assert _lr(optimizer, 5000) == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("clipnorm, expected", [(1.5, 1.5), (0.0, None)])
 def test_make_optimizer_global_clipnorm(clipnorm, expected):
-    optimizer = harness.make_optimizer(_config(clipnorm=clipnorm), 5)
+    optimizer = harness.make_optimizer(_config(clipnorm=clipnorm))
     assert optimizer.global_clipnorm == expected
     assert optimizer.clipnorm is None
 
@@ -58,7 +46,7 @@ def test_make_optimizer_global_clipnorm(clipnorm, expected):
 def _model(config):
     harness.set_seed(config.seed)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(optimizer=harness.make_optimizer(config, 2), loss="mse")
+    model.compile(optimizer=harness.make_optimizer(config), loss="mse")
     return model
 
 
@@ -82,7 +70,7 @@ def test_fit_trains_resumes_and_stops(tmp_path, caplog):
     assert len(run["history"]["loss"]) == 2
     assert all(isinstance(v, float) for v in run["history"]["loss"])
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
-        "epoch-0001.weights.h5", "epoch-0002.weights.h5"
+        "epoch-0001.weights.h5", "epoch-0002.weights.h5", "selection.json"
     ]
     assert os.listdir(os.path.join(workdir, "tensorboard"))
 
@@ -95,20 +83,22 @@ def test_fit_trains_resumes_and_stops(tmp_path, caplog):
     assert len(run["history"]["loss"]) == 1
     assert int(second.optimizer.iterations) == 6  # 3 epochs of 2 steps.
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
-        "epoch-0002.weights.h5", "epoch-0003.weights.h5"
+        "epoch-0002.weights.h5", "epoch-0003.weights.h5", "selection.json"
     ]
 
     # Finished: nothing to train, the last weights are restored.
     third = _model(_config(epochs=3))
     with caplog.at_level(logging.WARNING):
         run = harness.fit(third, data, None, _config(epochs=3), workdir)
-    assert run == {"initial_epoch": 3, "epochs": 3, "history": {}}
+    assert run == {"initial_epoch": 3, "epochs": 3, "best_epoch": 3,
+                   "selection": None, "stopped": "reached --epochs=3",
+                   "history": {}}
     assert int(third.optimizer.iterations) == 6
     for a, b in zip(third.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert any(
-        "already holds a run finished after 3 epochs; not training"
-        in r.getMessage()
+        "already holds a run that stopped after 3 epochs (reached "
+        "--epochs=3); not training" in r.getMessage()
         for r in caplog.records
         if r.levelno == logging.WARNING
     )
@@ -265,8 +255,11 @@ def test_finish_evaluates_writes_metrics_and_exports(tmp_path):
     config = _config(epochs=1, export_dir=str(tmp_path / "export"))
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
-    run = {"epochs": 1, "initial_epoch": 0,
-           "history": {"val_accuracy": [0.25, 0.5]}}
+    run = {"epochs": 2, "initial_epoch": 0, "best_epoch": 1,
+           "stopped": "reached --epochs=2",
+           "selection": {"monitor": "val_accuracy", "epochs": [
+               {"epoch": 1, "value": 0.5}, {"epoch": 2, "value": 0.25}]},
+           "history": {"val_accuracy": [0.5, 0.25]}}
     endpoints = {"serving_default": (
         lambda x: {"y": model(x)}, [tf.TensorSpec([None, 3], tf.float32)]
     )}
@@ -276,7 +269,11 @@ def test_finish_evaluates_writes_metrics_and_exports(tmp_path):
     )
     with open(tmp_path / "metrics.json") as f:
         assert json.load(f) == metrics
+    # The best epoch's metric, not the last's.
     assert metrics["data"] == "tiny" and metrics["validation_accuracy"] == 0.5
+    assert metrics["best_epoch"] == 1 and metrics["epochs"] == 2
+    assert metrics["stopped"] == "reached --epochs=2"
+    assert metrics["selection"] == run["selection"]
     assert metrics["export_path"] == str(tmp_path / "export" / "1")
     assert metrics["config"]["export_dir"] == config.export_dir
     assert metrics["wall_seconds"] > 0 and metrics["finished_at"][:2] == "20"
@@ -291,9 +288,12 @@ def test_finish_takes_the_recipes_own_evaluation(tmp_path):
         return {"test_token_accuracy": 0.75}
 
     data = _dataset()
-    history = {"val_accuracy": [0.5]}  # Keras' own: not the recipe's.
+    history = {"val_accuracy": [0.5]}  # Unvalidated: no selection.
+    run = {"epochs": 1, "initial_epoch": 0, "best_epoch": 1,
+           "stopped": "reached --epochs=1", "selection": None,
+           "history": history}
     metrics = harness.finish(
-        model, data, {"epochs": 1, "initial_epoch": 0, "history": history},
+        model, data, run,
         _config(epochs=1), str(tmp_path), harness.Stopwatch(), {},
         evaluate=evaluate,
     )
@@ -312,21 +312,154 @@ def test_finish_takes_the_recipes_own_evaluation(tmp_path):
 def test_compile_classifier_takes_a_loss_and_metrics():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    harness.compile_classifier(model, _config(), train_size=4, loss=loss,
-                               metrics=["mae"])
+    harness.compile_classifier(model, _config(), loss=loss, metrics=["mae"])
     assert model.loss is loss
     model.evaluate(np.zeros((2, 3)), np.zeros((2,)), verbose=0)
     assert "mae" in model.get_metrics_result()
 
 
-def test_compile_classifier_decays_per_epoch_of_batches(tmp_path):
-    config = _config(batch_size=4, lr_decay=0.5)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    harness.compile_classifier(model, config, train_size=10)  # 3 steps/epoch.
-    assert _lr(model.optimizer, 2) == pytest.approx(0.1)
-    assert _lr(model.optimizer, 3) == pytest.approx(0.05)
-    assert model.loss == "sparse_categorical_crossentropy"
-
-
 def test_records_folder_is_the_workdirs_data_folder_on_the_chief(tmp_path):
     assert training.records_folder(str(tmp_path)) == str(tmp_path / "data")
+
+
+# Model selection through `fit`: a made-up validation metric per epoch.
+_SCORES = [0.1, 0.9, 0.3, 0.2, 0.95, 0.99]
+_SCORE = training.Selection("val_score", "max", tie_break=None)
+
+
+def _scored(epochs, patience=2, **overrides):
+    return _config(epochs=epochs, patience=patience, **overrides)
+
+
+def _validate(model):
+    # The epoch just finished, from the optimizer's step count (2 a epoch).
+    return {"val_score": _SCORES[int(model.optimizer.iterations) // 2 - 1]}
+
+
+class _Snapshots(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.weights = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights[epoch + 1] = [np.array(w) for w in self.model.get_weights()]
+
+
+def _assert_weights(model, expected):
+    for a, b in zip(model.get_weights(), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_keeps_the_best_epoch_and_stops_after_patience(tmp_path, caplog):
+    workdir, data = str(tmp_path / "run"), _dataset()
+    config = _scored(epochs=6, patience=2)
+    model, snapshots = _model(config), _Snapshots()
+    with caplog.at_level(logging.INFO, logger="absl"):
+        run = harness.fit(model, data, data, config, workdir, [snapshots],
+                          selection=_SCORE, validate=_validate)
+    # Best at epoch 2, then two epochs without improvement: stop after 4.
+    assert run["epochs"] == 4 and run["best_epoch"] == 2
+    assert run["stopped"] == ("no improvement of val_score for 2 epochs "
+                              "(--patience=2) after epoch 2")
+    assert [r["value"] for r in run["selection"]["epochs"]] == _SCORES[:4]
+    assert run["selection"]["best_epoch"] == 2
+    assert run["history"]["val_score"] == pytest.approx(_SCORES[:4])
+    _assert_weights(model, snapshots.weights[2])
+    # The best epoch's checkpoint outlives the two newest.
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == [
+        "epoch-0002.weights.h5", "epoch-0003.weights.h5",
+        "epoch-0004.weights.h5", "selection.json"]
+    assert any("Selected epoch 2 of 4: val_score 0.9000" in r.getMessage()
+               for r in caplog.records)
+
+
+def test_the_best_epoch_survives_a_kill_and_a_resume(tmp_path, monkeypatch):
+    workdir, data = str(tmp_path / "run"), _dataset()
+    config = _scored(epochs=6, patience=3)
+    # One uninterrupted run, for the weights of every epoch.
+    whole, snapshots = _model(config), _Snapshots()
+    harness.fit(whole, data, data, config, str(tmp_path / "whole"),
+                [snapshots], selection=_SCORE, validate=_validate)
+
+    # The process dies in epoch 3's checkpoint, after its selection record.
+    real = checkpoint.EpochCheckpoint.on_epoch_end
+
+    def die_at_epoch_3(self, epoch, logs=None):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        real(self, epoch, logs)
+
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end",
+                        die_at_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        harness.fit(_model(config), data, data, config, workdir,
+                    selection=_SCORE, validate=_validate)
+    monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", real)
+    with open(os.path.join(workdir, "checkpoints", "selection.json")) as f:
+        assert [r["epoch"] for r in json.load(f)["epochs"]] == [1, 2, 3]
+
+    # The rerun drops epoch 3's record (its checkpoint is missing), trains
+    # it again, and goes on to the same stop as the uninterrupted run.
+    resumed = _model(config)
+    run = harness.fit(resumed, data, data, config, workdir,
+                      selection=_SCORE, validate=_validate)
+    assert run["initial_epoch"] == 2
+    assert [r["epoch"] for r in run["selection"]["epochs"]] == [1, 2, 3, 4, 5,
+                                                                 6]
+    assert run["best_epoch"] == 6 and run["stopped"] == "reached --epochs=6"
+    _assert_weights(resumed, snapshots.weights[6])
+
+    # Run again when finished: no training, the best weights.
+    again = _model(config)
+    run = harness.fit(again, data, data, config, workdir, selection=_SCORE,
+                      validate=_validate)
+    assert run["initial_epoch"] == 6 and run["history"] == {}
+    _assert_weights(again, snapshots.weights[6])
+
+
+def test_a_resumed_run_keeps_its_earlier_best_epoch(tmp_path):
+    workdir, data = str(tmp_path / "run"), _dataset()
+    model, snapshots = _model(_scored(epochs=3)), _Snapshots()
+    harness.fit(model, data, data, _scored(epochs=3), workdir, [snapshots],
+                selection=_SCORE, validate=_validate)
+    resumed = _model(_scored(epochs=4))
+    run = harness.fit(resumed, data, data, _scored(epochs=4), workdir,
+                      selection=_SCORE, validate=_validate)
+    assert run["initial_epoch"] == 3 and run["best_epoch"] == 2
+    _assert_weights(resumed, snapshots.weights[2])
+    # A finished run is returned by finished_result only with its metrics.
+    harness.write_json(os.path.join(workdir, "metrics.json"), {"done": 1})
+    assert harness.finished_result(_scored(epochs=4), workdir) == {"done": 1}
+    # More patience: epoch 4 was the second without improvement of three.
+    assert harness.finished_result(_scored(epochs=9, patience=3),
+                                   workdir) is None
+
+
+def test_the_learning_rate_is_cut_when_the_metric_stalls(tmp_path):
+    workdir, data = str(tmp_path / "run"), _dataset()
+    config = _scored(epochs=4, patience=0, lr_decay=0.5, lr_patience=1)
+    run = harness.fit(_model(config), data, data, config, workdir,
+                      selection=_SCORE, validate=_validate)
+    # Epoch 3 did not improve on epoch 2: epoch 4 trains at half the rate.
+    rates = [r["learning_rate"] for r in run["selection"]["epochs"]]
+    assert rates == pytest.approx([0.1, 0.1, 0.1, 0.05])
+    # A resume starts at the rate the record calls for.
+    more = _scored(epochs=5, patience=0, lr_decay=0.5, lr_patience=1)
+    run = harness.fit(_model(more), data, data, more, workdir,
+                      selection=_SCORE, validate=_validate)
+    # Epoch 4 stalled too: epoch 5 at a quarter.
+    assert run["selection"]["epochs"][-1]["learning_rate"] == pytest.approx(
+        0.025)
+
+
+def test_without_validation_the_last_epoch_is_used(tmp_path, caplog):
+    config = _scored(epochs=2)
+    model, snapshots = _model(config), _Snapshots()
+    with caplog.at_level(logging.INFO, logger="absl"):
+        run = harness.fit(model, _dataset(), None, config, str(tmp_path),
+                          [snapshots], selection=_SCORE, validate=_validate)
+    assert run["best_epoch"] == 2 and run["selection"] is None
+    assert run["stopped"] == "reached --epochs=2"
+    _assert_weights(model, snapshots.weights[2])
+    assert any("No validation split: the last epoch's weights (epoch 2) are "
+               "used" in r.getMessage() for r in caplog.records)

@@ -15,8 +15,10 @@ from zoo.training.harness import make_optimizer
 from zoo.training.harness import records_folder
 from zoo.training.harness import set_seed
 from zoo.training.harness import write_json
+from zoo.training.selection import Selection
 
 __all__ = [
+    "Selection",
     "Stopwatch",
     "TrainConfig",
     "compile_classifier",

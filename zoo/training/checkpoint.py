@@ -54,17 +54,21 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     Each checkpoint is written to a temporary name and renamed into place,
     so a process killed mid-write leaves the previous checkpoints intact.
-    The epoch is part of the file name; `keep` newest files are kept.
+    The epoch is part of the file name; `keep` newest files are kept, and
+    those of the epochs `protect()` names (the best epoch so far).
 
     Args:
         directory: Folder for the checkpoints.
         keep: How many checkpoints to keep (at least 1).
+        protect: A callable returning the epochs (1-based) whose
+            checkpoints are kept however old, or None.
     """
 
-    def __init__(self, directory, keep=2):
+    def __init__(self, directory, keep=2, protect=None):
         super().__init__()
         self.directory = directory
         self.keep = max(1, int(keep))
+        self.protect = protect
 
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.directory, exist_ok=True)
@@ -72,5 +76,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
         partial = path + ".partial.weights.h5"
         self.model.save_weights(partial, overwrite=True)
         os.replace(partial, path)
-        for _, old in list_checkpoints(self.directory)[self.keep :]:
-            os.remove(old)
+        kept = set(self.protect()) if self.protect else set()
+        for number, old in list_checkpoints(self.directory)[self.keep :]:
+            if number not in kept:
+                os.remove(old)
+
+
+def load_epoch(model, directory, epoch):
+    """Loads the weights of epoch `epoch`'s checkpoint into `model`.
+
+    Raises:
+        FileNotFoundError: There is no checkpoint of that epoch.
+    """
+    path = os.path.join(directory, _NAME.format(epoch))
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No checkpoint of epoch {epoch}: {path}")
+    model.load_weights(path)

@@ -17,6 +17,8 @@ class TrainConfig:
     batch_size: int = 128
     learning_rate: float = 1e-3
     lr_decay: float = 1.0
+    lr_patience: int = 1
+    patience: int = 0
     clipnorm: float = 0.0
     cell: str = "lstm"
     units: int = 128

@@ -50,7 +50,15 @@ def define_flags(defaults, flag_values=FLAGS):
         "writes the next integer version below it. Empty: no export.", **into
     )
     flags.DEFINE_integer(
-        "epochs", d["epochs"], "Training epochs.", lower_bound=0, **into
+        "epochs", d["epochs"], "Most training epochs (training stops sooner "
+        "after --patience epochs without improvement).", lower_bound=0,
+        **into
+    )
+    flags.DEFINE_integer(
+        "patience", d["patience"], "Stop after this many epochs without "
+        "improvement of the validation metric; the best epoch's weights are "
+        "tested and exported (0 = train all --epochs).", lower_bound=0,
+        **into
     )
     flags.DEFINE_integer(
         "batch_size", d["batch_size"], "Examples per batch and replica.",
@@ -61,9 +69,15 @@ def define_flags(defaults, flag_values=FLAGS):
         lower_bound=0.0, **into
     )
     flags.DEFINE_float(
-        "lr_decay", d["lr_decay"], "Exponential decay: the learning rate is "
-        "multiplied by this once per epoch (1 = constant).", lower_bound=0.0,
+        "lr_decay", d["lr_decay"], "The learning rate is multiplied by this "
+        "each time the validation metric has not improved for "
+        "--lr_patience epochs (1 = constant).", lower_bound=0.0,
         upper_bound=1.0, **into
+    )
+    flags.DEFINE_integer(
+        "lr_patience", d["lr_patience"], "Epochs without improvement of the "
+        "validation metric before each cut of the learning rate.",
+        lower_bound=1, **into
     )
     flags.DEFINE_float(
         "clipnorm", d["clipnorm"], "Clip gradients to this global norm "

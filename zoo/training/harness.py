@@ -16,6 +16,7 @@ from zoo import export
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import checkpoint
 from zoo.training import distribute
+from zoo.training import selection as selection_lib
 
 
 def set_seed(seed):
@@ -24,50 +25,56 @@ def set_seed(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def make_optimizer(config, steps_per_epoch):
-    """Adam with per-epoch exponential decay and global-norm clipping."""
-    learning_rate = config.learning_rate
-    if config.lr_decay < 1.0:
-        learning_rate = keras.optimizers.schedules.ExponentialDecay(
-            config.learning_rate,
-            decay_steps=max(1, steps_per_epoch),
-            decay_rate=config.lr_decay,
-            staircase=True,
-        )
+def make_optimizer(config):
+    """Adam at `config.learning_rate` with global-norm clipping.
+
+    The rate is constant until the selection metric stalls: `fit`'s
+    `SelectBest` cuts it (`--lr_decay`, `--lr_patience`), so the schedule
+    follows the validation metric, not the corpus's number of steps.
+    """
     return keras.optimizers.Adam(
-        learning_rate, global_clipnorm=config.clipnorm or None
+        config.learning_rate, global_clipnorm=config.clipnorm or None
     )
 
 
-def compile_classifier(model, config, train_size,
+def compile_classifier(model, config,
                        loss="sparse_categorical_crossentropy",
                        metrics=("accuracy",)):
-    """Compiles `model` and logs its summary.
+    """Compiles `model` with `make_optimizer(config)` and logs its summary.
 
-    `make_optimizer` with `train_size` examples per epoch in batches of
-    `config.batch_size`; by default sparse categorical cross-entropy and
-    accuracy, for integer class targets (a tagger passes its own). Under
-    a distribution strategy, call it in the strategy's scope: an epoch has
-    fewer, larger steps (`zoo.training.distribute.global_batch_size`).
+    By default sparse categorical cross-entropy and accuracy, for integer
+    class targets (a tagger passes its own). Under a distribution
+    strategy, call it in the strategy's scope.
     """
-    batch_size = distribute.global_batch_size(config)
-    steps_per_epoch = -(-train_size // batch_size)  # Ceiling.
     model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch),
+        optimizer=make_optimizer(config),
         loss=loss,
         metrics=list(metrics),
     )
     model.summary(print_fn=logging.info)
 
 
-def fit(model, train_data, validation_data, config, workdir, callbacks=()):
-    """Trains a compiled `model` for `config.epochs`, resuming if possible.
+# What selects the epoch when a recipe names nothing else.
+DEFAULT_SELECTION = selection_lib.Selection("val_loss", "min", tie_break=None)
+
+
+def fit(model, train_data, validation_data, config, workdir, callbacks=(),
+        selection=DEFAULT_SELECTION, validate=None):
+    """Trains a compiled `model`, keeps its best epoch, resuming if possible.
+
+    Every epoch ends with the selection metric on the validation split;
+    the learning rate is cut when it stalls and training stops after
+    `config.patience` epochs without improvement, or after
+    `config.epochs` (a maximum). The best epoch's weights are in `model`
+    when `fit` returns (without a validation split: the last epoch's, and
+    the log says so). See `zoo.training.selection`.
 
     Checkpoints (weights and optimizer state) are written after every epoch
-    to `workdir/checkpoints`; a run started again with the same workdir
-    continues after the last finished epoch and stops at `config.epochs`.
-    TensorBoard logs go to `workdir/tensorboard`. A loss that becomes NaN
-    or infinite stops training at once, before that epoch's checkpoint.
+    to `workdir/checkpoints`, with the selection record of every epoch
+    (`selection.json`); a run started again with the same workdir
+    continues after the last finished epoch. TensorBoard logs go to
+    `workdir/tensorboard`. A loss that becomes NaN or infinite stops
+    training at once, before that epoch's checkpoint.
 
     Under a distribution strategy (call `fit` in its scope) the datasets
     are split among workers, and only the chief's checkpoints and logs
@@ -80,11 +87,19 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
         config: A `zoo.training.TrainConfig`.
         workdir: The run's folder.
         callbacks: Extra Keras callbacks.
+        selection: A `zoo.training.Selection`: the epoch-log key that picks
+            the best epoch (by default the validation loss).
+        validate: `validate(model) -> {name: value}`, called after every
+            epoch when there is a validation split, for metrics Keras'
+            validation pass cannot compute (such as the selection metric);
+            they join the epoch logs.
 
     Returns:
         A dict: `initial_epoch` (epochs restored from a checkpoint),
-        `epochs` (finished in total) and `history` (per-epoch logs of this
-        run).
+        `epochs` (finished in total), `best_epoch` (whose weights the
+        model holds), `selection` (the record of every epoch, see
+        `History.as_dict`, or None without validation), `stopped` (why
+        training stopped) and `history` (per-epoch logs of this run).
 
     Raises:
         ValueError: `workdir` holds a run with other settings, or the
@@ -99,48 +114,95 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=()):
     newest = (checkpoint.list_checkpoints(checkpoint_dir) or [(0, None)])[0]
     distribute.check_same_epoch(newest[0], checkpoint_dir)
     initial_epoch = checkpoint.restore_latest(model, checkpoint_dir)
-    if initial_epoch >= config.epochs:
-        logging.warning(
-            "%s already holds a run finished after %d epochs; not training. "
-            "Use a new --workdir to train from scratch.",
-            workdir,
-            initial_epoch,
-        )
-        return {"initial_epoch": initial_epoch, "epochs": initial_epoch,
-                "history": {}}
-    writers = [checkpoint.EpochCheckpoint(distribute.write_path(checkpoint_dir))]
-    if distribute.is_chief():
-        writers.append(
-            keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")))
-    history = model.fit(
-        distribute.shard_by_worker(train_data),
-        validation_data=None if validation_data is None
-        else distribute.shard_by_worker(validation_data),
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        callbacks=[
-            # Before the checkpoint: at an epoch's end, spoilt weights
-            # must raise before they can be saved.
-            zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
-            # Extra callbacks first: they may add to the epoch logs that the
-            # TensorBoard writer and the progress bar report.
-            zoo_callbacks.EpochTimer(),
-            *callbacks,
-            *writers,
-        ],
-        shuffle=False,  # The datasets shuffle themselves, per epoch.
-        # A progress bar on a terminal; one line per epoch in a log file.
-        verbose=1 if sys.stdout.isatty() else 2,
+    validated = validation_data is not None
+    history = (
+        selection_lib.History.load(checkpoint_dir, selection, initial_epoch)
+        if validated else selection_lib.History(selection)
     )
+    stopped = selection_lib.stop_reason(history, config.patience,
+                                        config.epochs, initial_epoch, validated)
+    logs = {}
+    if stopped is not None and initial_epoch:
+        logging.warning(
+            "%s already holds a run that stopped after %d epochs (%s); not "
+            "training. Use a new --workdir to train from scratch.",
+            workdir, initial_epoch, stopped,
+        )
+    elif initial_epoch < config.epochs:
+        write_to = distribute.write_path(checkpoint_dir)
+        chosen = []
+        if validated:
+            if validate is not None:
+                chosen.append(selection_lib.ValidationMetrics(validate))
+            chosen.append(selection_lib.SelectBest(
+                history, write_to, config.learning_rate,
+                lr_decay=config.lr_decay, lr_patience=config.lr_patience,
+                patience=config.patience,
+            ))
+        writers = [checkpoint.EpochCheckpoint(
+            write_to, protect=lambda: {history.best_epoch()})]
+        if distribute.is_chief():
+            writers.append(
+                keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")))
+        logs = model.fit(
+            distribute.shard_by_worker(train_data),
+            validation_data=None if validation_data is None
+            else distribute.shard_by_worker(validation_data),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[
+                # Before the checkpoint: at an epoch's end, spoilt weights
+                # must raise before they can be saved.
+                zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
+                zoo_callbacks.EpochTimer(),
+                # Extra callbacks before the selection and the writers: they
+                # may add to the epoch logs that these, TensorBoard and the
+                # progress bar read.
+                *chosen[:-1],
+                *callbacks,
+                *chosen[-1:],
+                *writers,
+            ],
+            shuffle=False,  # The datasets shuffle themselves, per epoch.
+            # A progress bar on a terminal; one line per epoch in a log file.
+            verbose=1 if sys.stdout.isatty() else 2,
+        ).history
+    done = initial_epoch + len(logs.get("loss", []))
+    if logs:
+        stopped = selection_lib.stop_reason(
+            history, config.patience, config.epochs, done, validated)
+    stopped = stopped or "stopped before --epochs"
+    best_epoch = history.best_epoch() if validated else None
+    if best_epoch is None:
+        best_epoch = done
+        if not validated and done:
+            logging.info("No validation split: the last epoch's weights (epoch "
+                         "%d) are used.", done)
+    else:
+        if best_epoch != done:
+            # A worker other than the chief finds its own copy, if it wrote
+            # one in this process, else the chief's.
+            mine = distribute.write_path(checkpoint_dir)
+            found = dict(checkpoint.list_checkpoints(mine))
+            checkpoint.load_epoch(
+                model, mine if best_epoch in found else checkpoint_dir,
+                best_epoch)
+        logging.info(
+            "Selected epoch %d of %d: %s %.4f (%s).", best_epoch, done,
+            selection.monitor, history.best_record()["value"], stopped,
+        )
     return {
         "initial_epoch": initial_epoch,
-        "epochs": config.epochs,
-        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "epochs": done,
+        "best_epoch": best_epoch,
+        "selection": history.as_dict() if validated else None,
+        "stopped": stopped,
+        "history": {k: [float(v) for v in vs] for k, vs in logs.items()},
     }
 
 
 # Settings that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "export_dir")
+RESUMABLE_CHANGES = ("epochs", "patience", "export_dir")
 RUN_CONFIG = "run_config.json"
 
 
@@ -203,12 +265,20 @@ def finished_result(config, workdir):
     """
     check_same_run(config, workdir)
     path = os.path.join(workdir, "metrics.json")
-    done = checkpoint.list_checkpoints(os.path.join(workdir, "checkpoints"))
-    if not done or done[0][0] < config.epochs or not os.path.exists(path):
+    checkpoint_dir = os.path.join(workdir, "checkpoints")
+    done = checkpoint.list_checkpoints(checkpoint_dir)
+    if not done or not os.path.exists(path):
+        return None
+    history = selection_lib.History.load(checkpoint_dir, last_epoch=done[0][0])
+    stopped = selection_lib.stop_reason(
+        history, config.patience, config.epochs, done[0][0],
+        validated=history.selection is not None)
+    if stopped is None:
         return None
     logging.warning(
-        "%s holds a run that finished %d epochs; returning its metrics. "
-        "Use a new --workdir to train again.", workdir, done[0][0]
+        "%s holds a run that stopped after %d epochs (%s); returning its "
+        "metrics. Use a new --workdir to train again.", workdir, done[0][0],
+        stopped,
     )
     with open(path) as f:
         return json.load(f)
@@ -243,9 +313,11 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     `zoo.training.distribute.write_path`).
 
     Returns:
-        The metrics written: those of `evaluate`, `epochs`,
-        `resumed_from_epoch`, `validation_accuracy` (if validated, with the
-        default `evaluate`),
+        The metrics written: those of `evaluate`, `epochs` (finished),
+        `best_epoch` (tested and exported), `stopped` (why training
+        stopped), `selection` (the selection metric of every epoch, None
+        without validation), `resumed_from_epoch`, `validation_<metric>`
+        (the best epoch's selection metric, if validated),
         `export_path` (if exported), `wall_seconds`, `finished_at`, the
         config and `extra`.
     """
@@ -255,14 +327,19 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     metrics = {
         **test_metrics,
         "epochs": run["epochs"],
+        "best_epoch": run["best_epoch"],
+        "stopped": run["stopped"],
+        "selection": run["selection"],
         "resumed_from_epoch": run["initial_epoch"],
         **extra,
         "config": dataclasses.asdict(config),
     }
-    # Keras' own validation accuracy means what `evaluate_classifier`'s
-    # does; a recipe with its own evaluation reports its own (in `extra`).
-    if evaluate is evaluate_classifier and run["history"].get("val_accuracy"):
-        metrics["validation_accuracy"] = run["history"]["val_accuracy"][-1]
+    if run["selection"]:
+        # The metric of the epoch whose weights are tested and exported.
+        best = next(r for r in run["selection"]["epochs"]
+                    if r["epoch"] == run["best_epoch"])
+        metrics["validation_" + run["selection"]["monitor"].removeprefix(
+            "val_")] = best["value"]
     if config.export_dir:
         path = export.export_saved_model(
             model, endpoints, distribute.write_path(config.export_dir),
