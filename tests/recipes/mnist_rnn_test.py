@@ -69,7 +69,10 @@ def test_end_to_end_on_idx_files_moves_every_weight_and_exports(
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert metrics["wall_seconds"] > 0
     assert metrics["epochs"] == 1 and metrics["resumed_from_epoch"] == 0
-    assert metrics["data"] == f"MNIST IDX files in {idx_dir}"
+    assert metrics["data"] == (
+        f"IDX files in {idx_dir} (train-images-idx3-ubyte.gz, "
+        "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+        "t10k-labels-idx1-ubyte.gz)")
     assert metrics["export_path"] == os.path.join(export_root, "1")
     assert os.path.isdir(tmp_path / "work" / "tensorboard")
 

@@ -143,7 +143,10 @@ def test_end_to_end_moves_every_weight(runs, attention):
     for name in ("bleu_greedy", "bleu_beam", "chrf_greedy", "chrf_beam"):
         assert 0.0 <= metrics[name] <= 100.0, name
     assert metrics["wall_seconds"] > 0 and len(metrics["epoch_seconds"]) == 1
-    assert metrics["validation_loss"] > 0  # There was a validation split.
+    # There was a validation split: the epoch was chosen by greedy BLEU.
+    assert 0.0 <= metrics["validation_bleu_greedy"] <= 100.0
+    assert metrics["selection"]["monitor"] == "val_bleu_greedy"
+    assert metrics["best_epoch"] == 1
     assert ("export_path" in metrics) == (attention in EXPORTED)
     # The pairs were streamed from the records written as the file was read.
     assert os.listdir(os.path.join(run.workdir, "data")) == ["pairs.tfrecord"]

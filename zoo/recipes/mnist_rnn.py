@@ -30,7 +30,9 @@ DEFAULTS = dict(
     epochs=30,
     batch_size=128,
     learning_rate=2e-3,
-    lr_decay=0.9,
+    lr_decay=0.5,
+    lr_patience=2,
+    patience=5,
     clipnorm=1.0,
     cell="lstm",
     units=128,
@@ -41,6 +43,10 @@ DEFAULTS = dict(
 
 
 Config = training.recipe_config("Config", DEFAULTS)
+
+# The epoch whose weights are tested and exported: the best validation
+# accuracy (ties: the lower validation loss).
+SELECTION = training.Selection("val_accuracy", "max")
 
 
 def build_model(config):
@@ -147,9 +153,10 @@ def train_and_evaluate(config, workdir, callbacks=()):
     validation_data = None if validation is None else batches(validation)
 
     model = build_model(config)
-    training.compile_classifier(model, config, train_size)
+    training.compile_classifier(model, config)
     run = training.fit(
-        model, train_data, validation_data, config, workdir, callbacks
+        model, train_data, validation_data, config, workdir, callbacks,
+        selection=SELECTION,
     )
     return training.finish(
         model,

@@ -80,7 +80,9 @@ DEFAULTS = dict(
     epochs=4,
     batch_size=64,
     learning_rate=2e-3,
-    lr_decay=0.75,
+    lr_decay=0.5,
+    lr_patience=1,
+    patience=2,
     clipnorm=5.0,
     cell="lstm",
     units=512,
@@ -104,6 +106,10 @@ RECIPE_DEFAULTS = dict(
 )
 
 Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+
+# The epoch whose weights are tested and exported: the fewest bits per
+# character of the validation texts.
+SELECTION = training.Selection("val_bpc", "min")
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -613,24 +619,35 @@ def mean_targets(chunks):
     return float(total) / max(int(count), 1)
 
 
-def bits_per_character(poet, texts, batch_size=64):
+def bits_per_character(poet, texts, batch_size=64, bits_of=None,
+                       progress=True):
     """Bits per character of the dataset of strings `texts` as a whole,
     and their character count.
 
     The bits of every text summed, over the characters summed (see
-    `Poet.bits`), so a long text weighs more than a short one.
+    `Poet.bits`), so a long text weighs more than a short one. `bits_of`:
+    `poet.bits` as a `tf.function` made once, for repeated calls.
     """
-    bits_of = tf.function(poet.bits, reduce_retracing=True)
+    bits_of = bits_of or tf.function(poet.bits, reduce_retracing=True)
     total_bits = total_count = 0.0
     size = int(texts.cardinality())
-    progress = keras.utils.Progbar(size if size >= 0 else None,
-                                   unit_name="text")
+    bar = (keras.utils.Progbar(size if size >= 0 else None, unit_name="text")
+           if progress else None)
     for batch in texts.batch(batch_size):
         bits, count = bits_of(batch)
         total_bits += float(tf.reduce_sum(bits))
         total_count += float(tf.reduce_sum(count))
-        progress.add(int(tf.size(batch)))
+        if bar is not None:
+            bar.add(int(tf.size(batch)))
     return total_bits / max(total_count, 1.0), int(total_count)
+
+
+def validation_bpc(poet, texts):
+    """`validate(model) -> {"val_bpc": bits per character}` of the
+    validation texts: the recipe's selection metric (`SELECTION`)."""
+    bits_of = tf.function(poet.bits, reduce_retracing=True)
+    return lambda model: {"val_bpc": bits_per_character(
+        poet, texts, bits_of=bits_of, progress=False)[0]}
 
 
 def evaluate(poet, train_texts, test_texts, vocabulary_size):
@@ -736,23 +753,23 @@ def train_and_evaluate(config, workdir, callbacks=()):
     # however many characters its length-bucketed batch holds.
     mean_length = mean_targets(id_chunks(text_layer, train, streams.poems))
     training.compile_classifier(
-        model, config, train_size,
+        model, config,
         loss=zoo_metrics.SequenceCrossentropy(
             tokens_per_batch=float(config.batch_size * mean_length)
         ),
         metrics=(),
     )
+    poet = Poet(model, text_layer, streams.poems)
     run = training.fit(
         model, char_batches(config, text_layer, train, streams.poems,
                             shuffle=True),
         char_batches(config, text_layer, validation, streams.poems)
         if validation is not None else None,
-        config, workdir, callbacks,
+        config, workdir, callbacks, selection=SELECTION,
+        validate=None if validation is None else validation_bpc(
+            poet, validation),
     )
-    poet = Poet(model, text_layer, streams.poems)
     history = run["history"]
-    validation_bpc = (bits_per_character(poet, validation)[0]
-                      if validation is not None else None)
 
     def evaluate_and_sample(model, test_texts):
         results = evaluate(poet, train, test_texts, vocabulary_size)
@@ -771,7 +788,6 @@ def train_and_evaluate(config, workdir, callbacks=()):
         track=[text_layer],
         data=streams.source,
         vocabulary_size=vocabulary_size,
-        validation_bpc=validation_bpc,
         epoch_seconds=history.get("epoch_seconds", []),
     )
 

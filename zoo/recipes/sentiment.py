@@ -31,10 +31,12 @@ DEFAULTS = dict(
     workdir="workdirs/sentiment",
     data="imdb_reviews",
     export_dir="saved_models/sentiment",
-    epochs=6,
+    epochs=20,
     batch_size=64,
     learning_rate=2e-3,
-    lr_decay=0.7,
+    lr_decay=0.5,
+    lr_patience=1,
+    patience=3,
     clipnorm=1.0,
     cell="lstm",
     units=64,
@@ -56,6 +58,10 @@ RECIPE_DEFAULTS = dict(
 
 
 Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+
+# The epoch whose weights are tested and exported: the best validation
+# accuracy (ties: the lower validation loss).
+SELECTION = training.Selection("val_accuracy", "max")
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -239,14 +245,14 @@ def train_and_evaluate(config, workdir, callbacks=()):
         )
 
     model = build_model(config, tokenizers, len(streams.class_names))
-    training.compile_classifier(model, config, train_size)
+    training.compile_classifier(model, config)
     padding = zoo_callbacks.PaddingLogger(
         model.get_layer("classifier").get_layer("padding_monitor")
     )
     run = training.fit(
         model, batches(train, shuffle=True),
         batches(validation) if validation else None,
-        config, workdir, [padding, *callbacks],
+        config, workdir, [padding, *callbacks], selection=SELECTION,
     )
     history = run["history"]
     return training.finish(

@@ -46,10 +46,12 @@ DEFAULTS = dict(
     workdir="workdirs/tagger",
     data="conll2003",
     export_dir="saved_models/tagger",
-    epochs=8,
+    epochs=50,
     batch_size=32,
     learning_rate=2e-3,
-    lr_decay=0.8,
+    lr_decay=0.5,
+    lr_patience=2,
+    patience=5,
     clipnorm=5.0,
     cell="lstm",
     units=128,
@@ -182,7 +184,7 @@ def build_model(config, vocabularies, num_tags):
     return keras.Model(tokens, x, name="tagger")
 
 
-def compile_tagger(model, config, train_size):
+def compile_tagger(model, config):
     """Compiles `model` for tag ids `[batch, time]` padded with -1.
 
     The loss is the CRF's negative log-likelihood or the softmax
@@ -197,17 +199,23 @@ def compile_tagger(model, config, train_size):
             from_logits=True, ignore_class=-1
         )
     training.compile_classifier(
-        model, config, train_size, loss=loss,
+        model, config, loss=loss,
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
 
 
-def predict(model, tokens):
+def predict(model, tokens, scores=True):
     """Tag ids, per-tag probabilities and mask of a token batch `[N, T]`.
 
+    Args:
+        model: A model from `build_model`.
+        tokens: Strings `[N, T]`, "" = padding.
+        scores: Whether to compute the scores (for a CRF, the marginals:
+            a forward-backward pass that decoding alone does not need).
+
     Returns:
-        `(ids int32 [N, T], scores float32 [N, T], mask bool [N, T])`:
-        ids are 0 and scores 0 where `tokens` is "" (padding).
+        `(ids int32 [N, T], scores float32 [N, T] or None, mask bool
+        [N, T])`: ids are 0 and scores 0 where `tokens` is "" (padding).
     """
     # At least one step, so that a batch of empty sentences runs too.
     time = tf.shape(tokens)[1]
@@ -217,13 +225,15 @@ def predict(model, tokens):
     if "crf" in [layer.name for layer in model.layers]:
         crf = model.get_layer("crf")
         ids, _ = crf.decode(potentials, mask)
-        probabilities = crf.marginals(potentials, mask)
+        probabilities = crf.marginals(potentials, mask) if scores else None
     else:
         probabilities = tf.nn.softmax(potentials)
         ids = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
     ids = tf.where(mask, tf.cast(ids, tf.int32), 0)
-    scores = tf.gather(probabilities, ids, batch_dims=2)
-    return ids, tf.where(mask, scores, 0.0), mask
+    if not scores:
+        return ids, None, mask
+    chosen = tf.gather(probabilities, ids, batch_dims=2)
+    return ids, tf.where(mask, chosen, 0.0), mask
 
 
 def serving_endpoints(model, tag_names):
@@ -256,7 +266,14 @@ def serving_endpoints(model, tag_names):
     }
 
 
-def evaluate(model, batches, tag_names, prefix="test"):
+def decoder(model):
+    """Token batches `[N, T]` -> decoded tag ids `[N, T]`, a `tf.function`
+    made once (`evaluate` runs it every epoch)."""
+    return tf.function(lambda tokens: predict(model, tokens, scores=False)[0],
+                       reduce_retracing=True)
+
+
+def evaluate(model, batches, tag_names, prefix="test", decode=None):
     """Decoded token accuracy (and entity scores for BIO-like tag sets).
 
     Args:
@@ -265,13 +282,13 @@ def evaluate(model, batches, tag_names, prefix="test"):
             padding.
         tag_names: Tag names by id.
         prefix: Prefix of the metric names.
+        decode: What `decoder(model)` returns (made anew if None).
 
     Returns:
         `{prefix}_token_accuracy` and, when `zoo.metrics.is_chunk_tagset`
         holds for `tag_names`, `{prefix}_precision`, `_recall` and `_f1`.
     """
-    run = tf.function(lambda tokens: predict(model, tokens)[0],
-                      reduce_retracing=True)
+    run = decode or decoder(model)
     true_tags, pred_tags = [], []
     for tokens, tags in batches:
         predicted = run(tokens).numpy()
@@ -289,6 +306,15 @@ def evaluate(model, batches, tag_names, prefix="test"):
         for name in ("precision", "recall", "f1"):
             results[f"{prefix}_{name}"] = scores[name]
     return results
+
+
+def selection(tag_names):
+    """The epoch whose weights are tested and exported: the best entity F1
+    on validation for BIO-like tag sets (`zoo.metrics.is_chunk_tagset`),
+    else the best token accuracy; ties go to the lower validation loss."""
+    if zoo_metrics.is_chunk_tagset(tag_names):
+        return training.Selection("val_f1", "max")
+    return training.Selection("val_token_accuracy", "max")
 
 
 class _TokenLists:
@@ -360,16 +386,16 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
     vocabularies = make_vocabularies(config, _TokenLists(train))
     model = build_model(config, vocabularies, len(tag_names))
-    compile_tagger(model, config, train_size)
+    compile_tagger(model, config)
+    decode = decoder(model)
     padding = zoo_callbacks.PaddingLogger(model.get_layer("padding_monitor"))
     run = training.fit(
         model, batches(train, shuffle=True),
         batches(validation) if validation_size else None,
         config, workdir, [padding, *callbacks],
-    )
-    validated = (
-        evaluate(model, batches(validation), tag_names, prefix="validation")
-        if validation_size else {}
+        selection=selection(tag_names),
+        validate=lambda m: evaluate(m, batches(validation), tag_names,
+                                    prefix="val", decode=decode),
     )
     history = run["history"]
     return training.finish(
@@ -381,7 +407,6 @@ def train_and_evaluate(config, workdir, callbacks=()):
         stopwatch,
         serving_endpoints(model, tag_names),
         evaluate=lambda m, data: evaluate(m, data, tag_names),
-        **validated,
         data=streams.source,
         tag_names=tag_names,
         padded_fraction=history.get("padded_fraction", []),
