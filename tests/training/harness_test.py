@@ -463,3 +463,29 @@ def test_without_validation_the_last_epoch_is_used(tmp_path, caplog):
     _assert_weights(model, snapshots.weights[2])
     assert any("No validation split: the last epoch's weights (epoch 2) are "
                "used" in r.getMessage() for r in caplog.records)
+
+
+def test_an_epoch_of_steps_runs_on_through_the_data(tmp_path):
+    # Two batches of data, three steps an epoch: the data repeats.
+    config = _config(epochs=2, steps_per_epoch=3)
+    model = _model(config)
+    run = harness.fit(model, _dataset(), None, config, str(tmp_path))
+    assert run["epochs"] == 2 and int(model.optimizer.iterations) == 6
+
+
+def test_finish_writes_and_logs_the_baseline_beside_the_result(tmp_path,
+                                                               caplog):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    run = {"epochs": 1, "initial_epoch": 0, "best_epoch": 1,
+           "stopped": "reached --epochs=1", "selection": None, "history": {}}
+    baseline = {"name": "most frequent tag", "f1": 0.25, "fit_seconds": 0.1}
+    with caplog.at_level(logging.INFO, logger="absl"):
+        metrics = harness.finish(
+            model, _dataset(), run, _config(epochs=1), str(tmp_path),
+            harness.Stopwatch(), {},
+            evaluate=lambda m, data: {"test_f1": 0.5}, baseline=baseline)
+    assert metrics["baseline"] == baseline
+    line, = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith("test_f1")]
+    assert line.endswith("; baseline (most frequent tag): f1 0.2500")
+    assert line.startswith("test_f1 0.5000 in ")

@@ -14,6 +14,7 @@ class TrainConfig:
     tfds_data_dir: str = ""
     export_dir: str = ""
     epochs: int = 10
+    steps_per_epoch: int = 0
     batch_size: int = 128
     learning_rate: float = 1e-3
     lr_decay: float = 1.0

@@ -55,6 +55,12 @@ def define_flags(defaults, flag_values=FLAGS):
         **into
     )
     flags.DEFINE_integer(
+        "steps_per_epoch", d["steps_per_epoch"], "Optimizer steps between two "
+        "validations, over the training data repeated (0 = one pass over "
+        "the training data): a budget in steps, the same on any corpus.",
+        lower_bound=0, **into
+    )
+    flags.DEFINE_integer(
         "patience", d["patience"], "Stop after this many epochs without "
         "improvement of the validation metric; the best epoch's weights are "
         "tested and exported (0 = train all --epochs).", lower_bound=0,

@@ -65,9 +65,10 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
     Every epoch ends with the selection metric on the validation split;
     the learning rate is cut when it stalls and training stops after
     `config.patience` epochs without improvement, or after
-    `config.epochs` (a maximum). The best epoch's weights are in `model`
-    when `fit` returns (without a validation split: the last epoch's, and
-    the log says so). See `zoo.training.selection`.
+    `config.epochs` (a maximum). An epoch is one pass over `train_data`,
+    or `config.steps_per_epoch` steps of it repeated. The best epoch's
+    weights are in `model` when `fit` returns (without a validation split:
+    the last epoch's, and the log says so). See `zoo.training.selection`.
 
     Checkpoints (weights and optimizer state) are written after every epoch
     to `workdir/checkpoints`, with the selection record of every epoch
@@ -144,8 +145,12 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
         if distribute.is_chief():
             writers.append(
                 keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")))
+        if config.steps_per_epoch:
+            # An epoch of steps: the data runs on into the next epoch.
+            train_data = train_data.repeat()
         logs = model.fit(
             distribute.shard_by_worker(train_data),
+            steps_per_epoch=config.steps_per_epoch or None,
             validation_data=None if validation_data is None
             else distribute.shard_by_worker(validation_data),
             epochs=config.epochs,
@@ -291,7 +296,7 @@ def evaluate_classifier(model, test_data):
 
 
 def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
-           evaluate=evaluate_classifier, track=(), **extra):
+           evaluate=evaluate_classifier, track=(), baseline=None, **extra):
     """Evaluates, exports and writes `<workdir>/metrics.json`: a run's end.
 
     Args:
@@ -306,6 +311,11 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
             Default: `evaluate_classifier` (`test_accuracy`, `test_loss`).
         track: Layers outside `model` that the endpoints use, exported
             with it (see `zoo.export.export_saved_model`).
+        baseline: What a classical baseline fit on the same training split
+            scores on the same test split (`zoo.baselines`): a dict with
+            `name` and metrics named like the test metrics without their
+            `test_` prefix; written as `baseline` and logged beside the
+            test metrics. None: no baseline.
         **extra: More entries for the metrics (data source and the like).
 
     Under a distribution strategy every worker evaluates and exports, but
@@ -326,6 +336,7 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     test_metrics = evaluate(model, test_data)
     metrics = {
         **test_metrics,
+        **({"baseline": baseline} if baseline else {}),
         "epochs": run["epochs"],
         "best_epoch": run["best_epoch"],
         "stopped": run["stopped"],
@@ -352,14 +363,26 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     metrics["finished_at"] = now.isoformat(timespec="seconds")
     if distribute.is_chief():
         write_json(os.path.join(workdir, "metrics.json"), metrics)
-    numeric = {k: v for k, v in test_metrics.items()
-               if isinstance(v, numbers.Real) and not isinstance(v, bool)}
-    logging.info(
-        "%s in %.0f s",
-        ", ".join(f"{k} {v:.4f}" for k, v in numeric.items()),
-        metrics["wall_seconds"],
-    )
+    logging.info("%s in %.0f s%s", _numbers(test_metrics),
+                 metrics["wall_seconds"], _beside(baseline, test_metrics))
     return metrics
+
+
+def _numbers(found):
+    """`name value, ...` of the real numbers in the dict `found`."""
+    return ", ".join(
+        f"{k} {v:.4f}" for k, v in found.items()
+        if isinstance(v, numbers.Real) and not isinstance(v, bool))
+
+
+def _beside(baseline, test_metrics):
+    """`; baseline (name): ...` with the baseline's numbers that the test
+    metrics also have, or "" without a baseline."""
+    if not baseline:
+        return ""
+    shared = {k: v for k, v in baseline.items()
+              if f"test_{k}" in test_metrics}
+    return f"; baseline ({baseline['name']}): {_numbers(shared)}"
 
 
 def write_json(path, payload):
