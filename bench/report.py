@@ -10,7 +10,8 @@ data, workdir and export folder), that ran from start to end in one
 process (so its wall time is whole), on real data (not the offline
 fallback). The row shows the command that reproduces the run, the test
 result (accuracy; a tagger's per token; a translator's BLEU; a language
-model's bits per character beside its baselines), the wall
+model's bits per character beside its baselines; a classical baseline's
+result; the epoch tested and how many were trained), the wall
 time, the machine and the date the run finished. The
 README's numbers are pasted from this output, never typed.
 """
@@ -91,8 +92,11 @@ def row(recipe, preset, workdir, machine):
     else:  # Runs from before `finished_at` was recorded.
         date = datetime.date.fromtimestamp(os.path.getmtime(path)).isoformat()
     minutes, seconds = divmod(round(metrics["wall_seconds"]), 60)
+    result = _result(metrics, path)
+    if metrics.get("best_epoch"):
+        result += f"; epoch {metrics['best_epoch']} of {metrics['epochs']}"
     return (
-        f"| {recipe} | {preset} | `{command}` | {_result(metrics, path)} | "
+        f"| {recipe} | {preset} | `{command}` | {result} | "
         f"{minutes} min {seconds:02d} s "
         f"| {machine} | {date} |"
     )
@@ -125,6 +129,12 @@ def _result(metrics, path):
     shown = f"{100 * accuracy:.2f}%"
     if "test_f1" in metrics:
         shown += f" (entity F1 {100 * metrics['test_f1']:.2f}%)"
+    baseline = metrics.get("baseline") or {}
+    base = baseline.get("accuracy", baseline.get("token_accuracy"))
+    if base is not None:
+        shown += f"; baseline {100 * base:.2f}%"
+        if "f1" in baseline:
+            shown += f" (entity F1 {100 * baseline['f1']:.2f}%)"
     return shown
 
 

@@ -109,3 +109,21 @@ def test_language_model_rows_show_bits_per_character_and_baselines(tmp_path):
     row = report.row("poetry", "tang", str(tmp_path), "m")
     assert ("| 6.543 bits/char (68.9% of unigram 9.500; bigram 7.951) | "
             "33 min 20 s |") in row
+
+
+def test_rows_show_the_baseline_and_the_epoch_tested(tmp_path):
+    config = dataclasses.asdict(report.preset_config("tagger", "bilstm_crf"))
+    metrics = {
+        "config": config, "test_token_accuracy": 0.97123, "test_f1": 0.8765,
+        "baseline": {"name": "most frequent tag per word",
+                     "token_accuracy": 0.9, "f1": 0.478},
+        "best_epoch": 6, "epochs": 11,
+        "wall_seconds": 61.0, "finished_at": "2026-11-23T12:00:00+00:00",
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    row = report.row("tagger", "bilstm_crf", str(tmp_path), "m")
+    assert ("| 97.12% (entity F1 87.65%); baseline 90.00% (entity F1 "
+            "47.80%); epoch 6 of 11 | 1 min 01 s |") in row
+    write_metrics(tmp_path, baseline={"name": "TF-IDF", "accuracy": 0.781})
+    row = report.row("mnist_rnn", "gru", str(tmp_path), "m")
+    assert "| 98.77%; baseline 78.10% | 8 min 06 s |" in row
