@@ -67,6 +67,12 @@ def test_end_to_end_moves_every_weight(data_dir, tmp_path, pooling):
     assert len(metrics["padded_fraction"]) == 1
     assert 0.0 <= metrics["padded_fraction"][0] < 1.0
     assert metrics["epoch_seconds"][0] > 0
+    # The baseline saw the network's training rows (a quarter of the 32
+    # validate) and the same 8 test rows.
+    baseline = metrics["baseline"]
+    assert baseline["name"] == "TF-IDF word 1-2 grams + logistic regression"
+    assert (baseline["train_examples"], baseline["test_examples"]) == (24, 8)
+    assert 0.0 <= baseline["accuracy"] <= 1.0
 
 
 def _padded_variants(classifier, inputs):

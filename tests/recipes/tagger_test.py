@@ -91,6 +91,9 @@ def test_end_to_end_moves_every_weight(data_dir, tmp_path, output):
     assert 0.0 <= metrics["validation_token_accuracy"] <= 1.0
     assert "test_f1" not in metrics  # Not a chunk tag set.
     assert metrics["wall_seconds"] > 0 and len(metrics["epoch_seconds"]) == 1
+    # Every test word has one tag in training: the baseline gets them all.
+    assert metrics["baseline"]["token_accuracy"] == 1.0
+    assert "f1" not in metrics["baseline"]
 
 
 @pytest.mark.slow
@@ -107,6 +110,8 @@ def test_entity_tags_report_f1_and_learn(ner_dir, tmp_path):
     # The test sentences are training sentences: a working tagger gets
     # them right.
     assert metrics["test_token_accuracy"] == 1.0 and metrics["test_f1"] == 1.0
+    assert metrics["baseline"]["f1"] == 1.0
+    assert metrics["selection"]["monitor"] == "val_f1"
 
 
 def _model(config, tag_names=("DT", "JJ", "NN", "RB", "VB")):

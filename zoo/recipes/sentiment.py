@@ -5,10 +5,12 @@ r"""Many-to-one sentiment classifier: raw text in, class probabilities out.
 Tokenization lives inside the model (`zoo.layers.TextToIds`), so the
 export takes raw strings: `saved_models/sentiment/<version>/` has a
 `serving_default` signature `text` string `[N]` -> `probabilities [N, C]`
-and `labels` string `[N]`. A local corpus is read once into TFRecord
-files in `<workdir>/data` and streams from there. Training batches are
-bucketed by length (`--bucket`), and the share of padded positions is
-logged every epoch.
+and `labels` string `[N]`. `metrics.json` holds `test_accuracy` and,
+beside it, `baseline`: TF-IDF (word 1-2 grams) + logistic regression fit
+on the same training split (`--baseline`). A local corpus is read once
+into TFRecord files in `<workdir>/data` and streams from there. Training
+batches are bucketed by length (`--bucket`), and the share of padded
+positions is logged every epoch.
 """
 
 
@@ -17,6 +19,7 @@ import tensorflow as tf
 from absl import flags
 from absl import logging
 
+from zoo import baselines
 from zoo import layers
 from zoo import training
 from zoo.data import labelled_text
@@ -54,6 +57,7 @@ RECIPE_DEFAULTS = dict(
     pooling="max",
     bucket=True,
     skip_bad_rows=False,
+    baseline=True,
 )
 
 
@@ -93,6 +97,10 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_boolean("skip_bad_rows", d["skip_bad_rows"],
                          "Skip (and count) malformed rows of local files "
                          "instead of stopping with an error.", **into)
+    flags.DEFINE_boolean("baseline", d["baseline"],
+                         "Also fit TF-IDF (word 1-2 grams) + logistic "
+                         "regression on the training split and score it on "
+                         "the test split, beside the network.", **into)
 
 
 def make_tokenizers(config, train_texts):
@@ -201,6 +209,30 @@ def serving_endpoints(model, class_names):
     }
 
 
+def _columns(examples):
+    """A dataset of `(text, label)` as a list of str (bytes that are not
+    UTF-8 read as U+FFFD) and a list of int."""
+    texts, labels = [], []
+    for text, label in examples.as_numpy_iterator():
+        texts.append(text.decode("utf-8", "replace"))
+        labels.append(int(label))
+    return texts, labels
+
+
+def fit_baseline(train, test, seed=0):
+    """`zoo.baselines.text_classifier` fit on the `train` rows and scored on
+    the `test` rows (datasets of `(text, label)`): the same splits as the
+    network's. A corpus it cannot fit (a test class never seen in
+    training, say) gives a warning and `{"name", "error"}`, not a failed
+    run."""
+    try:
+        return baselines.text_classifier(*_columns(train), *_columns(test),
+                                         seed=seed)
+    except ValueError as error:
+        logging.warning("No baseline: %s", error)
+        return {"name": baselines.TEXT_CLASSIFIER_NAME, "error": str(error)}
+
+
 @training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
@@ -263,6 +295,8 @@ def train_and_evaluate(config, workdir, callbacks=()):
         workdir,
         stopwatch,
         serving_endpoints(model, streams.class_names),
+        baseline=(fit_baseline(train, streams.test, config.seed)
+                  if config.baseline else None),
         data=streams.source,
         class_names=list(streams.class_names),
         skipped_rows=streams.skipped_rows,

@@ -14,7 +14,8 @@ softmax per token (`--output=softmax`) picks the tags.
 
 `metrics.json` holds `test_token_accuracy` (padding excluded) and, for
 BIO/IOBES tag sets, entity-level `test_precision`, `test_recall` and
-`test_f1` as the CoNLL script counts them. The export
+`test_f1` as the CoNLL script counts them, and `baseline`: the same
+scores of each word's most frequent training tag. The export
 `saved_models/tagger/<version>/` has `serving_default`: `tokens` string
 `[N, T]` ("" = padding) -> `tags` string `[N, T]` ("" where padded) and
 `scores` `[N, T]` (the probability of each chosen tag: the CRF's marginal,
@@ -27,6 +28,7 @@ import tensorflow as tf
 from absl import flags
 from absl import logging
 
+from zoo import baselines
 from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import training
@@ -333,6 +335,28 @@ class _TokenLists:
             yield [t.decode("utf-8") for t in chunk.flat_values.numpy()]
 
 
+def _sentences(examples):
+    """A dataset of `(tokens, tags)` sentences as two lists of lists of
+    str."""
+    tokens, tags = [], []
+    for words, labels in examples.as_numpy_iterator():
+        tokens.append([w.decode("utf-8", "replace") for w in words])
+        tags.append([t.decode("utf-8", "replace") for t in labels])
+    return tokens, tags
+
+
+def fit_baseline(train, test):
+    """`zoo.baselines.tagger` (each word's most frequent tag) fit on the
+    `train` sentences and scored on the `test` ones (datasets of
+    `(tokens, tags)`): the same splits as the network's. Data it cannot
+    fit gives a warning and `{"name", "error"}`, not a failed run."""
+    try:
+        return baselines.tagger(*_sentences(train), *_sentences(test))
+    except ValueError as error:
+        logging.warning("No baseline: %s", error)
+        return {"name": "most frequent tag per word", "error": str(error)}
+
+
 @training.distributed
 def train_and_evaluate(config, workdir, callbacks=()):
     """Trains, evaluates and exports; returns the metrics it wrote.
@@ -407,6 +431,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
         stopwatch,
         serving_endpoints(model, tag_names),
         evaluate=lambda m, data: evaluate(m, data, tag_names),
+        baseline=fit_baseline(train, streams.test),
         data=streams.source,
         tag_names=tag_names,
         padded_fraction=history.get("padded_fraction", []),
