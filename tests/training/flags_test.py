@@ -90,6 +90,12 @@ def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
         ("--cell=transformer", r"flag --cell=transformer: value should be one "
          r"of <gru\|lstm\|peephole_lstm\|simple_rnn>"),
         ("--epochs=-1", r"flag --epochs=-1: -1 is not a non-negative integer"),
+        ("--patience=-1", r"flag --patience=-1: -1 is not a non-negative "
+         r"integer"),
+        ("--steps_per_epoch=-1", r"flag --steps_per_epoch=-1: -1 is not a "
+         r"non-negative integer"),
+        ("--lr_patience=0", r"flag --lr_patience=0: 0 is not a positive "
+         r"integer"),
         ("--units=0", r"flag --units=0: 0 is not a positive integer"),
         ("--batch_size=0", r"flag --batch_size=0: 0 is not a positive integer"),
         ("--lr_decay=1.5", r"flag --lr_decay=1.5: 1.5 is not "),

@@ -375,46 +375,48 @@ def test_fit_keeps_the_best_epoch_and_stops_after_patience(tmp_path, caplog):
 
 def test_the_best_epoch_survives_a_kill_and_a_resume(tmp_path, monkeypatch):
     workdir, data = str(tmp_path / "run"), _dataset()
-    config = _scored(epochs=6, patience=3)
-    # One uninterrupted run, for the weights of every epoch.
+    config = _scored(epochs=6, patience=2)
+    # One uninterrupted run: best at epoch 2, stopped after epoch 4.
     whole, snapshots = _model(config), _Snapshots()
     harness.fit(whole, data, data, config, str(tmp_path / "whole"),
                 [snapshots], selection=_SCORE, validate=_validate)
 
-    # The process dies in epoch 3's checkpoint, after its selection record.
+    # The process dies in epoch 4's checkpoint, after its selection record
+    # (epochs 2 and 3 are on disk, and epoch 2 is the best).
     real = checkpoint.EpochCheckpoint.on_epoch_end
 
-    def die_at_epoch_3(self, epoch, logs=None):
-        if epoch == 2:
+    def die_at_epoch_4(self, epoch, logs=None):
+        if epoch == 3:
             raise KeyboardInterrupt
         real(self, epoch, logs)
 
     monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end",
-                        die_at_epoch_3)
+                        die_at_epoch_4)
     with pytest.raises(KeyboardInterrupt):
         harness.fit(_model(config), data, data, config, workdir,
                     selection=_SCORE, validate=_validate)
     monkeypatch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", real)
     with open(os.path.join(workdir, "checkpoints", "selection.json")) as f:
-        assert [r["epoch"] for r in json.load(f)["epochs"]] == [1, 2, 3]
+        assert [r["epoch"] for r in json.load(f)["epochs"]] == [1, 2, 3, 4]
 
-    # The rerun drops epoch 3's record (its checkpoint is missing), trains
-    # it again, and goes on to the same stop as the uninterrupted run.
+    # The rerun drops epoch 4's record (its checkpoint is missing), trains
+    # it again, stops where the uninterrupted run stopped, and holds the
+    # best epoch's weights, loaded from its checkpoint.
     resumed = _model(config)
     run = harness.fit(resumed, data, data, config, workdir,
                       selection=_SCORE, validate=_validate)
-    assert run["initial_epoch"] == 2
-    assert [r["epoch"] for r in run["selection"]["epochs"]] == [1, 2, 3, 4, 5,
-                                                                 6]
-    assert run["best_epoch"] == 6 and run["stopped"] == "reached --epochs=6"
-    _assert_weights(resumed, snapshots.weights[6])
+    assert run["initial_epoch"] == 3
+    assert [r["epoch"] for r in run["selection"]["epochs"]] == [1, 2, 3, 4]
+    assert run["best_epoch"] == 2 and run["epochs"] == 4
+    _assert_weights(resumed, snapshots.weights[2])
+    assert not np.array_equal(snapshots.weights[2][0], snapshots.weights[4][0])
 
     # Run again when finished: no training, the best weights.
     again = _model(config)
     run = harness.fit(again, data, data, config, workdir, selection=_SCORE,
                       validate=_validate)
-    assert run["initial_epoch"] == 6 and run["history"] == {}
-    _assert_weights(again, snapshots.weights[6])
+    assert run["initial_epoch"] == 4 and run["history"] == {}
+    _assert_weights(again, snapshots.weights[2])
 
 
 def test_a_resumed_run_keeps_its_earlier_best_epoch(tmp_path):
@@ -437,32 +439,52 @@ def test_a_resumed_run_keeps_its_earlier_best_epoch(tmp_path):
 
 def test_the_learning_rate_is_cut_when_the_metric_stalls(tmp_path):
     workdir, data = str(tmp_path / "run"), _dataset()
-    config = _scored(epochs=4, patience=0, lr_decay=0.5, lr_patience=1)
+    # Epoch 3 does not improve on epoch 2: patience 1 stops there, before
+    # the cut it calls for is applied.
+    config = _scored(epochs=6, patience=1, lr_decay=0.5, lr_patience=1)
     run = harness.fit(_model(config), data, data, config, workdir,
                       selection=_SCORE, validate=_validate)
-    # Epoch 3 did not improve on epoch 2: epoch 4 trains at half the rate.
-    rates = [r["learning_rate"] for r in run["selection"]["epochs"]]
-    assert rates == pytest.approx([0.1, 0.1, 0.1, 0.05])
-    # A resume starts at the rate the record calls for.
+    assert run["epochs"] == 3
+    assert [r["learning_rate"] for r in run["selection"]["epochs"]] == (
+        pytest.approx([0.1, 0.1, 0.1]))
+    # Resumed with more patience, epoch 4 trains at the rate the record
+    # calls for (the checkpoint holds the uncut one), epoch 5 at a quarter.
     more = _scored(epochs=5, patience=0, lr_decay=0.5, lr_patience=1)
     run = harness.fit(_model(more), data, data, more, workdir,
                       selection=_SCORE, validate=_validate)
-    # Epoch 4 stalled too: epoch 5 at a quarter.
-    assert run["selection"]["epochs"][-1]["learning_rate"] == pytest.approx(
-        0.025)
+    assert [r["learning_rate"] for r in run["selection"]["epochs"]] == (
+        pytest.approx([0.1, 0.1, 0.1, 0.05, 0.025]))
 
 
 def test_without_validation_the_last_epoch_is_used(tmp_path, caplog):
     config = _scored(epochs=2)
     model, snapshots = _model(config), _Snapshots()
+    called = []
     with caplog.at_level(logging.INFO, logger="absl"):
         run = harness.fit(model, _dataset(), None, config, str(tmp_path),
-                          [snapshots], selection=_SCORE, validate=_validate)
+                          [snapshots], selection=_SCORE,
+                          validate=lambda m: called.append(m) or {})
+    assert called == []
     assert run["best_epoch"] == 2 and run["selection"] is None
     assert run["stopped"] == "reached --epochs=2"
     _assert_weights(model, snapshots.weights[2])
     assert any("No validation split: the last epoch's weights (epoch 2) are "
                "used" in r.getMessage() for r in caplog.records)
+    # Patience had nothing to follow: said, not silently dropped.
+    assert any("No validation split: --patience and --lr_decay have no "
+               "metric to follow" in r.getMessage() for r in caplog.records)
+
+
+def test_no_epochs_with_validation_finishes_without_a_selection(tmp_path):
+    config = _scored(epochs=0)
+    model = _model(config)
+    run = harness.fit(model, _dataset(), _dataset(), config, str(tmp_path),
+                      selection=_SCORE, validate=_validate)
+    assert (run["epochs"], run["best_epoch"], run["selection"]) == (0, 0, None)
+    metrics = harness.finish(
+        model, _dataset(), run, config, str(tmp_path), harness.Stopwatch(),
+        {}, evaluate=lambda m, data: {"test_x": 1.0})
+    assert metrics["best_epoch"] == 0 and "validation_score" not in metrics
 
 
 def test_an_epoch_of_steps_runs_on_through_the_data(tmp_path):
@@ -489,3 +511,13 @@ def test_finish_writes_and_logs_the_baseline_beside_the_result(tmp_path,
              if r.getMessage().startswith("test_f1")]
     assert line.endswith("; baseline (most frequent tag): f1 0.2500")
     assert line.startswith("test_f1 0.5000 in ")
+    # A baseline that could not be fit says why.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="absl"):
+        harness.finish(
+            model, _dataset(), run, _config(epochs=1), str(tmp_path),
+            harness.Stopwatch(), {},
+            evaluate=lambda m, data: {"test_f1": 0.5},
+            baseline={"name": "TF-IDF", "error": "one class only"})
+    assert any(r.getMessage().endswith("; no baseline (TF-IDF): one class "
+                                       "only") for r in caplog.records)

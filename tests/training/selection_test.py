@@ -81,10 +81,15 @@ def test_the_record_round_trips_and_is_cut_at_the_restored_epoch(tmp_path):
 def test_a_record_of_another_metric_is_an_error(tmp_path):
     _history([0.1]).save(str(tmp_path))
     with pytest.raises(ValueError, match=r"selection.json records epochs "
-                       r"selected by 'val_f1', not 'val_accuracy': pass a new "
-                       r"--workdir"):
+                       r"selected by 'val_f1' \(max\), not 'val_accuracy' "
+                       r"\(max\): pass a new --workdir"):
         selection.History.load(str(tmp_path),
                                selection.Selection("val_accuracy"), 1)
+    # The same metric the other way round is another selection too.
+    with pytest.raises(ValueError, match=r"'val_f1' \(max\), not 'val_f1' "
+                       r"\(min\)"):
+        selection.History.load(str(tmp_path),
+                               selection.Selection("val_f1", "min"), 1)
 
 
 def _model():

@@ -37,7 +37,7 @@ def make_optimizer(config):
     )
 
 
-def compile_classifier(model, config,
+def compile_classifier(model, config, *,
                        loss="sparse_categorical_crossentropy",
                        metrics=("accuracy",)):
     """Compiles `model` with `make_optimizer(config)` and logs its summary.
@@ -103,8 +103,10 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
         training stopped) and `history` (per-epoch logs of this run).
 
     Raises:
-        ValueError: `workdir` holds a run with other settings, or the
-            workers of a cluster found different checkpoints in it.
+        ValueError: `workdir` holds a run with other settings or epochs
+            selected by another metric, or the workers of a cluster found
+            different checkpoints in it.
+        KeyError: The selection metric is not in the epoch logs.
         zoo.training.callbacks.NonFiniteLossError: The loss became NaN or
             infinite (the message names the step and the checkpoint kept).
     """
@@ -159,11 +161,13 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
                 # Before the checkpoint: at an epoch's end, spoilt weights
                 # must raise before they can be saved.
                 zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
+                # The recipe's validation metrics, then the timer: an epoch's
+                # time includes its validation.
+                *chosen[:-1],
                 zoo_callbacks.EpochTimer(),
                 # Extra callbacks before the selection and the writers: they
                 # may add to the epoch logs that these, TensorBoard and the
                 # progress bar read.
-                *chosen[:-1],
                 *callbacks,
                 *chosen[-1:],
                 *writers,
@@ -183,6 +187,10 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
         if not validated and done:
             logging.info("No validation split: the last epoch's weights (epoch "
                          "%d) are used.", done)
+        if not validated and (config.patience or config.lr_decay < 1.0):
+            logging.warning(
+                "No validation split: --patience and --lr_decay have no "
+                "metric to follow; training ran --epochs at a constant rate.")
     else:
         if best_epoch != done:
             # A worker other than the chief finds its own copy, if it wrote
@@ -200,7 +208,7 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
         "initial_epoch": initial_epoch,
         "epochs": done,
         "best_epoch": best_epoch,
-        "selection": history.as_dict() if validated else None,
+        "selection": history.as_dict() if history.records else None,
         "stopped": stopped,
         "history": {k: [float(v) for v in vs] for k, vs in logs.items()},
     }
@@ -222,7 +230,8 @@ def check_same_run(config, workdir):
     """Records `config` in a new workdir; in an old one, checks it matches.
 
     Resuming another run's checkpoints would silently mix two experiments,
-    so any difference but `epochs` and `export_dir` is an error. Only the
+    so any difference but `epochs`, `patience` and `export_dir` is an
+    error. Only the
     chief of a cluster records (the others check what it recorded).
     """
     settings = {
@@ -327,7 +336,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         `best_epoch` (tested and exported), `stopped` (why training
         stopped), `selection` (the selection metric of every epoch, None
         without validation), `resumed_from_epoch`, `validation_<metric>`
-        (the best epoch's selection metric, if validated),
+        (the best epoch's selection metric, if validated), `baseline`
+        (if given),
         `export_path` (if exported), `wall_seconds`, `finished_at`, the
         config and `extra`.
     """
@@ -380,6 +390,8 @@ def _beside(baseline, test_metrics):
     metrics also have, or "" without a baseline."""
     if not baseline:
         return ""
+    if "error" in baseline:
+        return f"; no baseline ({baseline['name']}): {baseline['error']}"
     shared = {k: v for k, v in baseline.items()
               if f"test_{k}" in test_metrics}
     return f"; baseline ({baseline['name']}): {_numbers(shared)}"

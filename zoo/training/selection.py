@@ -89,10 +89,13 @@ class History:
         if selection is None:
             selection = Selection(saved["monitor"], saved["mode"],
                                   saved.get("tie_break"))
-        elif saved.get("monitor") != selection.monitor:
+        elif (saved.get("monitor"), saved.get("mode"),
+              saved.get("tie_break")) != (selection.monitor, selection.mode,
+                                          selection.tie_break):
             raise ValueError(
-                f"{path} records epochs selected by {saved.get('monitor')!r}, "
-                f"not {selection.monitor!r}: pass a new --workdir"
+                f"{path} records epochs selected by {saved.get('monitor')!r} "
+                f"({saved.get('mode')}), not {selection.monitor!r} "
+                f"({selection.mode}): pass a new --workdir"
             )
         records = [r for r in saved["epochs"]
                    if last_epoch is None or r["epoch"] <= last_epoch]
@@ -185,8 +188,8 @@ class SelectBest(keras.callbacks.Callback):
         learning_rate: The initial learning rate.
         lr_decay: What the learning rate is multiplied by at each cut
             (1 = never cut).
-        lr_patience: Epochs without improvement before each cut (0 =
-            never cut).
+        lr_patience: Epochs without improvement before each cut (0, or
+            `lr_decay` 1: never cut).
         patience: Epochs without improvement before training stops (0 =
             never stop early).
     """
