@@ -178,8 +178,9 @@ def text_classifier(train_texts, train_labels, test_texts, test_labels,
     Returns:
         A dict: `name` (`TEXT_CLASSIFIER_NAME`), `accuracy` (test, in
         [0, 1]), `C` (the chosen value), `cv_accuracy` (its mean accuracy
-        over the folds), `cv_accuracy_by_C` (`{C: mean accuracy}` for every
-        value of the grid), `folds` (the number used), `train_examples`,
+        over the folds), `cv_accuracy_by_C` (`{f"{C:g}": mean accuracy}`
+        for every value of the grid), `folds` (the number used),
+        `train_examples`,
         `test_examples` and `fit_seconds` (the wall time of the
         cross-validation and the final fit, test scoring excluded).
 
@@ -267,7 +268,9 @@ def text_classifier(train_texts, train_labels, test_texts, test_labels,
         "accuracy": accuracy,
         "C": grid[best],
         "cv_accuracy": float(accuracy_by_c[best]),
-        "cv_accuracy_by_C": {c: float(a) for c, a in zip(grid, accuracy_by_c)},
+        # String keys ("0.01", "1000"): the result is written as JSON.
+        "cv_accuracy_by_C": {f"{c:g}": float(a)
+                             for c, a in zip(grid, accuracy_by_c)},
         "folds": folds,
         "train_examples": len(train_texts),
         "test_examples": len(test_texts),
