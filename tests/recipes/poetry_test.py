@@ -48,7 +48,8 @@ def write_poems(path, count=40):
 
 def tiny_config(data, **overrides):
     values = dict(
-        data=data, export_dir="", epochs=1, batch_size=8, units=6,
+        data=data, export_dir="", epochs=1, steps_per_epoch=0, batch_size=8,
+        units=6,
         embedding_dim=4, test_size=6, validation_fraction=0.1, samples=3,
         max_tokens=40, learning_rate=1e-2, output_dropout=0.0,
     )

@@ -413,12 +413,12 @@ def train_and_evaluate(config, workdir, callbacks=()):
     compile_tagger(model, config)
     decode = decoder(model)
     padding = zoo_callbacks.PaddingLogger(model.get_layer("padding_monitor"))
+    validation_batches = batches(validation) if validation_size else None
     run = training.fit(
-        model, batches(train, shuffle=True),
-        batches(validation) if validation_size else None,
+        model, batches(train, shuffle=True), validation_batches,
         config, workdir, [padding, *callbacks],
         selection=selection(tag_names),
-        validate=lambda m: evaluate(m, batches(validation), tag_names,
+        validate=lambda m: evaluate(m, validation_batches, tag_names,
                                     prefix="val", decode=decode),
     )
     history = run["history"]
