@@ -233,7 +233,7 @@ def test_two_workers_train_the_same_weights_and_export_once(cluster_run):
     assert sorted(os.listdir(paths["workdir"])) == [
         "checkpoints", "metrics.json", "run_config.json", "tensorboard"]
     assert sorted(os.listdir(paths["workdir"] / "checkpoints")) == [
-        "epoch-0001.weights.h5", "epoch-0002.weights.h5"]
+        "epoch-0001.weights.h5", "epoch-0002.weights.h5", "selection.json"]
 
 
 @pytest.mark.slow
