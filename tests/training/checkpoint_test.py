@@ -135,3 +135,26 @@ def test_restore_latest_skips_a_corrupt_checkpoint(
     for restored, saved in zip(fresh.get_weights(), snapshots.weights[2]):
         np.testing.assert_array_equal(restored, saved)
     assert int(fresh.optimizer.iterations) == snapshots.iterations[2] == 4
+
+
+def test_load_epoch_loads_that_epoch_or_says_it_is_missing(trained):
+    directory, snapshots = trained
+    model = _model(1)
+    checkpoint.load_epoch(model, directory, 2)
+    for a, b in zip(model.get_weights(), snapshots.weights[2]):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError,
+                       match=r"No checkpoint of epoch 1: .*epoch-0001"):
+        checkpoint.load_epoch(model, directory, 1)
+
+
+def test_protected_epochs_outlive_the_newest(tmp_path):
+    directory = str(tmp_path / "checkpoints")
+    model = _model(0)
+    x, y = _data()
+    model.fit(x, y, batch_size=4, epochs=4, verbose=0, shuffle=False,
+              callbacks=[checkpoint.EpochCheckpoint(directory, keep=2,
+                                                    protect=lambda: {1})])
+    assert sorted(os.listdir(directory)) == [
+        "epoch-0001.weights.h5", "epoch-0003.weights.h5",
+        "epoch-0004.weights.h5"]

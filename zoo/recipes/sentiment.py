@@ -295,8 +295,9 @@ def train_and_evaluate(config, workdir, callbacks=()):
         workdir,
         stopwatch,
         serving_endpoints(model, streams.class_names),
+        # Only the chief writes metrics.json: the others need no baseline.
         baseline=(fit_baseline(train, streams.test, config.seed)
-                  if config.baseline else None),
+                  if config.baseline and training.is_chief() else None),
         data=streams.source,
         class_names=list(streams.class_names),
         skipped_rows=streams.skipped_rows,

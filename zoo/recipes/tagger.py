@@ -431,7 +431,9 @@ def train_and_evaluate(config, workdir, callbacks=()):
         stopwatch,
         serving_endpoints(model, tag_names),
         evaluate=lambda m, data: evaluate(m, data, tag_names),
-        baseline=fit_baseline(train, streams.test),
+        # Only the chief writes metrics.json: the others need no baseline.
+        baseline=(fit_baseline(train, streams.test) if training.is_chief()
+                  else None),
         data=streams.source,
         tag_names=tag_names,
         padded_fraction=history.get("padded_fraction", []),
