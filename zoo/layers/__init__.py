@@ -4,6 +4,8 @@ from zoo.layers.attention import SequenceAttention
 from zoo.layers.bidirectional import Bidirectional
 from zoo.layers.crf import CRF
 from zoo.layers.crf import CRFLoss
+from zoo.layers.ngrams import MultiHotDense
+from zoo.layers.ngrams import ProductOfExperts
 from zoo.layers.pooling import SequencePooling
 from zoo.layers.recurrent import Recurrent
 from zoo.layers.stacked import StackedRNN
@@ -20,7 +22,9 @@ __all__ = [
     "CRF",
     "CRFLoss",
     "CharCNN",
+    "MultiHotDense",
     "PaddingMonitor",
+    "ProductOfExperts",
     "Recurrent",
     "SequenceAttention",
     "SequencePooling",
