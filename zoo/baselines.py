@@ -130,7 +130,9 @@ def _vectorizer():
     return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
 
 
-def _classifier(c, seed, warm_start=False):
+def classifier(c, seed, warm_start=False):
+    """scikit-learn's L2 logistic regression at inverse strength `c`, solved
+    to `TOL` by `SOLVER` (also what `zoo.ngrams` fits)."""
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(C=c, solver=SOLVER, tol=TOL, max_iter=MAX_ITER,
@@ -249,7 +251,7 @@ def text_classifier(train_texts, train_labels, test_texts, test_labels,
         held_features = fold_vectorizer.transform(texts[held_rows])
         # Each C starts from the weights of the one before (the grid is
         # ascending): about half the time, the same optimum to TOL.
-        model = _classifier(grid[0], seed, warm_start=True)
+        model = classifier(grid[0], seed, warm_start=True)
         for index, c in enumerate(grid):
             model.set_params(C=c).fit(fit_features, labels[fit_rows])
             accuracy_by_c[index] += np.mean(
@@ -258,7 +260,7 @@ def text_classifier(train_texts, train_labels, test_texts, test_labels,
     # The first best in ascending C: the strongest regularisation of the
     # best.
     best = int(np.argmax(accuracy_by_c))
-    model = _classifier(grid[best], seed).fit(train_features, labels)
+    model = classifier(grid[best], seed).fit(train_features, labels)
     fit_seconds = time.perf_counter() - start
 
     predicted = model.predict(vectorizer.transform(test_texts))
