@@ -1,15 +1,18 @@
 """End-to-end tests of zoo.recipes.sentiment on tiny data the tests write."""
 
 import json
+import logging
 import os
 import time
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import flags
 
+from zoo import ngrams
 from zoo import testing
 from zoo.data import labelled_text
 from zoo.data import pipeline
@@ -131,9 +134,11 @@ def test_export_serves_raw_strings_without_zoo(exported, data_dir):
         served["labels"], names[served["probabilities"].argmax(-1)]
     )
     # The same texts in process: the run's vocabulary comes from its
-    # training split (validation carved off), its weights from the checkpoint.
+    # training split (validation carved off), the network's weights from the
+    # checkpoint, and the n-gram model is refit on training and validation
+    # rows at the C the run chose.
     splits = labelled_text.load(data_dir)
-    train, _ = pipeline.split_validation(
+    train, validation = pipeline.split_validation(
         splits.train_texts, splits.train_labels, config.validation_fraction,
         seed=config.seed,
     )
@@ -143,9 +148,56 @@ def test_export_serves_raw_strings_without_zoo(exported, data_dir):
         os.path.dirname(metrics["export_path"]), os.pardir, "work",
         "checkpoints", "epoch-0001.weights.h5",
     ))
-    np.testing.assert_allclose(
-        served["probabilities"], np.asarray(model(texts)), atol=1e-6
+    chosen = metrics["ngrams"]
+    rows = [str(t) for t in np.concatenate([train[0], validation[0]])]
+    kernel, bias = ngrams.fit_at(
+        sentiment.ngram_features(config, tokenizers, rows),
+        np.concatenate([train[1], validation[1]]), 2, chosen["c"],
+        seed=config.seed,
     )
+    network = np.asarray(model(texts))
+    linear = ngrams.probabilities(
+        sentiment.ngram_features(config, tokenizers, list(texts)), kernel, bias)
+    np.testing.assert_allclose(
+        served["probabilities"],
+        ngrams.product(network, linear, chosen["weight"], chosen["scale"]),
+        atol=1e-4,
+    )
+
+
+def test_ngram_model_is_chosen_on_validation_rows(exported):
+    _, metrics = exported
+    chosen = metrics["ngrams"]
+    assert chosen["c"] in ngrams.C_GRID
+    assert chosen["weight"] in ngrams.WEIGHT_GRID
+    assert chosen["scale"] in ngrams.SCALE_GRID
+    assert chosen["validation_log_loss"] > 0
+    assert set(chosen["validation_accuracy"]) == {"network", "ngrams",
+                                                  "product"}
+    assert all(0.0 <= v <= 1.0 for v in chosen["validation_accuracy"].values())
+
+
+def test_without_validation_rows_there_is_no_ngram_model(
+        data_dir, tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        metrics = sentiment.train_and_evaluate(
+            tiny_config(data_dir, validation_fraction=0.0), str(tmp_path))
+    assert "ngrams" not in metrics
+    assert "No n-gram model: it is chosen on the validation split" in caplog.text
+
+
+def test_a_split_ngrams_cannot_fit_leaves_the_network_alone(caplog):
+    config = tiny_config("unused")
+    texts = ["good film", "great fun", "fine acting"]
+    tokenizers = sentiment.make_tokenizers(config, texts)
+    model = sentiment.build_model(config, tokenizers, 2)
+    one_class = tf.data.Dataset.from_tensor_slices((texts, [1, 1, 1]))
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        same, found = sentiment.add_ngrams(
+            model, config, tokenizers, one_class, one_class, 2)
+    assert same is model
+    assert "two classes" in found["error"]
+    assert "No n-gram model: Training rows" in caplog.text
 
 
 @pytest.mark.slow

@@ -5,7 +5,10 @@ r"""Many-to-one sentiment classifier: raw text in, class probabilities out.
 Tokenization lives inside the model (`zoo.layers.TextToIds`), so the
 export takes raw strings: `saved_models/sentiment/<version>/` has a
 `serving_default` signature `text` string `[N]` -> `probabilities [N, C]`
-and `labels` string `[N]`. `metrics.json` holds `test_accuracy` and,
+and `labels` string `[N]`. With `--ngrams` (the default) the export
+predicts with the product of the network and an NBSVM over the same token
+and pair ids (`zoo.ngrams`), its weight chosen on the validation split
+(`add_ngrams`). `metrics.json` holds `test_accuracy` and,
 beside it, `baseline`: TF-IDF (word 1-2 grams) + logistic regression fit
 on the same training split (`--baseline`). A local corpus is read once
 into TFRecord files in `<workdir>/data` and streams from there. Training
@@ -15,12 +18,14 @@ positions is logged every epoch.
 
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import flags
 from absl import logging
 
 from zoo import baselines
 from zoo import layers
+from zoo import ngrams
 from zoo import training
 from zoo.data import labelled_text
 from zoo.data import pipeline
@@ -57,6 +62,7 @@ RECIPE_DEFAULTS = dict(
     pooling="max",
     bucket=True,
     skip_bad_rows=False,
+    ngrams=True,
     baseline=True,
 )
 
@@ -97,6 +103,13 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_boolean("skip_bad_rows", d["skip_bad_rows"],
                          "Skip (and count) malformed rows of local files "
                          "instead of stopping with an error.", **into)
+    flags.DEFINE_boolean("ngrams", d["ngrams"],
+                         "After training, fit a naive-Bayes-weighted "
+                         "logistic regression over the texts' token and "
+                         "token-pair ids (NBSVM) and predict with the "
+                         "product of it and the network, its weight and "
+                         "regularisation chosen on the validation split "
+                         "(none without one).", **into)
     flags.DEFINE_boolean("baseline", d["baseline"],
                          "Also fit TF-IDF (word 1-2 grams) + logistic "
                          "regression on the training split and score it on "
@@ -186,6 +199,125 @@ def build_model(config, tokenizers, num_classes):
     ids = {name: layer(text) for name, layer in tokenizers.items()}
     probabilities = build_classifier(config, num_classes)(ids)
     return keras.Model(text, probabilities, name="sentiment")
+
+
+def ngram_features(config, tokenizers, texts, chunk=1024):
+    """The texts' token and token-pair ids as one binary sparse matrix
+    (`zoo.ngrams.multi_hot`): the features of the n-gram model, with the
+    columns of `build_ngram_model`'s `MultiHotDense`."""
+    import scipy.sparse
+
+    blocks = []
+    for name, size in _id_inputs(config):
+        parts = []
+        for start in range(0, len(texts), chunk):
+            ids = tokenizers[name](tf.constant(texts[start:start + chunk]))
+            parts.append(ngrams.multi_hot(ids.numpy(), size))
+        blocks.append(scipy.sparse.vstack(parts))
+    return scipy.sparse.hstack(blocks).tocsr()
+
+
+def _id_inputs(config):
+    """(tokenizer name, vocabulary size) of each id input, in order."""
+    found = [("ids", config.max_tokens)]
+    if config.bigram_tokens:
+        found.append(("bigram_ids", config.bigram_tokens))
+    return found
+
+
+def build_ngram_model(config, tokenizers, classifier, linear, weight,
+                      scale=1.0):
+    """Strings -> the product of the network's and the n-gram model's
+    class probabilities, `weight` the n-gram model's share.
+
+    Args:
+        config: A `Config`.
+        tokenizers: What `make_tokenizers()` returns.
+        classifier: The trained network (`build_classifier`).
+        linear: A `zoo.ngrams.Linear` fit on `ngram_features`.
+        weight: Float in [0, 1].
+        scale: Positive float: the product's log probabilities are
+            multiplied by it (its calibration; the argmax is unchanged).
+    """
+    text = keras.Input(shape=(), dtype="string", name="text")
+    ids = {name: tokenizers[name](text) for name, _ in _id_inputs(config)}
+    bag = layers.MultiHotDense(
+        [size for _, size in _id_inputs(config)], linear.kernel.shape[1],
+        activation="softmax", name="ngrams",
+    )
+    linear_probabilities = bag([ids[name] for name, _ in _id_inputs(config)])
+    bag.set_weights([linear.kernel, linear.bias])
+    probabilities = layers.ProductOfExperts(
+        [scale * (1.0 - weight), scale * weight], name="product"
+    )([classifier(ids), linear_probabilities])
+    return keras.Model(text, probabilities, name="sentiment")
+
+
+def add_ngrams(model, config, tokenizers, train, validation, num_classes):
+    """Fits the n-gram model on `train`, chooses its `C` and its weight in
+    the product with the network on `validation`, and returns the combined
+    model (compiled like the network) and what was chosen.
+
+    A split it cannot fit (one class only, say) gives a warning, the
+    network alone and `{"error"}`.
+    """
+    import scipy.sparse
+
+    train_texts, train_labels = _columns(train)
+    validation_texts, validation_labels = _columns(validation)
+    features = ngram_features(config, tokenizers, validation_texts)
+    train_features = ngram_features(config, tokenizers, train_texts)
+    try:
+        linear = ngrams.fit(
+            train_features, train_labels,
+            features, validation_labels, num_classes, seed=config.seed,
+        )
+    except ValueError as error:
+        logging.warning("No n-gram model: %s", error)
+        return model, {"error": str(error)}
+    network = model.predict(tf.constant(validation_texts), verbose=0,
+                            batch_size=training.global_batch_size(config))
+    bag = ngrams.probabilities(features, linear.kernel, linear.bias)
+    weight, scale, loss = ngrams.choose_weight(network, bag,
+                                               validation_labels)
+    # The weight was chosen for a model that never saw the validation rows;
+    # the exported one is refit on them too, at the chosen C.
+    kernel, bias = ngrams.fit_at(
+        scipy.sparse.vstack([train_features, features]),
+        np.concatenate([train_labels, validation_labels]), num_classes,
+        linear.c, seed=config.seed,
+    )
+    refit = linear._replace(kernel=kernel.astype(np.float32),
+                            bias=bias.astype(np.float32))
+    combined = build_ngram_model(
+        config, tokenizers, model.get_layer("classifier"), refit, weight,
+        scale,
+    )
+    training.compile_classifier(combined, config)
+    # Scored before the refit: the refit model has seen these rows.
+    product = ngrams.product(network, bag, weight, scale)
+    found = {
+        "c": linear.c,
+        "weight": weight,
+        "scale": scale,
+        "validation_log_loss": loss,
+        "validation_accuracy": {
+            "network": _accuracy(network, validation_labels),
+            "ngrams": linear.validation_accuracy,
+            "product": _accuracy(product, validation_labels),
+        },
+    }
+    logging.info(
+        "N-gram model (C %g) beside the network, weight %.1f (scale %.3g): "
+        "validation accuracy network %.4f, n-grams %.4f, product %.4f",
+        linear.c, weight, scale,
+        *found["validation_accuracy"].values(),
+    )
+    return combined, found
+
+
+def _accuracy(probabilities, labels):
+    return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
 
 
 def serving_endpoints(model, class_names):
@@ -287,6 +419,15 @@ def train_and_evaluate(config, workdir, callbacks=()):
         config, workdir, [padding, *callbacks], selection=SELECTION,
     )
     history = run["history"]
+    extra = {}
+    if config.ngrams and validation:
+        model, extra["ngrams"] = add_ngrams(
+            model, config, tokenizers, train, validation,
+            len(streams.class_names),
+        )
+    elif config.ngrams:
+        logging.warning("No n-gram model: it is chosen on the validation "
+                        "split, and --validation_fraction is 0")
     return training.finish(
         model,
         batches(streams.test),
@@ -303,6 +444,7 @@ def train_and_evaluate(config, workdir, callbacks=()):
         skipped_rows=streams.skipped_rows,
         padded_fraction=history.get("padded_fraction", []),
         epoch_seconds=history.get("epoch_seconds", []),
+        **extra,
     )
 
 
