@@ -45,7 +45,7 @@ def preset_config(recipe, preset):
     """The config a recipe's preset (or its bare command) runs with."""
     module = importlib.import_module(f"zoo.recipes.{recipe}")
     flag_values = flags.FlagValues()
-    module.define_flags(flag_values)
+    zoo_flags.define_flags(module.Config, flag_values)
     argv = ["prog"]
     if preset != "default":
         argv.append(f"--flagfile=recipes/{recipe}/{preset}.flags")

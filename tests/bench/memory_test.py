@@ -17,6 +17,7 @@ from zoo.data import labelled_text
 from zoo.data import mnist
 from zoo.data import pairs
 from zoo.data import poems
+from zoo.training import flags as zoo_flags
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -128,7 +129,7 @@ def test_words_are_distinct_and_sentences_mostly_frequent_words():
 def test_recipe_flags_are_the_recipes_own(recipe):
     module = importlib.import_module(f"zoo.recipes.{recipe}")
     values = flags.FlagValues()
-    module.define_flags(values)
+    zoo_flags.define_flags(module.Config, values)
     values(["prog", *memory.RECIPE_FLAGS[recipe],
             *([f"--test_size={memory.TEST_SIZES[recipe]}"]
               if recipe in memory.TEST_SIZES else [])])

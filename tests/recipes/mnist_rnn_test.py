@@ -16,9 +16,10 @@ from absl import flags
 from zoo import testing
 from zoo.data import sources
 from zoo.recipes import mnist_rnn
+from zoo.training import flags as zoo_flags
 
 FLAGS = flags.FlagValues()
-mnist_rnn.define_flags(FLAGS)
+zoo_flags.define_flags(mnist_rnn.Config, FLAGS)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRESETS = os.path.join(REPO, "recipes", "mnist_rnn")
 SHARED_MNIST = os.path.join(REPO, os.pardir, "shared", "data", "mnist")
@@ -216,7 +217,7 @@ def test_default_preset_is_the_flag_defaults():
     values = read_preset("lstm.flags")
     assert values == {name: FLAGS[name].default for name in values}
     # Every default but where data, runs and exports live is in the preset.
-    assert set(mnist_rnn.DEFAULTS) - {"data", "workdir", "export_dir"} == set(values)
+    assert set(mnist_rnn.Config.__annotations__) - {"data", "export_dir"} == set(values)
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,10 @@ from zoo import testing
 from zoo.data import poems as poems_lib
 from zoo.data import sources
 from zoo.recipes import poetry
+from zoo.training import flags as zoo_flags
 
 FLAGS = flags.FlagValues()
-poetry.define_flags(FLAGS)
+zoo_flags.define_flags(poetry.Config, FLAGS)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ALPHABET = "春夏秋冬山水風月花鳥雲天人日"
@@ -571,7 +572,7 @@ def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
                        match=r"--data may also be a chinese-poetry "
                        r"JSON/JSONL file or folder, or a \.txt file"):
         poetry.train_and_evaluate(
-            tiny_config(poetry.DEFAULTS["data"], tfds_data_dir=str(tmp_path)),
+            tiny_config(poetry.Config.data, tfds_data_dir=str(tmp_path)),
             str(tmp_path / "w"),
         )
     assert time.monotonic() - start < 10
@@ -588,7 +589,7 @@ def test_malformed_file_names_file_and_line(tmp_path):
 def test_default_preset_is_the_flag_defaults():
     values = testing.read_preset(FLAGS, "recipes/poetry/tang.flags", REPO)
     assert values == {name: FLAGS[name].default for name in values}
-    every = set(poetry.DEFAULTS) | set(poetry.RECIPE_DEFAULTS)
+    every = set(poetry.Config.__annotations__) | {"workdir"}
     assert every - {"data", "workdir", "export_dir"} == set(values)
 
 

@@ -18,9 +18,10 @@ from zoo.data import labelled_text
 from zoo.data import pipeline
 from zoo.data import sources
 from zoo.recipes import sentiment
+from zoo.training import flags as zoo_flags
 
 FLAGS = flags.FlagValues()
-sentiment.define_flags(FLAGS)
+zoo_flags.define_flags(sentiment.Config, FLAGS)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 GOOD = ["a good film", "great fun", "good , warm and great", "fine acting"]
@@ -283,6 +284,6 @@ def test_tfds_imdb_reviews_on_mock_data(tmp_path, monkeypatch):
 def test_default_preset_is_the_flag_defaults():
     values = testing.read_preset(FLAGS, "recipes/sentiment/bilstm.flags", REPO)
     assert values == {name: FLAGS[name].default for name in values}
-    every = set(sentiment.DEFAULTS) | set(sentiment.RECIPE_DEFAULTS)
+    every = set(sentiment.Config.__annotations__) | {"workdir"}
     assert every - {"data", "workdir", "export_dir", "bucket",
                     "skip_bad_rows"} == set(values)

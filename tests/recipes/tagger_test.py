@@ -15,9 +15,10 @@ from zoo import testing
 from zoo.data import conll
 from zoo.data import sources
 from zoo.recipes import tagger
+from zoo.training import flags as zoo_flags
 
 FLAGS = flags.FlagValues()
-tagger.define_flags(FLAGS)
+zoo_flags.define_flags(tagger.Config, FLAGS)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # A toy part-of-speech corpus: determiner, adjective, noun, verb, adverb.
@@ -276,7 +277,7 @@ def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
 def test_default_preset_is_the_flag_defaults():
     values = testing.read_preset(FLAGS, "recipes/tagger/bilstm_crf.flags", REPO)
     assert values == {name: FLAGS[name].default for name in values}
-    every = set(tagger.DEFAULTS) | set(tagger.RECIPE_DEFAULTS)
+    every = set(tagger.Config.__annotations__) | {"workdir"}
     assert every - {"data", "workdir", "export_dir", "bucket", "tag_column",
                     "tfds_tags"} == set(values)
 

@@ -16,9 +16,10 @@ from zoo import testing
 from zoo.data import pairs
 from zoo.data import sources
 from zoo.recipes import translate
+from zoo.training import flags as zoo_flags
 
 FLAGS = flags.FlagValues()
-translate.define_flags(FLAGS)
+zoo_flags.define_flags(translate.Config, FLAGS)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # English<TAB>Spanish, the Tatoeba/Anki layout.
@@ -568,7 +569,7 @@ def test_offline_without_data_says_how_to_provide_it(tmp_path, no_network):
         match=r"--data may also be a file of `source<TAB>target` lines",
     ):
         translate.train_and_evaluate(
-            tiny_config(translate.DEFAULTS["data"],
+            tiny_config(translate.Config.data,
                         tfds_data_dir=str(tmp_path)),
             str(tmp_path / "w"),
         )
@@ -594,7 +595,7 @@ def test_default_preset_is_the_flag_defaults():
     values = testing.read_preset(FLAGS, "recipes/translate/bahdanau.flags",
                                  REPO)
     assert values == {name: FLAGS[name].default for name in values}
-    every = set(translate.DEFAULTS) | set(translate.RECIPE_DEFAULTS)
+    every = set(translate.Config.__annotations__) | {"workdir"}
     assert every - {"data", "workdir", "export_dir"} == set(values)
 
 
@@ -640,7 +641,7 @@ def test_tfds_ted_hrlr_on_mock_data(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "network_available", lambda *a, **k: True)
     with tfds.testing.mock_data(num_examples=8):
         metrics = translate.train_and_evaluate(
-            tiny_config(translate.DEFAULTS["data"], max_words=0,
+            tiny_config(translate.Config.data, max_words=0,
                         tfds_data_dir=str(tmp_path)),
             str(tmp_path / "w"),
         )

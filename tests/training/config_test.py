@@ -1,56 +1,78 @@
-"""Tests for zoo.training.config: every TrainConfig field is a flag."""
+"""Tests for zoo.training.config: settings declared once, as fields."""
 
 import dataclasses
+import importlib
 
 import pytest
 from absl import flags
 
+from zoo import cells
+from zoo.training import config as zoo_config
 from zoo.training import flags as zoo_flags
 from zoo.training.config import TrainConfig
+from zoo.training.config import setting
 
-FIELDS = [f.name for f in dataclasses.fields(TrainConfig)]
-
-
-@pytest.fixture
-def defined_flags():
-    """The shared flags defined into a new FlagValues and parsed."""
-    flag_values = flags.FlagValues()
-    zoo_flags.define_flags({"workdir": "w"}, flag_values)
-    flag_values(["prog"])
-    return flag_values
+RECIPES = ["mnist_rnn", "sentiment", "tagger", "translate", "poetry"]
 
 
-@pytest.mark.parametrize("name", FIELDS)
-def test_every_field_is_a_flag_with_the_same_default(defined_flags, name):
-    assert name in defined_flags
-    default = getattr(TrainConfig, name)
-    flag_default = defined_flags[name].default
-    # An empty tfds_data_dir flag is None: tensorflow-datasets' own folder.
-    assert flag_default == (None if name == "tfds_data_dir" else default)
-    assert type(flag_default) is (
-        type(None) if name == "tfds_data_dir" else type(default)
-    )
+def test_settings_resolve_help_bounds_and_choices():
+    @dataclasses.dataclass
+    class Config(TrainConfig):
+        epochs: int = 3
+        width: int = setting(8, "How wide.", lower=1, upper=64)
+
+    found = {s.name: s for s in zoo_config.settings(Config)}
+    assert list(found)[:3] == ["data", "tfds_data_dir", "export_dir"]
+    assert list(found)[-1] == "width"
+    # Redeclared with a plain default: the base field's help and bounds.
+    assert found["epochs"] == zoo_config.Setting(
+        "epochs", int, 3, found["epochs"].help, 0, None, None)
+    assert found["epochs"].help.startswith("Most training epochs")
+    assert found["width"] == zoo_config.Setting(
+        "width", int, 8, "How wide.", 1, 64, None)
+    # Choices given as a function are called.
+    assert found["cell"].choices == tuple(cells.names())
 
 
-def test_flags_round_trip_to_the_default_config(defined_flags):
-    assert zoo_flags.config_from_flags(TrainConfig, defined_flags) == TrainConfig()
+def test_a_field_without_help_is_refused():
+    @dataclasses.dataclass
+    class Config(TrainConfig):
+        beam_width: int = 5
+
+    with pytest.raises(TypeError, match=r"Config.beam_width has no help: "
+                       r"declare it with zoo.training.setting"):
+        zoo_config.settings(Config)
+
+
+def test_a_field_of_another_type_is_refused():
+    @dataclasses.dataclass
+    class Config(TrainConfig):
+        sizes: list = setting(None, "Sizes.")
+
+    with pytest.raises(TypeError, match=r"Config.sizes is a <class 'list'>; "
+                       r"a setting is one of str, int, float, bool"):
+        zoo_config.settings(Config)
+
+
+def test_every_train_config_field_has_a_matching_typed_default():
+    for s in zoo_config.settings(TrainConfig):
+        assert type(s.default) is s.type, s.name
+        assert s.help.endswith("."), s.name
 
 
 def test_importing_recipes_defines_no_global_flags():
     # Several recipes must be importable into one process.
-    from zoo.recipes import mnist_rnn  # noqa: F401
-    from zoo.recipes import sentiment  # noqa: F401
-
+    for recipe in RECIPES:
+        importlib.import_module(f"zoo.recipes.{recipe}")
     assert "workdir" not in flags.FLAGS
 
 
-@pytest.mark.parametrize("recipe", ["mnist_rnn", "sentiment"])
-def test_recipe_config_defaults_are_the_recipe_flag_defaults(recipe):
-    import importlib
-
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_the_bare_command_is_the_default_config(recipe):
     module = importlib.import_module(f"zoo.recipes.{recipe}")
     flag_values = flags.FlagValues()
-    module.define_flags(flag_values)
+    zoo_flags.define_flags(module.Config, flag_values)
     flag_values(["prog"])
-    config = zoo_flags.config_from_flags(module.Config, flag_values)
-    assert config == module.Config()
+    assert zoo_flags.config_from_flags(module.Config, flag_values) == (
+        module.Config())
+    assert flag_values.workdir == module.Config.WORKDIR

@@ -1,4 +1,5 @@
-"""Tests for zoo.training.flags: definitions, validation, config_from_flags.
+"""Tests for zoo.training.flags: the flags made from a Config, parsing,
+validation and `main`.
 
 Each test defines the flags into its own `FlagValues`, so the global
 `absl.flags.FLAGS` is never touched.
@@ -13,75 +14,89 @@ from absl import flags
 from zoo import cells
 from zoo.training import flags as zoo_flags
 from zoo.training.config import TrainConfig
+from zoo.training.config import setting
 
-REQUIRED = dict(workdir="/tmp/w", data="mnist", export_dir="")
+
+@dataclasses.dataclass
+class RecipeConfig(TrainConfig):
+    WORKDIR = "/tmp/w"
+
+    data: str = "mnist"
+    units: int = 7
+    beam_width: int = setting(5, "Beams kept.", lower=1)
+    mode: str = setting("a", "Which mode.", choices=("a", "b"))
+    rate: float = setting(0.5, "A rate.", lower=0.0, upper=1.0)
+    fast: bool = setting(False, "Go fast.")
 
 
 @pytest.fixture
 def fresh_flags():
-    """A new, empty FlagValues to define the shared flags into."""
+    """A new, empty FlagValues to define the flags into."""
     return flags.FlagValues()
 
 
-def test_define_flags_uses_recipe_defaults(fresh_flags):
-    zoo_flags.define_flags(
-        dict(REQUIRED, units=7, cell="gru", lr_decay=0.5), fresh_flags
-    )
-    fresh_flags(["prog"])
-    assert fresh_flags.workdir == "/tmp/w"
-    assert fresh_flags.data == "mnist"
-    assert fresh_flags.units == 7
-    assert fresh_flags.cell == "gru"
-    assert fresh_flags.lr_decay == 0.5
-    assert fresh_flags.epochs == TrainConfig.epochs
-    assert fresh_flags.tfds_data_dir is None  # "" means tfds' own folder.
+@pytest.fixture
+def defined(fresh_flags):
+    zoo_flags.define_flags(RecipeConfig, fresh_flags)
+    return fresh_flags
+
+
+def test_define_flags_uses_the_config_defaults(defined):
+    defined(["prog"])
+    assert defined.workdir == "/tmp/w"
+    assert defined.data == "mnist"
+    assert defined.units == 7
+    assert defined.epochs == TrainConfig.epochs
+    assert (defined.beam_width, defined.mode, defined.rate, defined.fast) == (
+        5, "a", 0.5, False)
+    assert defined.tfds_data_dir == ""
+
+
+def test_a_redeclared_field_keeps_the_base_help(defined):
+    assert defined["units"].help == "Units per layer."
+    assert defined["beam_width"].help == "Beams kept."
+
+
+def test_every_field_is_a_flag_and_every_flag_a_field(defined):
+    fields = {f.name for f in dataclasses.fields(RecipeConfig)}
+    assert set(defined) == fields | {"workdir"}
 
 
 def test_define_flags_requires_a_workdir(fresh_flags):
-    with pytest.raises(KeyError, match="workdir"):
-        zoo_flags.define_flags({"data": "mnist"}, fresh_flags)
+    with pytest.raises(ValueError, match=r"TrainConfig.WORKDIR is empty"):
+        zoo_flags.define_flags(TrainConfig, fresh_flags)
 
 
-def test_cell_flag_offers_every_registered_cell(fresh_flags):
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
-    assert fresh_flags["cell"].parser.enum_values == cells.names()
+def test_cell_flag_offers_every_registered_cell(defined):
+    assert defined["cell"].parser.enum_values == list(cells.names())
 
 
-def test_config_from_flags_picks_parsed_values(fresh_flags):
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
-    remaining = fresh_flags(
-        ["prog", "--units=7", "--cell=gru", "--nobidirectional", "--residual",
-         "--learning_rate=0.02", "--tfds_data_dir=/data/tfds", "extra"]
+def test_config_from_flags_picks_parsed_values(defined):
+    remaining = defined(
+        ["prog", "--units=9", "--cell=gru", "--nobidirectional", "--residual",
+         "--learning_rate=0.02", "--tfds_data_dir=/data/tfds",
+         "--beam_width=3", "--mode=b", "--rate=0.25", "--fast", "extra"]
     )
     assert remaining == ["prog", "extra"]
-    config = zoo_flags.config_from_flags(TrainConfig, fresh_flags)
-    assert isinstance(config, TrainConfig)
-    assert config.units == 7
-    assert config.cell == "gru"
-    assert config.bidirectional is False
-    assert config.residual is True
-    assert config.learning_rate == 0.02
-    assert config.tfds_data_dir == "/data/tfds"
-    assert config.data == "mnist"
-    assert config.epochs == TrainConfig.epochs
+    config = zoo_flags.config_from_flags(RecipeConfig, defined)
+    assert config == RecipeConfig(
+        units=9, cell="gru", bidirectional=False, residual=True,
+        learning_rate=0.02, tfds_data_dir="/data/tfds", beam_width=3,
+        mode="b", rate=0.25, fast=True,
+    )
 
 
-def test_config_from_flags_maps_unset_tfds_dir_to_empty(fresh_flags):
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
-    fresh_flags(["prog"])
-    config = zoo_flags.config_from_flags(TrainConfig, fresh_flags)
-    assert config.tfds_data_dir == ""
-
-
-def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
+def test_config_from_flags_refuses_flags_of_another_config(fresh_flags):
     @dataclasses.dataclass
-    class RecipeConfig(TrainConfig):
-        beam_width: int = 5
+    class Other(TrainConfig):
+        WORKDIR = "w"
 
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
-    fresh_flags(["prog", "--units=3"])
-    config = zoo_flags.config_from_flags(RecipeConfig, fresh_flags)
-    assert (config.beam_width, config.units) == (5, 3)
+    zoo_flags.define_flags(Other, fresh_flags)
+    fresh_flags(["prog"])
+    with pytest.raises(ValueError, match=r"RecipeConfig.beam_width has no "
+                       r"flag --beam_width: define the flags with "
+                       r"define_flags\(RecipeConfig\)"):
+        zoo_flags.config_from_flags(RecipeConfig, fresh_flags)
 
 
 @pytest.mark.parametrize(
@@ -104,32 +119,34 @@ def test_config_from_flags_keeps_defaults_of_fields_without_a_flag(fresh_flags):
         ("--clipnorm=-1", r"flag --clipnorm=-1: -1.0 is not "),
         ("--strategy=gpu", r"flag --strategy=gpu: value should be one of "
          r"<default\|mirrored\|multi_worker\|tpu>"),
+        ("--beam_width=0", r"flag --beam_width=0: 0 is not a positive "
+         r"integer"),
+        ("--mode=c", r"flag --mode=c: value should be one of <a\|b>"),
+        ("--rate=2", r"flag --rate=2: 2.0 is not "),
+        ("--units=many", r"flag --units=many: invalid literal"),
     ],
 )
-def test_invalid_values_are_rejected(fresh_flags, argument, message):
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
+def test_invalid_values_are_rejected(defined, argument, message):
     with pytest.raises(flags.IllegalFlagValueError, match=message):
-        fresh_flags(["prog", argument])
+        defined(["prog", argument])
 
 
-def test_main_trains_with_the_parsed_config_and_workdir(fresh_flags):
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
-    fresh_flags(["prog", "--units=7", "--workdir=/tmp/elsewhere"])
+def test_main_trains_with_the_parsed_config_and_workdir(defined):
+    defined(["prog", "--units=3", "--workdir=/tmp/elsewhere"])
     calls = []
     found = zoo_flags.main(
-        ["prog"], TrainConfig,
+        ["prog"], RecipeConfig,
         lambda config, workdir: calls.append((config, workdir)) or {"m": 1},
-        flag_values=fresh_flags,
+        flag_values=defined,
     )
     assert found is None  # app.run would exit with status 1 on a dict.
     (config, workdir), = calls
-    assert config.units == 7 and workdir == "/tmp/elsewhere"
+    assert config.units == 3 and workdir == "/tmp/elsewhere"
 
 
-def test_main_refuses_positional_arguments(fresh_flags):
-    zoo_flags.define_flags(REQUIRED, fresh_flags)
-    fresh_flags(["prog"])
+def test_main_refuses_positional_arguments(defined):
+    defined(["prog"])
     with pytest.raises(app.UsageError,
                        match=r"Unexpected arguments: \['extra'\]"):
-        zoo_flags.main(["prog", "extra"], TrainConfig, None,
-                       flag_values=fresh_flags)
+        zoo_flags.main(["prog", "extra"], RecipeConfig, None,
+                       flag_values=defined)

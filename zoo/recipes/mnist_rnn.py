@@ -11,9 +11,10 @@ takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
 """
 
 
+import dataclasses
+
 import keras
 import tensorflow as tf
-from absl import flags
 from absl import logging
 
 from zoo import layers
@@ -22,27 +23,29 @@ from zoo.data import mnist
 from zoo.data import pipeline
 from zoo.training import flags as zoo_flags
 
-# The default preset: recipes/mnist_rnn/lstm.flags holds the same values.
-DEFAULTS = dict(
-    workdir="workdirs/mnist_rnn",
-    data="mnist",
-    export_dir="saved_models/mnist_rnn",
-    epochs=30,
-    batch_size=128,
-    learning_rate=2e-3,
-    lr_decay=0.5,
-    lr_patience=2,
-    patience=5,
-    clipnorm=1.0,
-    cell="lstm",
-    units=128,
-    layers=1,
-    dropout=0.1,
-    recurrent_dropout=0.1,
-)
 
+@dataclasses.dataclass
+class Config(training.TrainConfig):
+    """Settings of this recipe, one flag each; the defaults are its default
+    preset (`recipes/mnist_rnn/lstm.flags` holds the same values)."""
 
-Config = training.recipe_config("Config", DEFAULTS)
+    WORKDIR = "workdirs/mnist_rnn"
+
+    data: str = "mnist"
+    export_dir: str = "saved_models/mnist_rnn"
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 0.002
+    lr_decay: float = 0.5
+    lr_patience: int = 2
+    patience: int = 5
+    clipnorm: float = 1.0
+    cell: str = "lstm"
+    units: int = 128
+    layers: int = 1
+    dropout: float = 0.1
+    recurrent_dropout: float = 0.1
+
 
 # The epoch whose weights are tested and exported: the best validation
 # accuracy (ties: the lower validation loss).
@@ -171,10 +174,5 @@ def train_and_evaluate(config, workdir, callbacks=()):
     )
 
 
-def define_flags(flag_values=flags.FLAGS):
-    """Defines this recipe's flags (all shared) with its defaults."""
-    zoo_flags.define_flags(DEFAULTS, flag_values)
-
-
 if __name__ == "__main__":
-    zoo_flags.run(define_flags, Config, train_and_evaluate)
+    zoo_flags.run(Config, train_and_evaluate)

@@ -39,10 +39,11 @@ and its continuation; also `serving_default`), `score` (`text` `[N]` ->
 
 import unicodedata
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import flags
 from absl import logging
 
 from zoo import decoding
@@ -72,92 +73,69 @@ TEST_SPLIT_SEED = 0
 # Template entries of constrained decoding (other entries are forced ids).
 FREE, CONTENT = -1, -2
 
-# The default preset: recipes/poetry/tang.flags holds the same values.
-DEFAULTS = dict(
-    workdir="workdirs/poetry",
-    data="tiny_shakespeare",
-    export_dir="saved_models/poetry",
+
+@dataclasses.dataclass
+class Config(training.TrainConfig):
+    """Settings of this recipe, one flag each; the defaults are its default
+    preset (`recipes/poetry/tang.flags` holds the same values)."""
+
+    WORKDIR = "workdirs/poetry"
+
+    data: str = "tiny_shakespeare"
+    export_dir: str = "saved_models/poetry"
     # A budget of 2,500 steps in epochs of 500, whatever the corpus's size,
     # stopped sooner when the validation bits stop falling. A step is 64
-    # poems (about 60 characters each) or 64 windows of 64 characters: about
-    # 10 million characters in all.
-    epochs=5,
-    steps_per_epoch=500,
-    batch_size=64,
-    learning_rate=2e-3,
-    lr_decay=0.5,
-    lr_patience=1,
-    patience=2,
-    clipnorm=5.0,
-    cell="lstm",
-    units=512,
-    layers=1,
-    dropout=0.0,
-    validation_fraction=0.02,
-)
-RECIPE_DEFAULTS = dict(
-    test_size=2000,
-    window=64,
-    max_chars=100,
-    max_tokens=6000,
-    embedding_dim=256,
-    output_dropout=0.1,
-    samples=4,
-    temperature=0.8,
-    top_k=0,
-    top_p=0.9,
-    acrostic="春夏秋冬",
-    bucket=True,
-)
+    # poems (about 60 characters each) or 64 windows of 64 characters:
+    # about 10 million characters in all.
+    epochs: int = 5
+    steps_per_epoch: int = 500
+    batch_size: int = 64
+    learning_rate: float = 0.002
+    lr_decay: float = 0.5
+    lr_patience: int = 1
+    patience: int = 2
+    clipnorm: float = 5.0
+    cell: str = "lstm"
+    units: int = 512
+    layers: int = 1
+    dropout: float = 0.0
+    validation_fraction: float = 0.02
+    test_size: int = training.setting(
+        2000, "Local files: poems (or windows of text) held out as the test "
+        "split.", lower=1)
+    window: int = training.setting(
+        64, "Running text: characters per training sequence.",
+        lower=1, upper=MAX_TEXT)
+    max_chars: int = training.setting(
+        100, "Poems: drop longer poems (0 = keep all).",
+        lower=0, upper=MAX_TEXT)
+    max_tokens: int = training.setting(
+        6000, "Vocabulary size: the most frequent characters, with padding, "
+        "unknown, begin and end ids.", lower=5)
+    embedding_dim: int = training.setting(
+        256, "Character embedding width.", lower=1)
+    output_dropout: float = training.setting(
+        0.1, "Dropout before the output layer.", lower=0.0, upper=0.99)
+    samples: int = training.setting(
+        4, "Texts generated per kind into <workdir>/samples.txt (free; for "
+        "poems also 5x4, 7x4 and acrostic).", lower=0)
+    temperature: float = training.setting(
+        0.8, "Sampling temperature of the samples (0 = greedy).", lower=0.0)
+    top_k: int = training.setting(
+        0, "Top-k filter of the samples (0 = none).", lower=0)
+    top_p: float = training.setting(
+        0.9, "Top-p (nucleus) filter of the samples (1 = none).",
+        lower=1e-06, upper=1.0)
+    acrostic: str = training.setting(
+        "春夏秋冬", "Characters that begin the lines of the acrostic samples "
+        "(poems).")
+    bucket: bool = training.setting(
+        True, "Batch texts of similar length together.")
 
-Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
 
 # The epoch whose weights are tested and exported: the fewest bits per
 # character of the validation texts.
 SELECTION = training.Selection("val_bpc", "min")
-
-
-def define_flags(flag_values=flags.FLAGS):
-    """Defines the shared flags and this recipe's flags."""
-    zoo_flags.define_flags(DEFAULTS, flag_values)
-    d = RECIPE_DEFAULTS
-    into = dict(flag_values=flag_values)
-    flags.DEFINE_integer("test_size", d["test_size"],
-                         "Local files: poems (or windows of text) held out "
-                         "as the test split.", lower_bound=1, **into)
-    flags.DEFINE_integer("window", d["window"],
-                         "Running text: characters per training sequence.",
-                         lower_bound=1, upper_bound=MAX_TEXT, **into)
-    flags.DEFINE_integer("max_chars", d["max_chars"],
-                         "Poems: drop longer poems (0 = keep all).",
-                         lower_bound=0, upper_bound=MAX_TEXT, **into)
-    flags.DEFINE_integer("max_tokens", d["max_tokens"],
-                         "Vocabulary size: the most frequent characters, "
-                         "with padding, unknown, begin and end ids.",
-                         lower_bound=5, **into)
-    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
-                         "Character embedding width.", lower_bound=1, **into)
-    flags.DEFINE_float("output_dropout", d["output_dropout"],
-                       "Dropout before the output layer.", lower_bound=0.0,
-                       upper_bound=0.99, **into)
-    flags.DEFINE_integer("samples", d["samples"],
-                         "Texts generated per kind into "
-                         "<workdir>/samples.txt (free; for poems also "
-                         "5x4, 7x4 and acrostic).", lower_bound=0, **into)
-    flags.DEFINE_float("temperature", d["temperature"],
-                       "Sampling temperature of the samples (0 = greedy).",
-                       lower_bound=0.0, **into)
-    flags.DEFINE_integer("top_k", d["top_k"],
-                         "Top-k filter of the samples (0 = none).",
-                         lower_bound=0, **into)
-    flags.DEFINE_float("top_p", d["top_p"],
-                       "Top-p (nucleus) filter of the samples (1 = none).",
-                       lower_bound=1e-6, upper_bound=1.0, **into)
-    flags.DEFINE_string("acrostic", d["acrostic"],
-                        "Characters that begin the lines of the acrostic "
-                        "samples (poems).", **into)
-    flags.DEFINE_boolean("bucket", d["bucket"],
-                         "Batch texts of similar length together.", **into)
 
 
 def make_text_layer(config, texts):
@@ -798,4 +776,4 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
 
 if __name__ == "__main__":
-    zoo_flags.run(define_flags, Config, train_and_evaluate)
+    zoo_flags.run(Config, train_and_evaluate)

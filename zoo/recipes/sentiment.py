@@ -17,10 +17,11 @@ positions is logged every epoch.
 """
 
 
+import dataclasses
+
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import flags
 from absl import logging
 
 from zoo import baselines
@@ -34,86 +35,63 @@ from zoo.training import flags as zoo_flags
 
 POOLING = ("last", "mean", "max", "attention")
 
-# The default preset: recipes/sentiment/bilstm.flags holds the same values.
-DEFAULTS = dict(
-    workdir="workdirs/sentiment",
-    data="imdb_reviews",
-    export_dir="saved_models/sentiment",
-    epochs=20,
-    batch_size=64,
-    learning_rate=2e-3,
-    lr_decay=0.5,
-    lr_patience=1,
-    patience=3,
-    clipnorm=1.0,
-    cell="lstm",
-    units=64,
-    layers=1,
-    bidirectional=True,
-    dropout=0.3,
-)
-RECIPE_DEFAULTS = dict(
-    max_tokens=20000,
-    bigram_tokens=20000,
-    max_length=200,
-    lowercase=True,
-    split_punctuation=True,
-    embedding_dim=128,
-    pooling="max",
-    bucket=True,
-    skip_bad_rows=False,
-    ngrams=True,
-    baseline=True,
-)
 
+@dataclasses.dataclass
+class Config(training.TrainConfig):
+    """Settings of this recipe, one flag each; the defaults are its default
+    preset (`recipes/sentiment/bilstm.flags` holds the same values)."""
 
-Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+    WORKDIR = "workdirs/sentiment"
+
+    data: str = "imdb_reviews"
+    export_dir: str = "saved_models/sentiment"
+    epochs: int = 20
+    batch_size: int = 64
+    learning_rate: float = 0.002
+    lr_decay: float = 0.5
+    lr_patience: int = 1
+    patience: int = 3
+    clipnorm: float = 1.0
+    cell: str = "lstm"
+    units: int = 64
+    layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.3
+    max_tokens: int = training.setting(
+        20000, "Vocabulary size (with padding and OOV ids).", lower=3)
+    bigram_tokens: int = training.setting(
+        20000, "Vocabulary size of token pairs (with padding and OOV ids), "
+        "whose embeddings are added to the word embeddings; 0 = words only.",
+        lower=0)
+    max_length: int = training.setting(
+        200, "Tokens kept per text; longer texts are truncated.", lower=1)
+    lowercase: bool = training.setting(
+        True, "Lower-case the text.")
+    split_punctuation: bool = training.setting(
+        True, "Make punctuation and contractions (n't, 's) tokens of their "
+        "own.")
+    embedding_dim: int = training.setting(
+        128, "Token embedding width.", lower=1)
+    pooling: str = training.setting(
+        "max", "How the encoder's outputs become one vector.", choices=POOLING)
+    bucket: bool = training.setting(
+        True, "Batch texts of similar length together.")
+    skip_bad_rows: bool = training.setting(
+        False, "Skip (and count) malformed rows of local files instead of "
+        "stopping with an error.")
+    ngrams: bool = training.setting(
+        True, "After training, fit a naive-Bayes-weighted logistic regression "
+        "over the texts' token and token-pair ids (NBSVM) and predict with "
+        "the product of it and the network, its weight and regularisation "
+        "chosen on the validation split (none without one).")
+    baseline: bool = training.setting(
+        True, "Also fit TF-IDF (word 1-2 grams) + logistic regression on the "
+        "training split and score it on the test split, beside the network.")
+
 
 # The epoch whose weights are tested and exported: the best validation
 # accuracy (ties: the lower validation loss).
 SELECTION = training.Selection("val_accuracy", "max")
-
-
-def define_flags(flag_values=flags.FLAGS):
-    """Defines the shared flags and this recipe's text flags."""
-    zoo_flags.define_flags(DEFAULTS, flag_values)
-    d = RECIPE_DEFAULTS
-    into = dict(flag_values=flag_values)
-    flags.DEFINE_integer("max_tokens", d["max_tokens"],
-                         "Vocabulary size (with padding and OOV ids).",
-                         lower_bound=3, **into)
-    flags.DEFINE_integer("bigram_tokens", d["bigram_tokens"],
-                         "Vocabulary size of token pairs (with padding and "
-                         "OOV ids), whose embeddings are added to the word "
-                         "embeddings; 0 = words only.", lower_bound=0, **into)
-    flags.DEFINE_integer("max_length", d["max_length"],
-                         "Tokens kept per text; longer texts are truncated.",
-                         lower_bound=1, **into)
-    flags.DEFINE_boolean("lowercase", d["lowercase"], "Lower-case the text.",
-                         **into)
-    flags.DEFINE_boolean("split_punctuation", d["split_punctuation"],
-                         "Make punctuation and contractions (n't, 's) "
-                         "tokens of their own.", **into)
-    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
-                         "Token embedding width.", lower_bound=1, **into)
-    flags.DEFINE_enum("pooling", d["pooling"], POOLING,
-                      "How the encoder's outputs become one vector.", **into)
-    flags.DEFINE_boolean("bucket", d["bucket"],
-                         "Batch texts of similar length together.", **into)
-    flags.DEFINE_boolean("skip_bad_rows", d["skip_bad_rows"],
-                         "Skip (and count) malformed rows of local files "
-                         "instead of stopping with an error.", **into)
-    flags.DEFINE_boolean("ngrams", d["ngrams"],
-                         "After training, fit a naive-Bayes-weighted "
-                         "logistic regression over the texts' token and "
-                         "token-pair ids (NBSVM) and predict with the "
-                         "product of it and the network, its weight and "
-                         "regularisation chosen on the validation split "
-                         "(none without one).", **into)
-    flags.DEFINE_boolean("baseline", d["baseline"],
-                         "Also fit TF-IDF (word 1-2 grams) + logistic "
-                         "regression on the training split and score it on "
-                         "the test split, beside the network.", **into)
 
 
 def make_tokenizers(config, train_texts):
@@ -449,4 +427,4 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
 
 if __name__ == "__main__":
-    zoo_flags.run(define_flags, Config, train_and_evaluate)
+    zoo_flags.run(Config, train_and_evaluate)

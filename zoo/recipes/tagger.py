@@ -23,9 +23,10 @@ or the softmax), and `tag_text`: `text` string `[N]` (whitespace-separated
 tokens) -> `tokens`, `tags` and `scores`.
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
-from absl import flags
 from absl import logging
 
 from zoo import baselines
@@ -43,82 +44,57 @@ from zoo.training import flags as zoo_flags
 
 OUTPUTS = ("crf", "softmax")
 
-# The default preset: recipes/tagger/bilstm_crf.flags holds the same values.
-DEFAULTS = dict(
-    workdir="workdirs/tagger",
-    data="conll2003",
-    export_dir="saved_models/tagger",
-    epochs=50,
-    batch_size=32,
-    learning_rate=2e-3,
-    lr_decay=0.5,
-    lr_patience=2,
-    patience=5,
-    clipnorm=5.0,
-    cell="lstm",
-    units=128,
-    layers=1,
-    bidirectional=True,
-    dropout=0.5,
-)
-RECIPE_DEFAULTS = dict(
-    output="crf",
-    tag_column=-1,
-    tfds_tags="ner",
-    max_tokens=30000,
-    min_count=2,
-    lowercase=True,
-    embedding_dim=100,
-    char_filters=50,
-    char_embedding_dim=30,
-    char_kernel_size=3,
-    max_chars=16,
-    bucket=True,
-)
 
+@dataclasses.dataclass
+class Config(training.TrainConfig):
+    """Settings of this recipe, one flag each; the defaults are its default
+    preset (`recipes/tagger/bilstm_crf.flags` holds the same values)."""
 
-Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+    WORKDIR = "workdirs/tagger"
 
+    data: str = "conll2003"
+    export_dir: str = "saved_models/tagger"
+    epochs: int = 50
+    batch_size: int = 32
+    learning_rate: float = 0.002
+    lr_decay: float = 0.5
+    lr_patience: int = 2
+    patience: int = 5
+    clipnorm: float = 5.0
+    cell: str = "lstm"
+    units: int = 128
+    layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.5
+    output: str = training.setting(
+        "crf", "Output layer: a linear-chain CRF or a softmax per token.",
+        choices=OUTPUTS)
+    tag_column: int = training.setting(
+        -1, "Local files: the tag's column (Python index; -1 = last; column 0 "
+        "is the token).")
+    tfds_tags: str = training.setting(
+        "ner", "tensorflow-datasets conll2003: which tags to learn.",
+        choices=conll.TFDS_TAGS)
+    max_tokens: int = training.setting(
+        30000, "Word vocabulary size (with padding and unknown ids).", lower=3)
+    min_count: int = training.setting(
+        2, "Words seen fewer times in training are unknown.", lower=1)
+    lowercase: bool = training.setting(
+        True, "Look words up lower-cased (characters keep their case).")
+    embedding_dim: int = training.setting(
+        100, "Word embedding width.", lower=1)
+    char_filters: int = training.setting(
+        50, "Character features per token (0 = words only).", lower=0)
+    char_embedding_dim: int = training.setting(
+        30, "Character embedding width.", lower=1)
+    char_kernel_size: int = training.setting(
+        3, "Character convolution width.", lower=1)
+    max_chars: int = training.setting(
+        16, "Characters kept per token (prefix and suffix halves of longer "
+        "ones).", lower=1)
+    bucket: bool = training.setting(
+        True, "Batch sentences of similar length together.")
 
-def define_flags(flag_values=flags.FLAGS):
-    """Defines the shared flags and this recipe's flags."""
-    zoo_flags.define_flags(DEFAULTS, flag_values)
-    d = RECIPE_DEFAULTS
-    into = dict(flag_values=flag_values)
-    flags.DEFINE_enum("output", d["output"], OUTPUTS,
-                      "Output layer: a linear-chain CRF or a softmax per "
-                      "token.", **into)
-    flags.DEFINE_integer("tag_column", d["tag_column"],
-                         "Local files: the tag's column (Python index; -1 = "
-                         "last; column 0 is the token).", **into)
-    flags.DEFINE_enum("tfds_tags", d["tfds_tags"], conll.TFDS_TAGS,
-                      "tensorflow-datasets conll2003: which tags to learn.",
-                      **into)
-    flags.DEFINE_integer("max_tokens", d["max_tokens"],
-                         "Word vocabulary size (with padding and unknown "
-                         "ids).", lower_bound=3, **into)
-    flags.DEFINE_integer("min_count", d["min_count"],
-                         "Words seen fewer times in training are unknown.",
-                         lower_bound=1, **into)
-    flags.DEFINE_boolean("lowercase", d["lowercase"],
-                         "Look words up lower-cased (characters keep their "
-                         "case).", **into)
-    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
-                         "Word embedding width.", lower_bound=1, **into)
-    flags.DEFINE_integer("char_filters", d["char_filters"],
-                         "Character features per token (0 = words only).",
-                         lower_bound=0, **into)
-    flags.DEFINE_integer("char_embedding_dim", d["char_embedding_dim"],
-                         "Character embedding width.", lower_bound=1, **into)
-    flags.DEFINE_integer("char_kernel_size", d["char_kernel_size"],
-                         "Character convolution width.", lower_bound=1,
-                         **into)
-    flags.DEFINE_integer("max_chars", d["max_chars"],
-                         "Characters kept per token (prefix and suffix "
-                         "halves of longer ones).", lower_bound=1, **into)
-    flags.DEFINE_boolean("bucket", d["bucket"],
-                         "Batch sentences of similar length together.",
-                         **into)
 
 
 def make_vocabularies(config, train_tokens):
@@ -442,4 +418,4 @@ def train_and_evaluate(config, workdir, callbacks=()):
 
 
 if __name__ == "__main__":
-    zoo_flags.run(define_flags, Config, train_and_evaluate)
+    zoo_flags.run(Config, train_and_evaluate)

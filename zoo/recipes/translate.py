@@ -31,9 +31,10 @@ gets heat maps of a few test sentences. The export
 `attention` `[N, T, S]`.
 """
 
+import dataclasses
+
 import keras
 import tensorflow as tf
-from absl import flags
 from absl import logging
 
 from zoo import decoding
@@ -54,46 +55,72 @@ START_ID, END_ID = 2, 3
 # with other seeds are scored on the same test split.
 TEST_SPLIT_SEED = 0
 
-# The default preset: recipes/translate/bahdanau.flags holds the same values.
-DEFAULTS = dict(
-    workdir="workdirs/translate",
-    data="ted_hrlr_translate/pt_to_en",
-    export_dir="saved_models/translate",
-    epochs=40,
-    batch_size=32,
-    learning_rate=2e-3,
-    lr_decay=0.5,
-    lr_patience=2,
-    patience=4,
-    clipnorm=5.0,
-    cell="lstm",
-    units=128,
-    layers=1,
-    bidirectional=True,
-    dropout=0.3,
-    validation_fraction=0.05,
-)
-RECIPE_DEFAULTS = dict(
-    attention="bahdanau",
-    attention_units=256,
-    bridge=True,
-    reverse=False,
-    max_words=20,
-    test_size=1000,
-    source_tokens=16000,
-    target_tokens=16000,
-    min_count=2,
-    max_length=60,
-    embedding_dim=256,
-    label_smoothing=0.1,
-    beam_width=5,
-    length_penalty=1.0,
-    heatmaps=4,
-    bucket=True,
-)
 
+@dataclasses.dataclass
+class Config(training.TrainConfig):
+    """Settings of this recipe, one flag each; the defaults are its default
+    preset (`recipes/translate/bahdanau.flags` holds the same values)."""
 
-Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
+    WORKDIR = "workdirs/translate"
+
+    data: str = "ted_hrlr_translate/pt_to_en"
+    export_dir: str = "saved_models/translate"
+    epochs: int = 40
+    batch_size: int = 32
+    learning_rate: float = 0.002
+    lr_decay: float = 0.5
+    lr_patience: int = 2
+    patience: int = 4
+    clipnorm: float = 5.0
+    cell: str = "lstm"
+    units: int = 128
+    layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.3
+    validation_fraction: float = 0.05
+    attention: str = training.setting(
+        "bahdanau", "Score of the attention over the encoder outputs (Luong's "
+        "global attention with Bahdanau's additive score, or Luong's dot or "
+        "general one), or none (a plain encoder-decoder).", choices=ATTENTION)
+    attention_units: int = training.setting(
+        256, "Width of the additive (bahdanau) score.", lower=1)
+    bridge: bool = training.setting(
+        True, "Start the decoder from the encoder's final states; otherwise "
+        "from zeros, so that the source reaches it through attention only.")
+    reverse: bool = training.setting(
+        False, "Local files: translate the second column into the first.")
+    max_words: int = training.setting(
+        20, "Drop pairs with more words on either side (0 = keep all).",
+        lower=0)
+    test_size: int = training.setting(
+        1000, "Local files: pairs held out as the test split (the same pairs "
+        "whatever --seed).", lower=1)
+    source_tokens: int = training.setting(
+        16000, "Source vocabulary size (with padding and unknown ids).",
+        lower=3)
+    target_tokens: int = training.setting(
+        16000, "Target vocabulary size (with padding, unknown, start and end "
+        "ids).", lower=5)
+    min_count: int = training.setting(
+        2, "Words seen fewer times in training are unknown.", lower=1)
+    max_length: int = training.setting(
+        60, "Tokens kept per sentence (longer sources are truncated); also "
+        "the longest translation.", lower=1)
+    embedding_dim: int = training.setting(
+        256, "Word embedding width (source and target).", lower=1)
+    label_smoothing: float = training.setting(
+        0.1, "Label smoothing of the loss.", lower=0.0, upper=0.99)
+    beam_width: int = training.setting(
+        5, "Beam width of the evaluation and of the export's serving_default.",
+        lower=1)
+    length_penalty: float = training.setting(
+        1.0, "GNMT length penalty alpha of beam search (0 = none).", lower=0.0)
+    heatmaps: int = training.setting(
+        4, "Test sentences whose attention is drawn into <workdir>/attention.",
+        lower=0)
+    bucket: bool = training.setting(
+        True, "Batch pairs of similar length together.")
+
 
 # The epoch whose weights are tested and exported: the best BLEU of greedy
 # translations of the validation pairs (ties: the lower validation loss).
@@ -101,65 +128,6 @@ Config = training.recipe_config("Config", {**DEFAULTS, **RECIPE_DEFAULTS})
 # label smoothing it rewards hedged distributions, and it can rise while
 # translations still improve (the model grows surer of its wrong words).
 SELECTION = training.Selection("val_bleu_greedy", "max")
-
-
-def define_flags(flag_values=flags.FLAGS):
-    """Defines the shared flags and this recipe's flags."""
-    zoo_flags.define_flags(DEFAULTS, flag_values)
-    d = RECIPE_DEFAULTS
-    into = dict(flag_values=flag_values)
-    flags.DEFINE_enum("attention", d["attention"], ATTENTION,
-                      "Score of the attention over the encoder outputs "
-                      "(Luong's global attention with Bahdanau's additive "
-                      "score, or Luong's dot or general one), or none (a "
-                      "plain encoder-decoder).", **into)
-    flags.DEFINE_integer("attention_units", d["attention_units"],
-                         "Width of the additive (bahdanau) score.",
-                         lower_bound=1, **into)
-    flags.DEFINE_boolean("bridge", d["bridge"],
-                         "Start the decoder from the encoder's final states; "
-                         "otherwise from zeros, so that the source reaches "
-                         "it through attention only.", **into)
-    flags.DEFINE_boolean("reverse", d["reverse"],
-                         "Local files: translate the second column into "
-                         "the first.", **into)
-    flags.DEFINE_integer("max_words", d["max_words"],
-                         "Drop pairs with more words on either side (0 = "
-                         "keep all).", lower_bound=0, **into)
-    flags.DEFINE_integer("test_size", d["test_size"],
-                         "Local files: pairs held out as the test split "
-                         "(the same pairs whatever --seed).",
-                         lower_bound=1, **into)
-    flags.DEFINE_integer("source_tokens", d["source_tokens"],
-                         "Source vocabulary size (with padding and unknown "
-                         "ids).", lower_bound=3, **into)
-    flags.DEFINE_integer("target_tokens", d["target_tokens"],
-                         "Target vocabulary size (with padding, unknown, "
-                         "start and end ids).", lower_bound=5, **into)
-    flags.DEFINE_integer("min_count", d["min_count"],
-                         "Words seen fewer times in training are unknown.",
-                         lower_bound=1, **into)
-    flags.DEFINE_integer("max_length", d["max_length"],
-                         "Tokens kept per sentence (longer sources are "
-                         "truncated); also the longest translation.",
-                         lower_bound=1, **into)
-    flags.DEFINE_integer("embedding_dim", d["embedding_dim"],
-                         "Word embedding width (source and target).",
-                         lower_bound=1, **into)
-    flags.DEFINE_float("label_smoothing", d["label_smoothing"],
-                       "Label smoothing of the loss.", lower_bound=0.0,
-                       upper_bound=0.99, **into)
-    flags.DEFINE_integer("beam_width", d["beam_width"],
-                         "Beam width of the evaluation and of the export's "
-                         "serving_default.", lower_bound=1, **into)
-    flags.DEFINE_float("length_penalty", d["length_penalty"],
-                       "GNMT length penalty alpha of beam search (0 = "
-                       "none).", lower_bound=0.0, **into)
-    flags.DEFINE_integer("heatmaps", d["heatmaps"],
-                         "Test sentences whose attention is drawn into "
-                         "<workdir>/attention.", lower_bound=0, **into)
-    flags.DEFINE_boolean("bucket", d["bucket"],
-                         "Batch pairs of similar length together.", **into)
 
 
 def make_vocabularies(config, train_sources, train_targets):
@@ -675,4 +643,4 @@ def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
 
 
 if __name__ == "__main__":
-    zoo_flags.run(define_flags, Config, train_and_evaluate)
+    zoo_flags.run(Config, train_and_evaluate)

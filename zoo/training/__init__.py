@@ -1,7 +1,8 @@
 """The training harness shared by every recipe."""
 
 from zoo.training.config import TrainConfig
-from zoo.training.config import recipe_config
+from zoo.training.config import setting
+from zoo.training.config import settings
 from zoo.training.distribute import distributed
 from zoo.training.distribute import global_batch_size
 from zoo.training.distribute import is_chief
@@ -30,8 +31,9 @@ __all__ = [
     "global_batch_size",
     "is_chief",
     "make_optimizer",
-    "recipe_config",
     "records_folder",
     "set_seed",
+    "setting",
+    "settings",
     "write_json",
 ]
