@@ -21,13 +21,14 @@ import re
 import tensorflow as tf
 
 from zoo import export as export_lib
+from zoo import recipes as zoo_recipes
 from zoo.recipes import mnist_rnn
 from zoo.recipes import poetry
 from zoo.recipes import sentiment
 from zoo.recipes import tagger
 from zoo.recipes import translate
 
-RECIPES = ("mnist_rnn", "sentiment", "tagger", "translate", "poetry")
+RECIPES = tuple(zoo_recipes.names())
 ENGLISH = (
     "The film is a quiet delight from start to finish.",
     "I would not watch it again, even for free.",
