@@ -50,6 +50,7 @@ def tiny_config(data, **overrides):
         embedding_dim=4, max_tokens=50, bigram_tokens=30, max_length=8,
         validation_fraction=0.25,
         learning_rate=1e-2, dropout=0.0,
+        embedding_dropout=0.0, output_dropout=0.0,
     )
     values.update(overrides)
     return sentiment.Config(**values)

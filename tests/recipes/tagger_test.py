@@ -68,7 +68,8 @@ def tiny_config(data, **overrides):
     values = dict(
         data=data, export_dir="", epochs=1, batch_size=4, units=3,
         embedding_dim=4, char_filters=3, char_embedding_dim=2, max_chars=6,
-        learning_rate=1e-2, dropout=0.0, min_count=1,
+        learning_rate=1e-2, dropout=0.0,
+        embedding_dropout=0.0, output_dropout=0.0, min_count=1,
     )
     values.update(overrides)
     return tagger.Config(**values)

@@ -62,6 +62,7 @@ def tiny_config(data, **overrides):
         embedding_dim=4, attention_units=3, source_tokens=60,
         target_tokens=60, min_count=1, max_length=8, test_size=4,
         validation_fraction=0.2, beam_width=2, heatmaps=2, dropout=0.0,
+        embedding_dropout=0.0, output_dropout=0.0,
         learning_rate=1e-2,
     )
     values.update(overrides)

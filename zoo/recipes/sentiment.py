@@ -56,7 +56,7 @@ class Config(training.TrainConfig):
     units: int = 64
     layers: int = 1
     bidirectional: bool = True
-    dropout: float = 0.3
+    dropout: float = 0.0
     max_tokens: int = training.setting(
         20000, "Vocabulary size (with padding and OOV ids).", lower=3)
     bigram_tokens: int = training.setting(
@@ -84,6 +84,12 @@ class Config(training.TrainConfig):
         "over the texts' token and token-pair ids (NBSVM) and predict with "
         "the product of it and the network, its weight and regularisation "
         "chosen on the validation split (none without one).")
+    embedding_dropout: float = training.setting(
+        0.3, "Dropout of the token (and pair) embeddings, before the "
+        "encoder.", lower=0.0, upper=0.99)
+    output_dropout: float = training.setting(
+        0.3, "Dropout of the pooled encoder output, before the softmax.",
+        lower=0.0, upper=0.99)
     baseline: bool = training.setting(
         True, "Also fit TF-IDF (word 1-2 grams) + logistic regression on the "
         "training split and score it on the test split, beside the network.")
@@ -144,13 +150,15 @@ def build_classifier(config, num_classes):
         )(inputs["bigram_ids"])
         x = keras.layers.Add(name="add_bigrams")([x, pairs])
     x = layers.PaddingMonitor(name="padding_monitor")(x)
-    x = keras.layers.Dropout(config.dropout, name="embedding_dropout")(x)
+    x = keras.layers.Dropout(config.embedding_dropout,
+                             name="embedding_dropout")(x)
     x = layers.StackedRNN(
         config.cell,
         units=config.units,
         num_layers=config.layers,
         bidirectional=config.bidirectional,
         residual=config.residual,
+        dropout=config.dropout,
         recurrent_dropout=config.recurrent_dropout,
         return_sequences=config.pooling != "last",
         seed=config.seed,
@@ -158,7 +166,7 @@ def build_classifier(config, num_classes):
     )(x)
     if config.pooling != "last":
         x = layers.SequencePooling(config.pooling, name="pooling")(x)
-    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    x = keras.layers.Dropout(config.output_dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(
         num_classes, activation="softmax", name="probabilities"
     )(x)

@@ -65,7 +65,7 @@ class Config(training.TrainConfig):
     units: int = 128
     layers: int = 1
     bidirectional: bool = True
-    dropout: float = 0.5
+    dropout: float = 0.0
     output: str = training.setting(
         "crf", "Output layer: a linear-chain CRF or a softmax per token.",
         choices=OUTPUTS)
@@ -92,6 +92,12 @@ class Config(training.TrainConfig):
     max_chars: int = training.setting(
         16, "Characters kept per token (prefix and suffix halves of longer "
         "ones).", lower=1)
+    embedding_dropout: float = training.setting(
+        0.5, "Dropout of each token's features (word embedding and "
+        "character features), before the encoder.", lower=0.0, upper=0.99)
+    output_dropout: float = training.setting(
+        0.5, "Dropout of the encoder's outputs, before the tag scores.",
+        lower=0.0, upper=0.99)
     bucket: bool = training.setting(
         True, "Batch sentences of similar length together.")
 
@@ -143,19 +149,21 @@ def build_model(config, vocabularies, num_tags):
         )(chars(tokens))
         x = keras.layers.Concatenate(name="word_features")([x, features])
     x = layers.PaddingMonitor(name="padding_monitor")(x)
-    x = keras.layers.Dropout(config.dropout, name="input_dropout")(x)
+    x = keras.layers.Dropout(config.embedding_dropout,
+                             name="input_dropout")(x)
     x = layers.StackedRNN(
         config.cell,
         units=config.units,
         num_layers=config.layers,
         bidirectional=config.bidirectional,
         residual=config.residual,
+        dropout=config.dropout,
         recurrent_dropout=config.recurrent_dropout,
         return_sequences=True,
         seed=config.seed,
         name="encoder",
     )(x)
-    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
+    x = keras.layers.Dropout(config.output_dropout, name="dropout")(x)
     x = keras.layers.Dense(num_tags, name="potentials")(x)
     if config.output == "crf":
         x = layers.CRF(num_tags, name="crf")(x)

@@ -76,7 +76,7 @@ class Config(training.TrainConfig):
     units: int = 128
     layers: int = 1
     bidirectional: bool = True
-    dropout: float = 0.3
+    dropout: float = 0.0
     validation_fraction: float = 0.05
     attention: str = training.setting(
         "bahdanau", "Score of the attention over the encoder outputs (Luong's "
@@ -118,6 +118,12 @@ class Config(training.TrainConfig):
     heatmaps: int = training.setting(
         4, "Test sentences whose attention is drawn into <workdir>/attention.",
         lower=0)
+    embedding_dropout: float = training.setting(
+        0.3, "Dropout of the source and target embeddings.", lower=0.0,
+        upper=0.99)
+    output_dropout: float = training.setting(
+        0.3, "Dropout of the decoder's (attentional) outputs, before the "
+        "output layer.", lower=0.0, upper=0.99)
     bucket: bool = training.setting(
         True, "Batch pairs of similar length together.")
 
@@ -174,22 +180,26 @@ def build_model(config, source_vocabulary_size, target_vocabulary_size):
         source_vocabulary_size, config.embedding_dim, mask_zero=True,
         name="source_embedding",
     )(source)
-    x = keras.layers.Dropout(config.dropout, name="source_dropout")(x)
+    x = keras.layers.Dropout(config.embedding_dropout,
+                             name="source_dropout")(x)
     encoder = layers.StackedRNN(
         config.cell, units=config.units, num_layers=config.layers,
         bidirectional=config.bidirectional, residual=config.residual,
-        recurrent_dropout=config.recurrent_dropout, return_sequences=True,
-        return_state=True, seed=config.seed, name="encoder",
+        dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
+        return_sequences=True, return_state=True, seed=config.seed,
+        name="encoder",
     )
     encoded, *states = encoder(x)
     y = keras.layers.Embedding(
         target_vocabulary_size, config.embedding_dim, mask_zero=True,
         name="target_embedding",
     )(target_in)
-    y = keras.layers.Dropout(config.dropout, name="target_dropout")(y)
+    y = keras.layers.Dropout(config.embedding_dropout,
+                             name="target_dropout")(y)
     decoder = layers.StackedRNN(
         config.cell, units=encoder.output_width, num_layers=config.layers,
-        residual=config.residual, recurrent_dropout=config.recurrent_dropout,
+        residual=config.residual, dropout=config.dropout,
+        recurrent_dropout=config.recurrent_dropout,
         return_sequences=True, return_state=True,
         seed=None if config.seed is None else config.seed + 1000,
         name="decoder",
@@ -253,7 +263,8 @@ def _output(config, decoded, encoded, source_mask, vocabulary_size,
             decoded.shape[-1], activation="tanh", name="attentional"
         ))(keras.ops.concatenate([decoded, context], axis=-1))
     if not layer_of:
-        h = keras.layers.Dropout(config.dropout, name="output_dropout")(h)
+        h = keras.layers.Dropout(config.output_dropout,
+                                 name="output_dropout")(h)
     logits = get("logits", lambda: keras.layers.Dense(
         vocabulary_size, name="logits"
     ))(h)

@@ -73,7 +73,8 @@ def build_mnist_rnn():
 
 def build_sentiment():
     config = sentiment.Config(units=3, embedding_dim=4, max_tokens=50,
-                              bigram_tokens=0, max_length=12, dropout=0.0)
+                              bigram_tokens=0, max_length=12, dropout=0.0,
+                              embedding_dropout=0.0, output_dropout=0.0)
     tokenizers = sentiment.make_tokenizers(config, ENGLISH)
     model = sentiment.build_model(config, tokenizers, len(CLASS_NAMES))
     return Tiny(model, sentiment.serving_endpoints(model, list(CLASS_NAMES)),
@@ -82,7 +83,8 @@ def build_sentiment():
 
 def build_tagger():
     config = tagger.Config(units=3, embedding_dim=4, max_tokens=80,
-                           min_count=1, char_filters=0, dropout=0.0)
+                           min_count=1, char_filters=0, dropout=0.0,
+                           embedding_dropout=0.0, output_dropout=0.0)
     vocabularies = tagger.make_vocabularies(
         config, [words(s) for s in ENGLISH])
     model = tagger.build_model(config, vocabularies, len(TAG_NAMES))
@@ -92,7 +94,8 @@ def build_tagger():
 def build_translate(beam_width=BEAM_WIDTH):
     config = translate.Config(units=3, embedding_dim=4, attention_units=3,
                               source_tokens=80, target_tokens=80, min_count=1,
-                              max_length=6, dropout=0.0)
+                              max_length=6, dropout=0.0,
+                              embedding_dropout=0.0, output_dropout=0.0)
     source, target = translate.make_vocabularies(config, ENGLISH, ENGLISH)
     source(tf.constant(ENGLISH))  # Built, as training leaves it.
     model = translate.build_model(config, len(source.get_vocabulary()),
