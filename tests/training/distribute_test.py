@@ -80,22 +80,6 @@ def test_is_chief_is_the_strategys_own_answer():
     assert not distribute.is_chief(strategy(False))
 
 
-def test_the_keras_mend_names_what_a_keras_release_lacks(monkeypatch):
-    from keras.src.backend.tensorflow import trainer
-
-    assert distribute._missing_keras_parts(trainer) == []
-    assert distribute._missing_keras_parts(types.SimpleNamespace()) == [
-        "reduce_per_replica", "_collective_all_reduce_multi_worker",
-        "TensorFlowTrainer._maybe_symbolic_build"]
-    monkeypatch.setattr(distribute, "_missing_keras_parts",
-                        lambda trainer: ["reduce_per_replica"])
-    with pytest.raises(RuntimeError, match=r"--strategy=multi_worker mends "
-                       r"Keras 3\.\d+\.\d+'s fit, but what it replaces is "
-                       r"gone \(reduce_per_replica\); install the Keras "
-                       r"version setup.cfg names"):
-        distribute._patch_keras_for_multi_worker.__wrapped__()
-
-
 def test_shard_by_worker_splits_element_by_element():
     dataset = distribute.shard_by_worker(tf.data.Dataset.range(4).batch(2))
     policy = dataset.options().experimental_distribute.auto_shard_policy

@@ -7,12 +7,14 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import cells as cells_lib
+from zoo import compat
 from zoo import utils
 
 # Keras' RNN loop and its fused kernels (cuDNN on a GPU) live behind a
-# private module, the one its own RNN layers call. The fused kernels raise
-# NotImplementedError wherever they cannot run: our signal to take the loop.
-from keras.src import backend as _keras_backend
+# private module, the one its own RNN layers call (see zoo.compat). The
+# fused kernels raise NotImplementedError wherever they cannot run: our
+# signal to take the loop.
+_keras_backend = compat.keras_backend()
 
 USE_FUSED_CHOICES = ("auto", True, False)
 

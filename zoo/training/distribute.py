@@ -24,14 +24,16 @@ Strategies (`STRATEGIES`):
 """
 
 import atexit
+import contextlib
 import functools
 import os
 import shutil
 import tempfile
 
-import keras
 import tensorflow as tf
 from absl import logging
+
+from zoo import compat
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -52,7 +54,6 @@ def make_strategy(name):
                 "--strategy=multi_worker without TF_CONFIG: a cluster of one "
                 "worker (this process)."
             )
-        _patch_keras_for_multi_worker()
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         try:
@@ -88,7 +89,11 @@ def distributed(train_and_evaluate):
             strategy.num_replicas_in_sync,
             "" if is_chief(strategy) else " (this worker does not write)",
         )
-        with strategy.scope():
+        # Keras' trainer needs a mend under a multi-worker strategy, for
+        # this run only (see zoo.compat).
+        mend = (compat.multi_worker_fit() if config.strategy == "multi_worker"
+                else contextlib.nullcontext())
+        with mend, strategy.scope():
             return train_and_evaluate(config, workdir, *args, **kwargs)
 
     return run
@@ -172,67 +177,3 @@ def shard_by_worker(dataset):
         tf.data.experimental.AutoShardPolicy.DATA
     )
     return dataset.with_options(options)
-
-
-@functools.cache
-def _patch_keras_for_multi_worker():
-    """Mends Keras 3.15's `fit` under `MultiWorkerMirroredStrategy`.
-
-    Keras' TensorFlow trainer (keras-team/keras#20585) breaks on a cluster
-    of several workers in two places; both are replaced here, for that
-    strategy only (others keep Keras' own code):
-
-    - Before the first step, it reduces a whole input batch across workers
-      only to learn its shapes, which fails; the local batch gives them.
-    - After each step, it averages the replicas' scalar metrics along an
-      axis 0 they do not have; they are averaged as scalars instead.
-    """
-    from keras.src.backend.tensorflow import trainer
-
-    missing = _missing_keras_parts(trainer)
-    if missing:
-        raise RuntimeError(
-            f"--strategy=multi_worker mends Keras {keras.__version__}'s fit, "
-            f"but what it replaces is gone ({', '.join(missing)}); install "
-            "the Keras version setup.cfg names"
-        )
-    reduce_per_replica = trainer.reduce_per_replica
-    maybe_symbolic_build = trainer.TensorFlowTrainer._maybe_symbolic_build
-
-    def multi_worker(strategy):
-        return trainer._collective_all_reduce_multi_worker(strategy)
-
-    def reduce(values, strategy, reduction):
-        if reduction in ("auto", "mean") and multi_worker(strategy):
-            return tf.nest.map_structure(
-                lambda v: strategy.reduce("MEAN", v, axis=None), values
-            )
-        return reduce_per_replica(values, strategy, reduction)
-
-    def symbolic_build(self, iterator=None, data_batch=None):
-        strategy = self._distribute_strategy
-        if iterator is None or strategy is None or not multi_worker(strategy):
-            return maybe_symbolic_build(self, iterator, data_batch)
-        for _, _, batches in iterator:
-            data_batch = tf.nest.map_structure(
-                lambda v: strategy.experimental_local_results(v)[0]
-                if isinstance(v, tf.distribute.DistributedValues) else v,
-                next(batches),
-            )
-            break
-        with strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    trainer.reduce_per_replica = reduce
-    trainer.TensorFlowTrainer._maybe_symbolic_build = symbolic_build
-
-
-def _missing_keras_parts(trainer):
-    """The names `_patch_keras_for_multi_worker` needs that `trainer` lacks."""
-    missing = [name for name in ("reduce_per_replica",
-                                 "_collective_all_reduce_multi_worker")
-               if not hasattr(trainer, name)]
-    if not hasattr(getattr(trainer, "TensorFlowTrainer", None),
-                   "_maybe_symbolic_build"):
-        missing.append("TensorFlowTrainer._maybe_symbolic_build")
-    return missing
