@@ -15,7 +15,6 @@ import dataclasses
 
 import keras
 import tensorflow as tf
-from absl import logging
 
 from zoo import layers
 from zoo import training
@@ -45,11 +44,6 @@ class Config(training.TrainConfig):
     layers: int = 1
     dropout: float = 0.1
     recurrent_dropout: float = 0.1
-
-
-# The epoch whose weights are tested and exported: the best validation
-# accuracy (ties: the lower validation loss).
-SELECTION = training.Selection("val_accuracy", "max")
 
 
 def build_model(config):
@@ -119,59 +113,38 @@ def serving_endpoints(model):
     }
 
 
-@training.distributed
-def train_and_evaluate(config, workdir, callbacks=()):
-    """Trains, evaluates and exports; returns the metrics it wrote.
+class MnistRNN(training.Task):
+    """Row-by-row MNIST as a `zoo.training.Task`."""
 
-    Args:
-        config: A `Config`.
-        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
-            with the same folder resumes.
-        callbacks: Extra Keras callbacks for `fit`.
+    Config = Config
+    # The epoch whose weights are tested and exported: the best validation
+    # accuracy (ties: the lower validation loss).
+    selection = training.Selection("val_accuracy", "max")
 
-    Returns:
-        The dict written to `<workdir>/metrics.json`.
-    """
-    stopwatch = training.Stopwatch()
-    finished = training.finished_result(config, workdir)
-    if finished is not None:
-        return finished
-    training.set_seed(config.seed)
-    streams = mnist.stream(config.data,
-                           tfds_data_dir=config.tfds_data_dir or None)
-    logging.info("Data: %s (%d train, %d test)", streams.source,
-                 streams.train_size, streams.test_size)
-    train, validation, train_size = pipeline.split_validation_stream(
-        streams.train, streams.train_size, config.validation_fraction,
-        seed=config.seed,
-    )
-
-    def batches(dataset, shuffle=False):
-        return pipeline.batches(
-            dataset, training.global_batch_size(config), shuffle=shuffle,
-            seed=config.seed, map_fn=to_float,
+    def data(self, config, workdir):
+        streams = mnist.stream(config.data,
+                               tfds_data_dir=config.tfds_data_dir or None)
+        return training.Data(
+            streams.train, streams.test, streams.train_size,
+            streams.test_size, streams.source,
+            extra={"data_is_fallback": streams.is_fallback},
         )
 
-    train_data = batches(train, shuffle=True)
-    validation_data = None if validation is None else batches(validation)
+    def batches(self, config, examples, batch_size, training):
+        return pipeline.batches(examples, batch_size, shuffle=training,
+                                seed=config.seed, map_fn=to_float)
 
-    model = build_model(config)
-    training.compile_classifier(model, config)
-    run = training.fit(
-        model, train_data, validation_data, config, workdir, callbacks,
-        selection=SELECTION,
-    )
-    return training.finish(
-        model,
-        batches(streams.test),
-        run,
-        config,
-        workdir,
-        stopwatch,
-        serving_endpoints(model),
-        data=streams.source,
-        data_is_fallback=streams.is_fallback,
-    )
+    def build(self, config):
+        return build_model(config)
+
+    def endpoints(self, model, config):
+        return serving_endpoints(model)
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """`zoo.training.run(MnistRNN(), ...)`: trains, evaluates and exports;
+    returns the metrics written to `<workdir>/metrics.json`."""
+    return training.run(MnistRNN(), config, workdir, callbacks)
 
 
 if __name__ == "__main__":

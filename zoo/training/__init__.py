@@ -17,10 +17,15 @@ from zoo.training.harness import records_folder
 from zoo.training.harness import set_seed
 from zoo.training.harness import write_json
 from zoo.training.selection import Selection
+from zoo.training.task import Data
+from zoo.training.task import Task
+from zoo.training.task import run
 
 __all__ = [
+    "Data",
     "Selection",
     "Stopwatch",
+    "Task",
     "TrainConfig",
     "compile_classifier",
     "distributed",
@@ -32,6 +37,7 @@ __all__ = [
     "is_chief",
     "make_optimizer",
     "records_folder",
+    "run",
     "set_seed",
     "setting",
     "settings",

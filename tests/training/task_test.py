@@ -1,0 +1,115 @@
+"""Tests for zoo.training.task: the Task hooks and the one driver, `run`."""
+
+import dataclasses
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo import training
+
+
+@dataclasses.dataclass
+class TinyConfig(training.TrainConfig):
+    WORKDIR = "unused"
+
+    epochs: int = 3
+    batch_size: int = 8
+    learning_rate: float = 0.05
+    validation_fraction: float = 0.25
+
+
+def _examples(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices((x, (x[:, 0] > 0).astype("int64")))
+
+
+class Sign(training.Task):
+    """Is the first of two numbers positive? Records the hooks it gets."""
+
+    Config = TinyConfig
+    selection = training.Selection("val_accuracy", "max")
+
+    def __init__(self, dev=None):
+        self.calls, self.dev = [], dev
+
+    def data(self, config, workdir):
+        self.calls.append("data")
+        return training.Data(_examples(64, 0), _examples(16, 1), 64, 16,
+                             "random numbers", validation=self.dev,
+                             extra={"class_names": ["no", "yes"]})
+
+    def adapt(self, config, train):
+        self.calls.append(("adapt", sum(1 for _ in train)))
+
+    def batches(self, config, examples, batch_size, training):
+        return examples.batch(batch_size)
+
+    def build(self, config):
+        self.calls.append("build")
+        inputs = keras.Input((2,))
+        return keras.Model(inputs, keras.layers.Dense(2, "softmax")(inputs))
+
+    def after_fit(self, model, config, train, validation):
+        return model, {"after_fit": True}
+
+    def baseline(self, config, train, test):
+        return {"name": "always yes", "accuracy": 0.5}
+
+    def endpoints(self, model, config):
+        return {"serving_default": (
+            lambda x: {"probabilities": model(x, training=False)},
+            [tf.TensorSpec([None, 2], tf.float32, name="x")])}
+
+
+def test_run_calls_the_hooks_and_writes_the_metrics(tmp_path):
+    task = Sign()
+    config = TinyConfig(export_dir=str(tmp_path / "export"))
+    metrics = training.run(task, config, str(tmp_path / "work"))
+    # A quarter of the 64 training examples validate.
+    assert task.calls == ["data", ("adapt", 48), "build"]
+    with open(tmp_path / "work" / "metrics.json") as f:
+        assert json.load(f) == metrics
+    assert metrics["data"] == "random numbers"
+    assert metrics["class_names"] == ["no", "yes"]
+    assert metrics["after_fit"] is True
+    assert metrics["baseline"] == {"name": "always yes", "accuracy": 0.5}
+    assert metrics["test_accuracy"] > 0.5
+    assert metrics["selection"]["monitor"] == "val_accuracy"
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 3
+    served = tf.saved_model.load(metrics["export_path"]).signatures[
+        "serving_default"](x=tf.constant([[1.0, 0.0]]))
+    assert served["probabilities"].shape == (1, 2)
+
+
+def test_a_finished_run_is_returned_as_it_is(tmp_path):
+    first = training.run(Sign(), TinyConfig(), str(tmp_path))
+    task = Sign()
+    assert training.run(task, TinyConfig(), str(tmp_path)) == first
+    assert task.calls == []
+
+
+def test_a_validation_split_of_its_own_is_not_carved_again(tmp_path):
+    task = Sign(dev=_examples(8, 2))
+    metrics = training.run(task, TinyConfig(), str(tmp_path))
+    assert ("adapt", 64) in task.calls
+    assert metrics["selection"] is not None
+
+
+@pytest.mark.parametrize(
+    "hook, args, message",
+    [
+        ("data", (None, None), r"Task.data\(config, workdir\) must return"),
+        ("batches", (None, None, 8, True), r"Task.batches\(config, examples, "
+         r"batch_size, training\) must batch"),
+        ("build", (None,), r"Task.build\(config\) must return the model"),
+        ("endpoints", (None, None), r"Task.endpoints\(model, config\) must "
+         r"say what the export serves"),
+    ],
+)
+def test_a_required_hook_left_out_says_what_it_must_do(hook, args, message):
+    with pytest.raises(NotImplementedError, match=message):
+        getattr(training.Task(), hook)(*args)

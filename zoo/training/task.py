@@ -1,0 +1,187 @@
+"""A recipe as a task: the hooks where tasks differ, and the one driver.
+
+A recipe subclasses `Task` and writes what is its own: where its data
+comes from (`data`), what it learns from the training split before the
+model exists (`adapt`: vocabularies), how examples become batches
+(`batches`), the model (`build`) and what it serves (`endpoints`).
+`run(task, config, workdir)` owns the rest, the same for every recipe:
+
+1. a finished run in `workdir` is returned as it is; the seed is set;
+2. `task.data(config, workdir)`; a validation split is carved from the
+   training data (`config.validation_fraction`, unless `data` gives one);
+3. `task.adapt(config, train)`; `task.build(config)`; `task.compile`;
+4. `zoo.training.fit`: every epoch ends with `task.selection` on the
+   validation split; the best epoch's weights are kept, across a resume;
+5. `task.after_fit` (may return another model, and entries for the
+   metrics), `task.evaluate` on the test batches, `task.baseline`;
+6. the export of `task.endpoints(model, config)` (with `task.track`
+   layers) and `<workdir>/metrics.json`.
+
+The strategy (`config.strategy`) and its scope, the global batch size
+and which process writes are `run`'s business, not the task's: `batches`
+receives the global batch size.
+"""
+
+import dataclasses
+
+from absl import logging
+
+from zoo.data import pipeline
+from zoo.training import distribute
+from zoo.training import harness
+from zoo.training.config import TrainConfig
+
+
+@dataclasses.dataclass
+class Data:
+    """What `Task.data` returns.
+
+    Attributes:
+        train, test: `tf.data.Dataset`s of examples (unbatched).
+        train_size, test_size: Their numbers of examples.
+        source: What was read, for the log and `metrics.json` (`data`).
+        validation: A validation split of its own (a dev file), or None to
+            carve one from `train`.
+        extra: More entries for `metrics.json` (class names and the like).
+    """
+
+    train: object
+    test: object
+    train_size: int
+    test_size: int
+    source: str
+    validation: object = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+class Task:
+    """One recipe's own parts; `run` does the rest (see the module docstring).
+
+    Class attributes:
+        Config: The recipe's settings (a `TrainConfig` dataclass).
+        selection: The validation metric that picks the best epoch (a
+            `zoo.training.Selection`; a key of the epoch logs).
+    """
+
+    Config = TrainConfig
+    selection = harness.DEFAULT_SELECTION
+
+    def data(self, config, workdir):
+        """The corpus: a `Data`. Required."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.data(config, workdir) must return the "
+            "corpus (zoo.training.Data)")
+
+    def adapt(self, config, train):
+        """Learns what the model needs from the training examples before it
+        is built (vocabularies), kept on `self`. Default: nothing."""
+
+    def batches(self, config, examples, batch_size, training):
+        """`examples` -> a dataset of `(inputs, targets)` batches of
+        `batch_size`; shuffled when `training`. Required."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.batches(config, examples, batch_size, "
+            "training) must batch the examples")
+
+    def build(self, config):
+        """The model. Required."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.build(config) must return the model")
+
+    def compile(self, model, config):
+        """Compiles `model`. Default: a classifier of probabilities (Adam,
+        cross-entropy, accuracy)."""
+        harness.compile_classifier(model, config)
+
+    def callbacks(self, model, config):
+        """Keras callbacks of this task for `fit`. Default: none."""
+        return []
+
+    def validate(self, config, validation):
+        """`validate(model) -> {name: value}` after every epoch, for metrics
+        Keras' validation pass cannot compute; or None (the default)."""
+        return None
+
+    def after_fit(self, model, config, train, validation):
+        """`(model, extra)` once training is done: the model to test and
+        export (default: `model`) and entries for `metrics.json`."""
+        return model, {}
+
+    def evaluate(self, model, test_batches):
+        """Test metrics, named `test_*`. Default: accuracy and loss."""
+        return harness.evaluate_classifier(model, test_batches)
+
+    def baseline(self, config, train, test):
+        """A classical model's test metrics on the same splits (see
+        `zoo.baselines`), or None (the default)."""
+        return None
+
+    def endpoints(self, model, config):
+        """`zoo.export.export_saved_model` endpoints. Required."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.endpoints(model, config) must say what "
+            "the export serves")
+
+    def track(self, model):
+        """Layers outside `model` that the endpoints use. Default: none."""
+        return []
+
+
+def run(task, config, workdir, callbacks=()):
+    """Trains, evaluates and exports `task`; returns the metrics written.
+
+    Args:
+        task: A `Task`.
+        config: A `task.Config`.
+        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
+            with the same folder resumes.
+        callbacks: Extra Keras callbacks for `fit`.
+
+    Returns:
+        The dict written to `<workdir>/metrics.json`.
+    """
+    return _run(config, workdir, task, tuple(callbacks))
+
+
+@distribute.distributed  # The strategy of config.strategy, for the run.
+def _run(config, workdir, task, callbacks):
+    stopwatch = harness.Stopwatch()
+    finished = harness.finished_result(config, workdir)
+    if finished is not None:
+        return finished
+    harness.set_seed(config.seed)
+    data = task.data(config, workdir)
+    logging.info("Data: %s (%d train, %d test)", data.source,
+                 data.train_size, data.test_size)
+    train, validation = data.train, data.validation
+    if validation is None:
+        train, validation, _ = pipeline.split_validation_stream(
+            train, data.train_size, config.validation_fraction,
+            seed=config.seed,
+        )
+    task.adapt(config, train)
+    batch_size = distribute.global_batch_size(config)
+
+    def batches(examples, training=False):
+        return task.batches(config, examples, batch_size, training)
+
+    model = task.build(config)
+    task.compile(model, config)
+    fitted = harness.fit(
+        model, batches(train, training=True),
+        batches(validation) if validation is not None else None,
+        config, workdir, [*task.callbacks(model, config), *callbacks],
+        selection=task.selection,
+        validate=(task.validate(config, validation)
+                  if validation is not None else None),
+    )
+    model, extra = task.after_fit(model, config, train, validation)
+    return harness.finish(
+        model, batches(data.test), fitted, config, workdir, stopwatch,
+        task.endpoints(model, config),
+        evaluate=task.evaluate, track=task.track(model),
+        # Only the chief writes metrics.json: the others need no baseline.
+        baseline=(task.baseline(config, train, data.test)
+                  if distribute.is_chief() else None),
+        data=data.source, **data.extra, **extra,
+    )
