@@ -53,8 +53,8 @@ class Sign(training.Task):
         inputs = keras.Input((2,))
         return keras.Model(inputs, keras.layers.Dense(2, "softmax")(inputs))
 
-    def after_fit(self, model, config, train, validation):
-        return model, {"after_fit": True}
+    def after_fit(self, model, config, train, validation, history):
+        return model, {"after_fit": len(history["loss"])}
 
     def baseline(self, config, train, test):
         return {"name": "always yes", "accuracy": 0.5}
@@ -75,7 +75,8 @@ def test_run_calls_the_hooks_and_writes_the_metrics(tmp_path):
         assert json.load(f) == metrics
     assert metrics["data"] == "random numbers"
     assert metrics["class_names"] == ["no", "yes"]
-    assert metrics["after_fit"] is True
+    assert metrics["after_fit"] == metrics["epochs"]
+    assert len(metrics["epoch_seconds"]) == metrics["epochs"]
     assert metrics["baseline"] == {"name": "always yes", "accuracy": 0.5}
     assert metrics["test_accuracy"] > 0.5
     assert metrics["selection"]["monitor"] == "val_accuracy"

@@ -351,87 +351,69 @@ def fit_baseline(train, test, seed=0):
         return {"name": baselines.TEXT_CLASSIFIER_NAME, "error": str(error)}
 
 
-@training.distributed
-def train_and_evaluate(config, workdir, callbacks=()):
-    """Trains, evaluates and exports; returns the metrics it wrote.
+class Sentiment(training.Task):
+    """Text classification as a `zoo.training.Task`."""
 
-    Args:
-        config: A `Config`.
-        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
-            with the same folder resumes.
-        callbacks: Extra Keras callbacks for `fit`.
+    Config = Config
+    selection = SELECTION
 
-    Returns:
-        The dict written to `<workdir>/metrics.json`.
-    """
-    stopwatch = training.Stopwatch()
-    finished = training.finished_result(config, workdir)
-    if finished is not None:
-        return finished
-    training.set_seed(config.seed)
-    streams = labelled_text.stream(
-        config.data,
-        training.records_folder(workdir),
-        tfds_data_dir=config.tfds_data_dir or None,
-        skip_bad_rows=config.skip_bad_rows,
-        seed=config.seed,
-    )
-    logging.info(
-        "Data: %s (%d train, %d test, classes %s)", streams.source,
-        streams.train_size, streams.test_size, streams.class_names,
-    )
-    train, validation, train_size = pipeline.split_validation_stream(
-        streams.train, streams.train_size, config.validation_fraction,
-        seed=config.seed,
-    )
+    def data(self, config, workdir):
+        streams = labelled_text.stream(
+            config.data, training.records_folder(workdir),
+            tfds_data_dir=config.tfds_data_dir or None,
+            skip_bad_rows=config.skip_bad_rows, seed=config.seed,
+        )
+        self.class_names = list(streams.class_names)
+        return training.Data(
+            streams.train, streams.test, streams.train_size,
+            streams.test_size, streams.source,
+            extra={"class_names": self.class_names,
+                   "skipped_rows": streams.skipped_rows},
+        )
 
-    tokenizers = make_tokenizers(config, train.map(lambda text, label: text))
+    def adapt(self, config, train):
+        self.tokenizers = make_tokenizers(
+            config, train.map(lambda text, label: text))
 
-    def batches(examples, shuffle=False):
+    def batches(self, config, examples, batch_size, training):
         return pipeline.text_batches(
-            examples, training.global_batch_size(config), config.max_length,
-            bucket=config.bucket, shuffle=shuffle, seed=config.seed,
-            length_fn=tokenizers["ids"].count_tokens,
+            examples, batch_size, config.max_length, bucket=config.bucket,
+            shuffle=training, seed=config.seed,
+            length_fn=self.tokenizers["ids"].count_tokens,
         )
 
-    model = build_model(config, tokenizers, len(streams.class_names))
-    training.compile_classifier(model, config)
-    padding = zoo_callbacks.PaddingLogger(
-        model.get_layer("classifier").get_layer("padding_monitor")
-    )
-    run = training.fit(
-        model, batches(train, shuffle=True),
-        batches(validation) if validation else None,
-        config, workdir, [padding, *callbacks], selection=SELECTION,
-    )
-    history = run["history"]
-    extra = {}
-    if config.ngrams and validation:
-        model, extra["ngrams"] = add_ngrams(
-            model, config, tokenizers, train, validation,
-            len(streams.class_names),
-        )
-    elif config.ngrams:
-        logging.warning("No n-gram model: it is chosen on the validation "
-                        "split, and --validation_fraction is 0")
-    return training.finish(
-        model,
-        batches(streams.test),
-        run,
-        config,
-        workdir,
-        stopwatch,
-        serving_endpoints(model, streams.class_names),
-        # Only the chief writes metrics.json: the others need no baseline.
-        baseline=(fit_baseline(train, streams.test, config.seed)
-                  if config.baseline and training.is_chief() else None),
-        data=streams.source,
-        class_names=list(streams.class_names),
-        skipped_rows=streams.skipped_rows,
-        padded_fraction=history.get("padded_fraction", []),
-        epoch_seconds=history.get("epoch_seconds", []),
-        **extra,
-    )
+    def build(self, config):
+        return build_model(config, self.tokenizers, len(self.class_names))
+
+    def callbacks(self, model, config):
+        return [zoo_callbacks.PaddingLogger(
+            model.get_layer("classifier").get_layer("padding_monitor"))]
+
+    def after_fit(self, model, config, train, validation, history):
+        extra = {"padded_fraction": history.get("padded_fraction", [])}
+        if config.ngrams and validation is not None:
+            model, extra["ngrams"] = add_ngrams(
+                model, config, self.tokenizers, train, validation,
+                len(self.class_names),
+            )
+        elif config.ngrams:
+            logging.warning("No n-gram model: it is chosen on the validation "
+                            "split, and --validation_fraction is 0")
+        return model, extra
+
+    def baseline(self, config, train, test):
+        if not config.baseline:
+            return None
+        return fit_baseline(train, test, config.seed)
+
+    def endpoints(self, model, config):
+        return serving_endpoints(model, self.class_names)
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """`zoo.training.run(Sentiment(), ...)`: trains, evaluates and exports;
+    returns the metrics written to `<workdir>/metrics.json`."""
+    return training.run(Sentiment(), config, workdir, callbacks)
 
 
 if __name__ == "__main__":

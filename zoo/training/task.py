@@ -14,6 +14,7 @@ model exists (`adapt`: vocabularies), how examples become batches
    validation split; the best epoch's weights are kept, across a resume;
 5. `task.after_fit` (may return another model, and entries for the
    metrics), `task.evaluate` on the test batches, `task.baseline`;
+   `metrics.json` also gets every epoch's seconds (`epoch_seconds`);
 6. the export of `task.endpoints(model, config)` (with `task.track`
    layers) and `<workdir>/metrics.json`.
 
@@ -102,9 +103,10 @@ class Task:
         Keras' validation pass cannot compute; or None (the default)."""
         return None
 
-    def after_fit(self, model, config, train, validation):
+    def after_fit(self, model, config, train, validation, history):
         """`(model, extra)` once training is done: the model to test and
-        export (default: `model`) and entries for `metrics.json`."""
+        export (default: `model`) and entries for `metrics.json`.
+        `history` holds this run's per-epoch logs (`fit`'s `history`)."""
         return model, {}
 
     def evaluate(self, model, test_batches):
@@ -175,7 +177,8 @@ def _run(config, workdir, task, callbacks):
         validate=(task.validate(config, validation)
                   if validation is not None else None),
     )
-    model, extra = task.after_fit(model, config, train, validation)
+    history = fitted["history"]
+    model, extra = task.after_fit(model, config, train, validation, history)
     return harness.finish(
         model, batches(data.test), fitted, config, workdir, stopwatch,
         task.endpoints(model, config),
@@ -183,5 +186,6 @@ def _run(config, workdir, task, callbacks):
         # Only the chief writes metrics.json: the others need no baseline.
         baseline=(task.baseline(config, train, data.test)
                   if distribute.is_chief() else None),
-        data=data.source, **data.extra, **extra,
+        data=data.source, epoch_seconds=history.get("epoch_seconds", []),
+        **data.extra, **extra,
     )
