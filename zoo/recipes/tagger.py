@@ -341,88 +341,78 @@ def fit_baseline(train, test):
         return {"name": "most frequent tag per word", "error": str(error)}
 
 
-@training.distributed
-def train_and_evaluate(config, workdir, callbacks=()):
-    """Trains, evaluates and exports; returns the metrics it wrote.
+class Tagger(training.Task):
+    """Sequence tagging as a `zoo.training.Task`."""
 
-    Args:
-        config: A `Config`.
-        workdir: Folder for checkpoints, logs and `metrics.json`; a rerun
-            with the same folder resumes.
-        callbacks: Extra Keras callbacks for `fit`.
+    Config = Config
 
-    Returns:
-        The dict written to `<workdir>/metrics.json`.
-    """
-    stopwatch = training.Stopwatch()
-    finished = training.finished_result(config, workdir)
-    if finished is not None:
-        return finished
-    training.set_seed(config.seed)
-    streams = conll.stream(
-        config.data,
-        training.records_folder(workdir),
-        tag_column=config.tag_column,
-        tfds_tags=config.tfds_tags,
-        tfds_data_dir=config.tfds_data_dir or None,
-    )
-    train, train_size = streams.train, streams.train_size
-    validation, validation_size = streams.dev, streams.dev_size
-    if not validation_size:
-        # No dev sentences: carve a split from the training sentences.
-        train, validation, train_size = pipeline.split_validation_stream(
-            train, train_size, config.validation_fraction, seed=config.seed
+    def data(self, config, workdir):
+        streams = conll.stream(
+            config.data, training.records_folder(workdir),
+            tag_column=config.tag_column, tfds_tags=config.tfds_tags,
+            tfds_data_dir=config.tfds_data_dir or None,
         )
-        validation_size = streams.train_size - train_size
-    # The tag set is the task's label space: every tag of every split, so a
-    # tag missing from training still counts (as an error) when tested.
-    tag_names = streams.tag_names
-    logging.info(
-        "Data: %s (%d train, %d validation, %d test sentences; %d tags)",
-        streams.source, train_size, validation_size, streams.test_size,
-        len(tag_names),
-    )
+        # The tag set is the task's label space: every tag of every split,
+        # so a tag missing from training still counts (as an error) when
+        # tested.
+        self.tag_names = streams.tag_names
+        self.longest = streams.longest
+        self.selection = selection(self.tag_names)
+        logging.info("%d tags; %d dev sentences%s", len(self.tag_names),
+                     streams.dev_size, "" if streams.dev_size else
+                     " (validation carved from the training sentences)")
+        return training.Data(
+            streams.train, streams.test, streams.train_size,
+            streams.test_size, streams.source,
+            # No dev sentences: run carves a split from the training ones.
+            validation=streams.dev if streams.dev_size else None,
+            extra={"tag_names": self.tag_names},
+        )
 
-    def batches(sentences, shuffle=False):
-        names = tf.constant(tag_names)
+    def adapt(self, config, train):
+        self.vocabularies = make_vocabularies(config, _TokenLists(train))
+
+    def batches(self, config, examples, batch_size, training):
+        names = tf.constant(self.tag_names)
         return pipeline.sentence_batches(
-            sentences.map(lambda tokens, tags: (
+            examples.map(lambda tokens, tags: (
                 tokens, tf.cast(records.index_of(tags, names), tf.int32))),
-            training.global_batch_size(config), streams.longest,
-            bucket=config.bucket, shuffle=shuffle, seed=config.seed,
+            batch_size, self.longest, bucket=config.bucket, shuffle=training,
+            seed=config.seed,
         )
 
-    vocabularies = make_vocabularies(config, _TokenLists(train))
-    model = build_model(config, vocabularies, len(tag_names))
-    compile_tagger(model, config)
-    decode = decoder(model)
-    padding = zoo_callbacks.PaddingLogger(model.get_layer("padding_monitor"))
-    validation_batches = batches(validation) if validation_size else None
-    run = training.fit(
-        model, batches(train, shuffle=True), validation_batches,
-        config, workdir, [padding, *callbacks],
-        selection=selection(tag_names),
-        validate=lambda m: evaluate(m, validation_batches, tag_names,
-                                    prefix="val", decode=decode),
-    )
-    history = run["history"]
-    return training.finish(
-        model,
-        batches(streams.test),
-        run,
-        config,
-        workdir,
-        stopwatch,
-        serving_endpoints(model, tag_names),
-        evaluate=lambda m, data: evaluate(m, data, tag_names),
-        # Only the chief writes metrics.json: the others need no baseline.
-        baseline=(fit_baseline(train, streams.test) if training.is_chief()
-                  else None),
-        data=streams.source,
-        tag_names=tag_names,
-        padded_fraction=history.get("padded_fraction", []),
-        epoch_seconds=history.get("epoch_seconds", []),
-    )
+    def build(self, config):
+        return build_model(config, self.vocabularies, len(self.tag_names))
+
+    def compile(self, model, config):
+        compile_tagger(model, config)
+
+    def callbacks(self, model, config):
+        monitor = model.get_layer("padding_monitor")
+        return [zoo_callbacks.PaddingLogger(monitor)]
+
+    def validate(self, model, config, validation_batches):
+        decode = decoder(model)
+        return lambda m: evaluate(m, validation_batches, self.tag_names,
+                                  prefix="val", decode=decode)
+
+    def after_fit(self, model, config, train, validation, history):
+        return model, {"padded_fraction": history.get("padded_fraction", [])}
+
+    def evaluate(self, model, test_batches):
+        return evaluate(model, test_batches, self.tag_names)
+
+    def baseline(self, config, train, test):
+        return fit_baseline(train, test)
+
+    def endpoints(self, model, config):
+        return serving_endpoints(model, self.tag_names)
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """`zoo.training.run(Tagger(), ...)`: trains, evaluates and exports;
+    returns the metrics written to `<workdir>/metrics.json`."""
+    return training.run(Tagger(), config, workdir, callbacks)
 
 
 if __name__ == "__main__":

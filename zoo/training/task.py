@@ -61,7 +61,9 @@ class Task:
     Class attributes:
         Config: The recipe's settings (a `TrainConfig` dataclass).
         selection: The validation metric that picks the best epoch (a
-            `zoo.training.Selection`; a key of the epoch logs).
+            `zoo.training.Selection`; a key of the epoch logs). `run` reads
+            it after `data`, which may set it on `self` when it depends on
+            the corpus (a tagger's tag set, say).
     """
 
     Config = TrainConfig
@@ -98,9 +100,11 @@ class Task:
         """Keras callbacks of this task for `fit`. Default: none."""
         return []
 
-    def validate(self, config, validation):
-        """`validate(model) -> {name: value}` after every epoch, for metrics
-        Keras' validation pass cannot compute; or None (the default)."""
+    def validate(self, model, config, validation_batches):
+        """`fn(model) -> {name: value}`, called after every epoch, for
+        metrics Keras' validation pass cannot compute (the selection metric,
+        say); or None (the default). `validation_batches` are what
+        `batches` made of the validation split."""
         return None
 
     def after_fit(self, model, config, train, validation, history):
@@ -169,12 +173,13 @@ def _run(config, workdir, task, callbacks):
 
     model = task.build(config)
     task.compile(model, config)
+    validation_batches = (batches(validation) if validation is not None
+                          else None)
     fitted = harness.fit(
-        model, batches(train, training=True),
-        batches(validation) if validation is not None else None,
+        model, batches(train, training=True), validation_batches,
         config, workdir, [*task.callbacks(model, config), *callbacks],
         selection=task.selection,
-        validate=(task.validate(config, validation)
+        validate=(task.validate(model, config, validation_batches)
                   if validation is not None else None),
     )
     history = fitted["history"]
