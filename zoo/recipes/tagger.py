@@ -391,7 +391,7 @@ class Tagger(training.Task):
         monitor = model.get_layer("padding_monitor")
         return [zoo_callbacks.PaddingLogger(monitor)]
 
-    def validate(self, model, config, validation_batches):
+    def validate(self, model, config, validation, validation_batches):
         decode = decoder(model)
         return lambda m: evaluate(m, validation_batches, self.tag_names,
                                   prefix="val", decode=decode)
@@ -399,7 +399,7 @@ class Tagger(training.Task):
     def after_fit(self, model, config, train, validation, history):
         return model, {"padded_fraction": history.get("padded_fraction", [])}
 
-    def evaluate(self, model, test_batches):
+    def evaluate(self, model, config, test_batches):
         return evaluate(model, test_batches, self.tag_names)
 
     def baseline(self, config, train, test):

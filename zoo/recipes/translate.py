@@ -546,97 +546,84 @@ def draw_attention(seq2seq, sources, folder):
     return paths
 
 
-@training.distributed
-def train_and_evaluate(config, workdir, callbacks=()):
-    """Trains, evaluates and exports; returns the metrics it wrote.
+class Translate(training.Task):
+    """Translation as a `zoo.training.Task`."""
 
-    Args:
-        config: A `Config`.
-        workdir: Folder for checkpoints, logs, heat maps and
-            `metrics.json`; a rerun with the same folder resumes.
-        callbacks: Extra Keras callbacks for `fit`.
+    Config = Config
+    selection = SELECTION
 
-    Returns:
-        The dict written to `<workdir>/metrics.json`.
-    """
-    if config.attention == "none" and not config.bridge:
-        raise ValueError(
-            "--attention=none needs --bridge: without attention and without "
-            "the encoder's final states nothing of the source reaches the "
-            "decoder"
+    def data(self, config, workdir):
+        if config.attention == "none" and not config.bridge:
+            raise ValueError(
+                "--attention=none needs --bridge: without attention and "
+                "without the encoder's final states nothing of the source "
+                "reaches the decoder"
+            )
+        self.workdir = workdir
+        streams = pairs.stream(
+            config.data, training.records_folder(workdir),
+            reverse=config.reverse, max_words=config.max_words or None,
+            test_size=config.test_size, seed=TEST_SPLIT_SEED,
+            tfds_data_dir=config.tfds_data_dir or None,
         )
-    stopwatch = training.Stopwatch()
-    finished = training.finished_result(config, workdir)
-    if finished is not None:
-        return finished
-    training.set_seed(config.seed)
-    streams = pairs.stream(
-        config.data, training.records_folder(workdir),
-        reverse=config.reverse, max_words=config.max_words or None,
-        test_size=config.test_size, seed=TEST_SPLIT_SEED,
-        tfds_data_dir=config.tfds_data_dir or None,
-    )
-    train, validation, train_size = pipeline.split_validation_stream(
-        streams.train, streams.train_size, config.validation_fraction,
-        seed=config.seed,
-    )
-    logging.info("Data: %s (%d train, %d validation, %d test pairs)",
-                 streams.source, train_size, streams.train_size - train_size,
-                 streams.test_size)
-    source_layer, target_layer = make_vocabularies(
-        config, train.map(lambda source, target: source),
-        train.map(lambda source, target: target))
-    source_vocabulary = source_layer.get_vocabulary()
-    target_vocabulary = target_layer.get_vocabulary()
-    logging.info("Vocabularies: %d source, %d target tokens",
-                 len(source_vocabulary), len(target_vocabulary))
+        self.test = streams.test
+        return training.Data(streams.train, streams.test, streams.train_size,
+                             streams.test_size, streams.source)
 
-    def batches(split, shuffle=False):
-        return pair_batches(config, split, source_layer, target_layer,
-                            shuffle=shuffle)
+    def adapt(self, config, train):
+        self.source, self.target = make_vocabularies(
+            config, train.map(lambda source, target: source),
+            train.map(lambda source, target: target))
+        self.sizes = {
+            "source_vocabulary_size": len(self.source.get_vocabulary()),
+            "target_vocabulary_size": len(self.target.get_vocabulary()),
+        }
+        logging.info("Vocabularies: %d source, %d target tokens",
+                     *self.sizes.values())
 
-    model = build_model(config, len(source_vocabulary), len(target_vocabulary))
-    training.compile_classifier(
-        model, config,
-        loss=zoo_metrics.SequenceCrossentropy(config.label_smoothing),
-        metrics=(),
-    )
-    seq2seq = Seq2Seq(model, config, source_layer, target_vocabulary)
-    run = training.fit(
-        model, batches(train, shuffle=True),
-        None if validation is None else batches(validation),
-        config, workdir, callbacks, selection=SELECTION,
-        validate=None if validation is None else validation_bleu(
-            seq2seq, *pairs.as_lists(validation)),
-    )
-    # The test split is small (--test_size pairs, or tfds' test split):
-    # its sentences and references are held for BLEU and the heat maps.
-    test_sources, test_targets = pairs.as_lists(streams.test)
-    heatmaps = []
-    if config.attention != "none" and training.is_chief():
-        heatmaps = draw_attention(
-            seq2seq, test_sources[:config.heatmaps],
-            f"{workdir}/attention",
+    def batches(self, config, examples, batch_size, training):
+        return pair_batches(config, examples, self.source, self.target,
+                            shuffle=training)
+
+    def test_batches(self, config, test, batch_size):
+        # The test split is small (--test_size pairs, or tfds' test split):
+        # its sentences and references are held for BLEU and heat maps.
+        return pairs.as_lists(test)
+
+    def build(self, config):
+        model = build_model(config, *self.sizes.values())
+        self.seq2seq = Seq2Seq(model, config, self.source,
+                               self.target.get_vocabulary())
+        return model
+
+    def compile(self, model, config):
+        training.compile_classifier(
+            model, config,
+            loss=zoo_metrics.SequenceCrossentropy(config.label_smoothing),
+            metrics=(),
         )
-    history = run["history"]
-    return training.finish(
-        model,
-        (test_sources, test_targets),
-        run,
-        config,
-        workdir,
-        stopwatch,
-        serving_endpoints(seq2seq, config.beam_width),
-        evaluate=lambda m, data: _evaluate_and_keep(
-            seq2seq, data, config.beam_width, workdir
-        ),
-        track=[source_layer],
-        data=streams.source,
-        source_vocabulary_size=len(source_vocabulary),
-        target_vocabulary_size=len(target_vocabulary),
-        heatmaps=heatmaps,
-        epoch_seconds=history.get("epoch_seconds", []),
-    )
+
+    def validate(self, model, config, validation, validation_batches):
+        return validation_bleu(self.seq2seq, *pairs.as_lists(validation))
+
+    def after_fit(self, model, config, train, validation, history):
+        heatmaps = []
+        if config.attention != "none" and training.is_chief():
+            heatmaps = draw_attention(
+                self.seq2seq, pairs.as_lists(self.test)[0][:config.heatmaps],
+                f"{self.workdir}/attention",
+            )
+        return model, {**self.sizes, "heatmaps": heatmaps}
+
+    def evaluate(self, model, config, test_batches):
+        return _evaluate_and_keep(self.seq2seq, test_batches,
+                                  config.beam_width, self.workdir)
+
+    def endpoints(self, model, config):
+        return serving_endpoints(self.seq2seq, config.beam_width)
+
+    def track(self, model):
+        return [self.source]
 
 
 def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
@@ -651,6 +638,12 @@ def _evaluate_and_keep(seq2seq, test, beam_width, workdir):
                        translations["beam"]):
             f.write("\t".join(" ".join(x.split()) for x in row) + "\n")
     return results
+
+
+def train_and_evaluate(config, workdir, callbacks=()):
+    """`zoo.training.run(Translate(), ...)`: trains, evaluates and exports;
+    returns the metrics written to `<workdir>/metrics.json`."""
+    return training.run(Translate(), config, workdir, callbacks)
 
 
 if __name__ == "__main__":

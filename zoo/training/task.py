@@ -86,6 +86,10 @@ class Task:
             f"{type(self).__name__}.batches(config, examples, batch_size, "
             "training) must batch the examples")
 
+    def test_batches(self, config, test, batch_size):
+        """What `evaluate` gets of the test split. Default: `batches`."""
+        return self.batches(config, test, batch_size, training=False)
+
     def build(self, config):
         """The model. Required."""
         raise NotImplementedError(
@@ -100,11 +104,11 @@ class Task:
         """Keras callbacks of this task for `fit`. Default: none."""
         return []
 
-    def validate(self, model, config, validation_batches):
+    def validate(self, model, config, validation, validation_batches):
         """`fn(model) -> {name: value}`, called after every epoch, for
         metrics Keras' validation pass cannot compute (the selection metric,
-        say); or None (the default). `validation_batches` are what
-        `batches` made of the validation split."""
+        say); or None (the default). `validation` is the validation split,
+        `validation_batches` what `batches` made of it."""
         return None
 
     def after_fit(self, model, config, train, validation, history):
@@ -113,7 +117,7 @@ class Task:
         `history` holds this run's per-epoch logs (`fit`'s `history`)."""
         return model, {}
 
-    def evaluate(self, model, test_batches):
+    def evaluate(self, model, config, test_batches):
         """Test metrics, named `test_*`. Default: accuracy and loss."""
         return harness.evaluate_classifier(model, test_batches)
 
@@ -179,15 +183,18 @@ def _run(config, workdir, task, callbacks):
         model, batches(train, training=True), validation_batches,
         config, workdir, [*task.callbacks(model, config), *callbacks],
         selection=task.selection,
-        validate=(task.validate(model, config, validation_batches)
+        validate=(task.validate(model, config, validation,
+                                validation_batches)
                   if validation is not None else None),
     )
     history = fitted["history"]
     model, extra = task.after_fit(model, config, train, validation, history)
     return harness.finish(
-        model, batches(data.test), fitted, config, workdir, stopwatch,
+        model, task.test_batches(config, data.test, batch_size), fitted,
+        config, workdir, stopwatch,
         task.endpoints(model, config),
-        evaluate=task.evaluate, track=task.track(model),
+        evaluate=lambda m, test: task.evaluate(m, config, test),
+        track=task.track(model),
         # Only the chief writes metrics.json: the others need no baseline.
         baseline=(task.baseline(config, train, data.test)
                   if distribute.is_chief() else None),
