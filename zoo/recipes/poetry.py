@@ -697,82 +697,78 @@ def write_samples(poet, config, path):
     return results
 
 
-@training.distributed
+class Poetry(training.Task):
+    """A character language model as a `zoo.training.Task`."""
+
+    Config = Config
+    selection = SELECTION
+
+    def data(self, config, workdir):
+        self.workdir = workdir
+        streams = poems_lib.stream(
+            config.data, training.records_folder(workdir),
+            test_size=config.test_size, window=config.window,
+            max_chars=config.max_chars, seed=TEST_SPLIT_SEED,
+            tfds_data_dir=config.tfds_data_dir or None,
+        )
+        self.poems = streams.poems
+        return training.Data(streams.train, streams.test, streams.train_size,
+                             streams.test_size, streams.source)
+
+    def adapt(self, config, train):
+        self.train = train  # For the unigram and bigram baselines.
+        self.text_layer = make_text_layer(config, train)
+        self.vocabulary_size = len(self.text_layer.get_vocabulary())
+        logging.info("Vocabulary: %d characters", self.vocabulary_size)
+        self.mean_length = mean_targets(
+            id_chunks(self.text_layer, train, self.poems))
+
+    def batches(self, config, examples, batch_size, training):
+        return char_batches(config, self.text_layer, examples, self.poems,
+                            shuffle=training)
+
+    def test_batches(self, config, test, batch_size):
+        return test  # Texts: `evaluate` scores them character by character.
+
+    def build(self, config):
+        model = build_model(config, self.vocabulary_size)
+        self.poet = Poet(model, self.text_layer, self.poems)
+        return model
+
+    def compile(self, model, config):
+        # Every character weighs the same in training, as in `test_bpc`,
+        # however many characters its length-bucketed batch holds.
+        training.compile_classifier(
+            model, config,
+            loss=zoo_metrics.SequenceCrossentropy(
+                tokens_per_batch=float(config.batch_size * self.mean_length)
+            ),
+            metrics=(),
+        )
+
+    def validate(self, model, config, validation, validation_batches):
+        return validation_bpc(self.poet, validation)
+
+    def after_fit(self, model, config, train, validation, history):
+        return model, {"vocabulary_size": self.vocabulary_size}
+
+    def evaluate(self, model, config, test_batches):
+        results = evaluate(self.poet, self.train, test_batches,
+                           self.vocabulary_size)
+        path = f"{self.workdir}/samples.txt" if training.is_chief() else None
+        return {**results, **write_samples(self.poet, config, path)}
+
+    def endpoints(self, model, config):
+        return serving_endpoints(self.poet)
+
+    def track(self, model):
+        return [self.text_layer]
+
+
 def train_and_evaluate(config, workdir, callbacks=()):
-    """Trains, evaluates and exports; returns the metrics it wrote.
-
-    Args:
-        config: A `Config`.
-        workdir: Folder for checkpoints, logs, samples and `metrics.json`;
-            a rerun with the same folder resumes.
-        callbacks: Extra Keras callbacks for `fit`.
-
-    Returns:
-        The dict written to `<workdir>/metrics.json`.
-    """
-    stopwatch = training.Stopwatch()
-    finished = training.finished_result(config, workdir)
-    if finished is not None:
-        return finished
-    training.set_seed(config.seed)
-    streams = poems_lib.stream(
-        config.data, training.records_folder(workdir),
-        test_size=config.test_size, window=config.window,
-        max_chars=config.max_chars, seed=TEST_SPLIT_SEED,
-        tfds_data_dir=config.tfds_data_dir or None,
-    )
-    train, validation, train_size = pipeline.split_validation_stream(
-        streams.train, streams.train_size, config.validation_fraction,
-        seed=config.seed,
-    )
-    logging.info("Data: %s (%d train, %d validation, %d test texts)",
-                 streams.source, train_size,
-                 streams.train_size - train_size, streams.test_size)
-    text_layer = make_text_layer(config, train)
-    vocabulary_size = len(text_layer.get_vocabulary())
-    logging.info("Vocabulary: %d characters", vocabulary_size)
-    model = build_model(config, vocabulary_size)
-    # Every character weighs the same in training, as in `test_bpc`,
-    # however many characters its length-bucketed batch holds.
-    mean_length = mean_targets(id_chunks(text_layer, train, streams.poems))
-    training.compile_classifier(
-        model, config,
-        loss=zoo_metrics.SequenceCrossentropy(
-            tokens_per_batch=float(config.batch_size * mean_length)
-        ),
-        metrics=(),
-    )
-    poet = Poet(model, text_layer, streams.poems)
-    run = training.fit(
-        model, char_batches(config, text_layer, train, streams.poems,
-                            shuffle=True),
-        char_batches(config, text_layer, validation, streams.poems)
-        if validation is not None else None,
-        config, workdir, callbacks, selection=SELECTION,
-        validate=None if validation is None else validation_bpc(
-            poet, validation),
-    )
-    history = run["history"]
-
-    def evaluate_and_sample(model, test_texts):
-        results = evaluate(poet, train, test_texts, vocabulary_size)
-        path = f"{workdir}/samples.txt" if training.is_chief() else None
-        return {**results, **write_samples(poet, config, path)}
-
-    return training.finish(
-        model,
-        streams.test,
-        run,
-        config,
-        workdir,
-        stopwatch,
-        serving_endpoints(poet),
-        evaluate=evaluate_and_sample,
-        track=[text_layer],
-        data=streams.source,
-        vocabulary_size=vocabulary_size,
-        epoch_seconds=history.get("epoch_seconds", []),
-    )
+    """`zoo.training.run(Poetry(), ...)`: trains, evaluates and exports;
+    returns the metrics written to `<workdir>/metrics.json`."""
+    return training.run(Poetry(), config, workdir, callbacks)
 
 
 if __name__ == "__main__":
