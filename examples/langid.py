@@ -1,6 +1,6 @@
 r"""Character-level language identification: a recipe written on zoo.
 
-    python examples/langid.py --data=../shared/data/bible_en_es/pairs.tsv
+    python examples/langid.py --data=pairs.tsv
 
 Each pair of a `first<TAB>second` file (English and Spanish verses, say)
 gives two lines: the first column's is labelled `en`, the second's `es`. A
@@ -25,10 +25,8 @@ LANGUAGES = ("en", "es")
 class Config(training.TrainConfig):
     WORKDIR = "workdirs/langid"
 
-    data: str = "../shared/data/bible_en_es/pairs.tsv"
     export_dir: str = "saved_models/langid"
     epochs: int = 3
-    patience: int = 1
     cell: str = "gru"
     units: int = 32
     bidirectional: bool = True
@@ -53,6 +51,9 @@ class LanguageId(training.Task):
     selection = training.Selection("val_accuracy", "max")
 
     def data(self, config, workdir):
+        if not config.data:
+            raise ValueError("--data: give a file of `first<TAB>second` "
+                             "lines (English<TAB>Spanish, say)")
         found = pairs.stream(config.data, training.records_folder(workdir),
                              test_size=config.test_size, seed=config.seed)
         return training.Data(

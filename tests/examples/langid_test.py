@@ -4,6 +4,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 
 from zoo import testing
 
@@ -51,3 +52,11 @@ def test_trains_and_exports_a_model_that_loads_without_zoo(tmp_path):
     assert served["probabilities"].shape == (3, 2)
     np.testing.assert_allclose(served["probabilities"].sum(-1), 1.0, atol=1e-6)
     assert set(served["labels"].tolist()) <= {b"en", b"es"}
+
+
+def test_without_data_says_what_to_give(tmp_path):
+    langid = _langid()
+    with pytest.raises(ValueError, match=r"--data: give a file of "
+                       r"`first<TAB>second` lines"):
+        langid.training.run(langid.LanguageId(), langid.Config(),
+                            str(tmp_path))
