@@ -610,7 +610,8 @@ class Translate(training.Task):
         heatmaps = []
         if config.attention != "none" and training.is_chief():
             heatmaps = draw_attention(
-                self.seq2seq, pairs.as_lists(self.test)[0][:config.heatmaps],
+                self.seq2seq,
+                pairs.as_lists(self.test.take(config.heatmaps))[0],
                 f"{self.workdir}/attention",
             )
         return model, {**self.sizes, "heatmaps": heatmaps}
