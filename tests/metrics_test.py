@@ -421,3 +421,16 @@ def test_ngram_bits_name_an_id_out_of_range_in_a_later_chunk(monkeypatch):
     with pytest.raises(ValueError, match=r"Received id 9, expected ids in "
                        r"\[0, 4\)"):
         metrics.ngram_bits_per_symbol([[0, 1, 2], [1, 2], [3, 9]], [[0, 1]], 4)
+
+
+def test_tagging_scores_add_entity_scores_for_chunk_tag_sets():
+    true = [["B-PER", "I-PER", "O"], ["B-LOC"]]
+    pred = [["B-PER", "I-PER", "O"], ["O"]]
+    found = metrics.tagging_scores(true, pred, ["B-PER", "I-PER", "B-LOC",
+                                                "O"], prefix="val")
+    assert found == pytest.approx({"val_token_accuracy": 0.75,
+                                   "val_precision": 1.0, "val_recall": 0.5,
+                                   "val_f1": 2 / 3})
+    pos = metrics.tagging_scores([["DT", "NN"]], [["DT", "VB"]], ["DT", "NN",
+                                                                   "VB"])
+    assert pos == {"test_token_accuracy": 0.5}

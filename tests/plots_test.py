@@ -64,3 +64,19 @@ def test_heatmap_with_a_long_title_and_labels_warns_nothing(tmp_path,
         str(tmp_path / "long.png"), title="a long title " * 30,
     )
     assert [str(w.message) for w in recwarn] == []
+
+
+def test_explained_heatmaps_draw_one_file_per_row(tmp_path):
+    explained = {
+        "translation": np.array([b"hola .", b""]),
+        "source_tokens": np.array([[b"hello", b"."], [b"", b""]]),
+        "output_tokens": np.array([[b"hola", b"."], [b"", b""]]),
+        "attention": np.array([[[0.9, 0.1], [0.2, 0.8]], np.zeros((2, 2))],
+                              np.float32),
+    }
+    paths = plots.explained_heatmaps(explained, str(tmp_path / "maps"))
+    assert paths == [str(tmp_path / "maps" / "0.png"),
+                     str(tmp_path / "maps" / "1.png")]
+    for path in paths:
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -477,3 +477,23 @@ def _pair_chunks(sequences, vocabulary_size, chunk=1 << 20):
     if previous:
         yield flush()
 
+
+def tagging_scores(true_tags, pred_tags, tag_names, prefix="test"):
+    """`{prefix}_token_accuracy` of tag sequences and, when
+    `is_chunk_tagset(tag_names)`, the entity `{prefix}_precision`,
+    `_recall` and `_f1` (`entity_scores`).
+
+    Args:
+        true_tags, pred_tags: Equally long lists of equally long lists of
+            tag names.
+        tag_names: The tag set.
+        prefix: Prefix of the names.
+    """
+    results = {f"{prefix}_token_accuracy": token_accuracy(true_tags,
+                                                          pred_tags)}
+    if is_chunk_tagset(tag_names):
+        scores = entity_scores(true_tags, pred_tags)
+        for name in ("precision", "recall", "f1"):
+            results[f"{prefix}_{name}"] = scores[name]
+    return results
+

@@ -63,3 +63,27 @@ def attention_heatmap(weights, source_tokens, target_tokens, path,
     # "tight": the labels and title fit, however long.
     figure.savefig(path, format="png", dpi=100, bbox_inches="tight")
     return path
+
+
+def explained_heatmaps(explained, folder):
+    """Heat maps of explained translations, `<folder>/<i>.png` for row `i`.
+
+    Args:
+        explained: `zoo.models.Translator.explain`'s outputs, as tensors or
+            arrays: `translation` `[N]`, `source_tokens` `[N, S]`,
+            `output_tokens` `[N, T]` (bytes, "" = padding) and `attention`
+            `[N, T, S]`.
+        folder: Where the PNG files go (created if needed).
+
+    Returns:
+        The paths written, one per row.
+    """
+    found = {key: np.asarray(value) for key, value in explained.items()}
+    paths = []
+    for i, title in enumerate(found["translation"]):
+        source = [t.decode() for t in found["source_tokens"][i] if t]
+        output = [t.decode() for t in found["output_tokens"][i] if t]
+        paths.append(attention_heatmap(
+            found["attention"][i][:len(output), :len(source)], source, output,
+            os.path.join(folder, f"{i}.png"), title=title.decode()))
+    return paths

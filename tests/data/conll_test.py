@@ -739,3 +739,18 @@ def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)
+
+
+def test_as_lists_and_token_lists_read_a_dataset_of_sentences(monkeypatch):
+    sentences = tf.data.Dataset.from_generator(
+        lambda: iter([(["The", "caf\xe9"], ["DT", "NN"]), (["Go"], ["VB"]),
+                      ([b"\xff"], ["X"])]),
+        output_signature=(tf.TensorSpec([None], tf.string),
+                          tf.TensorSpec([None], tf.string)))
+    tokens, tags = conll.as_lists(sentences)
+    assert tokens == [["The", "caf\xe9"], ["Go"], ["\ufffd"]]
+    assert tags == [["DT", "NN"], ["VB"], ["X"]]
+    monkeypatch.setattr(conll.TokenLists, "CHUNK", 2)
+    lists = conll.TokenLists(sentences.take(2))
+    # The tokens of CHUNK sentences a list, anew on every pass.
+    assert list(lists) == [["The", "caf\xe9", "Go"]] == list(lists)

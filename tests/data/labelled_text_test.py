@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from zoo import testing
@@ -710,3 +711,9 @@ def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, target, **kwargs)
+
+
+def test_as_lists_reads_a_dataset_of_rows():
+    rows = tf.data.Dataset.from_tensor_slices(
+        ([b"good", b"bad \xff"], [1, 0]))
+    assert labelled_text.as_lists(rows) == (["good", "bad \ufffd"], [1, 0])

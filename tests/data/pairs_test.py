@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo import layers
 from zoo import testing
 from zoo.data import pairs
 from zoo.data import sources
@@ -413,3 +414,37 @@ def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, kwargs
 ):
     check_malformed_files(tmp_path, call, files, outcome, **kwargs)
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_teacher_forcing_batches_shift_the_target(bucket):
+    sources = ["a b c", "d", "e f", "g h i j k l", ""]
+    targets = ["u v", "w x y", "z", "u u", "v"]
+    source_layer = layers.TextToIds(20, 4, name="s")
+    source_layer.fit_vocabulary(sources)
+    target_layer = layers.TextToIds(20, 4, name="t")
+    target_layer.fit_vocabulary(targets, reserved=["<s>", "</s>"])
+    dataset = tf.data.Dataset.from_tensor_slices((sources, targets))
+    seen = []
+    for (source, target_in), target_out in pairs.teacher_forcing_batches(
+        dataset, source_layer, target_layer, batch_size=2, max_length=4,
+        start_id=2, end_id=3, bucket=bucket,
+    ):
+        source, target_in = source.numpy(), target_in.numpy()
+        target_out = target_out.numpy()
+        assert source.dtype == target_in.dtype == target_out.dtype == np.int32
+        assert target_in.shape == target_out.shape and len(source) <= 2
+        for s, t_in, t_out in zip(source, target_in, target_out):
+            n = int((t_out != 0).sum())
+            assert t_in[0] == 2 and t_out[n - 1] == 3
+            np.testing.assert_array_equal(t_in[1:n], t_out[:n - 1])
+            assert not t_in[n:].any() and not t_out[n:].any()  # Padding.
+            seen.append((s[s != 0].tolist(), t_out[:n - 1].tolist()))
+    expected = [
+        (ids[ids != 0].tolist(), out[out != 0].tolist())
+        for ids, out in zip(source_layer(tf.constant(sources)).numpy(),
+                            target_layer(tf.constant(targets)).numpy())
+    ]
+    assert sorted(seen) == sorted(expected)
+    # Not vacuous: the long source is truncated to max_length.
+    assert max(len(s) for s, _ in seen) == 4

@@ -562,3 +562,29 @@ def test_split_validation_lists_docstring_example_runs():
     from zoo.testing import run_docstring_examples
 
     run_docstring_examples(pipeline.split_validation_lists)
+
+
+def test_padding_counter_counts_batches_as_they_are_read():
+    counter = pipeline.PaddingCounter()
+    ids = tf.constant([[1, 2, 0, 0], [3, 0, 0, 0], [4, 5, 6, 0]])
+    batches = counter.counted(
+        tf.data.Dataset.from_tensor_slices(ids).batch(2),
+        lambda batch: (tf.reduce_sum(tf.cast(batch != 0, tf.int32), 1),
+                       tf.shape(batch)[1]))
+    assert counter.padded_fraction() == 0.0  # Nothing read yet.
+    seen = [batch.numpy().tolist() for batch in batches]
+    assert seen == [ids.numpy()[:2].tolist(), ids.numpy()[2:].tolist()]
+    assert (int(counter.real.numpy()), int(counter.total.numpy())) == (6, 12)
+    assert counter.padded_fraction() == pytest.approx(0.5)
+    counter.reset()
+    assert counter.padded_fraction() == 0.0
+
+
+def test_padding_counter_leaves_a_distributed_pipeline_uncounted():
+    counter = pipeline.PaddingCounter()
+    batches = tf.data.Dataset.from_tensors(tf.constant([[1, 0]]))
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        same = counter.counted(batches, lambda b: (tf.constant([1]), 2))
+    assert same is batches
+    assert counter.padded_fraction() is None

@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from zoo import testing
@@ -615,3 +616,40 @@ def test_a_folder_skips_a_file_without_poem_objects(tmp_path, caplog):
     write(str(tmp_path / "b.jsonl"), POEM + "\n")
     assert poems.read_folder(str(tmp_path)) == ["床前明月光"]
     assert "Skipping" in caplog.text and "a.jsonl" in caplog.text
+
+
+def _marked(texts):
+    """Ids of the characters (their code points, mod 50, plus 4) between
+    markers 2 and 3: a stand-in for a model's reading of its texts."""
+    codes = tf.strings.unicode_decode(texts, "UTF-8")
+    ids = codes.with_flat_values(codes.flat_values % 50 + 4)
+    n = ids.nrows()
+    return tf.concat([tf.fill([n, 1], 2), ids, tf.fill([n, 1], 3)], axis=1)
+
+
+TEXTS = ["春山", "水", "", "山水春"]
+
+
+def test_id_chunks_rows_and_mean_targets():
+    texts = tf.data.Dataset.from_tensor_slices(TEXTS)
+    chunks = poems.id_chunks(texts, _marked, chunk=3)
+    assert [int(c.nrows()) for c in chunks] == [3, 1]
+    rows = [row.tolist() for row in poems.rows(chunks)]
+    assert rows == _marked(tf.constant(TEXTS)).to_list()
+    # Predicted: every id but the first (characters and the end marker).
+    assert poems.mean_targets(chunks) == pytest.approx((3 + 2 + 1 + 4) / 4)
+
+
+@pytest.mark.parametrize("bucket", [True, False])
+def test_shifted_batches_pair_each_text_with_itself_one_step_on(bucket):
+    texts = tf.data.Dataset.from_tensor_slices(TEXTS)
+    batches = poems.shifted_batches(texts, _marked, 3, longest=10,
+                                    bucket=bucket)
+    found = []
+    for inputs, targets in batches:
+        assert inputs.shape == targets.shape and inputs.shape[0] <= 3
+        for x, y in zip(inputs.numpy(), targets.numpy()):
+            found.append(([i for i in x if i], [i for i in y if i]))
+    expected = [(ids[:-1], ids[1:]) for ids in _marked(
+        tf.constant(TEXTS)).to_list()]
+    assert sorted(found) == sorted(expected)

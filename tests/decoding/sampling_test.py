@@ -151,6 +151,22 @@ def test_forbidden_tokens_are_never_drawn():
         assert (row[:ends] % 2 == 1).all() and (row[ends + 1:] == 0).all()
 
 
+def test_a_constraint_sets_each_step_and_row_apart():
+    # Row r may emit only token (r + index) % 3 at step index: a template.
+    def constraint(index):
+        rows = ops.arange(3)[:, None]
+        return ops.arange(4)[None, :] == (rows + index) % 3
+
+    for temperature in (0.0, 5.0):
+        sequences, scores, _ = decoding.sample(
+            uniform_step(4), [0, 0, 0], {}, 4, end_token=3, seed=1,
+            temperature=temperature, constraint=constraint)
+        expected = [[(r + i) % 3 for i in range(4)] for r in range(3)]
+        np.testing.assert_array_equal(sequences, expected)
+        # One token allowed: the constrained distribution is certain.
+        np.testing.assert_allclose(scores, 0.0, atol=1e-6)
+
+
 def test_finished_rows_are_padded_and_lengths_count_the_end():
     sequences, _, lengths = draw(batch=50, max_length=12, seed=9)
     for row, length in zip(sequences, lengths):

@@ -1,5 +1,4 @@
-"""Tests for zoo.layers.text: TextToIds, normalize_unicode, sanitize and
-PaddingMonitor."""
+"""Tests for zoo.layers.text: TextToIds, normalize_unicode and sanitize."""
 
 import re
 import unicodedata
@@ -10,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from zoo.layers import text as text_module
-from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
 from zoo.layers.text import normalize_unicode
 from zoo.layers.text import sanitize
@@ -252,55 +250,6 @@ def test_invalid_arguments_rejected(kwargs, message):
 
 def test_docstring_example_runs():
     run_docstring_examples(TextToIds)
-
-
-# PaddingMonitor
-
-MASK = np.array([[True, True, False, False], [True, True, True, False]])
-
-
-def _x():
-    return np.arange(2 * 4 * 3, dtype="float32").reshape(2, 4, 3)
-
-
-def test_padding_monitor_is_the_identity_and_passes_the_mask():
-    monitor = PaddingMonitor()
-    x = _x()
-    np.testing.assert_array_equal(np.asarray(monitor(x, mask=MASK)), x)
-    assert monitor.compute_mask(x, MASK) is MASK
-    assert monitor.compute_mask(x, None) is None
-
-
-def test_padding_monitor_counts_only_in_training_with_a_mask():
-    monitor = PaddingMonitor()
-    assert monitor.padded_fraction() == 0.0  # No counts yet.
-    monitor(_x(), mask=MASK)
-    monitor(_x(), mask=MASK, training=False)
-    monitor(_x(), training=True)  # No mask: nothing to count.
-    assert float(monitor.total.numpy()) == 0.0
-    assert monitor.padded_fraction() == 0.0
-    monitor(_x(), mask=MASK, training=True)
-    assert float(monitor.real.numpy()) == 5.0
-    assert float(monitor.total.numpy()) == 8.0
-    assert monitor.padded_fraction() == pytest.approx(3 / 8)
-    monitor(_x()[:1], mask=MASK[:1], training=True)  # 2 real of 4 more.
-    assert monitor.padded_fraction() == pytest.approx(5 / 12)
-    monitor.reset()
-    assert float(monitor.real.numpy()) == float(monitor.total.numpy()) == 0.0
-    assert monitor.padded_fraction() == 0.0
-
-
-def test_padding_monitor_counts_the_embedding_mask_in_a_model():
-    ids = keras.Input(shape=(None,), dtype="int64")
-    embedded = keras.layers.Embedding(5, 2, mask_zero=True)(ids)
-    monitor = PaddingMonitor()
-    model = keras.Model(ids, monitor(embedded))
-    batch = np.array([[1, 2, 0], [3, 0, 0]])
-    model(batch, training=True)
-    assert monitor.padded_fraction() == pytest.approx(3 / 6)
-    model(batch)  # Inference: not counted.
-    assert float(monitor.total.numpy()) == 6.0
-    assert not monitor.trainable_weights
 
 
 # normalize_unicode

@@ -25,7 +25,28 @@ def test_get_returns_the_module_with_its_program_parts():
     assert recipes.get(module) is module
 
 
-@pytest.mark.parametrize("get", [recipes.get, recipes.summary])
+def test_task_is_the_recipes_task_class():
+    from zoo import training
+
+    for name in recipes.names():
+        task = recipes.task(name)
+        assert issubclass(task, training.Task)
+        assert task.__module__ == f"zoo.recipes.{name}"
+        assert task.Config is recipes.get(name).Config
+    assert recipes.task("tagger").__name__ == "Tagger"
+
+
+def test_a_module_without_one_task_is_refused(monkeypatch):
+    import types
+
+    module = types.ModuleType("zoo.recipes.empty")
+    with pytest.raises(ValueError, match="zoo.recipes.empty defines 0 Task "
+                       "classes; a recipe defines one"):
+        recipes.task(module)
+
+
+@pytest.mark.parametrize("get", [recipes.get, recipes.summary,
+                                 recipes.task])
 def test_an_unknown_name_lists_the_known_ones(get):
     with pytest.raises(ValueError, match=r"Unknown recipe 'langid'; known "
                        r"recipes: mnist_rnn, sentiment, tagger, translate, "

@@ -80,40 +80,6 @@ def test_end_to_end_moves_every_weight(data_dir, tmp_path, pooling):
     assert 0.0 <= baseline["accuracy"] <= 1.0
 
 
-def _padded_variants(classifier, inputs):
-    """Probabilities for `inputs` unpadded, right-padded and left-padded."""
-    inputs = {k: np.asarray([v], dtype=np.int64) for k, v in inputs.items()}
-    pad = np.zeros((1, 3), dtype=np.int64)
-
-    def padded(side):
-        return {
-            k: np.concatenate([v, pad] if side == "right" else [pad, v], 1)
-            for k, v in inputs.items()
-        }
-
-    return [
-        np.asarray(classifier(x, training=False))
-        for x in (inputs, padded("right"), padded("left"))
-    ]
-
-
-@pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])
-@pytest.mark.parametrize("bigram_tokens", [0, 20])
-def test_classifier_ignores_padding_on_either_side(pooling, bigram_tokens):
-    keras.utils.set_random_seed(0)
-    config = tiny_config(
-        "unused", pooling=pooling, bidirectional=True,
-        bigram_tokens=bigram_tokens,
-    )
-    classifier = sentiment.build_classifier(config, num_classes=3)
-    inputs = {"ids": [5, 9, 2, 7]}
-    if bigram_tokens:
-        inputs["bigram_ids"] = [3, 11, 1, 19]
-    plain, right, left = _padded_variants(classifier, inputs)
-    np.testing.assert_allclose(right, plain, atol=1e-6)
-    np.testing.assert_allclose(left, plain, atol=1e-6)
-
-
 @pytest.fixture(scope="module")
 def exported(data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("sentiment_export")
@@ -153,13 +119,13 @@ def test_export_serves_raw_strings_without_zoo(exported, data_dir):
     chosen = metrics["ngrams"]
     rows = [str(t) for t in np.concatenate([train[0], validation[0]])]
     kernel, bias = ngrams.fit_at(
-        sentiment.ngram_features(config, tokenizers, rows),
+        model.ngram_features(rows),
         np.concatenate([train[1], validation[1]]), 2, chosen["c"],
         seed=config.seed,
     )
     network = np.asarray(model(texts))
     linear = ngrams.probabilities(
-        sentiment.ngram_features(config, tokenizers, list(texts)), kernel, bias)
+        model.ngram_features(list(texts)), kernel, bias)
     np.testing.assert_allclose(
         served["probabilities"],
         ngrams.product(network, linear, chosen["weight"], chosen["scale"]),
@@ -195,8 +161,8 @@ def test_a_split_ngrams_cannot_fit_leaves_the_network_alone(caplog):
     model = sentiment.build_model(config, tokenizers, 2)
     one_class = tf.data.Dataset.from_tensor_slices((texts, [1, 1, 1]))
     with caplog.at_level(logging.WARNING, logger="absl"):
-        same, found = sentiment.add_ngrams(
-            model, config, tokenizers, one_class, one_class, 2)
+        same, found = sentiment.add_ngrams(model, config, one_class,
+                                           one_class, 2)
     assert same is model
     assert "two classes" in found["error"]
     assert "No n-gram model: Training rows" in caplog.text
@@ -285,6 +251,6 @@ def test_tfds_imdb_reviews_on_mock_data(tmp_path, monkeypatch):
 def test_default_preset_is_the_flag_defaults():
     values = testing.read_preset(FLAGS, "recipes/sentiment/bilstm.flags", REPO)
     assert values == {name: FLAGS[name].default for name in values}
-    every = set(sentiment.Config.__annotations__) | {"workdir"}
-    assert every - {"data", "workdir", "export_dir", "bucket",
-                    "skip_bad_rows"} == set(values)
+    every = testing.declared_settings(sentiment.Config)
+    assert every - {"data", "export_dir", "bucket",
+                    "skip_bad_rows"} <= set(values)

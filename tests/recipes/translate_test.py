@@ -11,7 +11,7 @@ import tensorflow as tf
 from absl import flags
 
 from zoo import decoding
-from zoo import layers
+from zoo import models
 from zoo import testing
 from zoo.data import pairs
 from zoo.data import sources
@@ -115,14 +115,14 @@ def runs(pairs_file, tmp_path_factory):
         )
         made = []
 
-        class Recorded(translate.Seq2Seq):
+        class Recorded(models.Translator):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
                 made.append(self)
 
         recorder = testing.WeightRecorder()
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(translate, "Seq2Seq", Recorded)
+            patch.setattr(models, "Translator", Recorded)
             metrics = translate.train_and_evaluate(
                 config, str(root / "work"), [recorder, Scramble()]
             )
@@ -338,14 +338,16 @@ TARGETS = [p[1] for p in PAIRS]
 
 
 def untrained(attention="bahdanau", seed=1, **overrides):
-    """A `Seq2Seq` of a model with random weights (long, varied outputs)."""
+    """A `Translator` of a model with random weights (long, varied
+    outputs)."""
     keras.utils.set_random_seed(0)
     config = tiny_config("unused", attention=attention, **overrides)
     source, target = translate.make_vocabularies(config, SOURCES, TARGETS)
     model = translate.build_model(config, len(source.get_vocabulary()),
                                   len(target.get_vocabulary()))
     testing.randomize_weights(model, seed, scale=1.0)
-    return translate.Seq2Seq(model, config, source, target.get_vocabulary())
+    return models.Translator(model, source, target.get_vocabulary(),
+                             config.max_length, config.length_penalty)
 
 
 SAMPLE = ["I am here.", "Zzyzx!", "", "the dog runs . the cat sleeps ."]
@@ -356,11 +358,11 @@ def test_beam_of_width_one_is_greedy_and_decoding_traces(attention):
     seq2seq = untrained(attention)
     ids = seq2seq.source_ids(tf.constant(SAMPLE))
     greedy = seq2seq.decode(ids)
-    length = seq2seq.config.max_length + 1
+    length = seq2seq.max_length + 1
     assert greedy.shape == (4, length)
     np.testing.assert_array_equal(seq2seq.decode(ids, beam_width=1), greedy)
     beam, _, _ = decoding.beam_search(
-        seq2seq.next, tf.fill([4], translate.START_ID), seq2seq.encode(ids),
+        seq2seq.next, tf.fill([4], translate.START_ID), seq2seq.model.encode(ids),
         length, translate.END_ID, beam_width=1, length_penalty=1.0,
     )
     # `decode` empties the output of the empty source (SAMPLE[2]) only.
@@ -384,7 +386,7 @@ def test_beam_of_width_one_is_greedy_and_decoding_traces(attention):
 def test_translations_never_hold_reserved_tokens(favoured):
     seq2seq = untrained("luong_general")
     # Make the favoured ids far likelier than any word.
-    bias = seq2seq.model.get_layer("logits").bias
+    bias = seq2seq.model.logits.bias
     bias.assign(tf.tensor_scatter_nd_update(
         bias, [[i] for i in favoured], [50.0] * len(favoured)
     ))
@@ -404,16 +406,16 @@ def test_translations_never_hold_reserved_tokens(favoured):
     check_greedy_outputs(
         {k: v.numpy().astype("S") if v.dtype == tf.string else v.numpy()
          for k, v in explained.items()},
-        SAMPLE, seq2seq.config, "luong_general",
+        SAMPLE, tiny_config("unused"), "luong_general",
     )
 
 
-@pytest.mark.parametrize("attention", translate.attention_lib.SCORES)
+@pytest.mark.parametrize("attention", translate.ATTENTION[1:])
 def test_explained_attention_is_what_each_token_was_chosen_with(
     attention, monkeypatch
 ):
     seq2seq = untrained(attention)
-    layer = seq2seq.model.get_layer("attention")
+    layer = seq2seq.model.attention_layer
     steps = []
 
     def recording_call(query, value, value_mask=None):
@@ -435,112 +437,6 @@ def test_explained_attention_is_what_each_token_was_chosen_with(
         assert n == int(np.sum((ids[i] != 0) & (ids[i] != translate.END_ID)))
         np.testing.assert_allclose(weights[i, :n], used[i, :n], atol=1e-5)
         assert not weights[i, n:].any()
-
-
-def test_teacher_forcing_batches_shift_the_target():
-    config = tiny_config("unused", batch_size=2)
-    source_ids = [[5, 6, 7], [8], [9, 10], [11, 12, 13, 14]]
-    target_ids = [[20, 21], [22, 23, 24], [25], [26, 27]]
-    seen = []
-    for (source, target_in), target_out in translate.teacher_forcing_batches(
-        config, source_ids, target_ids
-    ):
-        source, target_in = source.numpy(), target_in.numpy()
-        target_out = target_out.numpy()
-        assert source.dtype == target_in.dtype == target_out.dtype == np.int32
-        assert target_in.shape == target_out.shape
-        for s, t_in, t_out in zip(source, target_in, target_out):
-            s = s[s != 0].tolist()
-            n = int((t_out != 0).sum())
-            target = target_ids[source_ids.index(s)]
-            assert n == len(target) + 1
-            assert t_in[:n].tolist() == [translate.START_ID] + target
-            assert t_out[:n].tolist() == target + [translate.END_ID]
-            assert not t_in[n:].any() and not t_out[n:].any()  # Padding.
-            seen.append(s)
-    assert sorted(seen) == sorted(source_ids)
-
-
-def _batches(dataset):
-    return [tuple(x.numpy().tolist() for x in batch) for batch in dataset]
-
-
-@pytest.mark.parametrize("bucket", [True, False])
-def test_pair_batches_are_the_teacher_forcing_batches_of_the_ids(bucket):
-    config = tiny_config("unused", batch_size=4, bucket=bucket, max_length=4)
-    source_layer, target_layer = translate.make_vocabularies(
-        config, SOURCES, iter(TARGETS))
-    streamed = _batches(translate.pair_batches(
-        config, tf.data.Dataset.from_tensor_slices((SOURCES, TARGETS)),
-        source_layer, target_layer,
-    ).map(lambda inputs, target_out: (*inputs, target_out)))
-
-    def ids(layer, texts):  # Without padding, as lists.
-        return [[i for i in row if i] for row in
-                layer(tf.constant(texts)).numpy().tolist()]
-
-    listed = _batches(translate.teacher_forcing_batches(
-        config, ids(source_layer, SOURCES), ids(target_layer, TARGETS),
-    ).map(lambda inputs, target_out: (*inputs, target_out)))
-
-    def examples(batches):
-        return sorted(
-            tuple(tuple(i for i in row if i) for row in columns)
-            for batch in batches for columns in zip(*batch)
-        )
-
-    assert examples(streamed) == examples(listed)
-    assert len(examples(streamed)) == len(SOURCES)
-    if not bucket:  # The same batches, in the same order.
-        assert streamed == listed
-    # Not a vacuous check: sources longer than max_length are truncated.
-    assert max(len(row) for row in ids(source_layer, SOURCES)) == 4
-
-
-def _states(count, batch=2, units=2):
-    # State k is filled with k, so each one can be told apart.
-    return [tf.fill([batch, units], float(k)) for k in range(count)]
-
-
-@pytest.mark.parametrize("cell, per_direction", [("lstm", 2), ("gru", 1)])
-def test_bridge_joins_directions_per_layer(cell, per_direction):
-    encoder = layers.StackedRNN(cell, units=2, num_layers=2,
-                                bidirectional=True)
-    states = _states(encoder.num_states)
-    assert len(states) == 2 * 2 * per_direction
-    joined = translate.bridge(states, encoder)
-    # Layer l's forward state k with its backward state k.
-    expected = [
-        np.concatenate([states[first + k], states[first + per_direction + k]],
-                       axis=-1)
-        for first in (0, 2 * per_direction) for k in range(per_direction)
-    ]
-    assert len(joined) == 2 * per_direction
-    for got, want in zip(joined, expected):
-        assert tuple(got.shape) == (2, 4)
-        np.testing.assert_array_equal(got, want)
-    if cell == "lstm":  # [h0f, c0f, h0b, c0b, h1f, c1f, h1b, c1b].
-        np.testing.assert_array_equal(joined[1][0], [1, 1, 3, 3])
-        np.testing.assert_array_equal(joined[2][0], [4, 4, 6, 6])
-
-
-def test_bridge_is_identity_for_one_direction():
-    encoder = layers.StackedRNN("lstm", units=2, num_layers=2)
-    states = _states(encoder.num_states)
-    joined = translate.bridge(states, encoder)
-    assert len(joined) == 4
-    for got, want in zip(joined, states):
-        assert got is want
-
-
-def test_two_bidirectional_layers_start_the_decoder():
-    config = tiny_config("unused", layers=2, bidirectional=True)
-    keras.utils.set_random_seed(0)
-    model = translate.build_model(config, 20, 20)
-    logits = model([np.array([[4, 5, 0]]), np.array([[2, 6, 7, 0]])])
-    assert tuple(logits.shape) == (1, 4, 20)
-    assert model.get_layer("decoder").num_states == 4  # h and c, 2 layers.
-    assert model.get_layer("decoder").units == 2 * config.units
 
 
 @pytest.mark.parametrize("attention", translate.ATTENTION)
@@ -596,8 +492,8 @@ def test_default_preset_is_the_flag_defaults():
     values = testing.read_preset(FLAGS, "recipes/translate/bahdanau.flags",
                                  REPO)
     assert values == {name: FLAGS[name].default for name in values}
-    every = set(translate.Config.__annotations__) | {"workdir"}
-    assert every - {"data", "workdir", "export_dir"} == set(values)
+    every = testing.declared_settings(translate.Config)
+    assert every - {"data", "export_dir"} <= set(values)
 
 
 @pytest.mark.parametrize("preset, attention",
@@ -616,7 +512,7 @@ def test_other_presets_change_only_the_attention(preset, attention):
 def test_without_bridge_the_decoder_starts_from_zeros():
     seq2seq = untrained("luong_dot", bridge=False)
     ids = seq2seq.source_ids(tf.constant(SAMPLE))
-    for state in seq2seq.encode(ids)["states"]:
+    for state in seq2seq.model.encode(ids)["states"]:
         np.testing.assert_array_equal(state, np.zeros(state.shape))
     # The source still reaches the decoder, through attention.
     other = seq2seq.source_ids(tf.constant(SAMPLE[::-1]))

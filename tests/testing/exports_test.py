@@ -1,4 +1,4 @@
-"""zoo.testing.exports: every recipe's tiny export, built by its own code."""
+"""zoo.testing.exports: every recipe's tiny export, built by its own Task."""
 
 import os
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import recipes
 from zoo import testing
+from zoo import training
 from zoo.testing import exports
 
 
@@ -14,21 +16,24 @@ def test_docstring_examples():
     testing.run_docstring_examples(exports)
 
 
-def test_every_recipe_has_a_builder_and_an_exporter():
-    assert tuple(exports.BUILDERS) == exports.RECIPES
+def test_every_recipe_has_tiny_settings_and_an_exporter():
+    assert tuple(exports.TINY) == exports.RECIPES
     assert tuple(exports.EXPORTERS) == exports.RECIPES
     assert exports.EXPORTERS["poetry"].__name__ == "export_poetry"
 
 
 def test_an_unknown_recipe_is_refused():
-    with pytest.raises(ValueError, match=r"Received an unknown recipe "
-                       r"'speech', expected one of mnist_rnn, sentiment, "
-                       r"tagger, translate, poetry$"):
-        exports.build("speech")
+    for call in (exports.build, lambda r: exports.write_data(r, "unused")):
+        with pytest.raises(ValueError, match=r"Received an unknown recipe "
+                           r"'speech', expected one of mnist_rnn, sentiment, "
+                           r"tagger, translate, poetry$"):
+            call("speech")
 
 
-def test_a_tiny_model_serves_in_process():
-    tiny = exports.build("sentiment")
+def test_a_tiny_model_serves_in_process(tmp_path):
+    tiny = exports.build("sentiment", tmp_path)
+    # Built by the recipe's Task from the tiny corpus it wrote.
+    assert os.listdir(tmp_path / "sentiment_work" / "data")
     assert tiny.model.count_params() < 1000
     fn, specs = tiny.endpoints["serving_default"]
     assert [s.name for s in specs] == ["text"]
@@ -52,3 +57,20 @@ def test_export_all_writes_serving_layout_folders(tmp_path):
     assert outputs["probabilities"].shape == (2, 2)
     signatures = tf.saved_model.load(found["mnist_rnn"]).signatures
     assert sorted(signatures) == ["serving_default", "serving_float"]
+
+
+MODELS = {"mnist_rnn": "Functional", "sentiment": "TextClassifier",
+          "tagger": "SequenceTagger", "translate": "EncoderDecoder",
+          "poetry": "CharLM"}
+
+
+@pytest.mark.parametrize("recipe", exports.RECIPES)
+def test_each_tiny_model_is_built_by_the_recipes_task(recipe, tmp_path):
+    tiny = exports.build(recipe, tmp_path)
+    assert "serving_default" in tiny.endpoints
+    assert 0 < tiny.model.count_params() < 20_000
+    # The recipe's own model (its build hook), with the tiny settings.
+    assert type(tiny.model).__name__ == MODELS[recipe]
+    names = {s.name for s in training.settings(recipes.task(recipe).Config)}
+    assert set(exports.TINY[recipe]) <= names
+

@@ -415,3 +415,19 @@ def test_malformed_files_docstring_examples_run():
     for obj in (testing.Raises, testing.Returns,
                 testing.check_malformed_files):
         testing.run_docstring_examples(obj)
+
+
+def test_declared_settings_are_the_recipes_own_and_text_settings():
+    import dataclasses
+
+    from zoo import training
+
+    @dataclasses.dataclass
+    class Config(training.TextConfig):
+        WORKDIR = "w"
+        epochs: int = 3
+        window: int = training.setting(4, "Characters.", lower=1)
+
+    assert testing.declared_settings(Config) == {
+        "epochs", "window", "embedding_dim", "embedding_dropout",
+        "output_dropout", "bucket"}

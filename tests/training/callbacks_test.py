@@ -6,8 +6,9 @@ import types
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from zoo.layers import PaddingMonitor
+from zoo.data import pipeline
 from zoo.training import callbacks
 
 # Ids [4, 5]: 0 is padding, 9 of 20 positions.
@@ -30,34 +31,39 @@ def test_epoch_timer_adds_the_wall_time_of_an_epoch(monkeypatch):
     timer.on_epoch_end(0, None)  # No logs: nothing to add to, no error.
 
 
-def _model(monitor):
+def _model():
     ids = keras.Input(shape=(None,), dtype="int64")
     x = keras.layers.Embedding(6, 2, mask_zero=True)(ids)
-    x = monitor(x)
     x = keras.layers.GlobalAveragePooling1D()(x)
     model = keras.Model(ids, keras.layers.Dense(1)(x))
     model.compile(optimizer="sgd", loss="mse")
     return model
 
 
+def _lengths(ids, targets):
+    return tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1), tf.shape(ids)[1]
+
+
 def test_callbacks_in_fit(caplog):
     keras.utils.set_random_seed(0)
-    monitor = PaddingMonitor(name="padding_monitor")
-    model = _model(monitor)
-    monitor.real.assign(123.0)  # Stale counts: reset at the epoch's start.
-    logger = callbacks.PaddingLogger(monitor)
+    counter = pipeline.PaddingCounter()
+    counter.real.assign(123)  # Stale counts: reset at the epoch's start.
+    batches = counter.counted(
+        tf.data.Dataset.from_tensor_slices((IDS, np.zeros(4))).batch(2),
+        _lengths)
+    logger = callbacks.PaddingLogger(counter)
     # The absl logger's own level may have been set by earlier tests.
     with caplog.at_level(logging.INFO, logger="absl"):
-        history = model.fit(
-            IDS, np.zeros(4), batch_size=2, epochs=2, verbose=0,
+        history = _model().fit(
+            batches, epochs=2, verbose=0,
             validation_data=(IDS[:1], np.zeros(1)),
             callbacks=[callbacks.EpochTimer(), logger],
         )
-    # Validation steps (training=False) are not counted.
+    # Only the counted (training) batches count.
     assert history.history["padded_fraction"] == pytest.approx(
         [PADDED, PADDED]
     )
-    assert float(monitor.total.numpy()) == 20.0  # One epoch's worth.
+    assert int(counter.total.numpy()) == 20  # One epoch's worth.
     seconds = history.history["epoch_seconds"]
     assert len(seconds) == 2 and all(0 < s < 60 for s in seconds)
     messages = [r.getMessage() for r in caplog.records]
@@ -66,20 +72,25 @@ def test_callbacks_in_fit(caplog):
 
 
 def test_padding_logger_driven_directly():
-    monitor = PaddingMonitor()
-    logger = callbacks.PaddingLogger(monitor)
-    assert logger.monitor is monitor
-    monitor.real.assign(3.0)
-    monitor.total.assign(4.0)
+    counter = pipeline.PaddingCounter()
+    logger = callbacks.PaddingLogger(counter)
+    assert logger.counter is counter
+    counter.real.assign(3)
+    counter.total.assign(4)
     logger.on_epoch_begin(0)
-    assert monitor.padded_fraction() == 0.0
-    assert float(monitor.total.numpy()) == 0.0
-    mask = IDS != 0
-    monitor(np.zeros(IDS.shape + (2,), "float32"), mask=mask, training=True)
+    assert counter.padded_fraction() == 0.0
+    assert int(counter.total.numpy()) == 0
+    for _ in counter.counted(tf.data.Dataset.from_tensors((IDS, 0)),
+                             _lengths):
+        pass
     logs = {}
     logger.on_epoch_end(0, logs)
     assert logs == {"padded_fraction": pytest.approx(PADDED)}
-    assert logs["padded_fraction"] == monitor.padded_fraction()
+    assert logs["padded_fraction"] == counter.padded_fraction()
+    counter.counting = False  # As under a distribution strategy.
+    logs = {}
+    logger.on_epoch_end(1, logs)
+    assert logs == {}
 
 
 def _guard(tmp_path, checkpoints=()):

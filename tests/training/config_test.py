@@ -76,3 +76,12 @@ def test_the_bare_command_is_the_default_config(recipe):
     assert zoo_flags.config_from_flags(module.Config, flag_values) == (
         module.Config())
     assert flag_values.workdir == module.Config.WORKDIR
+
+
+def test_text_config_adds_the_settings_of_token_embeddings():
+    found = {s.name: s for s in zoo_config.settings(zoo_config.TextConfig)}
+    train = {s.name for s in zoo_config.settings(TrainConfig)}
+    assert set(found) - train == {"embedding_dim", "embedding_dropout",
+                                  "output_dropout", "bucket"}
+    assert found["embedding_dropout"].upper == 0.99
+    assert found["bucket"].default is True

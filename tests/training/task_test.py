@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 
 import keras
 import numpy as np
@@ -114,3 +115,28 @@ def test_a_validation_split_of_its_own_is_not_carved_again(tmp_path):
 def test_a_required_hook_left_out_says_what_it_must_do(hook, args, message):
     with pytest.raises(NotImplementedError, match=message):
         getattr(training.Task(), hook)(*args)
+
+
+class PaddedSign(Sign):
+    """`Sign` whose inputs count as [x0, x1, 0, 0]: half padding."""
+
+    baseline_name = "always yes"
+
+    def padding(self, config):
+        return lambda x, y: (tf.fill([tf.shape(x)[0]], 2), 4)
+
+    def baseline(self, config, train, test):
+        raise ValueError("Training rows hold one class only")
+
+
+def test_padding_is_counted_as_batches_stream_and_a_baseline_may_fail(
+        tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="absl"):
+        metrics = training.run(PaddedSign(), TinyConfig(), str(tmp_path))
+    assert metrics["padded_fraction"] == [0.5] * metrics["epochs"]
+    assert metrics["baseline"] == {
+        "name": "always yes", "error": "Training rows hold one class only"}
+    assert "No baseline: Training rows hold one class only" in caplog.text
+    # Without the hook, nothing is counted.
+    plain = training.run(Sign(), TinyConfig(), str(tmp_path / "plain"))
+    assert "padded_fraction" not in plain

@@ -469,3 +469,31 @@ class _Tally:
             self.tags.update(tags)
             self.longest = max(self.longest, len(tokens))
             yield {"tokens": tokens, "tags": tags}
+
+
+def as_lists(sentences):
+    """A dataset of `(tokens, tags)` sentences as two lists of lists of str
+    (bytes that are not UTF-8 read as U+FFFD)."""
+    tokens, tags = [], []
+    for words, labels in sentences.as_numpy_iterator():
+        tokens.append([w.decode("utf-8", "replace") for w in words])
+        tags.append([t.decode("utf-8", "replace") for t in labels])
+    return tokens, tags
+
+
+class TokenLists:
+    """The tokens of a dataset of `(tokens, tags)` sentences, as lists of
+    str, `CHUNK` sentences' tokens a list, read from the dataset anew by
+    each iteration: what a vocabulary's `adapt` counts (where sentences end
+    does not matter to it)."""
+
+    CHUNK = 1024
+
+    def __init__(self, sentences):
+        self.sentences = sentences
+
+    def __iter__(self):
+        chunks = self.sentences.map(lambda tokens, tags: tokens).ragged_batch(
+            self.CHUNK)
+        for chunk in chunks:
+            yield [t.decode("utf-8") for t in chunk.flat_values.numpy()]

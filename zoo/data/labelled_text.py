@@ -563,3 +563,13 @@ def stream(data, folder, tfds_data_dir=None, skip_bad_rows=False, seed=0):
         class_names=_tfds_class_names(data, max(train_top, test_top)),
         source=f"tensorflow-datasets {data}",
     )
+
+
+def as_lists(examples):
+    """A dataset of `(text, label)` as a list of str (bytes that are not
+    UTF-8 read as U+FFFD) and a list of int."""
+    texts, labels = [], []
+    for text, label in examples.as_numpy_iterator():
+        texts.append(text.decode("utf-8", "replace"))
+        labels.append(int(label))
+    return texts, labels

@@ -352,3 +352,53 @@ def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
     streams = _tfds_streams(data, reverse, max_words, tfds_data_dir)
     return Splits(*as_lists(streams.train), *as_lists(streams.test),
                   source=streams.source)
+
+
+def teacher_forcing_batches(pairs, source_layer, target_layer, batch_size,
+                            max_length, start_id, end_id, bucket=True,
+                            shuffle=False, seed=0):
+    """`((source, target_in), target_out)` batches of a dataset of pairs.
+
+    The pairs become ids as they stream, in tf.data, by the model's text
+    layers (`pipeline.CHUNK` sentences at a time); `target_in` is the
+    target after `start_id`, `target_out` the target before `end_id`.
+    Batches are made by `pipeline.id_sequence_stream`.
+
+    Args:
+        pairs: A dataset of `(source, target)` string scalars.
+        source_layer, target_layer: `zoo.layers.TextToIds` (strings ->
+            ids, at most `max_length` of them).
+        batch_size: Pairs per batch.
+        max_length: The most tokens a side has.
+        start_id, end_id: The target's reserved ids.
+        bucket: Batch pairs of similar length together.
+        shuffle: Reshuffle the pairs (and batches) every epoch.
+        seed: Seed of the shuffle.
+
+    Returns:
+        A dataset of int32 batches `[batch, time]` padded with 0.
+    """
+    def ids(layer, texts):
+        # [CHUNK, time] padded with 0 (never a token's id) -> rows of ids.
+        return tf.RaggedTensor.from_tensor(
+            tf.cast(layer(texts), tf.int32), padding=0)
+
+    def shifted(sources, targets):
+        targets = ids(target_layer, targets)
+        rows = targets.nrows()
+        return (
+            ids(source_layer, sources),
+            tf.concat([tf.fill([rows, 1], start_id), targets], axis=1),
+            tf.concat([targets, tf.fill([rows, 1], end_id)], axis=1),
+        )
+
+    examples = pipeline.unbatch_rows(pairs.batch(pipeline.CHUNK).map(
+        shifted, num_parallel_calls=tf.data.AUTOTUNE,
+    ), like=pairs)
+    # A target of max_length tokens and its start or end token.
+    batches = pipeline.id_sequence_stream(
+        examples, batch_size, max_length + 1, bucket=bucket,
+        shuffle=shuffle, seed=seed)
+    return batches.map(
+        lambda source, target_in, target_out: ((source, target_in),
+                                               target_out))

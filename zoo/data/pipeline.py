@@ -446,3 +446,71 @@ def id_sequence_stream(dataset, batch_size, longest, bucket=True,
     else:
         dataset = dataset.padded_batch(batch_size, padding_values=padding)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+class PaddingCounter:
+    """Counts the real and padded positions of batches as they are read.
+
+    `counted(batches, lengths_fn)` passes each batch through unchanged and
+    adds its counts; `zoo.training.callbacks.PaddingLogger` reads the
+    padded share once per epoch (`padded_fraction`) and `reset`s it. The
+    counts are two host variables that the input pipeline updates: they
+    are in no model, checkpoint or export.
+
+    A pipeline that updates variables cannot be serialized, which a
+    distribution strategy other than the default one needs; there the
+    batches pass uncounted (`padded_fraction` stays None).
+
+    Example:
+
+    >>> counter = PaddingCounter()
+    >>> batches = tf.data.Dataset.from_tensors(tf.constant([[1, 2, 0]]))
+    >>> for _ in counter.counted(batches, lambda ids: (
+    ...         tf.reduce_sum(tf.cast(ids != 0, tf.int64), 1), 3)):
+    ...     pass
+    >>> round(counter.padded_fraction(), 3)
+    0.333
+    """
+
+    def __init__(self):
+        self.real = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.total = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.counting = True
+
+    def counted(self, batches, lengths_fn):
+        """`batches`, counted as they are read.
+
+        Args:
+            batches: A dataset of batches.
+            lengths_fn: `lengths_fn(*batch) -> (lengths [N], width)`: the
+                real positions of each row and the width every row is
+                padded to.
+        """
+        if tf.distribute.has_strategy():  # Not the default strategy.
+            self.counting = False
+            return batches
+
+        def count(*batch):
+            lengths, width = lengths_fn(*batch)
+            lengths = tf.cast(lengths, tf.int64)
+            rows = tf.cast(tf.size(lengths), tf.int64)
+            with tf.control_dependencies([
+                self.real.assign_add(tf.reduce_sum(lengths)),
+                self.total.assign_add(rows * tf.cast(width, tf.int64)),
+            ]):
+                batch = tf.nest.map_structure(tf.identity, batch)
+            return batch[0] if len(batch) == 1 else batch
+
+        return batches.map(count)
+
+    def padded_fraction(self):
+        """Padded share of the positions counted since the last `reset`
+        (0 when none were; None when batches pass uncounted)."""
+        if not self.counting:
+            return None
+        total = int(self.total.numpy())
+        return 1.0 - int(self.real.numpy()) / total if total else 0.0
+
+    def reset(self):
+        self.real.assign(0)
+        self.total.assign(0)

@@ -583,3 +583,61 @@ def load(data, test_size=2000, window=128, max_chars=0, seed=0,
         for texts in (streams.train, streams.test)
     )
     return Corpus(train, test, poems=False, source=streams.source)
+
+
+def id_chunks(texts, to_ids, chunk=pipeline.CHUNK):
+    """A dataset of strings -> `to_ids` of `chunk` of them at a time.
+
+    Args:
+        texts: A dataset of string scalars.
+        to_ids: Strings `[n]` -> ragged int32 ids `[n, (length)]` (a
+            model's reading of its texts, markers included).
+        chunk: Texts per call.
+
+    Returns:
+        A dataset of ragged batches `[chunk, (length)]` (the last one may
+        be smaller), in the order of `texts`.
+    """
+    return texts.batch(chunk).map(to_ids, num_parallel_calls=tf.data.AUTOTUNE,
+                                  deterministic=True)
+
+
+def rows(chunks):
+    """The rows of `id_chunks`' batches, as numpy vectors."""
+    for batch in chunks:
+        values, splits = batch.flat_values.numpy(), batch.row_splits.numpy()
+        for start, end in zip(splits[:-1], splits[1:]):
+            yield values[start:end]
+
+
+def mean_targets(chunks):
+    """Ids predicted per sequence (all but the first), on average, of
+    `id_chunks`' batches."""
+    total, count = chunks.reduce(
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+        lambda found, ids: (found[0] + tf.reduce_sum(ids.row_lengths() - 1),
+                            found[1] + ids.nrows()))
+    return float(total) / max(int(count), 1)
+
+
+def shifted_batches(texts, to_ids, batch_size, longest, bucket=True,
+                    shuffle=False, seed=0):
+    """`(inputs, targets)` batches of a language model: each text's ids and
+    the same ids one step on, padded with 0.
+
+    Args:
+        texts, to_ids: As for `id_chunks`.
+        batch_size: Texts per batch.
+        longest: The most ids an input has (bounds the length buckets).
+        bucket: Batch texts of similar length together.
+        shuffle: Draw each text at random from the next
+            `pipeline.SHUFFLE_BUFFER`, anew every epoch (`seed`).
+
+    Returns:
+        A dataset of int32 `([batch, time], [batch, time])`.
+    """
+    pairs = id_chunks(texts, to_ids).unbatch().map(
+        lambda ids: (ids[:-1], ids[1:]))
+    return pipeline.id_sequence_stream(pairs, batch_size, longest,
+                                       bucket=bucket, shuffle=shuffle,
+                                       seed=seed)

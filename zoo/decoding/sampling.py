@@ -114,7 +114,8 @@ def filter_logits(logits, top_k=0, top_p=1.0):
 
 
 def sample(next_fn, start_tokens, initial_state, max_length, end_token,
-           temperature=1.0, top_k=0, top_p=1.0, seed=0, pad_token=0):
+           temperature=1.0, top_k=0, top_p=1.0, seed=0, pad_token=0,
+           constraint=None):
     """Decodes by drawing each token from the (reshaped) distribution.
 
     A sequence finishes when it emits `end_token`, as in `greedy_search`:
@@ -134,11 +135,16 @@ def sample(next_fn, start_tokens, initial_state, max_length, end_token,
         top_p: Number (or tensor) in (0, 1]; 1 = no nucleus filter.
         seed: Integer (or int tensor): the same seed draws the same tokens.
         pad_token: Python int written after the end token.
+        constraint: Optional `constraint(index) -> allowed`, bool
+            `[batch, vocab]` (or broadcastable to it): the tokens each row
+            may emit at step `index` (a form, a template); the others get
+            logits of -inf. Every row must allow at least one token.
 
     Returns:
         `(sequences, scores, lengths)` as for `greedy_search`; `scores` sum
         the log-probabilities of the drawn tokens under the step
-        function's own distribution (before temperature and filters).
+        function's own distribution (after the constraint, before
+        temperature and filters).
 
     Example:
 
@@ -165,6 +171,8 @@ def sample(next_fn, start_tokens, initial_state, max_length, end_token,
     temperature, top_k, top_p, seed = _check_settings(
         temperature, top_k, top_p, seed
     )
+    if constraint is not None:
+        next_fn = _constrained(next_fn, constraint)
     temperature = ops.cast(temperature, "float32")
     greedy = temperature <= 0.0
     # Any positive divisor when greedy: the draw is then not used.
@@ -183,6 +191,16 @@ def sample(next_fn, start_tokens, initial_state, max_length, end_token,
 
     return decode_loop(next_fn, start_tokens, initial_state, max_length,
                        end_token, pad_token, choose)
+
+
+def _constrained(next_fn, constraint):
+    """`next_fn` whose logits outside `constraint(index)` are -inf."""
+    def constrained(tokens, state, index):
+        logits, state = next_fn(tokens, state, index)
+        allowed = constraint(index)
+        return ops.where(allowed, logits, float("-inf")), state
+
+    return constrained
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -9,7 +9,6 @@ from zoo.layers.ngrams import ProductOfExperts
 from zoo.layers.pooling import SequencePooling
 from zoo.layers.recurrent import Recurrent
 from zoo.layers.stacked import StackedRNN
-from zoo.layers.text import PaddingMonitor
 from zoo.layers.text import TextToIds
 from zoo.layers.text import detokenize
 from zoo.layers.text import normalize_unicode
@@ -23,7 +22,6 @@ __all__ = [
     "CRFLoss",
     "CharCNN",
     "MultiHotDense",
-    "PaddingMonitor",
     "ProductOfExperts",
     "Recurrent",
     "SequenceAttention",

@@ -1,4 +1,4 @@
-"""Raw strings to padded token ids inside the model, and padding statistics."""
+"""Raw strings to padded token ids inside the model."""
 
 import collections
 import functools
@@ -8,7 +8,6 @@ import unicodedata
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from zoo import utils
 
@@ -220,6 +219,10 @@ class TextToIds(keras.layers.Layer):
             texts, self.lowercase, split_punctuation=self.split_punctuation,
             normalize=self.normalize,
         )
+
+    def build(self, input_shape):
+        # Nothing to build: the lookup's table comes with its vocabulary.
+        self.built = True
 
     def count_tokens(self, texts):
         """Tokens of each string `[batch]` before truncation, as int64."""
@@ -492,49 +495,3 @@ def sanitize(texts):
     return tf.strings.unicode_transcode(
         texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
     )
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class PaddingMonitor(keras.layers.Layer):
-    """Counts real and padded positions of the masks it sees in training.
-
-    An identity layer: place it after a masking layer (e.g. an `Embedding`
-    with `mask_zero=True`). `zoo.training.PaddingLogger` reads and resets
-    the counts once per epoch and logs `padded_fraction`.
-
-    Call arguments:
-        inputs: Any tensor `[batch, time, ...]`, returned unchanged.
-        mask: Boolean `[batch, time]`, True for real positions.
-        training: Counts are kept only in training.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.real = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="real",
-            dtype="float64",
-        )
-        self.total = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="total",
-            dtype="float64",
-        )
-
-    def call(self, inputs, mask=None, training=False):
-        if training and mask is not None:
-            mask = ops.cast(mask, "float64")
-            self.real.assign_add(ops.sum(mask))
-            self.total.assign_add(ops.cast(ops.size(mask), "float64"))
-        return inputs
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
-
-    def padded_fraction(self):
-        """Padded share of the positions counted since the last reset."""
-        total = float(self.total.numpy())
-        return 1.0 - float(self.real.numpy()) / total if total else 0.0
-
-    def reset(self):
-        self.real.assign(0.0)
-        self.total.assign(0.0)

@@ -52,6 +52,10 @@ class _Lookup(keras.layers.Layer):
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
+    def build(self, input_shape):
+        # Nothing to build: the lookup's table comes with its vocabulary.
+        self.built = True
+
     def _capacity(self):
         """Entries the vocabulary may hold besides padding and unknown."""
         return getattr(self, self.SIZE_ARGUMENT) - 2

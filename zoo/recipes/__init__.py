@@ -1,7 +1,8 @@
 """Runnable recipes: `python -m zoo.recipes.<name>`.
 
 `python -m zoo.recipes` lists them, one line each; `get(name)` returns a
-recipe's module (its `Config`, `train_and_evaluate` and model builders).
+recipe's module (its `Config`, `train_and_evaluate` and model builders),
+`task(name)` its `zoo.training.Task` class.
 """
 
 import ast
@@ -48,3 +49,23 @@ def summary(name):
     with open(spec.origin, encoding="utf-8") as f:
         docstring = ast.get_docstring(ast.parse(f.read())) or ""
     return docstring.strip().splitlines()[0] if docstring.strip() else ""
+
+
+def task(identifier):
+    """A recipe's `zoo.training.Task` subclass (the one its module defines),
+    from its name or module.
+
+    Raises:
+        ValueError: For an unknown name, listing the known ones.
+    """
+    from zoo import training
+
+    module = get(identifier)
+    found = [value for value in vars(module).values()
+             if isinstance(value, type) and issubclass(value, training.Task)
+             and value.__module__ == module.__name__]
+    if len(found) != 1:
+        raise ValueError(f"{module.__name__} defines {len(found)} Task "
+                         "classes; a recipe defines one")
+    return found[0]
+

@@ -3,7 +3,8 @@
 These are plain functions that raise `AssertionError` with a message, so
 any test (pytest or not) can call them. A few small helpers for making
 test data and reading results (`random_array`, `randomize_weights`,
-`to_numpy`, `step_and_grads`, `write_file`, `mock_conll2003`), recipe tests
+`to_numpy`, `step_and_grads`, `write_file`, `mock_conll2003`,
+`random_poems`, `untrained_poet`), recipe tests
 (`WeightRecorder`, `read_preset`) and tables of malformed input files
 (`check_malformed_files` with the outcomes `Raises` and `Returns`, and
 `FOLDER`) sit alongside them.
@@ -11,6 +12,7 @@ test data and reading results (`random_array`, `randomize_weights`,
 
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -100,6 +102,32 @@ def run_serialization_test(layer, inputs, mask=None, atol=1e-6):
         _first(reloaded(inputs)), _first(model(inputs)), atol=atol,
         err_msg="model reloaded from .keras gives other outputs",
     )
+
+
+def run_model_serialization_test(model, inputs, atol=1e-6):
+    """Round-trips a model through `get_config` and a `.keras` file.
+
+    The model rebuilt from its config (with the weights copied) and the
+    model reloaded from `.keras` must be of its class, have its config and
+    give its outputs on `inputs` (with dropout off).
+    """
+    expected = np.asarray(model(inputs, training=False))
+    clone = type(model).from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    assert clone.get_config() == model.get_config(), (
+        "get_config() changed in a round trip"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        reloaded = keras.saving.load_model(path)
+    for other, how in ((clone, "rebuilt from its config"),
+                       (reloaded, "reloaded from .keras")):
+        assert type(other) is type(model), f"{how}: a {type(other)}"
+        np.testing.assert_allclose(
+            np.asarray(other(inputs, training=False)), expected, atol=atol,
+            err_msg=f"model {how} gives other outputs",
+        )
 
 
 # Runs a list of signature calls in one process in which `import zoo`
@@ -396,6 +424,53 @@ def read_preset(flag_values, path, repo):
         key, value = arg[2:].split("=", 1)
         values[key] = flag_values[key].parser.parse(value)
     return values
+
+
+def declared_settings(config_class):
+    """The settings a recipe's `Config` declares itself or takes from a
+    base between it and `zoo.training.TrainConfig` (such as `TextConfig`):
+    what its default preset must name."""
+    from zoo.training import TrainConfig
+
+    return {name for cls in config_class.__mro__
+            if issubclass(cls, TrainConfig) and cls is not TrainConfig
+            for name in vars(cls).get("__annotations__", {})
+            if name != "WORKDIR"}
+
+
+POEM_ALPHABET = "春夏秋冬山水風月花鳥雲天人日"
+
+
+def random_poems(count, seed=0):
+    """Regular 5x4 and 7x4 poems of random characters (`POEM_ALPHABET`), as
+    records of the chinese-poetry schema."""
+    rng = random.Random(seed)
+    records = []
+    for _ in range(count):
+        n = rng.choice([5, 7])
+        lines = ["".join(rng.choice(POEM_ALPHABET) for _ in range(n))
+                 for _ in range(4)]
+        records.append({"title": "題", "author": "人", "paragraphs": [
+            f"{lines[0]}，{lines[1]}。", f"{lines[2]}，{lines[3]}。"]})
+    return records
+
+
+def untrained_poet(poems=True, seed=1, texts=None):
+    """A `zoo.models.Poet` of a tiny `CharLM` (6 units) with random weights,
+    its vocabulary fit on `texts` (default: 20 `random_poems`)."""
+    from zoo import layers as zoo_layers
+    from zoo import models
+    from zoo.models import char_lm
+
+    keras.utils.set_random_seed(0)
+    texts = texts or ["".join(r["paragraphs"]) for r in random_poems(20)]
+    layer = zoo_layers.TextToIds(40, char_lm.MAX_TEXT, lowercase=False,
+                                 split="character", normalize="NFC")
+    layer.fit_vocabulary(texts, reserved=[char_lm.BEGIN, char_lm.END])
+    model = models.CharLM(len(layer.get_vocabulary()), embedding_dim=4,
+                          units=6)
+    randomize_weights(model, seed, scale=1.0)
+    return models.Poet(model, layer, poems)
 
 
 def write_file(path, text):

@@ -1,10 +1,11 @@
 """Tiny untrained exports of every recipe, for tests of the served models.
 
-Each recipe's own functions build a tiny model (2-5 units, untrained:
-the weights do not matter to a test of the serving code) and its
-`serving_endpoints` give the signatures, as `train_and_evaluate` does
-after training; `export` writes it with `zoo.export.export_saved_model`.
-The text vocabularies are fit on a few fixed English sentences
+Each recipe's own `zoo.training.Task` (`zoo.recipes.task(name)`) builds
+its export the way `zoo.training.run` does, without training: tiny data
+files in the recipe's format are written to a folder, and the task's
+`data`, `adapt`, `build`, `endpoints` and `track` run with a tiny config
+(`TINY`: 2-5 units; the weights are random, which does not matter to a
+test of the serving code). The texts are a few fixed English sentences
 (`ENGLISH`) and Tang poems (`POEMS`).
 
 Example:
@@ -17,16 +18,11 @@ Example:
 import collections
 import os
 import re
-
-import tensorflow as tf
+import tempfile
 
 from zoo import export as export_lib
 from zoo import recipes as zoo_recipes
-from zoo.recipes import mnist_rnn
-from zoo.recipes import poetry
-from zoo.recipes import sentiment
-from zoo.recipes import tagger
-from zoo.recipes import translate
+from zoo import testing
 
 RECIPES = tuple(zoo_recipes.names())
 ENGLISH = (
@@ -45,10 +41,28 @@ POEMS = (
     "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
     "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁，独钓寒江雪。",
 )
-TAG_NAMES = ("O", "B-X", "I-X")
+TAG_NAMES = ("B-X", "I-X", "O")
 CLASS_NAMES = ("neg", "pos")
 # The translator's beam width (its presets' default).
 BEAM_WIDTH = 5
+# Each recipe's tiny settings (beside `data`).
+_NO_DROPOUT = dict(dropout=0.0, recurrent_dropout=0.0)
+TINY = {
+    "mnist_rnn": dict(units=3, **_NO_DROPOUT),
+    "sentiment": dict(units=3, embedding_dim=4, max_tokens=50,
+                      bigram_tokens=0, max_length=12, embedding_dropout=0.0,
+                      output_dropout=0.0, **_NO_DROPOUT),
+    "tagger": dict(units=3, embedding_dim=4, max_tokens=80, min_count=1,
+                   char_filters=0, embedding_dropout=0.0, output_dropout=0.0,
+                   **_NO_DROPOUT),
+    "translate": dict(units=3, embedding_dim=4, attention_units=3,
+                      source_tokens=80, target_tokens=80, min_count=1,
+                      max_length=6, test_size=1, beam_width=BEAM_WIDTH,
+                      embedding_dropout=0.0, output_dropout=0.0,
+                      **_NO_DROPOUT),
+    "poetry": dict(units=3, embedding_dim=4, max_tokens=120, test_size=1,
+                   output_dropout=0.0, **_NO_DROPOUT),
+}
 
 # What a recipe exports: the model, its endpoints (signature name ->
 # `(fn, [tf.TensorSpec])`, callable in process) and the layers outside the
@@ -65,76 +79,70 @@ def words(sentence):
     return re.findall(r"[\w']+|[^\w\s]", sentence)
 
 
-def build_mnist_rnn():
-    config = mnist_rnn.Config(units=3, dropout=0.0, recurrent_dropout=0.0)
-    model = mnist_rnn.build_model(config)
-    return Tiny(model, mnist_rnn.serving_endpoints(model), [])
+def _lines(path, lines):
+    return testing.write_file(path, "".join(f"{line}\n" for line in lines))
 
 
-def build_sentiment():
-    config = sentiment.Config(units=3, embedding_dim=4, max_tokens=50,
-                              bigram_tokens=0, max_length=12, dropout=0.0,
-                              embedding_dropout=0.0, output_dropout=0.0)
-    tokenizers = sentiment.make_tokenizers(config, ENGLISH)
-    model = sentiment.build_model(config, tokenizers, len(CLASS_NAMES))
-    return Tiny(model, sentiment.serving_endpoints(model, list(CLASS_NAMES)),
-                [])
+def write_data(recipe, folder):
+    """Writes the tiny corpus of `recipe` in its format under `folder`;
+    returns its `--data`."""
+    folder = os.path.join(str(folder), f"{recipe}_data")
+    os.makedirs(folder, exist_ok=True)
+    if recipe == "mnist_rnn":
+        testing.write_mnist_idx(folder, train_size=16, test_size=4)
+        return folder
+    if recipe == "sentiment":
+        rows = [f"{CLASS_NAMES[i % 2]}\t{s}" for i, s in enumerate(ENGLISH)]
+        for split in ("train", "test"):
+            _lines(os.path.join(folder, f"{split}.tsv"), rows)
+        return folder
+    if recipe == "tagger":
+        lines = []
+        for sentence in ENGLISH:
+            lines += [f"{w}\t{TAG_NAMES[i % 3]}"
+                      for i, w in enumerate(words(sentence))] + [""]
+        for split in ("train", "dev", "test"):
+            _lines(os.path.join(folder, f"{split}.conll"), lines)
+        return folder
+    if recipe == "translate":
+        # Every sentence twice: the held-out test pair is in training too.
+        return _lines(os.path.join(folder, "pairs.tsv"),
+                      [f"{s}\t{s}" for s in ENGLISH * 2])
+    if recipe == "poetry":
+        import json
+
+        return _lines(os.path.join(folder, "poems.jsonl"), [
+            json.dumps({"paragraphs": [poem]}, ensure_ascii=False)
+            for poem in POEMS * 2])
+    raise ValueError(f"Received an unknown recipe {recipe!r}, expected one "
+                     f"of {', '.join(RECIPES)}")
 
 
-def build_tagger():
-    config = tagger.Config(units=3, embedding_dim=4, max_tokens=80,
-                           min_count=1, char_filters=0, dropout=0.0,
-                           embedding_dropout=0.0, output_dropout=0.0)
-    vocabularies = tagger.make_vocabularies(
-        config, [words(s) for s in ENGLISH])
-    model = tagger.build_model(config, vocabularies, len(TAG_NAMES))
-    return Tiny(model, tagger.serving_endpoints(model, list(TAG_NAMES)), [])
+def build(recipe, folder=None, **overrides):
+    """The recipe's tiny model and endpoints, a `Tiny`, built by its Task.
 
-
-def build_translate(beam_width=BEAM_WIDTH):
-    config = translate.Config(units=3, embedding_dim=4, attention_units=3,
-                              source_tokens=80, target_tokens=80, min_count=1,
-                              max_length=6, dropout=0.0,
-                              embedding_dropout=0.0, output_dropout=0.0)
-    source, target = translate.make_vocabularies(config, ENGLISH, ENGLISH)
-    source(tf.constant(ENGLISH))  # Built, as training leaves it.
-    model = translate.build_model(config, len(source.get_vocabulary()),
-                                  len(target.get_vocabulary()))
-    seq2seq = translate.Seq2Seq(model, config, source,
-                                target.get_vocabulary())
-    return Tiny(model, translate.serving_endpoints(seq2seq, beam_width),
-                [source])
-
-
-def build_poetry():
-    config = poetry.Config(units=3, embedding_dim=4, max_tokens=120,
-                           output_dropout=0.0)
-    layer = poetry.make_text_layer(config, POEMS)
-    model = poetry.build_model(config, len(layer.get_vocabulary()))
-    layer(tf.constant(POEMS))  # Built, as training leaves it.
-    poet = poetry.Poet(model, layer, poems=True)
-    return Tiny(model, poetry.serving_endpoints(poet), [layer])
-
-
-BUILDERS = {
-    "mnist_rnn": build_mnist_rnn,
-    "sentiment": build_sentiment,
-    "tagger": build_tagger,
-    "translate": build_translate,
-    "poetry": build_poetry,
-}
-
-
-def build(recipe):
-    """The recipe's tiny model and endpoints, a `Tiny`.
+    Args:
+        recipe: One of `RECIPES`.
+        folder: Where the tiny corpus and its records go (default: a new
+            temporary folder).
+        overrides: Settings beside `TINY[recipe]`.
 
     Raises:
         ValueError: `recipe` is not one of `RECIPES`.
     """
-    if recipe not in BUILDERS:
+    if recipe not in RECIPES:
         raise ValueError(f"Received an unknown recipe {recipe!r}, expected "
                          f"one of {', '.join(RECIPES)}")
-    return BUILDERS[recipe]()
+    folder = str(folder or tempfile.mkdtemp(prefix=f"zoo_{recipe}_"))
+    task = zoo_recipes.task(recipe)()
+    config = task.Config(data=write_data(recipe, folder),
+                         **{**TINY[recipe], **overrides})
+    workdir = os.path.join(folder, f"{recipe}_work")
+    os.makedirs(workdir, exist_ok=True)
+    data = task.data(config, workdir)
+    task.adapt(config, data.train)
+    model = task.build(config)
+    return Tiny(model, task.endpoints(model, config), task.track(model))
 
 
 def export(tiny, root):

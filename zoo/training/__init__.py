@@ -1,5 +1,6 @@
 """The training harness shared by every recipe."""
 
+from zoo.training.config import TextConfig
 from zoo.training.config import TrainConfig
 from zoo.training.config import setting
 from zoo.training.config import settings
@@ -26,6 +27,7 @@ __all__ = [
     "Selection",
     "Stopwatch",
     "Task",
+    "TextConfig",
     "TrainConfig",
     "compile_classifier",
     "distributed",

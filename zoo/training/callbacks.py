@@ -22,24 +22,28 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class PaddingLogger(keras.callbacks.Callback):
-    """Logs the padded share of positions a `PaddingMonitor` saw per epoch.
+    """Logs the padded share of the positions of each epoch's training
+    batches, as a `zoo.data.pipeline.PaddingCounter` counted them.
 
     Adds `padded_fraction` to the epoch logs (so it reaches the history,
-    TensorBoard and `metrics.json`) and resets the counts.
+    TensorBoard and `metrics.json`) and resets the counts; nothing when the
+    counter did not count (a distribution strategy).
 
     Args:
-        monitor: The model's `zoo.layers.PaddingMonitor`.
+        counter: The `PaddingCounter` of the training batches.
     """
 
-    def __init__(self, monitor):
+    def __init__(self, counter):
         super().__init__()
-        self.monitor = monitor
+        self.counter = counter
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.monitor.reset()
+        self.counter.reset()
 
     def on_epoch_end(self, epoch, logs=None):
-        fraction = self.monitor.padded_fraction()
+        fraction = self.counter.padded_fraction()
+        if fraction is None:
+            return
         logging.info("Epoch %d: %.1f%% of positions were padding", epoch + 1,
                      100 * fraction)
         if logs is not None:

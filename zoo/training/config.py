@@ -167,3 +167,16 @@ class TrainConfig:
         "default", "tf.distribute strategy: default (one device), mirrored "
         "(this machine's GPUs), multi_worker (a cluster from TF_CONFIG) or "
         "tpu. --batch_size is per replica.", choices=_strategies)
+
+
+@dataclasses.dataclass
+class TextConfig(TrainConfig):
+    """`TrainConfig` and the settings of every recipe that embeds tokens
+    (words or characters); a text recipe's `Config` subclasses it."""
+
+    embedding_dim: int = setting(256, "Token embedding width.", lower=1)
+    embedding_dropout: float = setting(
+        0.0, "Dropout of the token embeddings.", lower=0.0, upper=0.99)
+    output_dropout: float = setting(
+        0.0, "Dropout before the output layer.", lower=0.0, upper=0.99)
+    bucket: bool = setting(True, "Batch sequences of similar length together.")

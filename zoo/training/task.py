@@ -12,6 +12,8 @@ model exists (`adapt`: vocabularies), how examples become batches
 3. `task.adapt(config, train)`; `task.build(config)`; `task.compile`;
 4. `zoo.training.fit`: every epoch ends with `task.selection` on the
    validation split; the best epoch's weights are kept, across a resume;
+   with `task.padding`, the padded share of the training batches is
+   counted as they stream and logged (`padded_fraction`);
 5. `task.after_fit` (may return another model, and entries for the
    metrics), `task.evaluate` on the test batches, `task.baseline`;
    `metrics.json` also gets every epoch's seconds (`epoch_seconds`);
@@ -28,6 +30,7 @@ import dataclasses
 from absl import logging
 
 from zoo.data import pipeline
+from zoo.training import callbacks as zoo_callbacks
 from zoo.training import distribute
 from zoo.training import harness
 from zoo.training.config import TrainConfig
@@ -64,10 +67,13 @@ class Task:
             `zoo.training.Selection`; a key of the epoch logs). `run` reads
             it after `data`, which may set it on `self` when it depends on
             the corpus (a tagger's tag set, say).
+        baseline_name: What `baseline` fits, for the log and `metrics.json`
+            when it cannot fit the data.
     """
 
     Config = TrainConfig
     selection = harness.DEFAULT_SELECTION
+    baseline_name = "baseline"
 
     def data(self, config, workdir):
         """The corpus: a `Data`. Required."""
@@ -85,6 +91,14 @@ class Task:
         raise NotImplementedError(
             f"{type(self).__name__}.batches(config, examples, batch_size, "
             "training) must batch the examples")
+
+    def padding(self, config):
+        """`lengths_fn(*batch) -> (lengths [N], width)` of a training batch
+        (its rows' real positions and the width they are padded to), for
+        the padded share of the positions every epoch logs and
+        `metrics.json` keeps (`padded_fraction`); or None (the default):
+        not counted. See `zoo.data.pipeline.PaddingCounter`."""
+        return None
 
     def test_batches(self, config, test, batch_size):
         """What `evaluate` gets of the test split. Default: `batches`."""
@@ -123,7 +137,10 @@ class Task:
 
     def baseline(self, config, train, test):
         """A classical model's test metrics on the same splits (see
-        `zoo.baselines`), or None (the default)."""
+        `zoo.baselines`), or None (the default). A `ValueError` (data it
+        cannot fit: one class only, say) is a warning and
+        `{"name": baseline_name, "error"}` in `metrics.json`, not a failed
+        run."""
         return None
 
     def endpoints(self, model, config):
@@ -179,9 +196,16 @@ def _run(config, workdir, task, callbacks):
     task.compile(model, config)
     validation_batches = (batches(validation) if validation is not None
                           else None)
+    train_batches = batches(train, training=True)
+    own = task.callbacks(model, config)
+    lengths = task.padding(config)
+    if lengths is not None:
+        counter = pipeline.PaddingCounter()
+        train_batches = counter.counted(train_batches, lengths)
+        own.append(zoo_callbacks.PaddingLogger(counter))
     fitted = harness.fit(
-        model, batches(train, training=True), validation_batches,
-        config, workdir, [*task.callbacks(model, config), *callbacks],
+        model, train_batches, validation_batches,
+        config, workdir, [*own, *callbacks],
         selection=task.selection,
         validate=(task.validate(model, config, validation,
                                 validation_batches)
@@ -189,6 +213,8 @@ def _run(config, workdir, task, callbacks):
     )
     history = fitted["history"]
     model, extra = task.after_fit(model, config, train, validation, history)
+    if lengths is not None:
+        extra["padded_fraction"] = history.get("padded_fraction", [])
     return harness.finish(
         model, task.test_batches(config, data.test, batch_size), fitted,
         config, workdir, stopwatch,
@@ -196,8 +222,17 @@ def _run(config, workdir, task, callbacks):
         evaluate=lambda m, test: task.evaluate(m, config, test),
         track=task.track(model),
         # Only the chief writes metrics.json: the others need no baseline.
-        baseline=(task.baseline(config, train, data.test)
+        baseline=(_baseline(task, config, train, data.test)
                   if distribute.is_chief() else None),
         data=data.source, epoch_seconds=history.get("epoch_seconds", []),
         **data.extra, **extra,
     )
+
+
+def _baseline(task, config, train, test):
+    """`task.baseline`, or `{"name", "error"}` where it cannot fit the data."""
+    try:
+        return task.baseline(config, train, test)
+    except ValueError as error:
+        logging.warning("No baseline: %s", error)
+        return {"name": task.baseline_name, "error": str(error)}
