@@ -32,7 +32,7 @@ def test_digits_are_bright_strokes_on_black():
 
 def test_write_corpus_writes_mnist_idx_files_in_chunks(tmp_path):
     written = memory.write_corpus(str(tmp_path), train=25, test=7, chunk=10)
-    splits = mnist.load_idx_dir(str(tmp_path))
+    splits = mnist.load(str(tmp_path))
     assert splits.train_images.shape == (25, 28, 28)
     assert splits.test_images.shape == (7, 28, 28)
     assert set(splits.train_labels) <= set(range(10))

@@ -184,7 +184,7 @@ def test_read_conll_rejects_a_bad_tag_column(tmp_path, tag_column):
         conll.read_conll(path, tag_column=tag_column)
 
 
-# load_local
+# load (local folders)
 
 
 def _folder(root, names, texts=None):
@@ -205,9 +205,9 @@ def _folder(root, names, texts=None):
     ],
     ids=["txt", "mixed", "case", "conll2003"],
 )
-def test_load_local_finds_the_split_files(tmp_path, names):
+def test_load_folder_finds_the_split_files(tmp_path, names):
     _folder(str(tmp_path), names)
-    splits = conll.load_local(str(tmp_path))
+    splits = conll.load(str(tmp_path))
     assert splits.train_tokens == [["w0", "x0"]]
     assert splits.train_tags == [["O", "B-X"]]
     assert splits.dev_tokens == [["w1", "x1"]]
@@ -217,25 +217,25 @@ def test_load_local_finds_the_split_files(tmp_path, names):
     assert splits.source == f"local {tmp_path} ({', '.join(names)})"
 
 
-def test_load_local_conll2003_files_and_tag_column(tmp_path):
+def test_load_folder_conll2003_files_and_tag_column(tmp_path):
     texts = {"eng.train": CONLL2003, "eng.testb": "SOCCER NN B-NP O\n"}
     _folder(str(tmp_path), ["eng.train", "eng.testb"], texts)
     write(tmp_path / "README", "not a split file\n")
-    splits = conll.load_local(str(tmp_path), tag_column=1)
+    splits = conll.load(str(tmp_path), tag_column=1)
     assert splits.train_tokens == CONLL2003_TOKENS
     assert splits.train_tags == [["NNP", "VBZ", "JJ", "NN"], ["NNP", "NNP"]]
     assert splits.test_tags == [["NN"]]
 
 
-def test_load_local_dev_is_optional(tmp_path):
+def test_load_folder_dev_is_optional(tmp_path):
     _folder(str(tmp_path), ["train.txt", "test.txt"])
-    splits = conll.load_local(str(tmp_path))
+    splits = conll.load(str(tmp_path))
     assert splits.dev_tokens == [] and splits.dev_tags == []
     assert splits.test_tokens == [["w1", "x1"]]
     assert splits.source == f"local {tmp_path} (train.txt, test.txt)"
 
 
-def test_load_local_missing_test_lists_the_names_looked_for(tmp_path):
+def test_load_folder_missing_test_lists_the_names_looked_for(tmp_path):
     _folder(str(tmp_path), ["train.txt", "dev.txt", "test.json"])
     os.makedirs(tmp_path / "test")  # A folder is not a file.
     with pytest.raises(
@@ -245,10 +245,10 @@ def test_load_local_missing_test_lists_the_names_looked_for(tmp_path):
             "test.txt, test.tsv, eng.testb); names are matched ignoring case"
         ),
     ):
-        conll.load_local(str(tmp_path))
+        conll.load(str(tmp_path))
 
 
-def test_load_local_missing_train_and_test(tmp_path):
+def test_load_folder_missing_train_and_test(tmp_path):
     _folder(str(tmp_path), ["dev.txt"])
     with pytest.raises(
         FileNotFoundError,
@@ -258,38 +258,39 @@ def test_load_local_missing_train_and_test(tmp_path):
             "test, test.conll, test.txt, test.tsv, eng.testb)"
         ),
     ):
-        conll.load_local(str(tmp_path))
+        conll.load(str(tmp_path))
 
 
-def test_load_local_two_files_for_one_split(tmp_path):
+def test_load_folder_two_files_for_one_split(tmp_path):
     _folder(str(tmp_path), ["train.txt", "test.txt", "dev.txt", "eng.testa"])
     with pytest.raises(
         ValueError,
         match=re.escape(f"{tmp_path} holds 2 dev files (dev.txt, eng.testa); "
                         "keep one"),
     ):
-        conll.load_local(str(tmp_path))
+        conll.load(str(tmp_path))
 
 
-def test_load_local_a_file_is_not_a_folder(tmp_path):
+def test_load_folder_a_file_is_not_a_folder(tmp_path):
     path = write(tmp_path / "train.txt", "EU\tB-ORG\n")
     with pytest.raises(
         NotADirectoryError,
         match=re.escape(f"{path} is a file; tagging data is a folder holding "
                         "train, test and optionally dev files"),
     ):
-        conll.load_local(path)
+        conll.load(path)
 
 
-def test_load_local_missing_folder(tmp_path):
+def test_load_folder_missing_folder(tmp_path):
     absent = tmp_path / "absent"
-    with pytest.raises(FileNotFoundError,
-                       match=re.escape(f"{absent} does not exist")):
-        conll.load_local(str(absent))
+    with pytest.raises(ValueError, match=re.escape(
+            f"--data='{absent}' is neither an existing folder nor a "
+            "supported tensorflow-datasets name (supported: conll2003)")):
+        conll.load(str(absent))
 
 
 @pytest.mark.parametrize("empty", ["train.txt", "test.txt"])
-def test_load_local_split_without_sentences(tmp_path, empty):
+def test_load_folder_split_without_sentences(tmp_path, empty):
     _folder(str(tmp_path), ["train.txt", "dev.txt", "test.txt"],
             {empty: "-DOCSTART- O\n\n"})
     with pytest.raises(
@@ -297,21 +298,21 @@ def test_load_local_split_without_sentences(tmp_path, empty):
         match=re.escape(f"{tmp_path / empty}: no sentences; expected one "
                         "`token<TAB>tag` (or space-separated) line per token"),
     ):
-        conll.load_local(str(tmp_path))
+        conll.load(str(tmp_path))
 
 
-def test_load_local_empty_dev_is_fine(tmp_path):
+def test_load_folder_empty_dev_is_fine(tmp_path):
     _folder(str(tmp_path), ["train.txt", "dev.txt", "test.txt"],
             {"dev.txt": ""})
-    assert conll.load_local(str(tmp_path)).dev_tokens == []
+    assert conll.load(str(tmp_path)).dev_tokens == []
 
 
-def test_load_local_malformed_line_names_the_file(tmp_path):
+def test_load_folder_malformed_line_names_the_file(tmp_path):
     _folder(str(tmp_path), ["train.txt", "test.txt"],
             {"test.txt": "a\tO\n\nb\n"})
     with pytest.raises(MalformedLineError,
                        match=re.escape(f"{tmp_path / 'test.txt'}:3: ")):
-        conll.load_local(str(tmp_path))
+        conll.load(str(tmp_path))
 
 
 # load: arguments and local data
@@ -326,7 +327,7 @@ def test_load_dispatches_local_paths(tmp_path, monkeypatch):
             {"train.txt": "EU NNP B-ORG\n"})
     splits = conll.load(str(tmp_path), tag_column=1, tfds_tags="pos")
     assert splits.train_tags == [["NNP"]]
-    assert splits == conll.load_local(str(tmp_path), tag_column=1)
+    assert splits == conll.load(str(tmp_path), tag_column=1)
 
 
 def test_load_expands_user(tmp_path, monkeypatch):
@@ -522,9 +523,9 @@ def _case(case_id, files, outcome, call=conll.read_conll, target=None,
 
 
 def _folder_case(case_id, changes, outcome):
-    """`load_local` of a train.txt/test.txt folder with `changes`."""
+    """`load` of a train.txt/test.txt folder with `changes`."""
     files = {"train.txt": "EU\tB-ORG\n", "test.txt": "Rome\tB-LOC\n"}
-    return _case(case_id, {**files, **changes}, outcome, conll.load_local)
+    return _case(case_id, {**files, **changes}, outcome, conll.load)
 
 
 COLUMNS = ("expected at least {} columns (a token and the tag in "
@@ -626,7 +627,7 @@ MALFORMED_FILES = [
         MalformedLineError, "{path}:1: empty token in column 0")),
     # Folders.
     _case("missing_test_file", {"train.txt": "EU\tB-ORG\n"}, Raises(
-        FileNotFoundError, NO_TEST), conll.load_local, target=""),
+        FileNotFoundError, NO_TEST), conll.load, target=""),
     _folder_case("test_file_is_a_folder", {"test.txt": FOLDER}, Raises(
         FileNotFoundError, NO_TEST)),
     _folder_case("two_train_files", {"eng.train": "a\tO\n"}, Raises(
@@ -634,7 +635,7 @@ MALFORMED_FILES = [
         "one")),
     _case("a_file_instead_of_a_folder", {"train.txt": "EU\tB-ORG\n"},
           Raises(NotADirectoryError, "{path} is a file; tagging data is a "
-                 "folder"), conll.load_local),
+                 "folder"), conll.load),
     _folder_case("malformed_dev_file", {"dev.txt": b"a\tO\n\xff\tO\n"},
                  Raises(MalformedLineError, "{tmp}/dev.txt:2: not valid "
                         "UTF-8")),
@@ -734,7 +735,7 @@ def test_stream_rejects_bad_arguments(tmp_path, kwargs, error):
 @pytest.mark.parametrize(
     "call, files, outcome, target, kwargs",
     [pytest.param(_streamed, *case.values[1:], id=case.id)
-     for case in MALFORMED_FILES if case.values[0] is conll.load_local])
+     for case in MALFORMED_FILES if case.values[0] is conll.load])
 def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target, kwargs
 ):

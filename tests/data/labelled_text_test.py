@@ -197,17 +197,17 @@ def test_class_names_of(labels, expected):
     assert labelled_text.class_names_of(labels) == expected
 
 
-# load_local: one file
+# load (local data): one file
 
 
 def _many(n, classes=("0", "1")):
     return [(classes[i % len(classes)], f"text number {i}") for i in range(n)]
 
 
-def test_load_local_single_file_carves_a_fixed_tenth(tmp_path):
+def test_load_single_file_carves_a_fixed_tenth(tmp_path):
     pairs = _many(30)
     path = write(tmp_path / "all.tsv", rows(*pairs))
-    splits = labelled_text.load_local(path, seed=3)
+    splits = labelled_text.load(path, seed=3)
     assert len(splits.test_texts) == 3 and len(splits.train_texts) == 27
     assert splits.train_texts.dtype == object
     assert splits.train_labels.dtype == np.int64
@@ -223,41 +223,41 @@ def test_load_local_single_file_carves_a_fixed_tenth(tmp_path):
             assert splits.class_names[label] == truth[text]
     assert splits.source == f"{path} (test: a fixed 10% of rows)"
     assert splits.skipped_rows == 0
-    again = labelled_text.load_local(path, seed=3)
+    again = labelled_text.load(path, seed=3)
     np.testing.assert_array_equal(again.test_texts, splits.test_texts)
-    other = labelled_text.load_local(path, seed=4)
+    other = labelled_text.load(path, seed=4)
     assert set(other.test_texts) != test
 
 
-def test_load_local_single_file_string_labels_three_classes(tmp_path):
+def test_load_single_file_string_labels_three_classes(tmp_path):
     pairs = _many(20, classes=("positive", "negative", "neutral"))
     path = write(tmp_path / "all.csv", rows(*pairs, sep=","))
-    splits = labelled_text.load_local(path)
+    splits = labelled_text.load(path)
     assert splits.class_names == ["negative", "neutral", "positive"]
     assert len(splits.test_labels) == 2
     assert set(splits.train_labels) == {0, 1, 2}
 
 
-def test_load_local_single_file_counts_skipped_rows(tmp_path):
+def test_load_single_file_counts_skipped_rows(tmp_path):
     path = write(tmp_path / "all.tsv",
                  rows(*_many(10)) + "oops\n\tno label\n")
     with pytest.raises(MalformedRowError, match=re.escape(f"{path}:11: ")):
-        labelled_text.load_local(path)
-    splits = labelled_text.load_local(path, skip_bad_rows=True)
+        labelled_text.load(path)
+    splits = labelled_text.load(path, skip_bad_rows=True)
     assert splits.skipped_rows == 2
     assert len(splits.train_labels) + len(splits.test_labels) == 10
 
 
-# load_local: folders
+# load (local data): folders
 
 
 @pytest.mark.parametrize("suffix, sep", [(".tsv", "\t"), (".csv", ",")])
-def test_load_local_folder_with_train_and_test_files(tmp_path, suffix, sep):
+def test_load_folder_with_train_and_test_files(tmp_path, suffix, sep):
     write(tmp_path / f"train{suffix}",
           rows(("label", "text"), ("pos", "a"), ("neg", "b"), ("pos", "c"),
                sep=sep))
     write(tmp_path / f"test{suffix}", rows(("neg", "d"), ("pos", "e"), sep=sep))
-    splits = labelled_text.load_local(str(tmp_path))
+    splits = labelled_text.load(str(tmp_path))
     assert splits.class_names == ["neg", "pos"]
     assert splits.train_texts.tolist() == ["a", "b", "c"]
     np.testing.assert_array_equal(splits.train_labels, [1, 0, 1])
@@ -268,10 +268,10 @@ def test_load_local_folder_with_train_and_test_files(tmp_path, suffix, sep):
     )
 
 
-def test_load_local_folder_counts_skipped_rows_of_both_files(tmp_path):
+def test_load_folder_counts_skipped_rows_of_both_files(tmp_path):
     write(tmp_path / "train.tsv", rows(("1", "a"), ("0", "b")) + "bad\n")
     write(tmp_path / "test.tsv", "\tx\n" + rows(("0", "c")) + "bad\n")
-    splits = labelled_text.load_local(str(tmp_path), skip_bad_rows=True)
+    splits = labelled_text.load(str(tmp_path), skip_bad_rows=True)
     assert splits.skipped_rows == 3
     assert splits.test_texts.tolist() == ["c"]
 
@@ -295,9 +295,9 @@ def _imdb(root, unsup=True):
     return reviews
 
 
-def test_load_local_aclimdb_layout(tmp_path):
+def test_load_aclimdb_layout(tmp_path):
     _imdb(str(tmp_path))
-    splits = labelled_text.load_local(str(tmp_path))
+    splits = labelled_text.load(str(tmp_path))
     assert splits.class_names == ["neg", "pos"]
     assert sorted(splits.train_texts) == sorted(
         ["loved it", "great", "awful", "boring", "bad \ufffd"]
@@ -310,7 +310,7 @@ def test_load_local_aclimdb_layout(tmp_path):
     assert splits.source == f"class folders in {tmp_path}"
 
 
-def test_load_local_aclimdb_one_shared_class_is_rejected(tmp_path):
+def test_load_aclimdb_one_shared_class_is_rejected(tmp_path):
     for split in ("train", "test"):
         write(tmp_path / split / "pos" / "0.txt", "fine")
     write(tmp_path / "train" / "neg" / "0.txt", "only in train")
@@ -319,10 +319,10 @@ def test_load_local_aclimdb_one_shared_class_is_rejected(tmp_path):
         match=re.escape(f"class folders in {tmp_path}: found 1 class(es) "
                         "['pos']; a classifier needs at least two"),
     ):
-        labelled_text.load_local(str(tmp_path))
+        labelled_text.load(str(tmp_path))
 
 
-def test_load_local_missing_files_lists_what_is_expected(tmp_path):
+def test_load_missing_files_lists_what_is_expected(tmp_path):
     write(tmp_path / "train.tsv", rows(("1", "x"), ("0", "y")))
     write(tmp_path / "test.json", "{}")  # Not a readable suffix.
     with pytest.raises(
@@ -334,27 +334,27 @@ def test_load_local_missing_files_lists_what_is_expected(tmp_path):
             "layout)"
         ),
     ):
-        labelled_text.load_local(str(tmp_path))
+        labelled_text.load(str(tmp_path))
 
 
-def test_load_local_test_labels_unseen_in_training(tmp_path):
+def test_load_test_labels_unseen_in_training(tmp_path):
     write(tmp_path / "train.tsv", rows(("1", "x"), ("0", "y")))
     write(tmp_path / "test.tsv", rows(("1", "z"), ("2", "w"), ("3", "v")))
     with pytest.raises(
         ValueError,
         match=r"test\.tsv: test labels \['2', '3'\] never occur in training",
     ):
-        labelled_text.load_local(str(tmp_path))
+        labelled_text.load(str(tmp_path))
 
 
-def test_load_local_one_class_only(tmp_path):
+def test_load_one_class_only(tmp_path):
     path = write(tmp_path / "all.tsv", rows(*_many(10, classes=("pos",))))
     with pytest.raises(
         ValueError,
         match=re.escape("found 1 class(es) ['pos']; a classifier needs at "
                         "least two"),
     ):
-        labelled_text.load_local(path)
+        labelled_text.load(path)
 
 
 # load
@@ -369,7 +369,7 @@ def test_load_dispatches_local_paths(tmp_path, monkeypatch):
     splits = labelled_text.load(path, skip_bad_rows=True, seed=1)
     assert splits.class_names == ["0", "1"]
     assert len(splits.test_labels) == 1
-    expected = labelled_text.load_local(path, seed=1)
+    expected = labelled_text.load(path, seed=1)
     np.testing.assert_array_equal(splits.test_texts, expected.test_texts)
 
 
@@ -421,7 +421,7 @@ def _case(case_id, files, outcome, call=labelled_text.read_rows,
 
 
 def _load_case(case_id, files, outcome, **kwargs):
-    return _case(case_id, files, outcome, labelled_text.load_local, **kwargs)
+    return _case(case_id, files, outcome, labelled_text.load, **kwargs)
 
 
 def _reviews(changes=None):
@@ -564,8 +564,11 @@ MALFORMED_FILES = [
     _case("trailing_comma_stays_in_the_text", {"a.csv": "1,good,\r\n"},
           Returns((["1"], ["good,"], 0))),
     # Folders.
-    _load_case("path_does_not_exist", {}, Raises(
-        FileNotFoundError, "{path} does not exist"), target="absent"),
+    # (`load` takes a missing path for a tensorflow-datasets name.)
+    _case("path_does_not_exist", {}, Raises(
+        FileNotFoundError, "{path} does not exist"),
+        lambda path: labelled_text.stream_local(path, tempfile.mkdtemp()),
+        target="absent"),
     _load_case("missing_test_file", {"train.tsv": GOOD_ROWS},
                Raises(FileNotFoundError, NO_LAYOUT), target=""),
     _load_case("split_file_is_a_folder",
@@ -607,7 +610,7 @@ def test_malformed_files_end_in_a_defined_outcome(
 
 
 def _streamed(path, **kwargs):
-    """`stream_local` read back into a `Splits`, to compare with `load_local`.
+    """`stream_local` read back into a `Splits`, to compare with `load`.
 
     Its TFRecord files go to a fresh folder beside the data, not in it.
     """
@@ -641,7 +644,7 @@ def test_stream_single_file_holds_out_the_rows_load_holds_out(tmp_path, seed):
     path = write(tmp_path / "all.tsv",
                  rows(*_many(40, classes=("b", "a", "c"))) + "bad\n")
     streamed = _streamed(path, seed=seed, skip_bad_rows=True)
-    _same_examples(streamed, labelled_text.load_local(
+    _same_examples(streamed, labelled_text.load(
         path, seed=seed, skip_bad_rows=True))
     assert streamed.skipped_rows == 1 and len(streamed.test_texts) == 4
     # Each split keeps the file's order.
@@ -654,7 +657,7 @@ def test_stream_folder_with_train_and_test_files(tmp_path):
                                        ("neg", "b"), ("pos", "c"), sep=","))
     write(tmp_path / "test.csv", "oops\n" + rows(("neg", "d"), sep=","))
     streamed = _streamed(str(tmp_path), skip_bad_rows=True)
-    _same_examples(streamed, labelled_text.load_local(
+    _same_examples(streamed, labelled_text.load(
         str(tmp_path), skip_bad_rows=True))
     assert streamed.train_texts.tolist() == ["a", "b", "c"]
     assert streamed.train_labels.tolist() == [1, 0, 1]
@@ -663,7 +666,7 @@ def test_stream_folder_with_train_and_test_files(tmp_path):
 def test_stream_aclimdb_layout(tmp_path):
     _imdb(str(tmp_path))
     streamed = _streamed(str(tmp_path))
-    _same_examples(streamed, labelled_text.load_local(str(tmp_path)))
+    _same_examples(streamed, labelled_text.load(str(tmp_path)))
     assert "bad \ufffd" in streamed.train_texts
 
 
@@ -706,7 +709,7 @@ def test_stream_tfds_offline_says_how_to_provide_data(tmp_path):
 @pytest.mark.parametrize(
     "call, files, outcome, target, kwargs",
     [pytest.param(_streamed, *case.values[1:], id=case.id)
-     for case in MALFORMED_FILES if case.values[0] is labelled_text.load_local])
+     for case in MALFORMED_FILES if case.values[0] is labelled_text.load])
 def test_stream_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target, kwargs
 ):

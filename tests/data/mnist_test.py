@@ -156,13 +156,13 @@ def test_read_idx_rejects_a_truncated_gzip_stream(tmp_path):
         mnist.read_idx(path)
 
 
-# load_idx_dir
+# load (IDX folders)
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
-def test_load_idx_dir_reads_the_four_files(tmp_path, gz):
+def test_load_of_an_idx_folder_reads_the_four_files(tmp_path, gz):
     arrays = write_dir(tmp_path, gz=gz)
-    splits = mnist.load_idx_dir(str(tmp_path))
+    splits = mnist.load(str(tmp_path))
     assert splits.train_images.shape == (5, 28, 28)
     assert splits.test_images.shape == (3, 28, 28)
     assert splits.train_images.dtype == np.uint8
@@ -187,7 +187,7 @@ def _arrays_of(dataset):
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["raw", "gzip"])
-def test_stream_idx_dir_gives_what_load_idx_dir_loads(tmp_path, gz):
+def test_stream_idx_dir_gives_what_load_loads(tmp_path, gz):
     arrays = write_dir(tmp_path, gz=gz)
     streams = mnist.stream_idx_dir(str(tmp_path))
     assert (streams.train_size, streams.test_size) == (5, 3)
@@ -213,7 +213,7 @@ def test_stream_reads_the_images_from_disk_as_they_are_used(tmp_path):
     np.testing.assert_array_equal(_arrays_of(streams.train)[0], changed)
 
 
-def test_load_idx_dir_accepts_dot_names(tmp_path):
+def test_load_of_an_idx_folder_accepts_dot_names(tmp_path):
     # Some mirrors write train-images.idx3-ubyte.
     dotted = {
         key: name.replace("s-idx", "s.idx") for key, name in NAMES.items()
@@ -221,18 +221,18 @@ def test_load_idx_dir_accepts_dot_names(tmp_path):
     assert dotted["train", "images"] == "train-images.idx3-ubyte"
     assert dotted["test", "labels"] == "t10k-labels.idx1-ubyte"
     arrays = write_dir(tmp_path, names=dotted)
-    splits = mnist.load_idx_dir(str(tmp_path))
+    splits = mnist.load(str(tmp_path))
     np.testing.assert_array_equal(splits.test_labels, arrays["test", "labels"])
 
 
-def test_load_idx_dir_in_a_folder_with_glob_characters(tmp_path):
+def test_load_of_an_idx_folder_in_a_folder_with_glob_characters(tmp_path):
     directory = tmp_path / "mnist[v1]"
     arrays = write_dir(directory)
-    splits = mnist.load_idx_dir(str(directory))
+    splits = mnist.load(str(directory))
     np.testing.assert_array_equal(splits.train_images, arrays["train", "images"])
 
 
-def test_load_idx_dir_missing_file_lists_the_expected_names(tmp_path):
+def test_load_of_an_idx_folder_missing_file_lists_the_expected_names(tmp_path):
     write_dir(tmp_path, skip=[("test", "labels")])
     with pytest.raises(
         FileNotFoundError,
@@ -243,10 +243,10 @@ def test_load_idx_dir_missing_file_lists_the_expected_names(tmp_path):
             "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte"
         ),
     ):
-        mnist.load_idx_dir(str(tmp_path))
+        mnist.load(str(tmp_path))
 
 
-def test_load_idx_dir_rejects_wrong_image_shape(tmp_path):
+def test_load_of_an_idx_folder_rejects_wrong_image_shape(tmp_path):
     arrays = tiny_arrays()
     arrays["test", "images"] = np.zeros((3, 27, 28), np.uint8)
     write_dir(tmp_path, arrays)
@@ -257,10 +257,10 @@ def test_load_idx_dir_rejects_wrong_image_shape(tmp_path):
             "[N, 28, 28], got (3, 27, 28)"
         ),
     ):
-        mnist.load_idx_dir(str(tmp_path))
+        mnist.load(str(tmp_path))
 
 
-def test_load_idx_dir_rejects_labels_of_rank_two(tmp_path):
+def test_load_of_an_idx_folder_rejects_labels_of_rank_two(tmp_path):
     arrays = tiny_arrays()
     arrays["train", "labels"] = np.zeros((5, 1), np.uint8)
     write_dir(tmp_path, arrays)
@@ -268,10 +268,10 @@ def test_load_idx_dir_rejects_labels_of_rank_two(tmp_path):
         mnist.IdxFormatError,
         match=re.escape("expected labels of shape [N], got (5, 1)"),
     ):
-        mnist.load_idx_dir(str(tmp_path))
+        mnist.load(str(tmp_path))
 
 
-def test_load_idx_dir_rejects_count_mismatch(tmp_path):
+def test_load_of_an_idx_folder_rejects_count_mismatch(tmp_path):
     arrays = tiny_arrays()
     arrays["train", "labels"] = arrays["train", "labels"][:4]
     write_dir(tmp_path, arrays)
@@ -279,10 +279,10 @@ def test_load_idx_dir_rejects_count_mismatch(tmp_path):
         mnist.IdxFormatError,
         match=re.escape(f"{tmp_path}: train has 5 images but 4 labels"),
     ):
-        mnist.load_idx_dir(str(tmp_path))
+        mnist.load(str(tmp_path))
 
 
-def test_load_idx_dir_rejects_labels_above_nine(tmp_path):
+def test_load_of_an_idx_folder_rejects_labels_above_nine(tmp_path):
     arrays = tiny_arrays()
     arrays["test", "labels"] = np.array([0, 10, 3], np.uint8)
     write_dir(tmp_path, arrays)
@@ -290,7 +290,7 @@ def test_load_idx_dir_rejects_labels_above_nine(tmp_path):
         mnist.IdxFormatError,
         match=re.escape(f"{tmp_path}: test labels must be digits 0-9, found 10"),
     ):
-        mnist.load_idx_dir(str(tmp_path))
+        mnist.load(str(tmp_path))
 
 
 # load
@@ -533,7 +533,7 @@ def _case(case_id, files, outcome, call=mnist.read_idx):
 
 
 def _dir_case(case_id, changes, outcome):
-    return _case(case_id, _idx_folder(changes), outcome, mnist.load_idx_dir)
+    return _case(case_id, _idx_folder(changes), outcome, mnist.load)
 
 
 MALFORMED_FILES = [
@@ -624,7 +624,7 @@ MALFORMED_FILES = [
            NAMES[TRAIN_IMAGES] + ".gz": _half(_gz(IMAGES_IDX))},
           Raises(mnist.IdxFormatError, "Cannot read IDX file "
                  "{tmp}/train-images-idx3-ubyte.gz: Compressed file ended"),
-          call=mnist.load_idx_dir),
+          call=mnist.load),
     _dir_case("labels_in_the_images_file",
               {TRAIN_IMAGES: np.zeros(5, np.uint8)},
               Raises(mnist.IdxFormatError, "{tmp}/train-images-idx3-ubyte: "
@@ -659,10 +659,10 @@ MALFORMED_FILES = [
     "call, files, outcome, target",
     [pytest.param(mnist.stream_idx_dir, *case.values[1:], id=case.id)
      for case in MALFORMED_FILES
-     if case.values[0] is mnist.load_idx_dir
+     if case.values[0] is mnist.load
      and isinstance(case.values[2], Raises)],
 )
-def test_stream_idx_dir_refuses_what_load_idx_dir_refuses(
+def test_stream_idx_dir_refuses_what_load_refuses(
     tmp_path, call, files, outcome, target
 ):
     check_malformed_files(tmp_path, call, files, outcome, target)

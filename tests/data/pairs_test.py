@@ -118,18 +118,21 @@ def _pairs_of(streams):
     dict(test_size=10, seed=3),
     dict(reverse=True, max_words=4, test_size=5),
 ], ids=["plain", "reverse-max_words"])
-def test_stream_holds_out_the_pairs_load_holds_out(tmp_path, options):
+def test_stream_holds_out_a_fixed_split_and_load_reads_it(tmp_path,
+                                                          options):
     path = write_pairs(tmp_path / "pairs.tsv", _many(30))
     streams = pairs.stream(path, str(tmp_path / "data"), **options)
     splits = pairs.load(path, **options)
     train, test = _pairs_of(streams)
-    assert sorted(test) == sorted(zip(splits.test_sources,
-                                      splits.test_targets))
-    assert sorted(train) == sorted(zip(splits.train_sources,
-                                       splits.train_targets))
+    assert len(test) == options["test_size"]
+    assert not set(test) & set(train)
+    # `load` is the streams read into lists.
+    assert test == list(zip(splits.test_sources, splits.test_targets))
+    assert train == list(zip(splits.train_sources, splits.train_targets))
     # In the file's order, with their sizes known.
-    order = [int(s.split()[1]) for s, _ in train]
-    assert order == sorted(order)
+    for split in (train, test):
+        order = [int(s.split()[1]) for s, _ in split]
+        assert order == sorted(order)
     assert (streams.train_size, streams.test_size) == (len(train), len(test))
     assert int(streams.train.cardinality()) == len(train)
     assert int(streams.test.cardinality()) == len(test)
@@ -279,14 +282,14 @@ MALFORMED_FILES = [
     # Empty and blank files.
     _case("empty_file_has_no_pairs", {"p.tsv": b""}, Returns(([], []))),
     _case("empty_file", {"p.tsv": b""}, Raises(MalformedPairError, NO_PAIRS),
-          pairs.load_local),
+          pairs.load),
     _case("whitespace_only", {"p.tsv": b" \n\t\n\r\n"}, Raises(
-        MalformedPairError, NO_PAIRS), pairs.load_local),
+        MalformedPairError, NO_PAIRS), pairs.load),
     _case("empty_gzip_stream", {"p.tsv.gz": _gz(b"")}, Raises(
-        MalformedPairError, NO_PAIRS), pairs.load_local),
+        MalformedPairError, NO_PAIRS), pairs.load),
     _case("fewer_pairs_than_test_size", {"p.tsv": PAIR.encode() * 2}, Raises(
         ValueError, "{path}: 2 pairs, expected more than test_size=5"),
-        pairs.load_local, test_size=5),
+        pairs.load, test_size=5),
     # Truncated files.
     _case("truncated_mid_line", {"p.tsv": b"a\tb\nc"}, Raises(
         MalformedPairError, "{path}:2: expected `source<TAB>target`, found "
@@ -372,10 +375,10 @@ MALFORMED_FILES = [
     # Paths.
     _case("folder_instead_of_file", {"p.tsv": FOLDER}, Raises(
         ValueError, "{path} is a folder; expected a file of "
-        "`source<TAB>target` lines"), pairs.load_local),
+        "`source<TAB>target` lines"), pairs.load),
     _case("missing_file", {"p.tsv": None}, Raises(
         FileNotFoundError, "No such file or directory: '{path}'"),
-        pairs.load_local),
+        lambda path: pairs.stream_local(path, os.path.dirname(path))),
 ]
 
 
@@ -397,8 +400,7 @@ def _stream_case(case):
     or, for a file that reads, the same pairs (all for training)."""
     call, files, outcome, kwargs = case.values
     if isinstance(outcome, Returns):
-        # No pairs: `read_pairs` returns none; a stream refuses the file,
-        # as `load_local` does.
+        # No pairs: `read_pairs` returns none; a stream refuses the file.
         if outcome.expected == ([], []):
             outcome = Raises(MalformedPairError, NO_PAIRS)
         else:

@@ -393,9 +393,9 @@ MALFORMED_FILES = [
         "is empty or blank)"), poems.read_folder),
     _case("folder_without_poem_files",
           {"README.md": "poems", "authors.json": '[{"name": "a"}]'},
-          Raises(ValueError, "{tmp} holds no poem files"), poems.load_local),
+          Raises(ValueError, "{tmp} holds no poem files"), poems.load),
     _case("unknown_file_type", {"poems.csv": "a,b\n"}, Raises(
-        ValueError, "{path}: unknown file type"), poems.load_local),
+        ValueError, "{path}: unknown file type"), poems.load),
 ]
 
 
@@ -627,22 +627,22 @@ def _marked(texts):
     return tf.concat([tf.fill([n, 1], 2), ids, tf.fill([n, 1], 3)], axis=1)
 
 
-TEXTS = ["春山", "水", "", "山水春"]
+MARKED_TEXTS = ["春山", "水", "", "山水春"]
 
 
 def test_id_chunks_rows_and_mean_targets():
-    texts = tf.data.Dataset.from_tensor_slices(TEXTS)
+    texts = tf.data.Dataset.from_tensor_slices(MARKED_TEXTS)
     chunks = poems.id_chunks(texts, _marked, chunk=3)
     assert [int(c.nrows()) for c in chunks] == [3, 1]
     rows = [row.tolist() for row in poems.rows(chunks)]
-    assert rows == _marked(tf.constant(TEXTS)).to_list()
+    assert rows == _marked(tf.constant(MARKED_TEXTS)).to_list()
     # Predicted: every id but the first (characters and the end marker).
     assert poems.mean_targets(chunks) == pytest.approx((3 + 2 + 1 + 4) / 4)
 
 
 @pytest.mark.parametrize("bucket", [True, False])
 def test_shifted_batches_pair_each_text_with_itself_one_step_on(bucket):
-    texts = tf.data.Dataset.from_tensor_slices(TEXTS)
+    texts = tf.data.Dataset.from_tensor_slices(MARKED_TEXTS)
     batches = poems.shifted_batches(texts, _marked, 3, longest=10,
                                     bucket=bucket)
     found = []
@@ -651,5 +651,5 @@ def test_shifted_batches_pair_each_text_with_itself_one_step_on(bucket):
         for x, y in zip(inputs.numpy(), targets.numpy()):
             found.append(([i for i in x if i], [i for i in y if i]))
     expected = [(ids[:-1], ids[1:]) for ids in _marked(
-        tf.constant(TEXTS)).to_list()]
+        tf.constant(MARKED_TEXTS)).to_list()]
     assert sorted(found) == sorted(expected)

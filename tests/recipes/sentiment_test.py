@@ -220,7 +220,6 @@ def test_trains_from_the_records_it_streams(tmp_path, monkeypatch):
         raise AssertionError("the recipe loaded the corpus into memory")
 
     monkeypatch.setattr(labelled_text, "load", no_load)
-    monkeypatch.setattr(labelled_text, "load_local", no_load)
     metrics = sentiment.train_and_evaluate(
         tiny_config(str(path)), str(tmp_path / "w"))
     assert os.listdir(tmp_path / "w" / "data") == ["rows.tfrecord"]

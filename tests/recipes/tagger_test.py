@@ -244,7 +244,6 @@ def test_without_dev_sentences_validation_comes_from_train(
 
     # The sentences stream from the records the recipe writes.
     monkeypatch.setattr(conll, "load", no_load)
-    monkeypatch.setattr(conll, "load_local", no_load)
     metrics = tagger.train_and_evaluate(
         tiny_config(str(tmp_path), validation_fraction=fraction),
         str(tmp_path / "w"),

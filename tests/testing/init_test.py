@@ -135,7 +135,7 @@ def test_write_mnist_idx_writes_loadable_files(tmp_path):
     directory = testing.write_mnist_idx(
         str(tmp_path), train_size=12, test_size=4, gzip_files=False
     )
-    splits = mnist.load_idx_dir(directory)
+    splits = mnist.load(directory)
     assert splits.train_images.shape == (12, 28, 28)
     assert splits.test_labels.tolist() == [0, 1, 2, 3]
 

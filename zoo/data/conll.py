@@ -33,6 +33,7 @@ import dataclasses
 import numbers
 import os
 import re
+import tempfile
 
 import tensorflow as tf
 
@@ -237,7 +238,7 @@ def _find_split_files(directory):
 
 
 def _split_files(directory, tag_column):
-    """`{split: path or None}` of a folder, after `load_local`'s checks."""
+    """`{split: path or None}` of a folder, after its checks."""
     _check_tag_column(tag_column)
     if os.path.isfile(directory):
         raise NotADirectoryError(
@@ -311,40 +312,6 @@ def _readers(data, tag_column, tfds_tags, tfds_data_dir):
     return _tfds_readers(data, tfds_tags, tfds_data_dir)
 
 
-def _splits(source, readers):
-    """A `Splits` of every sentence `readers` yield."""
-    columns = {}
-    for split, (sentences, empty) in readers.items():
-        found = list(sentences) if sentences else []
-        if split in REQUIRED_SPLITS and not found:
-            raise empty
-        columns[split] = [t for t, _ in found], [t for _, t in found]
-    return Splits(
-        *columns["train"], *columns["dev"], *columns["test"], source=source
-    )
-
-
-def load_local(directory, tag_column=-1):
-    """Loads the train, dev and test files of a folder.
-
-    Args:
-        directory: A folder holding the files of the module docstring.
-        tag_column: Index of the tag column (see `read_conll`).
-
-    Returns:
-        A `Splits`; its dev lists are empty when there is no dev file.
-
-    Raises:
-        ValueError: `tag_column` is 0 or not an integer; two files claim the
-            same split; the train or test file holds no sentences.
-        FileNotFoundError: `directory` does not exist, or holds no train or
-            no test file; the message lists the names looked for.
-        NotADirectoryError: `directory` is a file.
-        MalformedLineError: A malformed line (see `read_conll`).
-    """
-    return _splits(*_local_readers(directory, tag_column))
-
-
 def _iter_tfds(dataset, tag_names, tfds_tags, where):
     """Decoded `(tokens, tags)` of each conll2003 feature dict of `dataset`."""
     for index, example in enumerate(dataset.as_numpy_iterator()):
@@ -367,31 +334,20 @@ def _iter_tfds(dataset, tag_names, tfds_tags, where):
 
 
 def load(data, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
-    """Loads tagged sentences from a local folder or tensorflow-datasets.
-
-    Args:
-        data: A folder of CoNLL column files (`~` is expanded) or a
-            tensorflow-datasets name (only `"conll2003"`).
-        tag_column: For local files: index of the tag column (see
-            `read_conll`).
-        tfds_tags: For tensorflow-datasets: which tags, one of `TFDS_TAGS`.
-        tfds_data_dir: For tensorflow-datasets: folder of prepared data;
-            `None` for the default one.
+    """The sentences `stream` gives, as lists in memory: `stream`'s own
+    code path, its records written to a temporary folder and read back.
 
     Returns:
-        A `Splits`.
+        A `Splits` (the dev lists are empty without a dev split).
 
     Raises:
-        ValueError: A bad argument, an unsupported tensorflow-datasets name,
-            an empty train or test split, or examples whose tokens and tags
-            differ in length.
-        sources.DataUnavailableError: The tensorflow-datasets data is not on
-            disk and cannot be downloaded here; the message says how to
-            provide local data.
-        FileNotFoundError, NotADirectoryError, MalformedLineError: Bad local
-            data (see `load_local`).
+        As `stream`.
     """
-    return _splits(*_readers(data, tag_column, tfds_tags, tfds_data_dir))
+    with tempfile.TemporaryDirectory() as folder:
+        streams = stream(data, folder, tag_column, tfds_tags, tfds_data_dir)
+        dev = as_lists(streams.dev) if streams.dev is not None else ([], [])
+        return Splits(*as_lists(streams.train), *dev,
+                      *as_lists(streams.test), source=streams.source)
 
 
 @dataclasses.dataclass
@@ -423,19 +379,35 @@ COLUMNS = {"tokens": records.Column("string", sequence=True),
 def stream(data, folder, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
     """Streams tagged sentences from a local folder or tensorflow-datasets.
 
-    Every split is read once, with `load`'s checks, into a TFRecord file
-    in `folder`; the sentences then stream from there. What stays in
-    memory is the tag set and each split's size.
+    Every split is read once, with its checks, into a TFRecord file in
+    `folder`; the sentences then stream from there. What stays in memory
+    is the tag set and each split's size.
 
     Args:
+        data: A folder of CoNLL column files (`~` is expanded) or a
+            tensorflow-datasets name (only `"conll2003"`).
         folder: Where the TFRecord files are written.
-        Others: As for `load`.
+        tag_column: For local files: index of the tag column (see
+            `read_conll`).
+        tfds_tags: For tensorflow-datasets: which tags, one of `TFDS_TAGS`.
+        tfds_data_dir: For tensorflow-datasets: folder of prepared data;
+            `None` for the default one.
 
     Returns:
-        A `Streams` of the sentences `load` gives, in their order.
+        A `Streams`, each split in its order.
 
     Raises:
-        As `load`.
+        ValueError: A bad argument, an unsupported tensorflow-datasets name,
+            an empty train or test split, or examples whose tokens and tags
+            differ in length; `tag_column` is 0 or not an integer; two
+            files claim the same split.
+        sources.DataUnavailableError: The tensorflow-datasets data is not on
+            disk and cannot be downloaded here; the message says how to
+            provide local data.
+        FileNotFoundError: The folder does not exist, or holds no train or
+            no test file; the message lists the names looked for.
+        NotADirectoryError: `data` is a file.
+        MalformedLineError: A malformed line (see `read_conll`).
     """
     source, readers = _readers(data, tag_column, tfds_tags, tfds_data_dir)
     tally, found = _Tally(), {}

@@ -1,9 +1,9 @@
 """Labelled texts for classification: local TSV/CSV, aclImdb folders, tfds.
 
-`load(data)` returns train and test texts with integer labels and says
-where they came from; `stream(data, folder)` gives the same examples as
-datasets, which read a local corpus from TFRecord files it writes in
-`folder`. `--data` may be:
+`stream(data, folder)` gives train and test examples (texts with integer
+labels) as datasets, which read a local corpus from TFRecord files it
+writes in `folder`, and says where they came from; `load(data)` reads the
+same streams into arrays in memory. `--data` may be:
 
 * a tensorflow-datasets name (`imdb_reviews`);
 * a `.tsv`/`.csv` file of `label, text` rows (header optional; labels may be
@@ -35,6 +35,7 @@ import csv
 import dataclasses
 import glob
 import os
+import tempfile
 
 import numpy as np
 import tensorflow as tf
@@ -282,14 +283,6 @@ def _no_rows_error(path, skipped):
     )
 
 
-def _read_some_rows(path, skip_bad_rows):
-    """`read_rows`, but a file without rows is a `MalformedRowError`."""
-    labels, texts, skipped = read_rows(path, skip_bad_rows)
-    if not labels:
-        raise _no_rows_error(path, skipped)
-    return labels, texts, skipped
-
-
 def check_classes(train_labels, test_labels, source):
     """The class names of a corpus from the label sets of its splits.
 
@@ -311,21 +304,6 @@ def check_classes(train_labels, test_labels, source):
     return names
 
 
-def _splits(train, test, source, skipped=0):
-    (train_labels, train_texts), (test_labels, test_texts) = train, test
-    names = check_classes(train_labels, test_labels, source)
-    index = {name: i for i, name in enumerate(names)}
-    return Splits(
-        np.array(train_texts, dtype=object),
-        np.array([index[x] for x in train_labels], dtype=np.int64),
-        np.array(test_texts, dtype=object),
-        np.array([index[x] for x in test_labels], dtype=np.int64),
-        class_names=names,
-        source=source,
-        skipped_rows=skipped,
-    )
-
-
 def _single_file_test(count, seed):
     """Flags of the rows a single file holds out for testing."""
     return pipeline.held_out(
@@ -344,50 +322,6 @@ def _no_layout_error(path):
     )
 
 
-def load_local(path, skip_bad_rows=False, seed=0):
-    """Loads a local file or folder (see the module docstring).
-
-    Raises:
-        FileNotFoundError: `path` does not exist, or is a folder in neither
-            layout.
-        MalformedRowError: A malformed file or row (see `read_rows`), or a
-            file without rows.
-        ValueError: Fewer than two classes, or test labels that never occur
-            in training.
-    """
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} does not exist")
-    if os.path.isfile(path):
-        labels, texts, skipped = _read_some_rows(path, skip_bad_rows)
-        held = _single_file_test(len(labels), seed)
-        pick = lambda flag: (
-            [x for x, h in zip(labels, held) if h == flag],
-            [x for x, h in zip(texts, held) if h == flag],
-        )
-        return _splits(pick(False), pick(True), _single_file_source(path),
-                       skipped)
-    train_dir = os.path.join(path, "train")
-    test_dir = os.path.join(path, "test")
-    if os.path.isdir(train_dir) and os.path.isdir(test_dir):
-        classes = _shared_classes(train_dir, test_dir)
-        train, test = (
-            tuple(list(c) for c in zip(*_iter_class_folders(d, classes)))
-            or ([], [])
-            for d in (train_dir, test_dir)
-        )
-        return _splits(train, test, f"class folders in {path}")
-    train_file = _find_split_file(path, "train")
-    test_file = _find_split_file(path, "test")
-    if train_file and test_file:
-        *train, skipped_train = _read_some_rows(train_file, skip_bad_rows)
-        *test, skipped_test = _read_some_rows(test_file, skip_bad_rows)
-        return _splits(
-            train, test, f"{train_file} and {test_file}",
-            skipped_train + skipped_test,
-        )
-    raise _no_layout_error(path)
-
-
 _LOCAL_HINT = (
     "For text classification, --data may also be a .tsv/.csv file of "
     "`label<TAB>text` rows, a folder with train.tsv and test.tsv, or an "
@@ -401,25 +335,25 @@ def _tfds_class_names(data, largest_label):
 
 
 def load(data, tfds_data_dir=None, skip_bad_rows=False, seed=0):
-    """Loads labelled texts from a local path or a tensorflow-datasets name.
+    """The labelled texts `stream` gives, in memory: `stream`'s own code
+    path, its records written to a temporary folder and read back.
+
+    Returns:
+        A `Splits` (texts as object arrays of str, labels as int64), each
+        split in the order of its files.
 
     Raises:
-        sources.DataUnavailableError: A tfds name that cannot be had here;
-            the message says how to provide local data.
-        MalformedRowError, FileNotFoundError, ValueError: Bad local data.
+        As `stream`.
     """
-    if sources.is_local(data):
-        return load_local(os.path.expanduser(data), skip_bad_rows, seed)
-    (train_x, train_y), (test_x, test_y) = sources.load_tfds(
-        data, ["train", "test"], data_dir=tfds_data_dir,
-        local_hint=_LOCAL_HINT)
-    names = _tfds_class_names(data, max(train_y.max(), test_y.max()))
-    decode = np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])
+    with tempfile.TemporaryDirectory() as folder:
+        streams = stream(data, folder, tfds_data_dir, skip_bad_rows, seed)
+        (train_texts, train_labels), (test_texts, test_labels) = (
+            as_lists(split) for split in (streams.train, streams.test))
     return Splits(
-        decode(train_x), train_y.astype(np.int64),
-        decode(test_x), test_y.astype(np.int64),
-        class_names=names, source=f"tensorflow-datasets {data}",
-    )
+        np.array(train_texts, dtype=object), np.array(train_labels, np.int64),
+        np.array(test_texts, dtype=object), np.array(test_labels, np.int64),
+        class_names=streams.class_names, source=streams.source,
+        skipped_rows=streams.skipped_rows)
 
 
 class _Tally:
@@ -450,17 +384,22 @@ def _as_examples(rows, class_names):
 def stream_local(path, folder, skip_bad_rows=False, seed=0):
     """Streams a local file or folder (see the module docstring).
 
-    The files are read once, with `load_local`'s checks, into TFRecord
-    files in `folder`; the rows then stream from those. What stays in
-    memory is the label set and, for a single file, a label code per row
-    (to hold out its test rows).
+    The files are read once, with their checks, into TFRecord files in
+    `folder`; the rows then stream from those. What stays in memory is the
+    label set and, for a single file, a label code per row (to hold out
+    its test rows: a fixed `SINGLE_FILE_TEST_FRACTION`, `pipeline.held_out`
+    for `seed`).
 
     Returns:
-        A `Streams` with the examples `load_local` gives, each split in
-        its file order.
+        A `Streams`, each split in its file order.
 
     Raises:
-        As `load_local`.
+        FileNotFoundError: `path` does not exist, or is a folder in neither
+            layout.
+        MalformedRowError: A malformed file or row (see `read_rows`), or a
+            file without rows.
+        ValueError: Fewer than two classes, or test labels that never occur
+            in training.
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} does not exist")
@@ -527,16 +466,18 @@ def stream(data, folder, tfds_data_dir=None, skip_bad_rows=False, seed=0):
     """Streams labelled texts from a local path or a tensorflow-datasets name.
 
     Args:
-        data: As for `load`.
+        data: A local path (see the module) or a tensorflow-datasets name.
         folder: Where local files are written as TFRecord files (see
             `stream_local`); unused for tensorflow-datasets, which streams
             from its own files.
 
     Returns:
-        A `Streams` of the examples `load` gives.
+        A `Streams`.
 
     Raises:
-        As `load`.
+        sources.DataUnavailableError: A tfds name that cannot be had here;
+            the message says how to provide local data.
+        MalformedRowError, FileNotFoundError, ValueError: Bad local data.
     """
     if sources.is_local(data):
         return stream_local(os.path.expanduser(data), folder, skip_bad_rows,

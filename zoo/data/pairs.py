@@ -2,9 +2,8 @@
 
 `stream(data, folder)` gives datasets of `(source, target)` strings for
 training and a held-out test split, read from disk as training uses them,
-and says where they came from; `load(data)` gives the same pairs as lists
-of str in memory (a local file's in the order of the test draw, where
-`stream` keeps each split in file order). `--data` may be:
+and says where they came from; `load(data)` reads the same streams into
+lists of str in memory. `--data` may be:
 
 * a file of pairs, one a line, `source<TAB>target[<TAB>attribution...]`
   (the Tatoeba/Anki layout; optionally gzipped). Lines end at "\\n" or
@@ -31,9 +30,9 @@ whitespace-separated words, before the test split is drawn.
 import dataclasses
 import gzip
 import os
+import tempfile
 import zlib
 
-import numpy as np
 import tensorflow as tf
 
 from zoo.data import pipeline
@@ -154,7 +153,7 @@ def read_pairs(path):
 
 
 class _PairsFile:
-    """The pairs of a file that `load_local` and `stream_local` keep.
+    """The pairs of a file that `stream_local` keeps.
 
     Iterating reads the file (see `iter_pairs`), yielding the kept
     `(source, target)` pairs in order and counting all the pairs read, so
@@ -211,38 +210,20 @@ class _PairsFile:
                 + (", reversed" if self.reverse else "") + ")")
 
 
-def load_local(path, reverse=False, max_words=None, test_size=1000, seed=0):
-    """Loads a pairs file and holds out `test_size` pairs (see the module).
+def stream_local(path, folder, reverse=False, max_words=None, test_size=1000,
+                 seed=0):
+    """Streams a pairs file, holding out `test_size` pairs (see the module).
+
+    The file is read once, with its checks, and its kept pairs are
+    written, as they come, to `<folder>/pairs.tfrecord` (replacing an
+    earlier run's); the splits stream from that file. The test split holds
+    the pairs `pipeline.held_out` flags for `seed`, in the file's order;
+    what stays in memory is a flag per pair.
 
     Raises:
         MalformedPairError: A malformed file or line, or no pairs at all.
         ValueError: `path` is a folder, or fewer than `test_size + 1` pairs
             survive the filter.
-    """
-    kept = _PairsFile(path, reverse, max_words, test_size)
-    pairs = list(kept)
-    kept.check(len(pairs))
-    order = np.random.default_rng(seed).permutation(len(pairs))
-    test, train = order[:test_size], order[test_size:]
-    return Splits(
-        [pairs[i][0] for i in train], [pairs[i][1] for i in train],
-        [pairs[i][0] for i in test], [pairs[i][1] for i in test],
-        source=kept.source(),
-    )
-
-
-def stream_local(path, folder, reverse=False, max_words=None, test_size=1000,
-                 seed=0):
-    """Streams a pairs file, holding out `test_size` pairs (see the module).
-
-    The file is read once, with `load_local`'s checks, and its kept pairs
-    are written, as they come, to `<folder>/pairs.tfrecord` (replacing an
-    earlier run's); the splits stream from that file. The test split holds
-    the pairs `load_local` holds out for the same arguments (in the file's
-    order, not shuffled); what stays in memory is a flag per pair.
-
-    Raises:
-        As `load_local`.
     """
     kept = _PairsFile(path, reverse, max_words, test_size)
     written = os.path.join(folder, RECORDS_FILE)
@@ -339,19 +320,20 @@ def as_lists(dataset):
 
 def load(data, reverse=False, max_words=None, test_size=1000, seed=0,
          tfds_data_dir=None):
-    """Loads sentence pairs from a local file or a tensorflow-datasets name.
+    """The pairs `stream` gives, as lists in memory: `stream`'s own code
+    path, its records written to a temporary folder and read back.
+
+    Returns:
+        A `Splits`, each split in the order of the file.
 
     Raises:
-        sources.DataUnavailableError: A tfds name that cannot be had here;
-            the message says how to provide a local file.
-        MalformedPairError, ValueError: Bad local data.
+        As `stream`.
     """
-    if sources.is_local(data):
-        path = os.path.expanduser(data)
-        return load_local(path, reverse, max_words, test_size, seed)
-    streams = _tfds_streams(data, reverse, max_words, tfds_data_dir)
-    return Splits(*as_lists(streams.train), *as_lists(streams.test),
-                  source=streams.source)
+    with tempfile.TemporaryDirectory() as folder:
+        streams = stream(data, folder, reverse, max_words, test_size, seed,
+                         tfds_data_dir)
+        return Splits(*as_lists(streams.train), *as_lists(streams.test),
+                      source=streams.source)
 
 
 def teacher_forcing_batches(pairs, source_layer, target_layer, batch_size,

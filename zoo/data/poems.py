@@ -5,7 +5,7 @@ of strings read from disk, and says whether each is a whole poem (a
 sequence with begin and end markers) or a window of running text; local
 files are read once, as their checks require, into a TFRecord file in
 `folder` that the datasets stream (see `zoo.data.records`).
-`load(data)` gives the same texts as lists in memory. `--data` may be:
+`load(data)` reads the same streams into lists in memory. `--data` may be:
 
 * poems in the chinese-poetry project's schema, one JSON object
   `{"title", "author", "paragraphs": [lines]}` per poem: a `.json` file (a
@@ -42,6 +42,7 @@ import gzip
 import json
 import os
 import re
+import tempfile
 import unicodedata
 import zlib
 
@@ -436,58 +437,31 @@ def _check_enough(path, count, what, test_size):
         )
 
 
-def load_local(path, test_size=2000, window=128, max_chars=0, seed=0):
-    """Loads poems or a text file and holds out the test split.
+def stream_local(path, folder, test_size=2000, window=128, max_chars=0,
+                 seed=0):
+    """Streams poems or a text file from a TFRecord copy in `folder`.
+
+    The texts are read once, with their checks, and written to
+    `<folder>/texts.tfrecord` as they come (only their count is kept);
+    the test split holds the poems `pipeline.held_out` flags for `seed`,
+    or the last `test_size` windows (a contiguous tail).
 
     Args:
         path: A poems file or folder, or a `.txt` file (see the module).
+        folder: Where the records file is written.
         test_size: Positive integer, poems (or windows) held out.
         window: Positive integer, characters per window of a text file.
         max_chars: Poems longer than this are dropped (0 = keep all).
         seed: Seed of the held-out poems.
 
     Returns:
-        A `Corpus`; the test poems in the order they were drawn, the
-        training poems in the order of the rest of the draw.
+        A `Streams`, each split in the order of the files.
 
     Raises:
         MalformedTextError: Malformed data.
         ValueError: An unknown file type, no more than `test_size` poems or
             windows, or a `test_size` or `window` that is not a positive
             integer.
-    """
-    test_size = utils.check_positive_int("test_size", test_size)
-    texts, poems, what = _local_texts(path, window, max_chars)
-    texts = list(texts)
-    _check_enough(path, len(texts), what, test_size)
-    if poems:
-        # The positions `pipeline.held_out` flags, so `stream` holds out
-        # the same poems.
-        order = np.random.default_rng(seed).permutation(len(texts))
-        test = [texts[i] for i in order[:test_size]]
-        train = [texts[i] for i in order[test_size:]]
-    else:
-        train, test = texts[:-test_size], texts[-test_size:]
-    return Corpus(train, test, poems,
-                  source=f"{path} ({what}; test: {test_size})")
-
-
-def stream_local(path, folder, test_size=2000, window=128, max_chars=0,
-                 seed=0):
-    """Streams poems or a text file from a TFRecord copy in `folder`.
-
-    The texts are read once, with `load_local`'s checks, and written to
-    `<folder>/texts.tfrecord` as they come (only their count is kept);
-    the test split holds the same texts as `load_local`'s: the poems
-    `pipeline.held_out` flags for `seed`, or the last `test_size` windows.
-
-    Arguments are `load_local`'s, and `folder`, where the file is written.
-
-    Returns:
-        A `Streams`, each split in the order of the files.
-
-    Raises:
-        As `load_local`.
     """
     test_size = utils.check_positive_int("test_size", test_size)
     texts, poems, what = _local_texts(path, window, max_chars)
@@ -563,27 +537,22 @@ def stream(data, folder, test_size=2000, window=128, max_chars=0, seed=0,
 
 def load(data, test_size=2000, window=128, max_chars=0, seed=0,
          tfds_data_dir=None):
-    """Loads texts from local files or a tensorflow-datasets name.
+    """The texts `stream` gives, as lists of str in memory: `stream`'s own
+    code path, its records written to a temporary folder and read back.
 
-    The texts `stream` gives, as lists of str (for local files, without
-    writing them to disk; poems in the order of the test draw, where
-    `stream` keeps each split in file order).
+    Returns:
+        A `Corpus`, each split in the order of the files.
 
     Raises:
-        sources.DataUnavailableError: A tfds name that cannot be had here;
-            the message says how to provide local files.
-        MalformedTextError, ValueError: Bad local data.
+        As `stream`.
     """
-    if sources.is_local(data):
-        return load_local(os.path.expanduser(data), test_size, window,
-                          max_chars, seed)
-    streams = _tfds_streams(data, window, tfds_data_dir)
-    train, test = (
-        [t.decode("utf-8") for t in texts.as_numpy_iterator()]
-        for texts in (streams.train, streams.test)
-    )
-    return Corpus(train, test, poems=False, source=streams.source)
-
+    with tempfile.TemporaryDirectory() as folder:
+        streams = stream(data, folder, test_size, window, max_chars, seed,
+                         tfds_data_dir)
+        train, test = (
+            [t.decode("utf-8") for t in texts.as_numpy_iterator()]
+            for texts in (streams.train, streams.test))
+        return Corpus(train, test, streams.poems, source=streams.source)
 
 def id_chunks(texts, to_ids, chunk=pipeline.CHUNK):
     """A dataset of strings -> `to_ids` of `chunk` of them at a time.

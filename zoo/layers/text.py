@@ -126,6 +126,10 @@ class TextToIds(keras.layers.Layer):
             vocabulary=vocabulary,
             name="vectorizer",
         )
+        # Nothing to build from a shape: the lookup table comes with the
+        # vocabulary. Built from the start, an export can track the layer
+        # before it has seen any text.
+        self.built = True
 
     def adapt(self, texts, batch_size=1024):
         """Builds the vocabulary from an iterable or dataset of strings."""
@@ -219,10 +223,6 @@ class TextToIds(keras.layers.Layer):
             texts, self.lowercase, split_punctuation=self.split_punctuation,
             normalize=self.normalize,
         )
-
-    def build(self, input_shape):
-        # Nothing to build: the lookup's table comes with its vocabulary.
-        self.built = True
 
     def count_tokens(self, texts):
         """Tokens of each string `[batch]` before truncation, as int64."""

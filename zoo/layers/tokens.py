@@ -51,9 +51,7 @@ class _Lookup(keras.layers.Layer):
         )
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
-
-    def build(self, input_shape):
-        # Nothing to build: the lookup's table comes with its vocabulary.
+        # Nothing to build from a shape: the table comes with the vocabulary.
         self.built = True
 
     def _capacity(self):
