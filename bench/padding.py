@@ -18,7 +18,7 @@ dense layer, trained with Adam on the cross-entropy.
 The pipelines, each one epoch over every example once:
 
 - `bucketed`: the project's own length bucketing,
-  `zoo.data.pipeline.id_sequence_batches(..., bucket=True)` (buckets of
+  `zoo.data.pipeline.id_sequence_stream(..., bucket=True)` (buckets of
   `bucket_boundaries`), each batch padded to its own longest row.
 - `max_length`: exactly the same batches, the same rows in the same order,
   but every batch padded to the longest sequence of the data set (the
@@ -60,6 +60,7 @@ import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 from absl import app
 from absl import flags
 
@@ -111,10 +112,13 @@ def bucketed_batches(sequences, labels, batch_size=BATCH):
     """
     # The label rides along as a one-id sequence: bucketing keys on a
     # row's longest sequence, which is the tokens (at least one).
-    dataset = pipeline.id_sequence_batches(
-        ([s.tolist() for s in sequences], [[int(y)] for y in labels]),
-        batch_size, bucket=True,
-    )
+    rows = tf.data.Dataset.from_tensor_slices((
+        tf.ragged.constant([s.tolist() for s in sequences], tf.int32,
+                           ragged_rank=1),
+        tf.constant(np.asarray(labels, np.int32)[:, None]),
+    ))
+    dataset = pipeline.id_sequence_stream(
+        rows, batch_size, max(len(s) for s in sequences), bucket=True)
     return [(x.numpy(), y.numpy()[:, 0]) for x, y in dataset]
 
 

@@ -13,36 +13,18 @@ def _arrays(n=10):
     return features, labels
 
 
-def test_split_validation_sizes_and_disjointness():
-    features, labels = _arrays(10)
-    (train_x, train_y), (val_x, val_y) = pipeline.split_validation(
-        features, labels, 0.3, seed=1
-    )
-    assert len(train_y) == 7 and len(val_y) == 3
-    assert train_x.shape == (7, 2) and val_x.shape == (3, 2)
-    assert not set(train_y) & set(val_y)
-    assert sorted(np.concatenate([train_y, val_y])) == list(range(10))
-    # Features travel with their labels.
-    np.testing.assert_array_equal(train_x[:, 0], train_y * 2)
-    np.testing.assert_array_equal(val_x[:, 0], val_y * 2)
+def test_held_out_flags_count_positions_reproducibly_per_seed():
+    held = pipeline.held_out(20, 5, seed=3)
+    assert held.dtype == bool and held.shape == (20,) and held.sum() == 5
+    np.testing.assert_array_equal(pipeline.held_out(20, 5, seed=3), held)
+    assert not np.array_equal(pipeline.held_out(20, 5, seed=4), held)
+    assert pipeline.held_out(20, 0).sum() == 0
 
 
-def test_split_validation_is_deterministic_per_seed():
-    features, labels = _arrays(20)
-    a = pipeline.split_validation(features, labels, 0.25, seed=3)
-    b = pipeline.split_validation(features, labels, 0.25, seed=3)
-    c = pipeline.split_validation(features, labels, 0.25, seed=4)
-    np.testing.assert_array_equal(a[1][1], b[1][1])
-    np.testing.assert_array_equal(a[0][0], b[0][0])
-    assert not np.array_equal(a[1][1], c[1][1])
+def test_held_out_docstring_example_runs():
+    from zoo.testing import run_docstring_examples
 
-
-@pytest.mark.parametrize("fraction", [0, 0.0, 0.04])
-def test_split_validation_without_validation_returns_none(fraction):
-    features, labels = _arrays(10)
-    train, validation = pipeline.split_validation(features, labels, fraction)
-    assert validation is None
-    assert train[0] is features and train[1] is labels
+    run_docstring_examples(pipeline.held_out)
 
 
 def _elements(dataset):
@@ -50,23 +32,23 @@ def _elements(dataset):
 
 
 @pytest.mark.parametrize("fraction", [0.3, 0.5])
-def test_split_validation_stream_holds_out_split_validations_rows(fraction):
+def test_split_validation_stream_holds_out_the_flagged_rows(fraction):
     features, labels = _arrays(10)
-    (_, train_y), (_, val_y) = pipeline.split_validation(
-        features, labels, fraction, seed=5)
+    held = pipeline.held_out(10, round(10 * fraction), seed=5)
     train, validation, train_size = pipeline.split_validation_stream(
         tf.data.Dataset.from_tensor_slices((features, labels)), 10, fraction,
         seed=5)
-    assert train_size == len(train_y)
+    assert train_size == 10 - held.sum()
     assert (int(train.cardinality()), int(validation.cardinality())) == (
-        len(train_y), len(val_y))
-    streamed_train = [int(y) for _, y in train.as_numpy_iterator()]
-    streamed_val = [int(y) for _, y in validation.as_numpy_iterator()]
+        10 - held.sum(), held.sum())
     # The same rows, in the stream's order.
-    assert streamed_train == sorted(train_y.tolist())
-    assert streamed_val == sorted(val_y.tolist())
+    assert [int(y) for _, y in train.as_numpy_iterator()] == (
+        labels[~held].tolist())
+    assert [int(y) for _, y in validation.as_numpy_iterator()] == (
+        labels[held].tolist())
     # Features travel with their labels.
     assert all(x[0] == 2 * y for x, y in train.as_numpy_iterator())
+    assert all(x[0] == 2 * y for x, y in validation.as_numpy_iterator())
 
 
 @pytest.mark.parametrize("size", [3, 5])
@@ -74,14 +56,6 @@ def test_split_validation_stream_refuses_a_wrong_size(size):
     with pytest.raises(ValueError, match=rf"split_validation_stream: the "
                        rf"dataset holds 4 examples, but size={size}"):
         pipeline.split_validation_stream(tf.data.Dataset.range(4), size, 0.5)
-
-
-def test_held_out_flags_split_validations_positions():
-    features, labels = _arrays(10)
-    _, (_, val_y) = pipeline.split_validation(features, labels, 0.3, seed=2)
-    held = pipeline.held_out(10, 3, seed=2)
-    assert held.dtype == bool and held.sum() == 3
-    assert sorted(np.flatnonzero(held)) == sorted(val_y)
 
 
 def test_split_stream_keeps_each_parts_order_and_cardinality():
@@ -159,50 +133,6 @@ def test_batches_shuffle_within_the_buffer_reproducibly():
                                                             [64, 66]]
 
 
-def test_from_arrays_batches():
-    features, labels = _arrays(10)
-    batches = _elements(pipeline.from_arrays(features, labels, batch_size=4))
-    assert [len(y) for _, y in batches] == [4, 4, 2]
-    assert [x.shape for x, _ in batches] == [(4, 2), (4, 2), (2, 2)]
-    np.testing.assert_array_equal(
-        np.concatenate([y for _, y in batches]), labels
-    )
-
-
-def test_from_arrays_applies_map_fn_to_features_only():
-    features, labels = _arrays(5)
-    dataset = pipeline.from_arrays(
-        features, labels, batch_size=5, map_fn=lambda x: tf.cast(x, tf.int32) + 100
-    )
-    (x, y), = _elements(dataset)
-    assert x.dtype == np.int32
-    np.testing.assert_array_equal(x, features.astype(np.int32) + 100)
-    np.testing.assert_array_equal(y, labels)
-
-
-def _order(dataset):
-    return np.concatenate([y.numpy() for _, y in dataset]).tolist()
-
-
-def test_from_arrays_shuffle_is_reproducible_for_a_seed():
-    features, labels = _arrays(20)
-
-    def make(seed):
-        return pipeline.from_arrays(
-            features, labels, batch_size=3, shuffle=True, seed=seed
-        )
-
-    first = make(7)
-    epoch1, epoch2 = _order(first), _order(first)
-    assert sorted(epoch1) == list(range(20))
-    assert epoch1 != list(range(20))
-    assert epoch1 != epoch2  # A new order every epoch...
-    second = make(7)
-    assert [_order(second), _order(second)] == [epoch1, epoch2]
-    assert _order(make(8)) != epoch1  # ...reproducible for a seed.
-    assert _order(pipeline.from_arrays(features, labels, 3)) == list(range(20))
-
-
 # Text batches bucketed by length.
 
 
@@ -255,11 +185,18 @@ def _batches(dataset):
     return [(x.numpy(), y.numpy()) for x, y in dataset]
 
 
+def _text_batches(texts, labels, batch_size, max_length, **options):
+    """`text_batches` of in-memory rows, shuffled over all of them."""
+    return pipeline.text_batches(
+        tf.data.Dataset.from_tensor_slices((texts, labels)), batch_size,
+        max_length, buffer=len(labels), **options)
+
+
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_bucketed_batches_group_similar_lengths(shuffle):
     max_length = 40
     labels = np.arange(len(LENGTHS), dtype=np.int64)
-    dataset = pipeline.bucketed_text_batches(
+    dataset = _text_batches(
         _texts(LENGTHS).astype(str), labels, batch_size=3,
         max_length=max_length, shuffle=shuffle, seed=1,
     )
@@ -280,7 +217,7 @@ def test_bucketed_batches_group_similar_lengths(shuffle):
 
 def test_bucketed_batches_cap_long_texts_at_max_length():
     # 6, 50 and 90 tokens are all >= max_length 6: one bucket, one batch.
-    dataset = pipeline.bucketed_text_batches(
+    dataset = _text_batches(
         _texts([6, 50, 90]).astype(str), np.arange(3), batch_size=3,
         max_length=6,
     )
@@ -291,7 +228,7 @@ def test_bucketed_batches_cap_long_texts_at_max_length():
 def test_unbucketed_batches_keep_the_order():
     labels = np.arange(len(LENGTHS), dtype=np.int64)
     texts = _texts(LENGTHS).astype(str)
-    batches = _batches(pipeline.bucketed_text_batches(
+    batches = _batches(_text_batches(
         texts, labels, batch_size=6, max_length=40, bucket=False
     ))
     assert [len(y) for _, y in batches] == [6, 6, 6, 2]
@@ -308,7 +245,7 @@ def test_bucketed_batches_shuffle_is_reproducible_for_a_seed(bucket):
     texts = _texts(LENGTHS).astype(str)
 
     def make(seed):
-        return pipeline.bucketed_text_batches(
+        return _text_batches(
             texts, labels, batch_size=2, max_length=40, bucket=bucket,
             shuffle=True, seed=seed,
         )
@@ -320,7 +257,7 @@ def test_bucketed_batches_shuffle_is_reproducible_for_a_seed(bucket):
     assert sorted(sum(first, [])) == labels.tolist()
     assert batch_order(make(7)) == first
     assert batch_order(make(8)) != first
-    plain = batch_order(pipeline.bucketed_text_batches(
+    plain = batch_order(_text_batches(
         texts, labels, batch_size=2, max_length=40, bucket=bucket
     ))
     assert first != plain
@@ -334,14 +271,14 @@ def test_bucketed_batches_use_the_given_length_fn():
     def characters(strings):
         return tf.strings.length(strings)
 
-    dataset = pipeline.bucketed_text_batches(
+    dataset = _text_batches(
         texts, np.arange(4), batch_size=2, max_length=40, length_fn=characters
     )
     assert sorted(sorted(y.tolist()) for _, y in _batches(dataset)) == [
         [0, 2], [1, 3]
     ]
     # By whitespace tokens all four have length 1: batches in arrival order.
-    plain = pipeline.bucketed_text_batches(
+    plain = _text_batches(
         texts, np.arange(4), batch_size=2, max_length=40
     )
     assert [y.tolist() for _, y in _batches(plain)] == [[0, 1], [2, 3]]
@@ -376,7 +313,7 @@ def test_text_batches_of_a_stream_shuffle_within_the_buffer(bucket):
             assert len(set(np.searchsorted(edges, lengths, "right"))) == 1
 
 
-# sequence_batches
+# sentence_batches
 
 
 def _sentences():
@@ -385,11 +322,22 @@ def _sentences():
     return tokens, tags
 
 
+def _sentence_batches(tokens, tags, batch_size, **options):
+    """`sentence_batches` of in-memory sentences, shuffled over all."""
+    dataset = tf.data.Dataset.from_tensor_slices((
+        tf.ragged.constant(tokens, tf.string, ragged_rank=1),
+        tf.ragged.constant(tags, tf.int32, ragged_rank=1),
+    ))
+    longest = max((len(s) for s in tokens), default=0)
+    return pipeline.sentence_batches(
+        dataset, batch_size, longest, buffer=max(1, len(tokens)), **options)
+
+
 @pytest.mark.parametrize("bucket", [True, False])
-def test_sequence_batches_pad_tokens_and_tags(bucket):
+def test_sentence_batches_pad_tokens_and_tags(bucket):
     tokens, tags = _sentences()
     seen = {}
-    for words, labels in pipeline.sequence_batches(
+    for words, labels in _sentence_batches(
         tokens, tags, batch_size=2, bucket=bucket
     ):
         assert words.dtype == tf.string and labels.dtype == tf.int32
@@ -403,12 +351,12 @@ def test_sequence_batches_pad_tokens_and_tags(bucket):
     assert seen == {tuple(w): t for w, t in zip(tokens, tags)}
 
 
-def test_sequence_batches_bucket_by_length_and_shuffle_per_seed():
+def test_sentence_batches_bucket_by_length_and_shuffle_per_seed():
     tokens = [["w"] * n for n in (1, 34, 2, 35, 1, 34)]
     tags = [[0] * len(s) for s in tokens]
 
     def widths(bucket):
-        dataset = pipeline.sequence_batches(tokens, tags, 2, bucket=bucket)
+        dataset = _sentence_batches(tokens, tags, 2, bucket=bucket)
         return sorted(w.shape[1] for w, _ in dataset)
 
     # Bucketed, short and long sentences never share a batch.
@@ -416,51 +364,52 @@ def test_sequence_batches_bucket_by_length_and_shuffle_per_seed():
     assert widths(bucket=False) == [34, 34, 35]
 
     def order(seed):
-        dataset = pipeline.sequence_batches(
+        dataset = _sentence_batches(
             tokens, tags, 1, shuffle=True, seed=seed, bucket=False
         )
         return [w.shape[1] for w, _ in dataset]
 
     assert order(3) == order(3)
     assert sorted(order(3)) == sorted(len(s) for s in tokens)
+    assert any(order(seed) != [len(s) for s in tokens] for seed in range(3))
 
 
-@pytest.mark.parametrize("bucket", [False, True])
-def test_sequence_batches_of_nothing_are_empty(bucket):
-    assert list(pipeline.sequence_batches([], [], 4, bucket=bucket)) == []
-
-
-@pytest.mark.parametrize("bucket", [False, True])
-def test_sentence_batches_of_a_stream_match_sequence_batches(bucket):
+def test_sentence_batches_of_a_stream_without_a_known_size():
     tokens, tags = _sentences()
-    dataset = tf.data.Dataset.from_tensor_slices((
-        tf.ragged.constant(tokens), tf.ragged.constant(tags, tf.int32),
-    )).map(lambda words, ids: (words, ids))
+    generated = tf.data.Dataset.from_generator(
+        lambda: zip(tokens, tags), output_signature=(
+            tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.int32)))
 
     def batches(made):
         return [(x.tolist(), y.tolist()) for x, y in _batches(made)]
 
-    for shuffle in (False, True):
-        streamed = pipeline.sentence_batches(
-            dataset, 2, longest=3, bucket=bucket, shuffle=shuffle, seed=4,
-            buffer=4)
-        listed = pipeline.sequence_batches(
-            tokens, tags, 2, bucket=bucket, shuffle=shuffle, seed=4)
-        assert batches(streamed) == batches(listed)
+    for bucket in (False, True):
+        assert batches(pipeline.sentence_batches(
+            generated, 2, longest=3, bucket=bucket)) == batches(
+                _sentence_batches(tokens, tags, 2, bucket=bucket))
 
 
-def test_sequence_batches_reject_misaligned_tags():
-    with pytest.raises(ValueError, match=r"2 sentences of tokens but 1 of tags"):
-        pipeline.sequence_batches([["a"], ["b"]], [[0]], 2)
-    with pytest.raises(ValueError, match=r"Sentence 1 has 2 tokens but 1 tags"):
-        pipeline.sequence_batches([["a"], ["b", "c"]], [[0], [0]], 2)
+@pytest.mark.parametrize("bucket", [False, True])
+def test_sentence_batches_of_nothing_are_empty(bucket):
+    assert list(_sentence_batches([], [], 4, bucket=bucket)) == []
 
 
-# id_sequence_batches
+# id_sequence_stream
 
 
-def test_id_sequence_batches_pad_each_column_to_its_longest():
-    batches = pipeline.id_sequence_batches(
+def _id_batches(columns, batch_size, **options):
+    """`id_sequence_stream` of in-memory id lists, shuffled over all."""
+    dataset = tf.data.Dataset.from_tensor_slices(tuple(
+        tf.ragged.constant(column, tf.int32, ragged_rank=1)
+        for column in columns))
+    longest = max((len(x) for column in columns for x in column), default=0)
+    return pipeline.id_sequence_stream(
+        dataset, batch_size, longest, buffer=max(1, len(columns[0])),
+        **options)
+
+
+def test_id_sequence_stream_pads_each_column_to_its_longest():
+    batches = _id_batches(
         ([[1, 2], [3]], [[4], [5, 6, 7]]), batch_size=2, bucket=False
     )
     (first, second), = [tuple(x.numpy().tolist() for x in b) for b in batches]
@@ -468,10 +417,10 @@ def test_id_sequence_batches_pad_each_column_to_its_longest():
     assert second == [[4, 0, 0], [5, 6, 7]]
 
 
-def test_id_sequence_batches_bucketed_keep_rows_together():
+def test_id_sequence_stream_bucketed_keeps_rows_together():
     sources = [[i] * (1 + i % 7) for i in range(1, 41)]
     targets = [[i] * (1 + i % 3) for i in range(1, 41)]
-    batches = pipeline.id_sequence_batches(
+    batches = _id_batches(
         (sources, targets), batch_size=4, bucket=True, shuffle=True, seed=3
     )
     seen = []
@@ -485,11 +434,11 @@ def test_id_sequence_batches_bucketed_keep_rows_together():
     assert sorted(seen) == list(range(1, 41))
 
 
-def test_id_sequence_batches_reshuffle_per_epoch_and_seed():
+def test_id_sequence_stream_reshuffles_per_epoch_and_seed():
     rows = ([[i] for i in range(1, 21)],)
 
     def epoch_orders(seed):
-        batches = pipeline.id_sequence_batches(
+        batches = _id_batches(
             rows, batch_size=20, bucket=False, shuffle=True, seed=seed
         )
         return [next(iter(batches))[0].numpy()[:, 0].tolist()
@@ -497,6 +446,7 @@ def test_id_sequence_batches_reshuffle_per_epoch_and_seed():
 
     first, again = epoch_orders(1), epoch_orders(1)
     assert first == again and first[0] != first[1]
+    assert epoch_orders(2) != first
 
 
 ID_SEQUENCES = (
@@ -511,57 +461,29 @@ def _tuples(dataset):
 
 @pytest.mark.parametrize("bucket", [True, False])
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_id_sequence_stream_batches_like_id_sequence_batches(bucket, shuffle):
+def test_id_sequence_stream_of_a_generator_batches_alike(bucket, shuffle):
     rows = list(zip(*ID_SEQUENCES))
     dataset = tf.data.Dataset.from_generator(
         lambda: rows, output_signature=(
             tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)),
     ).apply(tf.data.experimental.assert_cardinality(len(rows)))
     options = dict(bucket=bucket, shuffle=shuffle, seed=3)
-    streamed = pipeline.id_sequence_stream(dataset, 2, longest=5, **options)
-    listed = pipeline.id_sequence_batches(ID_SEQUENCES, 2, **options)
+    streamed = pipeline.id_sequence_stream(
+        dataset, 2, longest=5, buffer=len(rows), **options)
+    listed = _id_batches(ID_SEQUENCES, 2, **options)
     epochs = [_tuples(streamed) for _ in range(2)]
     assert epochs == [_tuples(listed) for _ in range(2)]
     assert (epochs[0] != epochs[1]) == shuffle  # Reshuffled every epoch.
 
 
-def test_id_sequence_batches_of_nothing_are_empty():
-    assert list(pipeline.id_sequence_batches(([], []), batch_size=2)) == []
+def test_id_sequence_stream_of_nothing_is_empty():
+    assert list(_id_batches(([], []), batch_size=2)) == []
 
 
-def test_id_sequence_batches_reject_columns_of_different_lengths():
-    with pytest.raises(ValueError, match="different lengths: 2, 1"):
-        pipeline.id_sequence_batches(([[1], [2]], [[3]]), batch_size=2)
-
-
-def test_id_sequence_batches_docstring_example_runs():
+def test_id_sequence_stream_docstring_example_runs():
     from zoo.testing import run_docstring_examples
 
-    run_docstring_examples(pipeline.id_sequence_batches)
-
-
-def test_split_validation_lists_is_split_validation_on_rows():
-    words = [f"w{i}" for i in range(10)]
-    tags = [[i] for i in range(10)]
-    (train_w, train_t), (val_w, val_t) = pipeline.split_validation_lists(
-        (words, tags), 0.3, seed=4
-    )
-    index = np.arange(10)
-    (kept, _), (held, _) = pipeline.split_validation(index, index, 0.3, seed=4)
-    assert train_w == [words[i] for i in kept] and val_w == [words[i] for i in held]
-    assert train_t == [tags[i] for i in kept] and val_t == [tags[i] for i in held]
-
-
-def test_split_validation_lists_without_a_fraction_holds_out_nothing():
-    assert pipeline.split_validation_lists((["a"], [1]), 0.0) == (
-        (["a"], [1]), ([], [])
-    )
-
-
-def test_split_validation_lists_docstring_example_runs():
-    from zoo.testing import run_docstring_examples
-
-    run_docstring_examples(pipeline.split_validation_lists)
+    run_docstring_examples(pipeline.id_sequence_stream)
 
 
 def test_padding_counter_counts_batches_as_they_are_read():

@@ -106,10 +106,11 @@ def test_export_serves_raw_strings_without_zoo(exported, data_dir):
     # checkpoint, and the n-gram model is refit on training and validation
     # rows at the C the run chose.
     splits = labelled_text.load(data_dir)
-    train, validation = pipeline.split_validation(
-        splits.train_texts, splits.train_labels, config.validation_fraction,
-        seed=config.seed,
-    )
+    size = len(splits.train_labels)
+    held = pipeline.held_out(
+        size, round(size * config.validation_fraction), seed=config.seed)
+    train = splits.train_texts[~held], splits.train_labels[~held]
+    validation = splits.train_texts[held], splits.train_labels[held]
     tokenizers = sentiment.make_tokenizers(config, train[0].astype(str))
     model = sentiment.build_model(config, tokenizers, 2)
     model.load_weights(os.path.join(

@@ -4,45 +4,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def split_validation(features, labels, fraction, seed=0):
-    """Carves a random validation split from training arrays.
-
-    Returns:
-        `((train_features, train_labels), (val_features, val_labels))`; the
-        validation pair is None when `fraction` is 0.
-    """
-    count = int(round(len(labels) * fraction))
-    if count == 0:
-        return (features, labels), None
-    order = np.random.default_rng(seed).permutation(len(labels))
-    val, train = order[:count], order[count:]
-    return (features[train], labels[train]), (features[val], labels[val])
-
-
-def split_validation_lists(columns, fraction, seed=0):
-    """`split_validation` for parallel lists, e.g. sentences and their tags.
-
-    Args:
-        columns: A tuple of equally long lists.
-        fraction: Share of the rows held out, in [0, 1).
-        seed: Split seed (the same rows as `split_validation`'s).
-
-    Returns:
-        `(train, validation)`, each a tuple of lists like `columns`; the
-        validation lists are empty when no row is held out.
-
-    Example:
-
-    >>> split_validation_lists((["a", "b", "c", "d"], [1, 2, 3, 4]), 0.25)
-    ((['a', 'b', 'd'], [1, 2, 4]), (['c'], [3]))
-    """
-    order = np.arange(len(columns[0]))
-    (kept, _), held_out = split_validation(order, order, fraction, seed=seed)
-    held = held_out[0] if held_out else []
-    return (tuple([c[i] for i in kept] for c in columns),
-            tuple([c[i] for i in held] for c in columns))
-
-
 # Examples a stream handles in one vectorized step: held out
 # (`split_stream`), parsed (`zoo.data.records.parse`), counted or turned
 # into ids.
@@ -52,8 +13,14 @@ CHUNK = 1024
 def held_out(size, count, seed=0):
     """Flags `[size]`, True at the `count` positions a split holds out.
 
-    They are the positions `split_validation` holds out of `size` rows
-    for the same seed (when `count` is its count).
+    The positions are a random choice, the same for the same `seed`:
+    `split_validation_stream` holds out these examples, and in-memory
+    rows split by them (`rows[held]`, `rows[~held]`) are the same split.
+
+    Example:
+
+    >>> held_out(6, 2, seed=0).nonzero()[0].tolist()
+    [2, 3]
     """
     held = np.zeros(size, bool)
     held[np.random.default_rng(seed).permutation(size)[:count]] = True
@@ -93,11 +60,11 @@ def split_stream(dataset, held):
 
 
 def split_validation_stream(dataset, size, fraction, seed=0):
-    """`split_validation` for a dataset of `size` examples, as they stream.
+    """Carves a random validation split from a dataset of `size` examples.
 
-    The same positions are held out as `split_validation` holds out of
-    arrays (see `split_stream`); what is kept in memory is one flag per
-    example.
+    It holds out the positions `held_out(size, round(size * fraction),
+    seed)` flags, as they stream (see `split_stream`); what is kept in
+    memory is one flag per example.
 
     Returns:
         `(train, validation, train_size)`: two datasets like `dataset`
@@ -174,14 +141,6 @@ def batches(dataset, batch_size, shuffle=False, seed=0, map_fn=None,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def from_arrays(features, labels, batch_size, shuffle=False, seed=0, map_fn=None):
-    """`batches` of in-memory arrays, shuffled over all of them."""
-    return batches(
-        tf.data.Dataset.from_tensor_slices((features, labels)), batch_size,
-        shuffle=shuffle, seed=seed, map_fn=map_fn, buffer=max(1, len(labels)),
-    )
-
-
 def token_counts(texts):
     """Whitespace-token count of each string: the length TextToIds sees."""
     return tf.strings.split(texts).row_lengths()
@@ -199,24 +158,6 @@ def bucket_boundaries(max_length, first=4, growth=1.15):
             edges.append(int(round(edge)))
         edge *= growth
     return edges
-
-
-def bucketed_text_batches(
-    texts,
-    labels,
-    batch_size,
-    max_length,
-    bucket=True,
-    shuffle=False,
-    seed=0,
-    length_fn=None,
-):
-    """`text_batches` of in-memory arrays, shuffled over all of them."""
-    return text_batches(
-        tf.data.Dataset.from_tensor_slices((texts, labels)), batch_size,
-        max_length, bucket=bucket, shuffle=shuffle, seed=seed,
-        length_fn=length_fn, buffer=max(1, len(labels)),
-    )
 
 
 def text_batches(
@@ -280,65 +221,15 @@ def _bucket(dataset, length_fn, max_length, batch_size, shuffle, seed,
     return dataset.shuffle(64, seed=seed) if shuffle else dataset
 
 
-def sequence_batches(
-    tokens,
-    tags,
-    batch_size,
-    bucket=True,
-    shuffle=False,
-    seed=0,
-    tag_padding=-1,
-):
+def sentence_batches(dataset, batch_size, longest, bucket=True,
+                     shuffle=False, seed=0, tag_padding=-1,
+                     buffer=SHUFFLE_BUFFER):
     """Batches of `(tokens [batch, time], tags [batch, time])`, padded.
 
     Each sentence is one row; tokens are padded with "" and tags with
     `tag_padding` (negative, so losses and metrics can tell padding from
     tag 0). With `bucket`, sentences of similar length share a batch (see
     `bucket_boundaries`); otherwise batches mix lengths at random.
-
-    Args:
-        tokens: Sentences as lists of strings.
-        tags: Integer tag ids, one list per sentence, aligned with `tokens`.
-        batch_size: Sentences per batch.
-
-    Raises:
-        ValueError: A sentence's tokens and tags differ in length.
-    """
-    if len(tokens) != len(tags):
-        raise ValueError(
-            f"Received {len(tokens)} sentences of tokens but {len(tags)} "
-            "of tags"
-        )
-    lengths = np.array([len(s) for s in tokens], dtype=np.int64)
-    tag_lengths = np.array([len(s) for s in tags], dtype=np.int64)
-    for i in np.flatnonzero(lengths != tag_lengths)[:1]:
-        raise ValueError(
-            f"Sentence {i} has {lengths[i]} tokens but {tag_lengths[i]} tags"
-        )
-    flat_tokens = tf.constant(
-        [t for s in tokens for t in s], tf.string, shape=[int(lengths.sum())]
-    )
-    flat_tags = tf.constant(
-        [t for s in tags for t in s], tf.int32, shape=[int(lengths.sum())]
-    )
-    starts = np.cumsum(lengths) - lengths
-    # One element per sentence: its slice of the flat token and tag arrays.
-    dataset = tf.data.Dataset.from_tensor_slices((starts, lengths)).map(
-        lambda start, length: (
-            flat_tokens[start:start + length], flat_tags[start:start + length]
-        ),
-    )
-    return sentence_batches(
-        dataset, batch_size, int(lengths.max(initial=0)), bucket=bucket,
-        shuffle=shuffle, seed=seed, tag_padding=tag_padding,
-        buffer=max(1, len(lengths)),
-    )
-
-
-def sentence_batches(dataset, batch_size, longest, bucket=True,
-                     shuffle=False, seed=0, tag_padding=-1,
-                     buffer=SHUFFLE_BUFFER):
-    """`sequence_batches` of a dataset of `(tokens [n], tags [n])` sentences.
 
     Args:
         dataset: Sentences: string tokens and int32 tag ids of one length.
@@ -361,65 +252,9 @@ def sentence_batches(dataset, batch_size, longest, bucket=True,
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def id_sequence_batches(sequences, batch_size, bucket=True, shuffle=False,
-                        seed=0):
-    """Batches of aligned id sequences, padded with 0 to the batch's longest.
-
-    Args:
-        sequences: A tuple of equally long lists; element `i` of each is
-            the int id list of example `i` (e.g. source and target ids).
-        batch_size: Examples per batch.
-        bucket: Batch examples of similar length (their longest sequence)
-            together, see `bucket_boundaries`.
-        shuffle: Reshuffle examples (and batches) every epoch.
-        seed: Shuffle seed.
-
-    Returns:
-        A dataset of tuples of int32 `[batch, time_i]` tensors.
-
-    Raises:
-        ValueError: The lists differ in length.
-
-    Example:
-
-    >>> batches = id_sequence_batches(([[1, 2], [3]], [[4], [5, 6, 7]]), 2,
-    ...                               bucket=False)
-    >>> [x.numpy().tolist() for x in next(iter(batches))]
-    [[[1, 2], [3, 0]], [[4, 0, 0], [5, 6, 7]]]
-    """
-    sequences = tuple(list(s) for s in sequences)
-    sizes = sorted({len(s) for s in sequences})
-    if len(sizes) > 1:
-        raise ValueError(
-            "Received lists of sequences of different lengths: "
-            + ", ".join(str(len(s)) for s in sequences)
-        )
-    count = sizes[0] if sizes else 0
-    flats, bounds = [], []
-    for column in sequences:
-        lengths = np.array([len(x) for x in column], dtype=np.int64)
-        flats.append(tf.constant(
-            [i for x in column for i in x], tf.int32,
-            shape=[int(lengths.sum())],
-        ))
-        bounds.append((np.cumsum(lengths) - lengths, lengths))
-    # One element per example: its slice of each column's flat array.
-    dataset = tf.data.Dataset.from_tensor_slices(tuple(bounds)).map(
-        lambda *row: tuple(
-            flat[start:start + length]
-            for flat, (start, length) in zip(flats, row)
-        ),
-    )
-    longest = max((len(x) for s in sequences for x in s), default=0)
-    return id_sequence_stream(
-        dataset, batch_size, longest, bucket=bucket, shuffle=shuffle,
-        seed=seed, buffer=max(1, count),
-    )
-
-
 def id_sequence_stream(dataset, batch_size, longest, bucket=True,
                        shuffle=False, seed=0, buffer=SHUFFLE_BUFFER):
-    """`id_sequence_batches` of a dataset, as it streams.
+    """Batches of aligned id sequences, padded with 0 to the batch's longest.
 
     Args:
         dataset: Tuples of int32 id vectors `[time_i]`, without padding.
@@ -433,6 +268,15 @@ def id_sequence_stream(dataset, batch_size, longest, bucket=True,
     Returns:
         A dataset of tuples of int32 `[batch, time_i]` tensors, padded
         with 0.
+
+    Example:
+
+    >>> rows = tf.data.Dataset.from_tensor_slices((
+    ...     tf.ragged.constant([[1, 2], [3]]),
+    ...     tf.ragged.constant([[4], [5, 6, 7]])))
+    >>> batches = id_sequence_stream(rows, 2, longest=3, bucket=False)
+    >>> [x.numpy().tolist() for x in next(iter(batches))]
+    [[[1, 2], [3, 0]], [[4, 0, 0], [5, 6, 7]]]
     """
     if shuffle:
         dataset = dataset.shuffle(buffer, seed=seed)

@@ -179,6 +179,8 @@ class Generator:
         # begin (and, for running text, the end marker). `[1, vocabulary]`.
         self.free = (tf.range(tf.shape(self.vocabulary)[0])
                      > self.last_reserved)[None, :]
+        # `bits` traced once for `bits_per_character`'s repeated calls.
+        self._bits = tf.function(self.bits, reduce_retracing=True)
 
     def char_ids(self, text):
         """Strings `[N]` -> ragged character ids, no markers (1 = unknown)."""
@@ -283,8 +285,6 @@ class Generator:
         """Bits per character of the dataset of strings `texts` as a whole,
         and their character count: the bits of every text summed over the
         characters summed, so a long text weighs more than a short one."""
-        if not hasattr(self, "_bits"):  # Traced once, for repeated calls.
-            self._bits = tf.function(self.bits, reduce_retracing=True)
         total_bits = total_count = 0.0
         size = int(texts.cardinality())
         bar = (keras.utils.Progbar(size if size >= 0 else None,
