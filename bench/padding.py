@@ -116,7 +116,7 @@ def bucketed_batches(sequences, labels, batch_size=BATCH):
         tf.ragged.constant([s.tolist() for s in sequences], tf.int32,
                            ragged_rank=1),
         tf.constant(np.asarray(labels, np.int32)[:, None]),
-    ))
+    )).map(lambda ids, label: (ids, label))  # Rows as plain tensors.
     dataset = pipeline.id_sequence_stream(
         rows, batch_size, max(len(s) for s in sequences), bucket=True)
     return [(x.numpy(), y.numpy()[:, 0]) for x, y in dataset]

@@ -327,7 +327,7 @@ def _sentence_batches(tokens, tags, batch_size, **options):
     dataset = tf.data.Dataset.from_tensor_slices((
         tf.ragged.constant(tokens, tf.string, ragged_rank=1),
         tf.ragged.constant(tags, tf.int32, ragged_rank=1),
-    ))
+    )).map(lambda words, ids: (words, ids))  # Rows as plain tensors.
     longest = max((len(s) for s in tokens), default=0)
     return pipeline.sentence_batches(
         dataset, batch_size, longest, buffer=max(1, len(tokens)), **options)
@@ -401,7 +401,7 @@ def _id_batches(columns, batch_size, **options):
     """`id_sequence_stream` of in-memory id lists, shuffled over all."""
     dataset = tf.data.Dataset.from_tensor_slices(tuple(
         tf.ragged.constant(column, tf.int32, ragged_rank=1)
-        for column in columns))
+        for column in columns)).map(lambda *row: row)  # Plain tensors.
     longest = max((len(x) for column in columns for x in column), default=0)
     return pipeline.id_sequence_stream(
         dataset, batch_size, longest, buffer=max(1, len(columns[0])),

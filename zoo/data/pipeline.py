@@ -271,11 +271,11 @@ def id_sequence_stream(dataset, batch_size, longest, bucket=True,
 
     Example:
 
-    >>> rows = tf.data.Dataset.from_tensor_slices((
-    ...     tf.ragged.constant([[1, 2], [3]]),
-    ...     tf.ragged.constant([[4], [5, 6, 7]])))
-    >>> batches = id_sequence_stream(rows, 2, longest=3, bucket=False)
-    >>> [x.numpy().tolist() for x in next(iter(batches))]
+    >>> rows = tf.data.Dataset.from_generator(
+    ...     lambda: [([1, 2], [4]), ([3], [5, 6, 7])], output_signature=(
+    ...         tf.TensorSpec([None], tf.int32),) * 2)
+    >>> batched = id_sequence_stream(rows, 2, longest=3, bucket=False)
+    >>> [x.numpy().tolist() for x in next(iter(batched))]
     [[[1, 2], [3, 0]], [[4, 0, 0], [5, 6, 7]]]
     """
     if shuffle:
