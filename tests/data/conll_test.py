@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo import errors
 from zoo import testing
 from zoo.data import conll
 from zoo.data import sources
@@ -274,7 +275,7 @@ def test_load_folder_two_files_for_one_split(tmp_path):
 def test_load_folder_a_file_is_not_a_folder(tmp_path):
     path = write(tmp_path / "train.txt", "EU\tB-ORG\n")
     with pytest.raises(
-        NotADirectoryError,
+        errors.DataError,
         match=re.escape(f"{path} is a file; tagging data is a folder holding "
                         "train, test and optionally dev files"),
     ):
@@ -283,9 +284,8 @@ def test_load_folder_a_file_is_not_a_folder(tmp_path):
 
 def test_load_folder_missing_folder(tmp_path):
     absent = tmp_path / "absent"
-    with pytest.raises(ValueError, match=re.escape(
-            f"--data='{absent}' is neither an existing folder nor a "
-            "supported tensorflow-datasets name (supported: conll2003)")):
+    with pytest.raises(errors.DataNotFoundError,
+                       match=f"^no such file or folder: {re.escape(str(absent))}$"):
         conll.load(str(absent))
 
 
@@ -337,11 +337,11 @@ def test_load_expands_user(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "data", ["imdb_reviews", "conll2002", "no/such/folder"]
+    "data", ["imdb_reviews", "conll2002"]
 )
 def test_load_unsupported_name(data):
     with pytest.raises(
-        ValueError,
+        errors.DataNotFoundError,
         match=re.escape(f"--data={data!r} is neither an existing folder nor a "
                         "supported tensorflow-datasets name (supported: "
                         "conll2003)"),
@@ -634,7 +634,7 @@ MALFORMED_FILES = [
         ValueError, "{tmp} holds 2 train files (eng.train, train.txt); keep "
         "one")),
     _case("a_file_instead_of_a_folder", {"train.txt": "EU\tB-ORG\n"},
-          Raises(NotADirectoryError, "{path} is a file; tagging data is a "
+          Raises(errors.DataError, "{path} is a file; tagging data is a "
                  "folder"), conll.load),
     _folder_case("malformed_dev_file", {"dev.txt": b"a\tO\n\xff\tO\n"},
                  Raises(MalformedLineError, "{tmp}/dev.txt:2: not valid "

@@ -124,10 +124,10 @@ def test_read_rows_replaces_invalid_utf8(tmp_path):
 MALFORMED = [
     # name, content, line, problem
     ("one_field.tsv", "1\tok\njust text\n0\tfine\n", 2,
-     r"expected `label'\\t'text`, found 1 field"),
+     r"expected `label<TAB>text`, found 1 field"),
     ("empty_label.tsv", "1\tok\n0\tfine\n \tno label\n", 3, "empty label"),
     ("one_field.csv", "1,ok\n\nno-comma-here\n", 3,
-     "expected `label','text`, found 1 field"),
+     "expected `label,text`, found 1 field"),
     ("empty_label.csv", '1,ok\n,"no label"\n', 2, "empty label"),
     # A quoted field over two lines: the bad row starts on line 4.
     ("multiline.csv", '0,a\n1,"two\nlines"\n,bad\n', 4, "empty label"),
@@ -434,7 +434,7 @@ def _reviews(changes=None):
 GOOD_ROWS = rows(("1", "good"), ("0", "bad"))
 FIX = "; fix the row or pass --skip_bad_rows to skip such rows"
 NUL = "NUL byte (binary data or UTF-16 text? expected UTF-8 text)"
-NO_TSV_ROWS = "{path}: no `label'\\t'text` rows; "
+NO_TSV_ROWS = "{path}: no `label<TAB>text` rows; "
 NO_LAYOUT = ("{tmp} holds neither train.tsv/.csv/.txt and test.tsv/.csv/.txt "
              "files of `label, text` rows nor train/<class>/*.txt")
 
@@ -445,7 +445,7 @@ MALFORMED_FILES = [
         MalformedRowError, NO_TSV_ROWS + "the file is empty, or blank but "
         "for a header")),
     _load_case("whitespace_only", {"a.csv": " \n\t\n\r\n"}, Raises(
-        MalformedRowError, "{path}: no `label','text` rows; the file is "
+        MalformedRowError, "{path}: no `label,text` rows; the file is "
         "empty")),
     _load_case("header_only", {"a.tsv": "label\ttext\n"}, Raises(
         MalformedRowError, NO_TSV_ROWS + "the file is empty")),
@@ -453,11 +453,11 @@ MALFORMED_FILES = [
         MalformedRowError, NO_TSV_ROWS + "all 2 were malformed and skipped"),
         skip_bad_rows=True),
     _load_case("empty_test_file", {"train.tsv": GOOD_ROWS, "test.tsv": ""},
-               Raises(MalformedRowError, "{tmp}/test.tsv: no `label'\\t'text` "
+               Raises(MalformedRowError, "{tmp}/test.tsv: no `label<TAB>text` "
                       "rows")),
     # Truncated files.
     _case("truncated_mid_row", {"a.tsv": "1\tgood\n0"}, Raises(
-        MalformedRowError, "{path}:2: expected `label'\\t'text`, found 1 "
+        MalformedRowError, "{path}:2: expected `label<TAB>text`, found 1 "
         "field" + FIX)),
     _case("truncated_mid_row_skipped", {"a.tsv": "1\tgood\n0"},
           Returns((["1"], ["good"], 1)), skip_bad_rows=True),
@@ -502,10 +502,10 @@ MALFORMED_FILES = [
           Returns((["0"], ["bad"], 1)), skip_bad_rows=True),
     # Column counts: too few is an error, more belong to the text.
     _case("one_field_tsv", {"a.tsv": "1\tok\njust text\n"}, Raises(
-        MalformedRowError, "{path}:2: expected `label'\\t'text`, found 1 "
+        MalformedRowError, "{path}:2: expected `label<TAB>text`, found 1 "
         "field" + FIX)),
     _case("one_field_csv", {"a.csv": "1,ok\nno comma\n"}, Raises(
-        MalformedRowError, "{path}:2: expected `label','text`, found 1 "
+        MalformedRowError, "{path}:2: expected `label,text`, found 1 "
         "field")),
     _case("empty_label_csv", {"a.csv": "1,ok\n,text\n"}, Raises(
         MalformedRowError, "{path}:2: empty label" + FIX)),
@@ -537,7 +537,7 @@ MALFORMED_FILES = [
           Returns((["1"], ["good\rmore"], 0))),
     _case("lone_cr_in_a_row_with_one_field",
           {"a.tsv": "1\tgood\nno tab\rhere\n"},
-          Raises(MalformedRowError, "{path}:2: expected `label'\\t'text`, "
+          Raises(MalformedRowError, "{path}:2: expected `label<TAB>text`, "
                  "found 1 field" + FIX)),
     # Old Mac line ends: a file without \n whose lines end in a lone \r.
     _case("cr_line_ends", {"a.tsv": "1\tgood\r0\tbad\r"},
@@ -566,7 +566,7 @@ MALFORMED_FILES = [
     # Folders.
     # (`load` takes a missing path for a tensorflow-datasets name.)
     _case("path_does_not_exist", {}, Raises(
-        FileNotFoundError, "{path} does not exist"),
+        FileNotFoundError, "no such file or folder: {path}"),
         lambda path: labelled_text.stream_local(path, tempfile.mkdtemp()),
         target="absent"),
     _load_case("missing_test_file", {"train.tsv": GOOD_ROWS},

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from zoo import errors
 from zoo.data import mnist
 from zoo.data import sources
 from zoo.testing import FOLDER, Raises, Returns, check_malformed_files
@@ -321,7 +322,7 @@ def test_load_file_path_is_rejected(tmp_path):
     path = write_idx(tmp_path / "train-images-idx3-ubyte", tiny_arrays()[
         "train", "images"])
     with pytest.raises(
-        FileNotFoundError,
+        errors.DataError,
         match=re.escape(f"--data={path} is a file; MNIST wants the folder"),
     ):
         mnist.load(path)
@@ -329,7 +330,7 @@ def test_load_file_path_is_rejected(tmp_path):
 
 def test_load_unknown_name_is_rejected():
     with pytest.raises(
-        ValueError,
+        errors.DataNotFoundError,
         match=r"--data='fashion_mnist' is neither an existing folder nor the "
         r"tensorflow-datasets name 'mnist'",
     ):
@@ -378,9 +379,11 @@ def test_stream_offline_falls_back_loudly(tmp_path, capsys, fallback_seed0):
 
 
 @pytest.mark.parametrize("data, error, message", [
-    ("not-mnist", ValueError, "neither an existing folder nor the "
-     "tensorflow-datasets name 'mnist'"),
-    ("{file}", FileNotFoundError, "is a file; MNIST wants the folder"),
+    ("not-mnist", errors.DataNotFoundError, "neither an existing folder nor "
+     "the tensorflow-datasets name 'mnist'"),
+    ("missing/digits", errors.DataNotFoundError,
+     "^no such file or folder: missing/digits$"),
+    ("{file}", errors.DataError, "is a file; MNIST wants the folder"),
 ])
 def test_stream_rejects_what_load_rejects(tmp_path, data, error, message):
     (tmp_path / "file").write_bytes(b"")

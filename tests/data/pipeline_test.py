@@ -7,6 +7,12 @@ import tensorflow as tf
 from zoo.data import pipeline
 
 
+@pytest.fixture(autouse=True)
+def first_epoch():
+    """Each test starts in epoch 0 (`shuffled` reads a global epoch)."""
+    pipeline.set_epoch(0)
+
+
 def _arrays(n=10):
     features = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
     labels = np.arange(n, dtype=np.int64)
@@ -119,7 +125,11 @@ def test_batches_shuffle_within_the_buffer_reproducibly():
     def epochs(seed, buffer):
         batched = pipeline.batches(dataset, 40, shuffle=True, seed=seed,
                                    buffer=buffer)
-        return [next(iter(batched))[1].numpy().tolist() for _ in range(2)]
+        orders = []
+        for epoch in range(2):
+            pipeline.set_epoch(epoch)
+            orders.append(next(iter(batched))[1].numpy().tolist())
+        return orders
 
     first, second = epochs(seed=1, buffer=4)
     assert first != second  # A new order each epoch...
@@ -441,8 +451,11 @@ def test_id_sequence_stream_reshuffles_per_epoch_and_seed():
         batches = _id_batches(
             rows, batch_size=20, bucket=False, shuffle=True, seed=seed
         )
-        return [next(iter(batches))[0].numpy()[:, 0].tolist()
-                for _ in range(2)]
+        orders = []
+        for epoch in range(2):
+            pipeline.set_epoch(epoch)
+            orders.append(next(iter(batches))[0].numpy()[:, 0].tolist())
+        return orders
 
     first, again = epoch_orders(1), epoch_orders(1)
     assert first == again and first[0] != first[1]
@@ -471,9 +484,16 @@ def test_id_sequence_stream_of_a_generator_batches_alike(bucket, shuffle):
     streamed = pipeline.id_sequence_stream(
         dataset, 2, longest=5, buffer=len(rows), **options)
     listed = _id_batches(ID_SEQUENCES, 2, **options)
-    epochs = [_tuples(streamed) for _ in range(2)]
-    assert epochs == [_tuples(listed) for _ in range(2)]
-    assert (epochs[0] != epochs[1]) == shuffle  # Reshuffled every epoch.
+    def epochs(dataset):
+        found = []
+        for epoch in range(2):
+            pipeline.set_epoch(epoch)
+            found.append(_tuples(dataset))
+        return found
+
+    assert epochs(streamed) == epochs(listed)
+    # Reshuffled every epoch.
+    assert (epochs(streamed)[0] != epochs(streamed)[1]) == shuffle
 
 
 def test_id_sequence_stream_of_nothing_is_empty():
@@ -510,3 +530,42 @@ def test_padding_counter_leaves_a_distributed_pipeline_uncounted():
         same = counter.counted(batches, lambda b: (tf.constant([1]), 2))
     assert same is batches
     assert counter.padded_fraction() is None
+
+
+def test_an_epochs_order_is_the_same_however_many_passes_came_before():
+    dataset = pipeline.shuffled(tf.data.Dataset.range(50), 50, seed=7)
+    assert int(dataset.cardinality()) == 50
+
+    def order(epoch):
+        pipeline.set_epoch(epoch)
+        return list(dataset.as_numpy_iterator())
+
+    third = order(2)
+    for epoch in (0, 1, 5, 2):  # Passes in between change nothing...
+        order(epoch)
+    assert order(2) == third
+    assert sorted(third) == list(range(50))
+    assert order(1) != third  # ...but another epoch has another order.
+    other_seed = pipeline.shuffled(tf.data.Dataset.range(50), 50, seed=8)
+    pipeline.set_epoch(2)
+    assert list(other_seed.as_numpy_iterator()) != third
+
+
+def test_repeat_by_epoch_orders_each_pass_as_its_epoch():
+    dataset = pipeline.shuffled(tf.data.Dataset.range(10), 10, seed=1)
+    passes = list(pipeline.repeat_by_epoch(dataset, first=1).take(30)
+                  .as_numpy_iterator())
+    for epoch, found in zip((1, 2, 3), (passes[:10], passes[10:20],
+                                        passes[20:])):
+        pipeline.set_epoch(epoch)
+        assert found == list(dataset.as_numpy_iterator())
+
+
+def test_shuffled_under_a_strategy_reshuffles_each_pass():
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        dataset = pipeline.shuffled(tf.data.Dataset.range(20), 20, seed=1)
+        repeated = pipeline.repeat_by_epoch(dataset)
+    first, second = (list(dataset.as_numpy_iterator()) for _ in range(2))
+    assert first != second and sorted(first) == list(range(20))
+    assert list(repeated.take(20).as_numpy_iterator()) != list(range(20))

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo import errors
 from zoo.data import sources
 
 # Never resolved: every test replaces socket.create_connection.
@@ -164,6 +165,53 @@ def test_tfds_datasets_returns_datasets_without_probing_when_prepared(
             assert len(examples) == 3
             image, label = examples[0]  # as_supervised: (image, label) pairs.
             assert image.shape == (28, 28, 1) and label.shape == ()
+
+
+@pytest.mark.parametrize("data, path", [
+    ("missing/reviews.tsv", True), ("../shared/data/x", True),
+    ("reviews.tsv", True), ("poems.json.gz", True), ("~/corpus", True),
+    (".", True), ("./x", True), ("imdb_reviews", False), ("mnist", False),
+    ("noextension", False),
+])
+def test_looks_like_path(data, path):
+    assert sources.looks_like_path(data) is path
+
+
+def test_looks_like_path_docstring_example_runs():
+    from zoo.testing import run_docstring_examples
+
+    run_docstring_examples(sources.looks_like_path)
+
+
+@pytest.mark.parametrize("name, known", [
+    ("imdb_reviews", True), ("ted_hrlr_translate/pt_to_en", True),
+    ("mnist:3.0.1", True), ("imdbreviews", False), ("missing/x.tsv", False),
+])
+def test_is_tfds_name_checks_the_registry(name, known):
+    assert sources.is_tfds_name(name) is known
+
+
+def test_a_missing_path_is_no_such_file_before_any_probe(monkeypatch):
+    def no_probe(*args, **kwargs):
+        raise AssertionError("a path must not probe the network")
+
+    monkeypatch.setattr(sources, "network_available", no_probe)
+    monkeypatch.setattr(sources, "tfds_prepared", no_probe)
+    for data in ("missing/reviews.tsv", "../shared/data/sentence_polarity",
+                 "reviews.tsv"):
+        with pytest.raises(errors.DataNotFoundError,
+                           match=rf"^no such file or folder: {re.escape(data)}$"):
+            sources.tfds_datasets(data, ["train"], local_hint="Or a file.")
+
+
+def test_an_unknown_name_says_what_data_can_be(monkeypatch):
+    monkeypatch.setattr(sources, "network_available", lambda *a, **k: False)
+    with pytest.raises(errors.DataNotFoundError, match=(
+            r"^--data='imdbreviews' is neither a file or folder nor a "
+            r"tensorflow-datasets name \(see `tfds.list_builders\(\)`\)\. "
+            r"Or a TSV file\.$")):
+        sources.tfds_datasets("imdbreviews", ["train"],
+                              local_hint="Or a TSV file.")
 
 
 @pytest.mark.parametrize("head, encoding, mark", [

@@ -13,6 +13,7 @@ import pytest
 import tensorflow_datasets as tfds
 from absl import flags
 
+from zoo import errors
 from zoo import testing
 from zoo.data import sources
 from zoo.recipes import mnist_rnn
@@ -152,7 +153,8 @@ def test_offline_falls_back_loudly_to_packaged_digits(tmp_path, monkeypatch, cap
 
 
 def test_unknown_data_name_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="neither an existing folder nor"):
+    with pytest.raises(errors.DataNotFoundError,
+                       match="neither an existing folder nor"):
         mnist_rnn.train_and_evaluate(
             tiny_config("no_such_dataset"), str(tmp_path / "work")
         )

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from absl import flags
 
+from zoo import errors
 from zoo import metrics as zoo_metrics
 from zoo import models
 from zoo import testing
@@ -210,7 +211,7 @@ def test_shuffled_text_batches_hold_every_text_in_a_new_order():
 
 
 def test_a_language_model_is_not_bidirectional():
-    with pytest.raises(ValueError, match=r"Received bidirectional=True; a "
+    with pytest.raises(errors.ConfigError, match=r"^--bidirectional: a "
                        r"language model reads left to right"):
         poetry.build_model(tiny_config("x", bidirectional=True), 10)
 

@@ -1,6 +1,9 @@
 """Tests for zoo.training.callbacks: timing, padding, the NaN guard."""
 
 import logging
+import os
+import signal
+import threading
 import types
 
 import keras
@@ -8,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import errors
 from zoo.data import pipeline
 from zoo.training import callbacks
 
@@ -150,3 +154,62 @@ def test_a_non_finite_loss_before_any_checkpoint(tmp_path):
     with pytest.raises(callbacks.NonFiniteLossError,
                        match="step 1 .*; no checkpoint had been written yet"):
         guard.on_train_batch_end(0, {"loss": float("nan")})
+
+
+class _CtrlC(keras.callbacks.Callback):
+    """Sends this process SIGINT at step `step` of epoch `epoch` (0-based)."""
+
+    def __init__(self, epoch, step, times=1):
+        super().__init__()
+        self.epoch, self.step, self.times = epoch, step, times
+        self.steps_after = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.step):
+            for _ in range(self.times):
+                os.kill(os.getpid(), signal.SIGINT)
+        elif (self.current, batch) > (self.epoch, self.step):
+            self.steps_after += 1
+
+
+def _fit_with(*extra):
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    data = tf.data.Dataset.from_tensor_slices(
+        (np.ones((8, 1)), np.ones((8, 1)))).batch(2)
+    interrupts = callbacks.StopOnInterrupt()
+    with interrupts.catching():
+        model.fit(data, epochs=3, verbose=0, callbacks=[interrupts, *extra])
+
+
+def test_ctrl_c_stops_after_the_step_it_arrives_in():
+    before = signal.getsignal(signal.SIGINT)
+    ctrl_c = _CtrlC(epoch=1, step=2)
+    with pytest.raises(errors.Interrupted, match=(
+            r"^interrupted in epoch 2; rerun the same command to resume from "
+            r"epoch 2$")) as error:
+        _fit_with(ctrl_c)
+    assert error.value.exit_code == 130
+    assert ctrl_c.steps_after == 0  # Not one more step.
+    assert signal.getsignal(signal.SIGINT) is before  # Handler restored.
+
+
+def test_ctrl_c_twice_stops_at_once():
+    with pytest.raises(KeyboardInterrupt):
+        _fit_with(_CtrlC(epoch=0, step=1, times=2))
+
+
+def test_ctrl_c_is_left_alone_outside_the_main_thread():
+    interrupts, seen = callbacks.StopOnInterrupt(), []
+
+    def worker():
+        with interrupts.catching():
+            seen.append(signal.getsignal(signal.SIGINT))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [signal.getsignal(signal.SIGINT)]

@@ -6,12 +6,17 @@ Each test defines the flags into its own `FlagValues`, so the global
 """
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import pytest
 from absl import app
 from absl import flags
 
 from zoo import cells
+from zoo import errors
+from zoo import recipes
 from zoo.training import flags as zoo_flags
 from zoo.training.config import TrainConfig
 from zoo.training.config import setting
@@ -59,7 +64,7 @@ def test_a_redeclared_field_keeps_the_base_help(defined):
 
 def test_every_field_is_a_flag_and_every_flag_a_field(defined):
     fields = {f.name for f in dataclasses.fields(RecipeConfig)}
-    assert set(defined) == fields | {"workdir"}
+    assert set(defined) == fields | {"workdir", "traceback"}
 
 
 def test_define_flags_requires_a_workdir(fresh_flags):
@@ -150,3 +155,58 @@ def test_main_refuses_positional_arguments(defined):
                        match=r"Unexpected arguments: \['extra'\]"):
         zoo_flags.main(["prog", "extra"], RecipeConfig, None,
                        flag_values=defined)
+
+
+def _raising(error):
+    def train_and_evaluate(config, workdir):
+        raise error
+    return train_and_evaluate
+
+
+def test_main_prints_a_user_error_as_one_line_and_exits_2(
+        defined, capsys, monkeypatch):
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    defined(["prog"])
+    with pytest.raises(SystemExit) as exit_:
+        zoo_flags.main(["prog"], RecipeConfig, _raising(
+            errors.DataNotFoundError("no such file or folder: x/y.tsv")),
+            flag_values=defined)
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: no such file or folder: x/y.tsv\n"
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_main_shows_a_user_errors_traceback_when_asked(
+        defined, monkeypatch, how):
+    monkeypatch.delenv(errors.TRACEBACK_VARIABLE, raising=False)
+    defined(["prog", "--traceback"] if how == "flag" else ["prog"])
+    if how == "variable":
+        monkeypatch.setenv(errors.TRACEBACK_VARIABLE, "1")
+    with pytest.raises(errors.WorkdirError, match="in use"):
+        zoo_flags.main(["prog"], RecipeConfig,
+                       _raising(errors.WorkdirError("/w is in use")),
+                       flag_values=defined)
+
+
+def test_main_lets_a_bug_raise(defined):
+    defined(["prog"])
+    with pytest.raises(ValueError, match="a bug"):
+        zoo_flags.main(["prog"], RecipeConfig, _raising(ValueError("a bug")),
+                       flag_values=defined)
+
+
+@pytest.mark.parametrize("name", recipes.names())
+def test_a_recipe_given_a_missing_path_says_so_in_one_line(name, tmp_path):
+    # The bar of a fresh clone without ../shared: one line, no traceback.
+    env = {k: v for k, v in os.environ.items()
+           if k != errors.TRACEBACK_VARIABLE}
+    done = subprocess.run(
+        [sys.executable, "-m", f"zoo.recipes.{name}",
+         "--data=missing/corpus.txt", f"--workdir={tmp_path / 'w'}"],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        "error: no such file or folder: missing/corpus.txt")
+    assert "Traceback" not in done.stderr

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import time
 
 import keras
@@ -11,7 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import errors
 from zoo import training
+from zoo.data import pipeline
 from zoo.training import callbacks
 from zoo.training import checkpoint
 from zoo.training import harness
@@ -521,3 +524,69 @@ def test_finish_writes_and_logs_the_baseline_beside_the_result(tmp_path,
             baseline={"name": "TF-IDF", "error": "one class only"})
     assert any(r.getMessage().endswith("; no baseline (TF-IDF): one class "
                                        "only") for r in caplog.records)
+
+
+class _CtrlCAt(keras.callbacks.Callback):
+    """Sends this process SIGINT before step `step` of epoch `epoch`."""
+
+    def __init__(self, epoch, step):
+        super().__init__()
+        self.epoch, self.step = epoch, step
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.step):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _noisy_model(config):
+    """A model with dropout, so a resume must restore its random stream."""
+    harness.set_seed(config.seed)
+    model = keras.Sequential([
+        keras.Input((3,)), keras.layers.Dense(8, "relu"),
+        keras.layers.Dropout(0.5), keras.layers.Dense(2)])
+    model.compile(optimizer=harness.make_optimizer(config), loss="mse")
+    return model
+
+
+def _shuffled_data():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(24, 3)).astype("float32")
+    y = rng.normal(size=(24, 2)).astype("float32")
+    return pipeline.batches(tf.data.Dataset.from_tensor_slices((x, y)), 4,
+                            shuffle=True, seed=3, buffer=24)
+
+
+@pytest.mark.parametrize("steps_per_epoch", [0, 4])
+def test_a_run_stopped_and_resumed_trains_as_an_uninterrupted_one(
+        tmp_path, steps_per_epoch):
+    config = _config(epochs=4, steps_per_epoch=steps_per_epoch)
+    whole = _noisy_model(config)
+    harness.fit(whole, _shuffled_data(), None, config, str(tmp_path / "a"))
+
+    workdir = str(tmp_path / "b")
+    with pytest.raises(errors.Interrupted, match="interrupted in epoch 3"):
+        harness.fit(_noisy_model(config), _shuffled_data(), None, config,
+                    workdir, [_CtrlCAt(epoch=2, step=1)])
+    assert checkpoint.list_checkpoints(os.path.join(workdir, "checkpoints"))[
+        0][0] == 2  # Epoch 3 left no checkpoint.
+    resumed = _noisy_model(config)
+    run = harness.fit(resumed, _shuffled_data(), None, config, workdir)
+    assert run["initial_epoch"] == 2 and run["epochs"] == 4
+    _assert_weights(resumed, whole.get_weights())
+
+
+def test_epochs_differ_in_order_and_dropout(tmp_path):
+    # The seeds per epoch must not make every epoch the same epoch.
+    config = dataclasses.replace(_config(epochs=2), learning_rate=0.0)
+    model, orders = _noisy_model(config), []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            orders.append(logs["loss"])
+
+    harness.fit(model, _shuffled_data(), None, config, str(tmp_path),
+                [Record()])
+    assert orders[0] != orders[1]  # Same weights (lr 0), other batches.

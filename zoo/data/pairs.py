@@ -35,6 +35,7 @@ import zlib
 
 import tensorflow as tf
 
+from zoo import errors
 from zoo.data import pipeline
 from zoo.data import records
 from zoo.data import sources
@@ -48,7 +49,7 @@ RECORDS_FILE = "pairs.tfrecord"
 _WHITESPACE = r"[\t-\r\x{1c}-\x{1f}\x{85}\p{Z}]"
 
 
-class MalformedPairError(ValueError):
+class MalformedPairError(errors.DataError):
     """A pairs file or a line of it is malformed; the message names the file
     and, for a line, its number."""
 
@@ -166,7 +167,7 @@ class _PairsFile:
 
     def __init__(self, path, reverse, max_words, test_size):
         if os.path.isdir(path):
-            raise ValueError(
+            raise errors.DataError(
                 f"{path} is a folder; expected a file of `source<TAB>target` "
                 "lines"
             )
@@ -195,7 +196,7 @@ class _PairsFile:
                 "empty or blank"
             )
         if count <= self.test_size:
-            raise ValueError(
+            raise errors.DataError(
                 f"{self.path}: {count} pairs"
                 + (f" of at most {self.max_words} words"
                    if self.max_words else "")

@@ -123,6 +123,74 @@ def same_cardinality(dataset, like):
 # 54,000 training images (42 MB), and a fixed cost however large the corpus.
 SHUFFLE_BUFFER = 60_000
 
+# The epoch (or pass) `shuffled` orders for: read when a pass over a
+# shuffled dataset starts. Made on first use.
+_epoch = None
+
+
+def _epoch_variable():
+    global _epoch
+    if _epoch is None:
+        with tf.init_scope():  # Not inside a tf.function or a strategy.
+            _epoch = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                 name="shuffle_epoch")
+    return _epoch
+
+
+def set_epoch(epoch):
+    """Passes over `shuffled` datasets that start from now on are in the
+    order of `epoch` (the harness sets it as each epoch begins)."""
+    _epoch_variable().assign(int(epoch))
+
+
+def shuffled(dataset, buffer, seed):
+    """`dataset`, each example drawn at random from the next `buffer`, in an
+    order that is a function of `seed` and the epoch (`set_epoch`).
+
+    A pass reads the epoch when it starts, so an epoch's order does not
+    depend on how many passes came before: a run resumed at epoch 3 sees
+    the order an uninterrupted run saw in its epoch 3. Under a
+    distribution strategy other than the default one (which serializes
+    the pipeline, and cannot serialize a variable) the order changes with
+    every pass instead, as `tf.data`'s own reshuffling does.
+    """
+    if tf.distribute.has_strategy():
+        return dataset.shuffle(buffer, seed=seed)
+    epoch = _epoch_variable()
+    seed = tf.constant(seed, tf.int64)
+
+    @tf.autograph.experimental.do_not_convert
+    def one_pass(_):
+        # A graph-level seed of this function's own, so that tf.data's seed
+        # pair is (1, the op seed): it compares the pair with (0, 0) in
+        # Python, which a tensor op seed cannot take part in.
+        tf.compat.v1.get_default_graph().seed = 1
+        return dataset.shuffle(buffer, seed=seed * 1_000_003 + epoch.value(),
+                               reshuffle_each_iteration=False)
+
+    shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    return shuffled.apply(tf.data.experimental.assert_cardinality(
+        dataset.cardinality())) if dataset.cardinality() >= 0 else shuffled
+
+
+def repeat_by_epoch(dataset, first=0):
+    """`dataset` repeated without end, pass `p` in the order of epoch `p`.
+
+    For epochs of a fixed number of steps, which do not line up with the
+    passes: `shuffled` parts of `dataset` take pass numbers, not epochs,
+    starting at `first`. Under a distribution strategy other than the
+    default one, `dataset.repeat()` (see `shuffled`).
+    """
+    if tf.distribute.has_strategy():
+        return dataset.repeat()
+    epoch = _epoch_variable()
+
+    def one_pass(p):
+        with tf.control_dependencies([epoch.assign(p)]):
+            return dataset
+
+    return tf.data.Dataset.range(first, 2**62).flat_map(one_pass)
+
 
 def batches(dataset, batch_size, shuffle=False, seed=0, map_fn=None,
             buffer=SHUFFLE_BUFFER):
@@ -132,7 +200,7 @@ def batches(dataset, batch_size, shuffle=False, seed=0, map_fn=None,
     seed: each example is drawn at random from the next `buffer`.
     """
     if shuffle:
-        dataset = dataset.shuffle(buffer, seed=seed)
+        dataset = shuffled(dataset, buffer, seed)
     dataset = dataset.batch(batch_size)
     if map_fn is not None:
         dataset = dataset.map(
@@ -189,7 +257,7 @@ def text_batches(
         return batches(dataset, batch_size, shuffle=shuffle, seed=seed,
                        buffer=buffer)
     if shuffle:
-        dataset = dataset.shuffle(buffer, seed=seed)
+        dataset = shuffled(dataset, buffer, seed)
     length_fn = length_fn or token_counts
     # Counted `CHUNK` texts at a time, in one vectorized call each.
     with_lengths = dataset.batch(CHUNK).map(
@@ -218,7 +286,7 @@ def _bucket(dataset, length_fn, max_length, batch_size, shuffle, seed,
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         padding_values=padding_values,
     )
-    return dataset.shuffle(64, seed=seed) if shuffle else dataset
+    return shuffled(dataset, 64, seed) if shuffle else dataset
 
 
 def sentence_batches(dataset, batch_size, longest, bucket=True,
@@ -240,7 +308,7 @@ def sentence_batches(dataset, batch_size, longest, bucket=True,
             batches are mixed too).
     """
     if shuffle:
-        dataset = dataset.shuffle(buffer, seed=seed)
+        dataset = shuffled(dataset, buffer, seed)
     padding = (tf.constant(""), tf.constant(tag_padding, tf.int32))
     if bucket:
         dataset = _bucket(
@@ -279,7 +347,7 @@ def id_sequence_stream(dataset, batch_size, longest, bucket=True,
     [[[1, 2], [3, 0]], [[4, 0, 0], [5, 6, 7]]]
     """
     if shuffle:
-        dataset = dataset.shuffle(buffer, seed=seed)
+        dataset = shuffled(dataset, buffer, seed)
     padding = tuple(tf.constant(0, tf.int32) for _ in dataset.element_spec)
     if bucket:
         dataset = _bucket(

@@ -50,6 +50,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from zoo import errors
 from zoo import utils
 from zoo.data import pipeline
 from zoo.data import records
@@ -63,7 +64,7 @@ READ_SIZE = 1 << 20
 COLUMNS = {"text": records.Column("string")}
 
 
-class MalformedTextError(ValueError):
+class MalformedTextError(errors.DataError):
     """A poems or text file is malformed; the message names file and line."""
 
 
@@ -386,7 +387,7 @@ def _folder_poems(folder):
             continue
         found = True
     if not found:
-        raise ValueError(
+        raise errors.DataError(
             f"{folder} holds no poem files (expected "
             + ", ".join(POEM_SUFFIXES) + " files with poem objects)"
         )
@@ -417,7 +418,7 @@ def _local_texts(path, window, max_chars):
         return text_windows(path, window), False, (
             f"windows of {window} characters")
     else:
-        raise ValueError(
+        raise errors.DataError(
             f"{path}: unknown file type; expected poems ("
             + ", ".join(POEM_SUFFIXES) + ") or text ("
             + ", ".join(TEXT_SUFFIXES) + ")"
@@ -431,7 +432,7 @@ def _local_texts(path, window, max_chars):
 def _check_enough(path, count, what, test_size):
     """Raises a `ValueError` unless `count` texts leave some for training."""
     if count <= test_size:
-        raise ValueError(
+        raise errors.DataError(
             f"{path}: {count} {what}, expected more than "
             f"test_size={test_size}"
         )

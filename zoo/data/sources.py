@@ -15,6 +15,8 @@ import numpy as np
 
 from absl import logging
 
+from zoo import errors
+
 # Where tensorflow-datasets downloads from.
 TFDS_HOSTS = (("storage.googleapis.com", 443),)
 
@@ -95,13 +97,58 @@ def foreign_bom(head):
     return None
 
 
-class DataUnavailableError(RuntimeError):
+class DataUnavailableError(errors.UserError, RuntimeError):
     """The requested data cannot be had on this machine."""
 
 
 def is_local(data):
     """True if `data` names a file or folder that exists."""
     return bool(data) and os.path.exists(os.path.expanduser(data))
+
+
+def looks_like_path(data):
+    """True if `data` reads as a path: it has a folder separator, starts
+    with "~" or ".", or ends in a file extension (".tsv", ".txt.gz").
+
+    A tensorflow-datasets name can have a "/" too (a config,
+    `ted_hrlr_translate/pt_to_en`): check `is_tfds_name` first.
+
+    Example:
+
+    >>> [looks_like_path(d) for d in ("data/x", "x.tsv", "~", "mnist")]
+    [True, True, True, False]
+    """
+    data = str(data)
+    separators = {"/", os.sep, os.altsep} - {None}
+    return (any(s in data for s in separators) or data.startswith(("~", "."))
+            or bool(os.path.splitext(data)[1].strip(".")))
+
+
+def is_tfds_name(name):
+    """True if `name` (before any "/config" or ":version") is a dataset
+    registered with tensorflow-datasets; nothing is downloaded."""
+    import tensorflow_datasets as tfds
+
+    base = str(name).split(":")[0].split("/")[0]
+    return base in tfds.list_builders(with_community_datasets=False)
+
+
+def check_tfds_name(name, local_hint=""):
+    """Raises unless `name` can be a tensorflow-datasets dataset.
+
+    Raises:
+        zoo.errors.DataNotFoundError: "no such file or folder: NAME" when
+            `name` looks like a path (see `looks_like_path`); otherwise
+            that `name` is neither, followed by `local_hint`.
+    """
+    if is_tfds_name(name):
+        return
+    if looks_like_path(name):
+        raise errors.DataNotFoundError(f"no such file or folder: {name}")
+    raise errors.DataNotFoundError(
+        f"--data={name!r} is neither a file or folder nor a "
+        "tensorflow-datasets name (see `tfds.list_builders()`)."
+        + (f" {local_hint}" if local_hint else ""))
 
 
 def network_available(hosts=TFDS_HOSTS, timeout=3.0):
@@ -159,11 +206,14 @@ def tfds_datasets(name, splits, data_dir=None, as_supervised=True,
         A list of `tf.data.Dataset`s, one per split, in the order given.
 
     Raises:
+        zoo.errors.DataNotFoundError: `name` is a path that does not exist
+            or no tensorflow-datasets name (see `check_tfds_name`).
         DataUnavailableError: The dataset is not on disk and its download
             servers cannot be reached; the message says how to provide data.
     """
     import tensorflow_datasets as tfds
 
+    check_tfds_name(name, local_hint)
     if not tfds_prepared(name, data_dir) and not network_available():
         raise DataUnavailableError(
             f"The tensorflow-datasets dataset {name!r} is not in "

@@ -26,6 +26,7 @@ import unicodedata
 import tensorflow as tf
 from absl import logging
 
+from zoo import errors
 from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import models
@@ -97,9 +98,8 @@ def make_text_layer(config, texts):
 def build_model(config, vocabulary_size):
     """The `zoo.models.CharLM` of `config`."""
     if config.bidirectional:
-        raise ValueError(
-            "Received bidirectional=True; a language model reads left to "
-            "right (it must not see the character it predicts)")
+        raise errors.ConfigError("--bidirectional: a language model reads "
+                                 "left to right, not seeing what it predicts")
     return models.CharLM(
         vocabulary_size, embedding_dim=config.embedding_dim, cell=config.cell,
         units=config.units, num_layers=config.layers,

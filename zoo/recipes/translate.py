@@ -27,6 +27,7 @@ import dataclasses
 import tensorflow as tf
 from absl import logging
 
+from zoo import errors
 from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import models
@@ -37,8 +38,7 @@ from zoo.models.seq2seq import END, END_ID, START, START_ID
 from zoo.training import flags as zoo_flags
 
 ATTENTION = models.seq2seq.ATTENTION
-# The held-out pairs of a local file do not change with --seed, so runs
-# with other seeds are scored on the same test split.
+# A local file's test pairs do not change with --seed: one test split.
 TEST_SPLIT_SEED = 0
 
 
@@ -153,7 +153,7 @@ class Translate(training.Task):
 
     def data(self, config, workdir):
         if config.attention == "none" and not config.bridge:
-            raise ValueError(
+            raise errors.ConfigError(
                 "--attention=none needs --bridge: without attention and "
                 "without the encoder's final states nothing of the source "
                 "reaches the decoder")

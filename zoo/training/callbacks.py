@@ -1,12 +1,18 @@
-"""Keras callbacks of the harness: epoch timing, padding, a NaN guard."""
+"""Keras callbacks of the harness: epoch timing, padding, a NaN guard,
+Ctrl-C, and randomness that a resumed run repeats."""
 
+import contextlib
 import math
+import signal
+import threading
 import time
 
 import keras
 import numpy as np
 from absl import logging
 
+from zoo import errors
+from zoo.data import pipeline
 from zoo.training import checkpoint
 
 
@@ -101,3 +107,90 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             f"{int(self.model.optimizer.iterations.numpy())}); {where}. Lower "
             "--learning_rate, set --clipnorm, or check the data for NaN."
         )
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Ctrl-C stops training after the step it arrives in, cleanly.
+
+    Inside `with callback.catching():`, SIGINT only sets a flag; the next
+    batch end (of a training or validation step) or epoch start raises
+    `zoo.errors.Interrupted`, before the epoch's checkpoint is written, so
+    the workdir holds whole epochs only and a rerun resumes from the
+    interrupted epoch. A second Ctrl-C raises `KeyboardInterrupt` at once.
+    Outside the main thread (where signals cannot be caught) Ctrl-C is
+    left as it is.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+        self._requested = False
+
+    def _handle(self, signum, frame):
+        if self._requested:  # Asked twice: stop now, whatever is running.
+            raise KeyboardInterrupt
+        self._requested = True
+        logging.warning("Interrupted: stopping after this step (Ctrl-C again "
+                        "to stop at once).")
+
+    @contextlib.contextmanager
+    def catching(self):
+        """SIGINT sets the flag for the `with` block (in the main thread)."""
+        self._requested = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self._handle)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _check(self):
+        if self._requested:
+            epoch = self._epoch + 1
+            raise errors.Interrupted(
+                f"interrupted in epoch {epoch}; rerun the same command to "
+                f"resume from epoch {epoch}")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        self._check()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._check()
+
+
+# Draws a seed generator makes in one epoch, at most: an epoch starts its
+# stream at `epoch * EPOCH_DRAWS` (a step draws once per dropout layer).
+EPOCH_DRAWS = 1 << 24
+
+
+class EpochSeeds(keras.callbacks.Callback):
+    """Each epoch's randomness is a function of the run's seed and the
+    epoch, so a run resumed at epoch `k` trains epoch `k` as an
+    uninterrupted run does.
+
+    As each epoch begins: passes over `zoo.data.pipeline.shuffled`
+    datasets take the epoch's order (`pipeline.set_epoch`; not with
+    `by_pass`, where `pipeline.repeat_by_epoch` numbers the passes of
+    epochs of a fixed number of steps), and every Keras seed generator of
+    the model (dropout masks) restarts its stream at the epoch's place,
+    `[its seed, epoch * EPOCH_DRAWS]`.
+    """
+
+    def __init__(self, by_pass=False):
+        super().__init__()
+        self.by_pass = by_pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self.by_pass:
+            pipeline.set_epoch(epoch)
+        for state in self.model.variables:
+            if state.path.endswith("seed_generator_state"):
+                seed = int(np.asarray(state.value)[0])
+                state.assign(np.array([seed, epoch * EPOCH_DRAWS],
+                                      dtype=state.dtype))

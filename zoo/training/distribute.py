@@ -34,6 +34,7 @@ import tensorflow as tf
 from absl import logging
 
 from zoo import compat
+from zoo import errors
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -63,7 +64,7 @@ def make_strategy(name):
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, RuntimeError, tf.errors.OpError) as error:
-            raise ValueError(
+            raise errors.ConfigError(
                 f"--strategy=tpu found no TPU ({type(error).__name__}: "
                 f"{error}); set TPU_NAME or run on a TPU host"
             ) from error

@@ -1,10 +1,10 @@
 """A recipe's command line, made from its `Config` (`zoo.training.config`).
 
-`define_flags(Config)` defines `--workdir` (default `Config.WORKDIR`) and
-one flag per field of `Config`, typed, bounded and documented as the field
-is. Importing a recipe defines no flags, so several recipes can be imported
-into one process (tests do; each can define into a fresh
-`flags.FlagValues()`). Presets are absl flagfiles:
+`define_flags(Config)` defines `--workdir` (default `Config.WORKDIR`),
+`--traceback` (see `zoo.errors`) and one flag per field of `Config`, typed,
+bounded and documented as the field is. Importing a recipe defines no
+flags, so several recipes can be imported into one process (tests do; each
+can define into a fresh `flags.FlagValues()`). Presets are absl flagfiles:
 `python -m zoo.recipes.mnist_rnn --flagfile=recipes/mnist_rnn/gru.flags`.
 A recipe's program is `run(Config, train_and_evaluate)`.
 """
@@ -16,6 +16,7 @@ import sys
 from absl import app
 from absl import flags
 
+from zoo import errors
 from zoo.training import config as zoo_config
 
 FLAGS = flags.FLAGS
@@ -39,6 +40,11 @@ def define_flags(config_class, flag_values=FLAGS):
     flags.DEFINE_string(
         "workdir", config_class.WORKDIR, "Checkpoints, TensorBoard logs and "
         "metrics.json go here; a rerun with the same workdir resumes.", **into
+    )
+    flags.DEFINE_boolean(
+        "traceback", False, "Show the traceback of a mistake in the data, "
+        "workdir or settings too, not just its one-line error (also: "
+        f"{errors.TRACEBACK_VARIABLE}=1).", **into
     )
     for s in zoo_config.settings(config_class):
         if s.choices is not None:
@@ -78,7 +84,11 @@ def config_from_flags(config_class, flag_values=FLAGS):
 def main(argv, config_class, train_and_evaluate, flag_values=FLAGS):
     """A recipe's `main`: `train_and_evaluate(config, workdir)` from flags.
 
-    Returns None, so the program exits with status 0.
+    Returns None, so the program exits with status 0. A `zoo.errors.
+    UserError` (a mistake in the data, workdir or settings) is printed as
+    one line `error: ...` on stderr and exits with its status (2); Ctrl-C
+    prints how to resume and exits with 130; `--traceback` or
+    `ZOO_TRACEBACK` asks for the traceback instead.
 
     Raises:
         app.UsageError: Positional arguments (every setting is a flag).
@@ -86,8 +96,18 @@ def main(argv, config_class, train_and_evaluate, flag_values=FLAGS):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     config = config_from_flags(config_class, flag_values)
-    # Nothing returned: absl's `app.run` exits with `main`'s return value.
-    train_and_evaluate(config, flag_values["workdir"].value)
+    try:
+        # Nothing returned: absl's `app.run` exits with `main`'s return.
+        train_and_evaluate(config, flag_values["workdir"].value)
+    except (errors.UserError, KeyboardInterrupt) as error:
+        if errors.traceback_wanted(flag_values["traceback"].value):
+            raise
+        if isinstance(error, KeyboardInterrupt):  # Outside training.
+            error = errors.Interrupted(
+                "interrupted; rerun the same command to resume (finished "
+                "epochs and data records are kept)")
+        print(errors.one_line(error), file=sys.stderr, flush=True)
+        sys.exit(error.exit_code)
 
 
 def run(config_class, train_and_evaluate):

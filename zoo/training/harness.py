@@ -12,7 +12,9 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from zoo import errors
 from zoo import export
+from zoo.data import pipeline
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import checkpoint
 from zoo.training import distribute
@@ -109,6 +111,7 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
         KeyError: The selection metric is not in the epoch logs.
         zoo.training.callbacks.NonFiniteLossError: The loss became NaN or
             infinite (the message names the step and the checkpoint kept).
+        zoo.errors.Interrupted: Ctrl-C (see `StopOnInterrupt`).
     """
     check_same_run(config, workdir)
     checkpoint_dir = os.path.join(workdir, "checkpoints")
@@ -148,34 +151,45 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
             writers.append(
                 keras.callbacks.TensorBoard(os.path.join(workdir, "tensorboard")))
         if config.steps_per_epoch:
-            # An epoch of steps: the data runs on into the next epoch.
-            train_data = train_data.repeat()
-        logs = model.fit(
-            distribute.shard_by_worker(train_data),
-            steps_per_epoch=config.steps_per_epoch or None,
-            validation_data=None if validation_data is None
-            else distribute.shard_by_worker(validation_data),
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=[
-                # Before the checkpoint: at an epoch's end, spoilt weights
-                # must raise before they can be saved.
-                zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
-                # The recipe's validation metrics, then the timer: an epoch's
-                # time includes its validation.
-                *chosen[:-1],
-                zoo_callbacks.EpochTimer(),
-                # Extra callbacks before the selection and the writers: they
-                # may add to the epoch logs that these, TensorBoard and the
-                # progress bar read.
-                *callbacks,
-                *chosen[-1:],
-                *writers,
-            ],
-            shuffle=False,  # The datasets shuffle themselves, per epoch.
-            # A progress bar on a terminal; one line per epoch in a log file.
-            verbose=1 if sys.stdout.isatty() else 2,
-        ).history
+            # An epoch of steps: the data runs on into the next epoch. A
+            # resumed run skips the steps of the epochs it has, so it goes
+            # on where the uninterrupted run did.
+            train_data = pipeline.repeat_by_epoch(train_data).skip(
+                initial_epoch * config.steps_per_epoch)
+        else:
+            pipeline.set_epoch(initial_epoch)  # For an iterator made early.
+        # Ctrl-C stops after the step it arrives in, before a checkpoint.
+        interrupts = zoo_callbacks.StopOnInterrupt()
+        with interrupts.catching():
+            logs = model.fit(
+                distribute.shard_by_worker(train_data),
+                steps_per_epoch=config.steps_per_epoch or None,
+                validation_data=None if validation_data is None
+                else distribute.shard_by_worker(validation_data),
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                callbacks=[
+                    interrupts,
+                    zoo_callbacks.EpochSeeds(
+                        by_pass=bool(config.steps_per_epoch)),
+                    # Before the checkpoint: at an epoch's end, spoilt
+                    # weights must raise before they can be saved.
+                    zoo_callbacks.StopOnNonFiniteLoss(checkpoint_dir),
+                    # The recipe's validation metrics, then the timer: an
+                    # epoch's time includes its validation.
+                    *chosen[:-1],
+                    zoo_callbacks.EpochTimer(),
+                    # Extra callbacks before the selection and the writers:
+                    # they may add to the epoch logs that these,
+                    # TensorBoard and the progress bar read.
+                    *callbacks,
+                    *chosen[-1:],
+                    *writers,
+                ],
+                shuffle=False,  # The datasets shuffle themselves, per epoch.
+                # A progress bar on a terminal; one line per epoch in a log.
+                verbose=1 if sys.stdout.isatty() else 2,
+            ).history
     done = initial_epoch + len(logs.get("loss", []))
     if logs:
         stopped = selection_lib.stop_reason(
@@ -262,7 +276,7 @@ def check_same_run(config, workdir):
             f"{k}: {value(recorded, k)!r} -> {value(settings, k)!r}"
             for k in differences
         )
-        raise ValueError(
+        raise errors.WorkdirError(
             f"{workdir} holds a run with other settings ({changes}); pass a "
             "new --workdir, or the same settings to resume it"
         )

@@ -22,6 +22,8 @@ import os
 import keras
 from absl import logging
 
+from zoo import errors
+
 SELECTION_FILE = "selection.json"
 
 
@@ -92,7 +94,7 @@ class History:
         elif (saved.get("monitor"), saved.get("mode"),
               saved.get("tie_break")) != (selection.monitor, selection.mode,
                                           selection.tie_break):
-            raise ValueError(
+            raise errors.WorkdirError(
                 f"{path} records epochs selected by {saved.get('monitor')!r} "
                 f"({saved.get('mode')}), not {selection.monitor!r} "
                 f"({selection.mode}): pass a new --workdir"

@@ -6,7 +6,9 @@ model exists (`adapt`: vocabularies), how examples become batches
 (`batches`), the model (`build`) and what it serves (`endpoints`).
 `run(task, config, workdir)` owns the rest, the same for every recipe:
 
-1. a finished run in `workdir` is returned as it is; the seed is set;
+1. `workdir` is held for the run (`zoo.training.lock`: a second run on
+   it stops with a `zoo.errors.WorkdirError`); a finished run in it is
+   returned as it is; the seed is set;
 2. `task.data(config, workdir)`; a validation split is carved from the
    training data (`config.validation_fraction`, unless `data` gives one);
 3. `task.adapt(config, train)`; `task.build(config)`; `task.compile`;
@@ -33,6 +35,7 @@ from zoo.data import pipeline
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import distribute
 from zoo.training import harness
+from zoo.training import lock
 from zoo.training.config import TrainConfig
 
 
@@ -166,12 +169,22 @@ def run(task, config, workdir, callbacks=()):
 
     Returns:
         The dict written to `<workdir>/metrics.json`.
+
+    Raises:
+        zoo.errors.WorkdirError: Another live run holds `workdir`, or it
+            holds a run with other settings.
     """
     return _run(config, workdir, task, tuple(callbacks))
 
 
 @distribute.distributed  # The strategy of config.strategy, for the run.
 def _run(config, workdir, task, callbacks):
+    # One live run per workdir; a cluster's workers share the chief's.
+    with lock.held(workdir, take=distribute.is_chief()):
+        return _run_held(config, workdir, task, callbacks)
+
+
+def _run_held(config, workdir, task, callbacks):
     stopwatch = harness.Stopwatch()
     finished = harness.finished_result(config, workdir)
     if finished is not None:
