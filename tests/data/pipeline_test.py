@@ -569,3 +569,18 @@ def test_shuffled_under_a_strategy_reshuffles_each_pass():
     first, second = (list(dataset.as_numpy_iterator()) for _ in range(2))
     assert first != second and sorted(first) == list(range(20))
     assert list(repeated.take(20).as_numpy_iterator()) != list(range(20))
+
+
+def test_sized_counts_bucketed_batches_once_and_every_epoch_has_as_many():
+    labels = np.arange(len(LENGTHS), dtype=np.int64)
+    bucketed = _text_batches(_texts(LENGTHS).astype(str), labels,
+                             batch_size=3, max_length=40, shuffle=True)
+    assert int(bucketed.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    sized = pipeline.sized(bucketed)
+    counts = []
+    for epoch in range(3):
+        pipeline.set_epoch(epoch)
+        counts.append(sum(1 for _ in sized))
+    assert counts == [int(sized.cardinality())] * 3
+    known = tf.data.Dataset.range(5).batch(2)
+    assert pipeline.sized(known) is known

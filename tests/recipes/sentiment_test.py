@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import signal
 import time
 
 import keras
@@ -12,6 +13,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import flags
 
+from zoo import errors
 from zoo import ngrams
 from zoo import testing
 from zoo.data import labelled_text
@@ -254,3 +256,39 @@ def test_default_preset_is_the_flag_defaults():
     every = testing.declared_settings(sentiment.Config)
     assert every - {"data", "export_dir", "bucket",
                     "skip_bad_rows"} <= set(values)
+
+
+class _CtrlCInEpoch2(keras.callbacks.Callback):
+    """Sends this process SIGINT at the second step of the second epoch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == (1, 1):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_run_stopped_by_ctrl_c_and_rerun_gives_the_same_results(
+        data_dir, tmp_path):
+    # Shuffled batches and dropout: the resume must replay both.
+    config = tiny_config(data_dir, epochs=3, dropout=0.3,
+                         embedding_dropout=0.2, output_dropout=0.2,
+                         baseline=False)
+    whole = sentiment.train_and_evaluate(config, str(tmp_path / "whole"))
+    workdir = str(tmp_path / "stopped")
+    with pytest.raises(errors.Interrupted, match=(
+            "^interrupted in epoch 2; rerun the same command to resume from "
+            "epoch 2$")):
+        sentiment.train_and_evaluate(config, workdir, [_CtrlCInEpoch2()])
+    assert not os.path.exists(os.path.join(workdir, "metrics.json"))
+    resumed = sentiment.train_and_evaluate(config, workdir)
+    assert resumed["resumed_from_epoch"] == 1
+
+    def results(metrics):
+        return {k: v for k, v in metrics.items()
+                if k.startswith("test_") or k in ("best_epoch", "ngrams")}
+
+    assert results(resumed) == results(whole)
+    # Every epoch's validation record too, the resumed ones included.
+    assert resumed["selection"] == whole["selection"]

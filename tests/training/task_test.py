@@ -159,3 +159,16 @@ def test_a_workdir_in_use_stops_a_second_run_and_the_first_goes_on(tmp_path):
     metrics = training.run(Nested(), TinyConfig(), str(tmp_path))
     assert metrics["test_accuracy"] > 0.5
     assert not os.path.exists(tmp_path / lock.LOCK_FILE)  # Released.
+
+
+class UnknownSize(Sign):
+    """Batches whose number tf.data cannot tell, as bucketing makes them."""
+
+    def batches(self, config, examples, batch_size, training):
+        return examples.filter(lambda x, y: True).batch(batch_size)
+
+
+def test_batch_totals_are_known_from_the_first_epoch(tmp_path, recwarn):
+    training.run(UnknownSize(), TinyConfig(), str(tmp_path))
+    assert not [w for w in recwarn.list
+                if "ran out of data" in str(w.message)]

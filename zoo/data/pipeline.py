@@ -90,6 +90,21 @@ def count(dataset):
     return int(dataset.reduce(0, lambda count, _: count + 1))
 
 
+def sized(dataset):
+    """`dataset` with its cardinality known, counted by one pass if need be.
+
+    Bucketed batches (`bucket_by_sequence_length`) have no cardinality
+    tf.data can tell, though their number is the same every epoch (each
+    bucket's examples, in batches, whatever their order). Known, Keras
+    shows a step total and an ETA from the first epoch and does not warn
+    that the input "ran out of data".
+    """
+    if int(dataset.cardinality()) != tf.data.UNKNOWN_CARDINALITY:
+        return dataset
+    return dataset.apply(tf.data.experimental.assert_cardinality(
+        count(dataset)))
+
+
 def _check_size(dataset, size, given, who="split_stream"):
     known = int(dataset.cardinality())
     if known >= 0 and known != size:

@@ -104,8 +104,10 @@ class Task:
         return None
 
     def test_batches(self, config, test, batch_size):
-        """What `evaluate` gets of the test split. Default: `batches`."""
-        return self.batches(config, test, batch_size, training=False)
+        """What `evaluate` gets of the test split. Default: `batches`, their
+        number known (`zoo.data.pipeline.sized`)."""
+        return pipeline.sized(
+            self.batches(config, test, batch_size, training=False))
 
     def build(self, config):
         """The model. Required."""
@@ -207,9 +209,13 @@ def _run_held(config, workdir, task, callbacks):
 
     model = task.build(config)
     task.compile(model, config)
-    validation_batches = (batches(validation) if validation is not None
-                          else None)
+    # Batch totals known from the first epoch (counted by a pass if need
+    # be); epochs of --steps_per_epoch need none.
+    validation_batches = (pipeline.sized(batches(validation))
+                          if validation is not None else None)
     train_batches = batches(train, training=True)
+    if not config.steps_per_epoch:
+        train_batches = pipeline.sized(train_batches)
     own = task.callbacks(model, config)
     lengths = task.padding(config)
     if lengths is not None:
