@@ -5,6 +5,7 @@ Every expected chunk list and score below is worked out by hand.
 
 import doctest
 
+import keras
 import numpy as np
 import pytest
 
@@ -434,3 +435,24 @@ def test_tagging_scores_add_entity_scores_for_chunk_tag_sets():
     pos = metrics.tagging_scores([["DT", "NN"]], [["DT", "VB"]], ["DT", "NN",
                                                                    "VB"])
     assert pos == {"test_token_accuracy": 0.5}
+
+
+def test_real_token_accuracy_leaves_padding_out():
+    metric = metrics.RealTokenAccuracy()
+    truth = np.array([[1, 0, -1, -1], [2, -1, -1, -1]])
+    guess = np.eye(3)[[[1, 1, 0, 0], [2, 0, 0, 0]]]  # 2 of 3 real right.
+    metric.update_state(truth, guess)
+    assert float(metric.result()) == pytest.approx(2 / 3)
+    # Keras' own metric counts the padding as errors.
+    plain = keras.metrics.SparseCategoricalAccuracy()
+    plain.update_state(np.maximum(truth, 0), guess)
+    assert float(plain.result()) != pytest.approx(2 / 3)
+    weighted = metrics.RealTokenAccuracy()
+    weighted.update_state(truth, guess, sample_weight=[[1, 0, 1, 1], [1, 1, 1, 1]])
+    assert float(weighted.result()) == pytest.approx(1.0)
+
+
+def test_real_token_accuracy_docstring_example_runs():
+    from zoo.testing import run_docstring_examples
+
+    run_docstring_examples(metrics.RealTokenAccuracy)

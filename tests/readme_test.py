@@ -44,3 +44,44 @@ def test_readme_counts_the_malformed_files_the_loaders_are_given():
         spec.loader.exec_module(module)
         total += len(module.MALFORMED_FILES)
     assert f"**{total} malformed files**" in read("README.md")
+
+
+def user_sections():
+    """The README up to its section for contributors."""
+    return read("README.md").split("\n## For contributors", 1)[0]
+
+
+def recipe_commands():
+    """`(recipe, [arguments])` of each recipe command in the user sections,
+    continuation lines joined."""
+    text = user_sections().replace("\\\n", " ")
+    found = re.findall(r"python -m zoo\.recipes\.(\w+)((?:[ \t]+--[\w-]+"
+                       r"(?:=\S+)?)*)", text)
+    return [(name, args.split()) for name, args in found]
+
+
+def test_user_sections_need_no_development_corpora():
+    assert "../shared" not in user_sections()
+
+
+def test_every_recipe_command_names_flags_the_recipe_has(monkeypatch):
+    from absl import flags
+
+    from zoo import recipes
+    from zoo.training import flags as zoo_flags
+
+    monkeypatch.chdir(REPO)  # Presets are named from the repository root.
+    commands = recipe_commands()
+    assert {name for name, _ in commands} == set(recipes.names())
+    for name, args in commands:
+        defined = flags.FlagValues()
+        zoo_flags.define_flags(recipes.get(name).Config, defined)
+        args = [a for a in args if a not in ("--helpshort", "--helpfull")]
+        defined(["prog", *args])  # Raises on a flag the recipe lacks.
+
+
+def test_every_python_snippet_parses():
+    snippets = re.findall(r"```python\n(.*?)```", read("README.md"), re.S)
+    assert len(snippets) >= 5
+    for snippet in snippets:
+        compile(snippet, "README.md", "exec")

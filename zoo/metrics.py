@@ -294,6 +294,28 @@ def corpus_chrf(hypotheses, references):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class RealTokenAccuracy(keras.metrics.SparseCategoricalAccuracy):
+    """Accuracy of each real step's best class: targets below 0 (padding)
+    are left out, where Keras' own metric counts them as errors.
+
+    Example:
+
+    >>> metric = RealTokenAccuracy()
+    >>> metric.update_state([[1, -1]], [[[0.2, 0.8], [0.9, 0.1]]])
+    >>> float(metric.result())
+    1.0
+    """
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.convert_to_tensor(y_true)
+        real = ops.cast(ops.greater_equal(y_true, 0), "float32")
+        if sample_weight is not None:
+            real = real * ops.cast(sample_weight, "float32")
+        return super().update_state(ops.maximum(y_true, 0), y_pred,
+                                    sample_weight=real)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 class SequenceCrossentropy(keras.losses.Loss):
     """Cross-entropy of token ids per real token, with label smoothing.
 

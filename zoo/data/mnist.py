@@ -333,8 +333,8 @@ def stream(data="mnist", tfds_data_dir=None, allow_fallback=True):
             "test), NOT the full MNIST. Results are not comparable with "
             f"full-MNIST figures.\n{banner}"
         )
-        logging.warning(message)
-        print(message, flush=True)
+        print(message, flush=True)  # Once, on stdout; the log says why.
+        logging.warning("Offline fallback, not the full MNIST: %s", error)
         fallback = load_fallback()
         return Streams(
             *_in_memory(fallback.train_images, fallback.train_labels),

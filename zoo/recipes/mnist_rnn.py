@@ -2,7 +2,7 @@ r"""Row-by-row MNIST: each image is 28 time steps of 28 pixels (many-to-one).
 
     python -m zoo.recipes.mnist_rnn                      # default preset
     python -m zoo.recipes.mnist_rnn --flagfile=recipes/mnist_rnn/gru.flags \
-        --data=../shared/data/mnist
+        --data=PATH/TO/mnist
 
 Trains, evaluates on the test split, writes `<workdir>/metrics.json` and
 exports a SavedModel to `<export_dir>/<version>/` whose `serving_default`

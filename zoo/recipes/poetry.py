@@ -1,6 +1,6 @@
 r"""Character language model: Tang poems (or any text), with generation.
 
-    python -m zoo.recipes.poetry --data=../shared/data/tang_poems/poems.jsonl.gz
+    python -m zoo.recipes.poetry --data=PATH/TO/poems.jsonl.gz
 
 The model is `zoo.models.CharLM`, a recurrent network that scores the
 next character. A poem is one sequence between begin and end markers;

@@ -1,6 +1,6 @@
 r"""Many-to-one sentiment classifier: raw text in, class probabilities out.
 
-    python -m zoo.recipes.sentiment --data=../shared/data/sentence_polarity
+    python -m zoo.recipes.sentiment --data=PATH/TO/reviews.tsv
 
 The model is `zoo.models.TextClassifier`: tokenization inside it
 (`zoo.layers.TextToIds`), so the export takes raw strings; with `--ngrams`

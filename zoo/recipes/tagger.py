@@ -1,6 +1,6 @@
 r"""Bidirectional sequence tagger: tokens in, one tag per token out.
 
-    python -m zoo.recipes.tagger --data=../shared/data/brown_pos
+    python -m zoo.recipes.tagger --data=PATH/TO/corpus
 
 Part-of-speech tagging, chunking or named entities, from CoNLL column
 files (`--data=DIR` with `train`, `dev` and `test` files; `--tag_column`)
@@ -210,12 +210,12 @@ class Tagger(training.Task):
         return build_model(config, self.vocabularies, len(self.tag_names))
 
     def compile(self, model, config):
-        # Per real token (tags are -1 at padding). The `accuracy` metric
-        # takes each step's best tag on its own (for a CRF, without the
-        # transitions; the accuracy reported decodes with them).
+        # Per real token (tags are -1 at padding). The bar's accuracy takes
+        # each token's best tag on its own (for a CRF, without the
+        # transitions, which the reported token accuracy decodes with).
         training.compile_classifier(
-            model, config, metrics=[keras.metrics.SparseCategoricalAccuracy(
-                name="accuracy")],
+            model, config, metrics=[zoo_metrics.RealTokenAccuracy(
+                name="argmax_accuracy")],
             loss=crf_lib.CRFLoss(model.crf) if model.crf is not None else
             keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                        ignore_class=-1))

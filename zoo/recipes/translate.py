@@ -1,6 +1,6 @@
 r"""Encoder-decoder translator with attention: text in, translation out.
 
-    python -m zoo.recipes.translate --data=../shared/data/bible_en_es/pairs.tsv
+    python -m zoo.recipes.translate --data=PATH/TO/pairs.tsv
 
 The model is `zoo.models.EncoderDecoder` (recurrent encoder, decoder
 started from its final states, Luong's global attention; `Translator`
