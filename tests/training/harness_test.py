@@ -46,18 +46,23 @@ def test_make_optimizer_global_clipnorm(clipnorm, expected):
     assert optimizer.clipnorm is None
 
 
-def _model(config):
-    harness.set_seed(config.seed)
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+def _model(config, hidden=list):
+    harness.set_seed(config.seed)  # Before any layer draws its seed.
+    model = keras.Sequential([keras.Input((3,)), *hidden(),
+                              keras.layers.Dense(2)])
     model.compile(optimizer=harness.make_optimizer(config), loss="mse")
     return model
 
 
+def _examples(count, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(count, 3)).astype("float32")
+    y = rng.normal(size=(count, 2)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices((x, y))
+
+
 def _dataset():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(8, 3)).astype("float32")
-    y = rng.normal(size=(8, 2)).astype("float32")
-    return tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    return _examples(8, 0).batch(4)
 
 
 def test_fit_trains_resumes_and_stops(tmp_path, caplog):
@@ -543,20 +548,13 @@ class _CtrlCAt(keras.callbacks.Callback):
 
 def _noisy_model(config):
     """A model with dropout, so a resume must restore its random stream."""
-    harness.set_seed(config.seed)
-    model = keras.Sequential([
-        keras.Input((3,)), keras.layers.Dense(8, "relu"),
-        keras.layers.Dropout(0.5), keras.layers.Dense(2)])
-    model.compile(optimizer=harness.make_optimizer(config), loss="mse")
-    return model
+    return _model(config, lambda: [keras.layers.Dense(8, "relu"),
+                                   keras.layers.Dropout(0.5)])
 
 
 def _shuffled_data():
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(24, 3)).astype("float32")
-    y = rng.normal(size=(24, 2)).astype("float32")
-    return pipeline.batches(tf.data.Dataset.from_tensor_slices((x, y)), 4,
-                            shuffle=True, seed=3, buffer=24)
+    return pipeline.batches(_examples(24, 1), 4, shuffle=True, seed=3,
+                            buffer=24)
 
 
 @pytest.mark.parametrize("steps_per_epoch", [0, 4])

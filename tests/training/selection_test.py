@@ -1,7 +1,9 @@
 """Tests for zoo.training.selection: the record, cuts, stops, callbacks."""
 
 import json
+import logging
 import math
+import re
 
 import keras
 import numpy as np
@@ -117,6 +119,16 @@ def test_select_best_records_a_non_finite_metric_as_the_worst(tmp_path):
     metrics = selection.ValidationMetrics(lambda model: {"val_f1": math.nan})
     _fit(_model(), [metrics, selection.SelectBest(history, str(tmp_path), 0.1)])
     assert history.values() == [-math.inf]
+
+
+def test_validation_metrics_say_when_they_start_and_what_they_found(caplog):
+    metrics = selection.ValidationMetrics(lambda m: {"val_f1": 0.25})
+    with caplog.at_level(logging.INFO, logger="absl"):
+        metrics.on_epoch_end(2, {})
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "Epoch 3: scoring the validation split."
+    assert re.fullmatch(r"Epoch 3: val_f1 0\.2500 \(\d+\.\d s\)\.",
+                        messages[1])
 
 
 def test_validation_metrics_join_the_epoch_logs():

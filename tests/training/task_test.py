@@ -134,8 +134,9 @@ class PaddedSign(Sign):
 
 def test_padding_is_counted_as_batches_stream_and_a_baseline_may_fail(
         tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="absl"):
+    with caplog.at_level(logging.INFO, logger="absl"):
         metrics = training.run(PaddedSign(), TinyConfig(), str(tmp_path))
+    assert "Fitting the baseline (always yes)." in caplog.text
     assert metrics["padded_fraction"] == [0.5] * metrics["epochs"]
     assert metrics["baseline"] == {
         "name": "always yes", "error": "Training rows hold one class only"}

@@ -357,6 +357,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     """
     if isinstance(test_data, tf.data.Dataset):
         test_data = distribute.shard_by_worker(test_data)
+    logging.info("Scoring the test split with epoch %s's weights.",
+                 run["best_epoch"])
     test_metrics = evaluate(model, test_data)
     metrics = {
         **test_metrics,
@@ -376,6 +378,7 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         metrics["validation_" + run["selection"]["monitor"].removeprefix(
             "val_")] = best["value"]
     if config.export_dir:
+        logging.info("Exporting the SavedModel to %s.", config.export_dir)
         path = export.export_saved_model(
             model, endpoints, distribute.write_path(config.export_dir),
             track=track,

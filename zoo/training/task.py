@@ -201,6 +201,8 @@ def _run_held(config, workdir, task, callbacks):
             train, data.train_size, config.validation_fraction,
             seed=config.seed,
         )
+    if type(task).adapt is not Task.adapt:  # A pass over the data.
+        logging.info("Fitting vocabularies on the training split.")
     task.adapt(config, train)
     batch_size = distribute.global_batch_size(config)
 
@@ -250,6 +252,8 @@ def _run_held(config, workdir, task, callbacks):
 
 def _baseline(task, config, train, test):
     """`task.baseline`, or `{"name", "error"}` where it cannot fit the data."""
+    if type(task).baseline is not Task.baseline:  # Can take a while.
+        logging.info("Fitting the baseline (%s).", task.baseline_name)
     try:
         return task.baseline(config, train, test)
     except ValueError as error:
