@@ -210,3 +210,6 @@ def test_a_recipe_given_a_missing_path_says_so_in_one_line(name, tmp_path):
     assert done.stderr.splitlines()[-1] == (
         "error: no such file or folder: missing/corpus.txt")
     assert "Traceback" not in done.stderr
+    # No error-level line of TensorFlow's C++ log (zoo quiets it).
+    assert not [line for line in done.stderr.splitlines()
+                if line.startswith("E0")]
