@@ -85,11 +85,12 @@ def distributed(train_and_evaluate):
     @functools.wraps(train_and_evaluate)
     def run(config, workdir, *args, **kwargs):
         strategy = make_strategy(config.strategy)
-        logging.info(
-            "Strategy %s: %d replicas in sync%s", config.strategy,
-            strategy.num_replicas_in_sync,
-            "" if is_chief(strategy) else " (this worker does not write)",
-        )
+        if config.strategy != "default":  # One device needs no word.
+            logging.info(
+                "Strategy %s: %d replicas in sync%s", config.strategy,
+                strategy.num_replicas_in_sync,
+                "" if is_chief(strategy) else " (this worker does not write)",
+            )
         # Keras' trainer needs a mend under a multi-worker strategy, for
         # this run only (see zoo.compat).
         mend = (compat.multi_worker_fit() if config.strategy == "multi_worker"
