@@ -147,7 +147,7 @@ def test_translator_greedy_equals_beam_of_one_and_skips_reserved():
     texts = translator.translate(tf.constant(["a", "b"])).numpy()
     for text in texts:
         assert text and all(w.startswith(b"w") for w in text.split())
-    assert translator.translate_all(["a", "b"], progress=False) == [
+    assert translator.translate_all(["a", "b"]) == [
         t.decode() for t in texts]
     with pytest.raises(ValueError, match="argument `max_length`"):
         seq2seq.Translator(model, _Words(SOURCE), vocabulary, 0)

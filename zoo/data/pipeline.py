@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from zoo import progress
+
 
 # Examples a stream handles in one vectorized step: held out
 # (`split_stream`), parsed (`zoo.data.records.parse`), counted or turned
@@ -101,8 +103,9 @@ def sized(dataset):
     """
     if int(dataset.cardinality()) != tf.data.UNKNOWN_CARDINALITY:
         return dataset
-    return dataset.apply(tf.data.experimental.assert_cardinality(
-        count(dataset)))
+    with progress.stretch("Counting the batches of an epoch"):
+        batches = count(dataset)
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
 def _check_size(dataset, size, given, who="split_stream"):

@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import decoding
+from zoo import progress
 from zoo import layers
 from zoo.layers import text as text_lib
 from zoo.models import base
@@ -281,18 +282,17 @@ class Generator:
         return tf.math.divide_no_nan(bits, count) + tf.where(
             count > 0, 0.0, np.nan)
 
-    def bits_per_character(self, texts, batch_size=64, progress=True):
+    def bits_per_character(self, texts, batch_size=64):
         """Bits per character of the dataset of strings `texts` as a whole,
         and their character count: the bits of every text summed over the
-        characters summed, so a long text weighs more than a short one."""
+        characters summed, so a long text weighs more than a short one.
+        Counts the texts into an open `zoo.progress` stretch."""
         total_bits = total_count = 0.0
         size = int(texts.cardinality())
-        bar = (keras.utils.Progbar(size if size >= 0 else None,
-                                   unit_name="text") if progress else None)
         for batch in texts.batch(batch_size):
             bits, count = self._bits(batch)
             total_bits += float(tf.reduce_sum(bits))
             total_count += float(tf.reduce_sum(count))
-            if bar is not None:
-                bar.add(int(tf.size(batch)))
+            progress.advance(int(tf.size(batch)),
+                             total=size if size >= 0 else None, unit="texts")
         return total_bits / max(total_count, 1.0), int(total_count)

@@ -13,6 +13,7 @@ from keras import ops
 
 from zoo import decoding
 from zoo import layers
+from zoo import progress
 from zoo import utils
 from zoo.layers import attention as attention_lib
 from zoo.models import base
@@ -290,21 +291,18 @@ class Translator:
         return self.sentences(
             self.tokens(self.decode(self.source_ids(text), beam_width)))
 
-    def translate_all(self, sources, beam_width=1, batch_size=64,
-                      progress=True):
+    def translate_all(self, sources, beam_width=1, batch_size=64):
         """The translations (a list of strings) of the list `sources`,
-        `batch_size` at a time, under a progress bar."""
+        `batch_size` at a time. Counts the sentences into an open
+        `zoo.progress` stretch."""
         run = tf.function(lambda text: self.translate(text, beam_width),
                           reduce_retracing=True)
         found = []
-        bar = (keras.utils.Progbar(len(sources), unit_name="sentence")
-               if progress else None)
         for start in range(0, len(sources), batch_size):
             batch = sources[start:start + batch_size]
             found.extend(t.decode("utf-8")
                          for t in run(tf.constant(batch)).numpy())
-            if bar is not None:
-                bar.add(len(batch))
+            progress.advance(len(batch), total=len(sources), unit="sentences")
         return found
 
     def explain(self, text):

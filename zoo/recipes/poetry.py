@@ -218,7 +218,7 @@ class Poetry(training.Task):
 
     def validate(self, model, config, validation, validation_batches):
         return lambda model: {"val_bpc": self.poet.bits_per_character(
-            validation, progress=False)[0]}
+            validation)[0]}
 
     def evaluate(self, model, config, test_batches):
         test_bpc, count = self.poet.bits_per_character(test_batches)

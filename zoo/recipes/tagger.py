@@ -25,6 +25,7 @@ from absl import logging
 
 from zoo import baselines
 from zoo import models
+from zoo import progress
 from zoo import metrics as zoo_metrics
 from zoo import training
 from zoo.data import conll
@@ -153,12 +154,14 @@ def evaluate(model, batches, tag_names, prefix="test", decode=None):
     tag ids [N, T])` batches (ids -1 at padding); `decode`: `decoder(model)`
     made once, for repeated calls."""
     run = decode or decoder(model)
+    size = int(batches.cardinality())
     true_tags, pred_tags = [], []
     for tokens, tags in batches:
         for truth, guess in zip(tags.numpy(), run(tokens).numpy()):
             real = truth >= 0
             true_tags.append([tag_names[i] for i in truth[real]])
             pred_tags.append([tag_names[i] for i in guess[real]])
+        progress.advance(total=size if size >= 0 else None, unit="batches")
     return zoo_metrics.tagging_scores(true_tags, pred_tags, tag_names, prefix)
 
 

@@ -32,6 +32,7 @@ from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import models
 from zoo import plots
+from zoo import progress
 from zoo import training
 from zoo.data import pairs
 from zoo.models.seq2seq import END, END_ID, START, START_ID
@@ -204,13 +205,14 @@ class Translate(training.Task):
     def validate(self, model, config, validation, validation_batches):
         sources, targets = pairs.as_lists(validation)
         return lambda model: {"val_bleu_greedy": zoo_metrics.corpus_bleu(
-            self.translator.translate_all(sources, progress=False), targets)}
+            self.translator.translate_all(sources), targets)}
 
     def evaluate(self, model, config, test_batches):
         sources, targets = test_batches
         results, found = {}, {}
         for name, width in (("greedy", 1), ("beam", config.beam_width)):
-            found[name] = self.translator.translate_all(sources, width)
+            with progress.stretch(f"Decoding the test split ({name})"):
+                found[name] = self.translator.translate_all(sources, width)
             results[f"bleu_{name}"] = zoo_metrics.corpus_bleu(found[name],
                                                               targets)
             results[f"chrf_{name}"] = zoo_metrics.corpus_chrf(found[name],

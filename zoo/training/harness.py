@@ -14,6 +14,7 @@ from absl import logging
 
 from zoo import errors
 from zoo import export
+from zoo import progress
 from zoo.data import pipeline
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import checkpoint
@@ -314,7 +315,8 @@ def finished_result(config, workdir):
 
 def evaluate_classifier(model, test_data):
     """Test loss and accuracy of a model compiled with an accuracy metric."""
-    test_loss, test_accuracy = model.evaluate(test_data, verbose=0)
+    test_loss, test_accuracy = model.evaluate(
+        test_data, verbose=0, callbacks=[progress.Counter()])
     return {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss)}
 
 
@@ -357,9 +359,9 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
     """
     if isinstance(test_data, tf.data.Dataset):
         test_data = distribute.shard_by_worker(test_data)
-    logging.info("Scoring the test split with epoch %s's weights.",
-                 run["best_epoch"])
-    test_metrics = evaluate(model, test_data)
+    with progress.stretch(
+            f"Scoring the test split with epoch {run['best_epoch']}'s weights"):
+        test_metrics = evaluate(model, test_data)
     metrics = {
         **test_metrics,
         **({"baseline": baseline} if baseline else {}),
@@ -378,11 +380,12 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         metrics["validation_" + run["selection"]["monitor"].removeprefix(
             "val_")] = best["value"]
     if config.export_dir:
-        logging.info("Exporting the SavedModel to %s.", config.export_dir)
-        path = export.export_saved_model(
-            model, endpoints, distribute.write_path(config.export_dir),
-            track=track,
-        )
+        with progress.stretch(
+                f"Exporting the SavedModel to {config.export_dir}"):
+            path = export.export_saved_model(
+                model, endpoints, distribute.write_path(config.export_dir),
+                track=track,
+            )
         if distribute.is_chief():  # Another worker's is deleted at its exit.
             metrics["export_path"] = path
     metrics["wall_seconds"] = stopwatch.seconds()

@@ -18,12 +18,12 @@ import dataclasses
 import json
 import math
 import os
-import time
 
 import keras
 from absl import logging
 
 from zoo import errors
+from zoo import progress
 
 SELECTION_FILE = "selection.json"
 
@@ -270,12 +270,12 @@ class ValidationMetrics(keras.callbacks.Callback):
         self.evaluate = evaluate
 
     def on_epoch_end(self, epoch, logs=None):
-        # Decoding the validation split can take a while: say so first.
-        logging.info("Epoch %d: scoring the validation split.", epoch + 1)
-        start = time.perf_counter()
-        results = self.evaluate(self.model)
+        # Decoding the validation split can take a while: say how far.
+        with progress.stretch(
+                f"Epoch {epoch + 1}: scoring the validation split") as work:
+            results = self.evaluate(self.model)
         logging.info("Epoch %d: %s (%.1f s).", epoch + 1, ", ".join(
             f"{k} {float(v):.4f}" for k, v in results.items()),
-            time.perf_counter() - start)
+            work.seconds())
         if logs is not None:
             logs.update({k: float(v) for k, v in results.items()})

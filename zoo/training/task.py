@@ -31,6 +31,7 @@ import dataclasses
 
 from absl import logging
 
+from zoo import progress
 from zoo.data import pipeline
 from zoo.training import callbacks as zoo_callbacks
 from zoo.training import distribute
@@ -202,8 +203,10 @@ def _run_held(config, workdir, task, callbacks):
             seed=config.seed,
         )
     if type(task).adapt is not Task.adapt:  # A pass over the data.
-        logging.info("Fitting vocabularies on the training split.")
-    task.adapt(config, train)
+        with progress.stretch("Fitting vocabularies on the training split"):
+            task.adapt(config, train)
+    else:
+        task.adapt(config, train)
     batch_size = distribute.global_batch_size(config)
 
     def batches(examples, training=False):
@@ -252,10 +255,11 @@ def _run_held(config, workdir, task, callbacks):
 
 def _baseline(task, config, train, test):
     """`task.baseline`, or `{"name", "error"}` where it cannot fit the data."""
-    if type(task).baseline is not Task.baseline:  # Can take a while.
-        logging.info("Fitting the baseline (%s).", task.baseline_name)
+    if type(task).baseline is Task.baseline:
+        return None
     try:
-        return task.baseline(config, train, test)
+        with progress.stretch(f"Fitting the baseline ({task.baseline_name})"):
+            return task.baseline(config, train, test)
     except ValueError as error:
         logging.warning("No baseline: %s", error)
         return {"name": task.baseline_name, "error": str(error)}
