@@ -85,6 +85,31 @@ def test_run_calls_the_hooks_and_writes_the_metrics(tmp_path):
     assert metrics["test_accuracy"] > 0.5
     assert metrics["selection"]["monitor"] == "val_accuracy"
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 3
+    assert metrics["precision"] == "float32"
+    served = tf.saved_model.load(metrics["export_path"]).signatures[
+        "serving_default"](x=tf.constant([[1.0, 0.0]]))
+    assert served["probabilities"].shape == (1, 2)
+
+
+def test_the_model_is_built_under_the_precision_it_names(
+        tmp_path, caplog):
+    task = Sign()
+    built = []
+    build = task.build
+    task.build = lambda config: built.append(build(config)) or built[-1]
+    before = keras.config.dtype_policy().name
+    config = TinyConfig(precision="mixed_bfloat16",
+                        export_dir=str(tmp_path / "export"))
+    with caplog.at_level(logging.INFO, logger="absl"):
+        metrics = training.run(task, config, str(tmp_path / "work"))
+    assert "Precision: mixed_bfloat16 (asked for with --precision)." in (
+        caplog.text)
+    assert metrics["precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == before  # Restored.
+    dense = built[0].layers[-1]
+    assert (dense.compute_dtype, dense.variable_dtype) == ("bfloat16",
+                                                          "float32")
+    assert metrics["test_accuracy"] > 0.5
     served = tf.saved_model.load(metrics["export_path"]).signatures[
         "serving_default"](x=tf.constant([[1.0, 0.0]]))
     assert served["probabilities"].shape == (1, 2)

@@ -23,6 +23,7 @@ import tempfile
 from zoo import export as export_lib
 from zoo import recipes as zoo_recipes
 from zoo import testing
+from zoo.training import precision
 
 RECIPES = tuple(zoo_recipes.names())
 ENGLISH = (
@@ -125,7 +126,8 @@ def build(recipe, folder=None, **overrides):
         recipe: One of `RECIPES`.
         folder: Where the tiny corpus and its records go (default: a new
             temporary folder).
-        overrides: Settings beside `TINY[recipe]`.
+        overrides: Settings beside `TINY[recipe]` (`precision`, say: the
+            model is built under that dtype policy, as a run builds it).
 
     Raises:
         ValueError: `recipe` is not one of `RECIPES`.
@@ -141,8 +143,9 @@ def build(recipe, folder=None, **overrides):
     os.makedirs(workdir, exist_ok=True)
     data = task.data(config, workdir)
     task.adapt(config, data.train)
-    model = task.build(config)
-    return Tiny(model, task.endpoints(model, config), task.track(model))
+    with precision.applied(config.precision):  # As `zoo.training.run`.
+        model = task.build(config)
+        return Tiny(model, task.endpoints(model, config), task.track(model))
 
 
 def export(tiny, root):

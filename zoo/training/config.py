@@ -102,6 +102,12 @@ def _cells():
     return cells.names()
 
 
+def _precisions():
+    from zoo.training import precision
+
+    return precision.PRECISIONS
+
+
 def _strategies():
     from zoo.training import distribute
 
@@ -167,6 +173,12 @@ class TrainConfig:
         "default", "tf.distribute strategy: default (one device), mirrored "
         "(this machine's GPUs), multi_worker (a cluster from TF_CONFIG) or "
         "tpu. --batch_size is per replica.", choices=_strategies)
+    precision: str = setting(
+        "float32", "Numeric precision: float32, mixed_bfloat16 or "
+        "mixed_float16 (layers compute in 16 bits, variables, losses and "
+        "probabilities stay float32), or auto: mixed_bfloat16 where the "
+        "CPU or GPU multiplies bfloat16 natively, float32 elsewhere.",
+        choices=_precisions)
 
 
 @dataclasses.dataclass

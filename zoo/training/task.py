@@ -20,11 +20,13 @@ model exists (`adapt`: vocabularies), how examples become batches
    metrics), `task.evaluate` on the test batches, `task.baseline`;
    `metrics.json` also gets every epoch's seconds (`epoch_seconds`);
 6. the export of `task.endpoints(model, config)` (with `task.track`
-   layers) and `<workdir>/metrics.json`.
+   layers) and `<workdir>/metrics.json` (with the policy that ran:
+   `precision`).
 
-The strategy (`config.strategy`) and its scope, the global batch size
-and which process writes are `run`'s business, not the task's: `batches`
-receives the global batch size.
+The dtype policy (`config.precision`, see `zoo.training.precision`; it
+holds from `build` to the export), the strategy (`config.strategy`) and
+its scope, the global batch size and which process writes are `run`'s
+business, not the task's: `batches` receives the global batch size.
 """
 
 import dataclasses
@@ -37,6 +39,7 @@ from zoo.training import callbacks as zoo_callbacks
 from zoo.training import distribute
 from zoo.training import harness
 from zoo.training import lock
+from zoo.training import precision
 from zoo.training.config import TrainConfig
 
 
@@ -212,45 +215,49 @@ def _run_held(config, workdir, task, callbacks):
     def batches(examples, training=False):
         return task.batches(config, examples, batch_size, training)
 
-    model = task.build(config)
-    task.compile(model, config)
-    # Batch totals known from the first epoch (counted by a pass if need
-    # be); epochs of --steps_per_epoch need none.
-    validation_batches = (pipeline.sized(batches(validation))
-                          if validation is not None else None)
-    train_batches = batches(train, training=True)
-    if not config.steps_per_epoch:
-        train_batches = pipeline.sized(train_batches)
-    own = task.callbacks(model, config)
-    lengths = task.padding(config)
-    if lengths is not None:
-        counter = pipeline.PaddingCounter()
-        train_batches = counter.counted(train_batches, lengths)
-        own.append(zoo_callbacks.PaddingLogger(counter))
-    fitted = harness.fit(
-        model, train_batches, validation_batches,
-        config, workdir, [*own, *callbacks],
-        selection=task.selection,
-        validate=(task.validate(model, config, validation,
-                                validation_batches)
-                  if validation is not None else None),
-    )
-    history = fitted["history"]
-    model, extra = task.after_fit(model, config, train, validation, history)
-    if lengths is not None:
-        extra["padded_fraction"] = history.get("padded_fraction", [])
-    return harness.finish(
-        model, task.test_batches(config, data.test, batch_size), fitted,
-        config, workdir, stopwatch,
-        task.endpoints(model, config),
-        evaluate=lambda m, test: task.evaluate(m, config, test),
-        track=task.track(model),
-        # Only the chief writes metrics.json: the others need no baseline.
-        baseline=(_baseline(task, config, train, data.test)
-                  if distribute.is_chief() else None),
-        data=data.source, epoch_seconds=history.get("epoch_seconds", []),
-        **data.extra, **extra,
-    )
+    # Layers take the dtype policy when they are made; the policy holds
+    # to the export, and is Keras' previous one after the run.
+    with precision.applied(config.precision) as policy:
+        model = task.build(config)
+        task.compile(model, config)
+        # Batch totals known from the first epoch (counted by a pass if need
+        # be); epochs of --steps_per_epoch need none.
+        validation_batches = (pipeline.sized(batches(validation))
+                              if validation is not None else None)
+        train_batches = batches(train, training=True)
+        if not config.steps_per_epoch:
+            train_batches = pipeline.sized(train_batches)
+        own = task.callbacks(model, config)
+        lengths = task.padding(config)
+        if lengths is not None:
+            counter = pipeline.PaddingCounter()
+            train_batches = counter.counted(train_batches, lengths)
+            own.append(zoo_callbacks.PaddingLogger(counter))
+        fitted = harness.fit(
+            model, train_batches, validation_batches,
+            config, workdir, [*own, *callbacks],
+            selection=task.selection,
+            validate=(task.validate(model, config, validation,
+                                    validation_batches)
+                      if validation is not None else None),
+        )
+        history = fitted["history"]
+        model, extra = task.after_fit(model, config, train, validation, history)
+        if lengths is not None:
+            extra["padded_fraction"] = history.get("padded_fraction", [])
+        return harness.finish(
+            model, task.test_batches(config, data.test, batch_size), fitted,
+            config, workdir, stopwatch,
+            task.endpoints(model, config),
+            evaluate=lambda m, test: task.evaluate(m, config, test),
+            track=task.track(model),
+            # Only the chief writes metrics.json: the others need no baseline.
+            baseline=(_baseline(task, config, train, data.test)
+                      if distribute.is_chief() else None),
+            data=data.source, precision=policy,
+            epoch_seconds=history.get("epoch_seconds", []),
+            **data.extra, **extra,
+        )
 
 
 def _baseline(task, config, train, test):
