@@ -354,3 +354,22 @@ def test_rows_with_no_finished_hypothesis_rank_by_score():
     assert ops.convert_to_numpy(sequences)[0].tolist() == [[1, 1], [1, 2]]
     scores = ops.convert_to_numpy(scores)
     assert (np.diff(scores, axis=1) <= 0).all()
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_16_bit_logits_are_scored_in_float32(dtype):
+    # A mixed-precision model's logits: the same beams and scores as the
+    # float32 logits of the same (rounded) values.
+    low = ops.cast(np.log(np.asarray(PROBS)), dtype)
+
+    def step(rows):
+        def next_fn(tokens, state, index):
+            return ops.take(rows, ops.minimum(tokens, 3), axis=0), state
+        return next_fn
+
+    want = numpy(beam_search(step(ops.cast(low, "float32")), [0, 1], {}, 4,
+                             END, beam_width=2))
+    got = numpy(beam_search(step(low), [0, 1], {}, 4, END, beam_width=2))
+    assert got[1].dtype == np.float32
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

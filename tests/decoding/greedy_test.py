@@ -170,3 +170,16 @@ def test_rejections(kwargs, match):
 
 def test_docstring_examples():
     run_docstring_examples(greedy)
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_16_bit_logits_are_scored_in_float32(dtype):
+    # A mixed-precision model's logits: the same tokens and scores as the
+    # float32 logits of the same (rounded) values.
+    low = ops.cast(TABLE, dtype)
+    want = numpy(greedy_search(table_fn(ops.cast(low, "float32")),
+                               [0, 1, 2], {}, 4, END))
+    got = numpy(greedy_search(table_fn(low), [0, 1, 2], {}, 4, END))
+    assert got[1].dtype == np.float32
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

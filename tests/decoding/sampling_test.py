@@ -210,3 +210,24 @@ def test_sampler_round_trips_and_calls_sample():
     for got, want in zip(found, expected):
         np.testing.assert_array_equal(ops.convert_to_numpy(got),
                                       ops.convert_to_numpy(want))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_16_bit_logits_are_drawn_from_in_float32(dtype):
+    # A mixed-precision model's logits: the same draws and scores as the
+    # float32 logits of the same (rounded) values, for the same seed.
+    low = ops.cast(TABLE, dtype)
+
+    def step(rows):
+        def next_fn(tokens, state, index):
+            return ops.take(rows, tokens, axis=0), state
+        return next_fn
+
+    want = decoding.sample(step(ops.cast(low, "float32")), [0, 1, 2, 0], {},
+                           6, 3, top_p=0.9, seed=5)
+    got = decoding.sample(step(low), [0, 1, 2, 0], {}, 6, 3, top_p=0.9,
+                          seed=5)
+    assert got[1].dtype == "float32"
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(ops.convert_to_numpy(a),
+                                      ops.convert_to_numpy(b))

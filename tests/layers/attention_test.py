@@ -11,6 +11,7 @@ from zoo.layers import attention
 from zoo.layers.attention import SequenceAttention
 from zoo.testing import random_array
 from zoo.testing import run_docstring_examples
+from zoo.training import precision
 
 # Rows: right-padded, left-padded, a hole, empty (all padding).
 MASK = np.array(
@@ -174,3 +175,26 @@ def test_without_a_query_mask_outputs_have_none():
     context, weights = SequenceAttention("luong_dot")(QUERY, VALUE)
     assert getattr(context, "_keras_mask", None) is None
     assert getattr(weights, "_keras_mask", None) is None
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("name", LAYERS)
+def test_under_mixed_precision_the_weights_are_float32(name, policy):
+    reference = _layer(name)
+    want_context, want_weights = reference(QUERY, VALUE, value_mask=MASK)
+    with precision.applied(policy, gpus=[]):
+        layer = SequenceAttention(**LAYERS[name])
+        layer(QUERY, VALUE)
+    layer.set_weights(reference.get_weights())
+    context, weights = layer(QUERY, VALUE, value_mask=MASK)
+    assert weights.dtype == "float32"
+    assert context.dtype == policy.split("_")[1]
+    weights = np.asarray(weights)
+    np.testing.assert_allclose(weights.sum(-1)[:3], 1.0, atol=1e-6)
+    assert np.all(weights[np.broadcast_to(~MASK[:, None, :], weights.shape)]
+                  == 0)
+    # Queries, values and projections in 16 bits: bfloat16 keeps 8 bits.
+    atol = 0.05 if policy == "mixed_bfloat16" else 5e-3
+    np.testing.assert_allclose(weights, want_weights, atol=atol)
+    np.testing.assert_allclose(np.asarray(context, "float32"), want_context,
+                               atol=atol * 4)

@@ -22,6 +22,7 @@ from zoo.testing import randomize_weights
 from zoo.testing import run_docstring_examples
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
+from zoo.training import precision
 
 TAGS, TIME = 3, 4
 
@@ -503,3 +504,35 @@ def test_crf_loss_rejects_anything_but_a_crf(value):
 
 def test_docstring_examples_run():
     run_docstring_examples(crf_module)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_under_mixed_precision_everything_is_float32(policy):
+    reference, x = _crf(19), _potentials(20)
+    with precision.applied(policy, gpus=[]):
+        layer = CRF(TAGS)
+        layer.build((None, None, TAGS))
+    layer.set_weights(reference.get_weights())
+    assert {w.dtype for w in layer.weights} == {"float32"}
+    # Potentials in the policy's 16 bits, as a mixed tagger's Dense would
+    # give them: every result is float32 and equals float32 on the same
+    # values (their rounding is the only difference).
+    low = keras.ops.cast(x, policy.split("_")[1])
+    same = np.asarray(keras.ops.cast(low, "float32"))
+    tags, score = layer.decode(low, MASK)
+    want_tags, want_score = reference.decode(same, MASK)
+    assert score.dtype == "float32"
+    np.testing.assert_array_equal(np.asarray(tags), np.asarray(want_tags))
+    for got, want in [
+        (score, want_score),
+        (layer.log_partition(low, MASK), reference.log_partition(same, MASK)),
+        (layer.marginals(low, MASK), reference.marginals(same, MASK)),
+    ]:
+        assert got.dtype == "float32"
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want),
+                                   rtol=1e-6, atol=1e-6)
+    rng = np.random.default_rng(21)
+    labels = np.where(MASK, rng.integers(0, TAGS, MASK.shape), -1)
+    np.testing.assert_allclose(float(CRFLoss(layer)(labels, low)),
+                               float(CRFLoss(reference)(labels, same)),
+                               rtol=1e-6)

@@ -11,6 +11,7 @@ from zoo.testing import random_array
 from zoo.testing import run_layer_test
 from zoo.testing import run_serialization_test
 from zoo.testing import run_docstring_examples
+from zoo.training import precision
 
 BATCH, TIME, FEATURES, UNITS = 3, 5, 4, 3
 
@@ -169,3 +170,23 @@ def test_invalid_arguments_rejected(kwargs, message):
 
 def test_docstring_example_runs():
     run_docstring_examples(SequencePooling)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("mode", ["mean", "max", "attention"])
+def test_under_mixed_precision_padding_never_counts(mode, policy):
+    reference = _pool(mode)
+    x = _inputs()
+    want = np.asarray(reference(x, mask=MASK))
+    with precision.applied(policy, gpus=[]):
+        layer = SequencePooling(mode, attention_units=UNITS)
+        layer.build((None, None, FEATURES))
+    layer.set_weights(reference.get_weights())
+    got = layer(x, mask=MASK)
+    assert got.dtype == policy.split("_")[1]
+    atol = 0.05 if policy == "mixed_bfloat16" else 5e-3
+    np.testing.assert_allclose(np.asarray(got, "float32"), want, atol=atol)
+    # Other values at the padded steps: the same output, exactly.
+    other = np.where(MASK[:, :, None], x, -7.0).astype("float32")
+    np.testing.assert_array_equal(np.asarray(layer(other, mask=MASK)),
+                                  np.asarray(got))

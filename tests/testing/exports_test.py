@@ -74,3 +74,27 @@ def test_each_tiny_model_is_built_by_the_recipes_task(recipe, tmp_path):
     names = {s.name for s in training.settings(recipes.task(recipe).Config)}
     assert set(exports.TINY[recipe]) <= names
 
+
+
+def _output_dtypes(endpoints):
+    """`{signature: {output: dtype}}` of in-process endpoints."""
+    found = {}
+    for name, (fn, specs) in endpoints.items():
+        concrete = tf.function(fn, input_signature=specs).get_concrete_function()
+        found[name] = {key: value.dtype for key, value
+                       in concrete.structured_outputs.items()}
+    return found
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("recipe", exports.RECIPES)
+def test_a_mixed_precision_model_serves_the_same_dtypes(recipe, policy,
+                                                        tmp_path):
+    want = exports.build(recipe, tmp_path / "float32")
+    got = exports.build(recipe, tmp_path / policy, precision=policy)
+    assert {layer.compute_dtype for layer in got.model.layers
+            if layer.compute_dtype in ("bfloat16", "float16")} == {
+                policy.split("_")[1]}
+    assert {w.dtype for w in got.model.weights} <= {"float32", "int64",
+                                                    "string"}
+    assert _output_dtypes(got.endpoints) == _output_dtypes(want.endpoints)

@@ -166,13 +166,14 @@ def test_a_call_that_kills_the_process_is_named(monkeypatch):
     assert run_attributed(named[:2]) == [{}, {}]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """`{recipe: (exports.Tiny, export path)}`: built once, exported once."""
+@pytest.fixture(scope="module", params=["float32", "mixed_bfloat16"])
+def tiny(tmp_path_factory, request):
+    """`{recipe: (exports.Tiny, export path)}`: built once, exported once,
+    under each dtype policy (a mixed-precision export serves the same)."""
     root = tmp_path_factory.mktemp("exports")
     found = {}
     for recipe in exports.RECIPES:
-        built = exports.build(recipe)
+        built = exports.build(recipe, precision=request.param)
         found[recipe] = (built, exports.export(built, str(root / recipe)))
     return found
 

@@ -81,11 +81,11 @@ class SequenceAttention(keras.layers.Layer):
                 self.units, name="key_projection"
             )
             self.attention = keras.layers.AdditiveAttention(
-                use_scale=True, name="additive"
+                use_scale=True, name="additive", dtype="float32"
             )
         else:
             self.attention = keras.layers.Attention(
-                score_mode="dot", name="dot"
+                score_mode="dot", name="dot", dtype="float32"
             )
 
     def build(self, query_shape, value_shape, value_mask_shape=None):
@@ -133,8 +133,10 @@ class SequenceAttention(keras.layers.Layer):
         # [batch, 1, time_v]: Keras' weights are exact zeros on padding,
         # except in rows with no real value, which get zeros here.
         weights = ops.where(value_mask[:, None, :], weights, 0.0)
-        # [batch, time_q, time_v] x [batch, time_v, value_dim].
-        context = ops.matmul(weights, ops.cast(value, weights.dtype))
+        # [batch, time_q, time_v] x [batch, time_v, value_dim], in float32
+        # (the scores and weights are, whatever the layer's dtype policy).
+        context = ops.cast(ops.matmul(weights, ops.cast(value, "float32")),
+                           self.compute_dtype)
         if one_step:
             return [context[:, 0], weights[:, 0]]
         return [context, weights]

@@ -73,8 +73,10 @@ class SequencePooling(keras.layers.Layer):
             return ops.where(any_real, pooled, 0.0)
         # [batch, time, units] . [units] -> scores [batch, time].
         scores = ops.matmul(self.projection(inputs), self.query)
-        scores = ops.where(mask, scores, -1e9)
-        weights = ops.softmax(scores, axis=-1) * ops.cast(mask, scores.dtype)
+        # The softmax is float32 whatever the dtype policy.
+        scores = ops.where(mask, ops.cast(scores, "float32"), -1e9)
+        weights = ops.softmax(scores, axis=-1) * ops.cast(mask, "float32")
+        weights = ops.cast(weights, inputs.dtype)
         return ops.sum(inputs * weights[:, :, None], axis=1)
 
     def compute_output_shape(self, input_shape):

@@ -80,8 +80,10 @@ class TextClassifier(base.ConfiguredModel):
                               layers.SequencePooling(pooling, name="pooling"))
         self.output_dropout_layer = keras.layers.Dropout(output_dropout,
                                                          name="dropout")
+        # float32 whatever the dtype policy: a softmax over a few classes.
         self.probabilities = keras.layers.Dense(
-            num_classes, activation="softmax", name="probabilities")
+            num_classes, activation="softmax", name="probabilities",
+            dtype="float32")
         # === Functional model ===
         text = keras.Input(shape=(), dtype="string", name="text")
         outputs = self.classify(self.ids(text))
@@ -139,11 +141,13 @@ class TextClassifier(base.ConfiguredModel):
         ids = self.ids(text)
         bag = layers.MultiHotDense(
             [layer.max_tokens for layer in self.tokenizers.values()],
-            kernel.shape[1], activation="softmax", name="ngrams")
+            kernel.shape[1], activation="softmax", name="ngrams",
+            dtype="float32")
         linear = bag(list(ids.values()))
         bag.set_weights([kernel, bias])
         probabilities = layers.ProductOfExperts(
             [scale * (1.0 - weight), scale * weight], name="product",
+            dtype="float32",
         )([self.classify(ids), linear])
         return keras.Model(text, probabilities, name="text_classifier_ngrams")
 

@@ -246,8 +246,9 @@ class Translator:
     def next(self, tokens, state, index):
         """`model.next`, never emitting padding, unknown or start."""
         logits, state = self.model.next(tokens, state, index)
+        logits = tf.cast(logits, tf.float32)  # Whatever the dtype policy.
         never = tf.range(tf.shape(logits)[-1]) < END_ID
-        return tf.where(never, tf.constant(-1e9, logits.dtype), logits), state
+        return tf.where(never, -1e9, logits), state
 
     def source_ids(self, text):
         return tf.cast(self.source_layer(text), tf.int32)

@@ -77,7 +77,9 @@ class SequenceTagger(base.ConfiguredModel):
             seed=seed, name="encoder")
         self.output_dropout_layer = keras.layers.Dropout(output_dropout,
                                                          name="dropout")
-        self.potentials = keras.layers.Dense(num_tags, name="potentials")
+        # float32 whatever the dtype policy: the CRF's or softmax's input.
+        self.potentials = keras.layers.Dense(num_tags, name="potentials",
+                                             dtype="float32")
         self.crf = layers.CRF(num_tags, name="crf") if use_crf else None
         # === Functional model ===
         tokens = keras.Input(shape=(None,), dtype="string", name="tokens")

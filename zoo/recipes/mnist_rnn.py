@@ -63,7 +63,8 @@ def build_model(config):
         name="encoder",
     )(images)
     probabilities = keras.layers.Dense(
-        mnist.NUM_CLASSES, activation="softmax", name="classifier"
+        mnist.NUM_CLASSES, activation="softmax", name="classifier",
+        dtype="float32",  # Whatever the dtype policy.
     )(features)
     return keras.Model(images, probabilities, name="mnist_rnn")
 
