@@ -17,7 +17,7 @@ how long is left:
     Scoring the test split: done in 17 s.
 
 `advance` counts into the innermost open stretch, so a model's loop (such
-as `Seq2Seq.translate_all`) reports into the stretch a run opened around
+as `Translator.translate_all`) reports into the stretch a run opened around
 it; outside every stretch it does nothing. Only the innermost stretch
 reports while stretches are nested.
 """

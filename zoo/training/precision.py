@@ -102,10 +102,10 @@ def applied(precision, flags=None, gpus=None):
     """Keras' global dtype policy is `choose(precision)`'s for the block
     (logged with the reason), and what it was before after it. Yields the
     policy's name."""
-    gpus = gpu_capabilities() if gpus is None else gpus
     policy, why = choose(precision, flags, gpus)
     logging.info("Precision: %s (%s).", policy, why)
-    if policy == "mixed_float16" and not gpus:
+    if policy == "mixed_float16" and not (
+            gpu_capabilities() if gpus is None else gpus):
         logging.warning(
             "Precision: float16 on a CPU is emulated and slower than "
             "float32; mixed_float16 is for GPUs.")
