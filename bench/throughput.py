@@ -1,6 +1,7 @@
 r"""Training throughput of zoo's recurrent blocks against Keras' and PyTorch's.
 
-    python -m bench.throughput [--quick] [--output=bench/results/throughput.json]
+    python -m bench.throughput [--quick] [--precisions=float32,mixed_bfloat16]
+        [--output=bench/results/throughput.json]
 
 Every configuration (cell, direction, mask, depth) is one small classifier
 at the row-by-row MNIST shape (batch 128, 28 steps of 28 inputs, 128
@@ -19,15 +20,25 @@ medians are compared: `ratio` is zoo samples/s over Keras samples/s,
 `torch_ratio` zoo over PyTorch. The first repetition traces and is not
 counted.
 
-The float32 GEMM ceiling of the machine (a large matrix product) is
-measured too, with the samples/s an LSTM training step would reach at it
-(forward and backward, about 3 x 2 x time x 4 x units x (inputs + units)
-FLOP per sample).
+`--precisions` repeats every configuration under each Keras dtype policy
+(`float32`, `mixed_bfloat16`, `mixed_float16`; `auto` is the policy
+`--precision=auto` picks on this machine): the zoo and Keras models of a
+row are built under the same policy, so `ratio` compares like with like,
+and each row's `speedup` is its zoo samples/s over the same
+configuration's in float32 (when float32 is measured too). PyTorch runs
+in float32 only: its rows under a mixed policy have no PyTorch side.
+
+The GEMM ceiling of the machine (a large matrix product) is measured in
+float32, and in bfloat16 when a bfloat16 policy is measured, with the
+samples/s an LSTM training step would reach at the float32 one (forward
+and backward, about 3 x 2 x time x 4 x units x (inputs + units) FLOP per
+sample).
 
 `--quick` runs two configurations for a few steps: a smoke run, not a
 measurement. The results are printed as a table and written as JSON.
 """
 
+import contextlib
 import importlib.util
 import itertools
 import statistics
@@ -41,6 +52,7 @@ from absl import flags
 
 import bench
 from zoo import layers
+from zoo.training import precision as precision_lib
 
 
 
@@ -57,6 +69,9 @@ def define_flags(flag_values=flags.FLAGS):
                          lower_bound=1, **into)
     flags.DEFINE_integer("repeats", 5, "Measured repetitions per model "
                          "(after one warm-up).", lower_bound=1, **into)
+    flags.DEFINE_list("precisions", ["float32"], "Dtype policies to measure "
+                      "every configuration under: "
+                      f"{', '.join(precision_lib.PRECISIONS)}.", **into)
     flags.DEFINE_string("output", "bench/results/throughput.json",
                         "Where the JSON results go.", **into)
 
@@ -200,10 +215,10 @@ def time_steps(train_step, x, y, steps):
     return steps * len(x) / (time.perf_counter() - start)
 
 
-def gemm_ceiling(size=2048, repeats=5):
-    """float32 GFLOP/s of a `size` x `size` matrix product (median)."""
-    a = tf.random.normal([size, size])
-    b = tf.random.normal([size, size])
+def gemm_ceiling(size=2048, repeats=5, dtype="float32"):
+    """GFLOP/s of a `size` x `size` matrix product in `dtype` (median)."""
+    a = tf.random.normal([size, size], dtype=dtype)
+    b = tf.random.normal([size, size], dtype=dtype)
     product = tf.function(lambda a, b: tf.matmul(a, b))
     product(a, b).numpy()  # Trace and warm up.
     seconds = []
@@ -212,6 +227,18 @@ def gemm_ceiling(size=2048, repeats=5):
         product(a, b).numpy()
         seconds.append(time.perf_counter() - start)
     return 2 * size ** 3 / statistics.median(seconds) / 1e9
+
+
+@contextlib.contextmanager
+def dtype_policy(policy):
+    """Keras' global dtype policy is `policy` for the block (layers take it
+    when they are made), and what it was before after it."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def lstm_flop_per_sample(time_steps_=TIME, inputs=INPUTS, units=UNITS):
@@ -236,23 +263,29 @@ def rotated_order(keys, repeat):
 
 
 def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
-            with_torch=False):
-    """Interleaved medians; returns one result dict per configuration.
+            with_torch=False, precisions=("float32",)):
+    """Interleaved medians; returns one result dict per configuration and
+    precision (a Keras dtype policy), configuration by configuration.
 
-    With `with_torch`, configurations that PyTorch has get a third side;
-    their results carry `torch_samples_per_second` and `torch_ratio`
-    (None where PyTorch has no such model).
+    With `with_torch`, float32 configurations that PyTorch has get a third
+    side; their results carry `torch_samples_per_second` and `torch_ratio`
+    (None where PyTorch has no such model or the policy is mixed). With
+    float32 among `precisions`, every result carries `speedup`: its zoo
+    samples/s over the float32 one of the same configuration.
     """
     x, y = batch_data(batch)
+    rows = [(i, policy) for i in range(len(configs)) for policy in precisions]
     steps_of = {}
-    for i, config in enumerate(configs):
-        for side in ("zoo", "keras"):
-            steps_of[i, side] = build(
-                config, side == "zoo", batch, units).train_on_batch
-        if with_torch:
+    for row in rows:
+        config = configs[row[0]]
+        with dtype_policy(row[1]):
+            for side in ("zoo", "keras"):
+                steps_of[row, side] = build(
+                    config, side == "zoo", batch, units).train_on_batch
+        if with_torch and row[1] == "float32":
             twin = build_torch(config, batch, units)
             if twin is not None:
-                steps_of[i, "torch"] = twin[1]
+                steps_of[row, "torch"] = twin[1]
     found = {key: [] for key in steps_of}
     for repeat in range(repeats + 1):  # Repetition 0 traces: not counted.
         for key in rotated_order(list(steps_of), repeat):
@@ -260,16 +293,20 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
             if repeat:
                 found[key].append(speed)
     results = []
-    for i, config in enumerate(configs):
-        zoo = statistics.median(found[i, "zoo"])
-        keras_ = statistics.median(found[i, "keras"])
-        result = {**config, "name": name(config),
+    for row in rows:
+        config = configs[row[0]]
+        zoo = statistics.median(found[row, "zoo"])
+        keras_ = statistics.median(found[row, "keras"])
+        result = {**config, "name": name(config), "precision": row[1],
                   "zoo_samples_per_second": zoo,
                   "keras_samples_per_second": keras_,
                   "ratio": zoo / keras_}
+        if "float32" in precisions:
+            result["speedup"] = zoo / statistics.median(
+                found[(row[0], "float32"), "zoo"])
         if with_torch:
-            torch_ = (statistics.median(found[i, "torch"])
-                      if (i, "torch") in found else None)
+            torch_ = (statistics.median(found[row, "torch"])
+                      if (row, "torch") in found else None)
             result["torch_samples_per_second"] = torch_
             result["torch_ratio"] = zoo / torch_ if torch_ else None
         results.append(result)
@@ -277,14 +314,28 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
 
 
 def table(results):
+    """A Markdown table of `measure`'s results; the precision and speedup
+    columns appear when a mixed policy was measured."""
     with_torch = any("torch_ratio" in r for r in results)
-    header = "| configuration | zoo samples/s | Keras samples/s | ratio |"
+    mixed = any(r.get("precision", "float32") != "float32" for r in results)
+    speedup = mixed and any("speedup" in r for r in results)
+    header = "| configuration |"
+    if mixed:
+        header += " precision |"
+    header += " zoo samples/s | Keras samples/s | ratio |"
+    if speedup:
+        header += " zoo / zoo float32 |"
     if with_torch:
         header += " PyTorch samples/s | zoo / PyTorch |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in results:
-        line = (f"| {r['name']} | {r['zoo_samples_per_second']:.0f} | "
-                f"{r['keras_samples_per_second']:.0f} | {r['ratio']:.2f} |")
+        line = f"| {r['name']} |"
+        if mixed:
+            line += f" {r.get('precision', 'float32')} |"
+        line += (f" {r['zoo_samples_per_second']:.0f} | "
+                 f"{r['keras_samples_per_second']:.0f} | {r['ratio']:.2f} |")
+        if speedup:
+            line += (f" {r['speedup']:.2f} |" if "speedup" in r else " - |")
         if with_torch:
             if r.get("torch_ratio") is None:
                 line += " - | - |"
@@ -293,6 +344,28 @@ def table(results):
                          f"{r['torch_ratio']:.2f} |")
         lines.append(line)
     return "\n".join(lines)
+
+
+def policies(precisions):
+    """The Keras dtype policies `--precisions` names, in order, once each
+    (`auto` is the one `--precision=auto` picks here).
+
+    Raises:
+        app.UsageError: An unknown or empty precision list.
+    """
+    found = []
+    for precision in precisions:
+        try:
+            policy = precision_lib.choose(precision)[0]
+        except ValueError:
+            raise app.UsageError(
+                f"--precisions: unknown precision {precision!r}; expected "
+                f"some of {', '.join(precision_lib.PRECISIONS)}") from None
+        if policy not in found:
+            found.append(policy)
+    if not found:
+        raise app.UsageError("--precisions: name at least one precision")
+    return found
 
 
 def _torch_version():
@@ -305,23 +378,29 @@ def main(argv, flag_values=flags.FLAGS):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     quick, output = flag_values.quick, flag_values.output
+    precisions = policies(flag_values.precisions)
     steps = 2 if quick else flag_values.steps
     repeats = 2 if quick else flag_values.repeats
-    ceiling = gemm_ceiling(size=512 if quick else 2048)
+    size = 512 if quick else 2048
+    ceiling = gemm_ceiling(size=size)
+    bfloat16_ceiling = (gemm_ceiling(size=size, dtype="bfloat16")
+                        if "mixed_bfloat16" in precisions else None)
     with_torch = torch_available()
     if not with_torch:
         print("PyTorch is not installed (pip install '.[bench]'): comparing "
               "with Keras only.")
     results = measure(configurations(quick), steps, repeats,
-                      with_torch=with_torch)
+                      with_torch=with_torch, precisions=precisions)
     payload = {
         "shape": dict(batch=BATCH, time=TIME, inputs=INPUTS, units=UNITS,
                       classes=CLASSES),
         "steps": steps,
         "repeats": repeats,
         "quick": quick,
+        "precisions": precisions,
         "torch_version": _torch_version() if with_torch else None,
         "gemm_gflops": ceiling,
+        "bfloat16_gemm_gflops": bfloat16_ceiling,
         "lstm_samples_per_second_at_ceiling":
             ceiling * 1e9 / lstm_flop_per_sample(),
         "results": results,
@@ -330,6 +409,8 @@ def main(argv, flag_values=flags.FLAGS):
     print(f"float32 GEMM: {ceiling:.0f} GFLOP/s; an LSTM training step at "
           f"that speed: {payload['lstm_samples_per_second_at_ceiling']:.0f} "
           "samples/s")
+    if bfloat16_ceiling:
+        print(f"bfloat16 GEMM: {bfloat16_ceiling:.0f} GFLOP/s")
     bench.write_json(payload, output)
 
 

@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
+from absl import app
 from absl import flags
 
 from bench import throughput
@@ -79,7 +81,27 @@ def test_quick_mode_runs_and_writes_json(tmp_path):
     with open(output) as f:
         payload = json.load(f)
     assert payload["quick"] and len(payload["results"]) == 2
+    assert payload["precisions"] == ["float32"]
     assert payload["gemm_gflops"] > 0
+    assert payload["bfloat16_gemm_gflops"] is None
+
+
+@pytest.mark.slow
+def test_quick_mode_measures_each_precision(tmp_path):
+    output = tmp_path / "throughput.json"
+    found = subprocess.run(
+        [sys.executable, "-m", "bench.throughput", "--quick",
+         "--precisions=float32,mixed_bfloat16", f"--output={output}"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    assert found.returncode == 0, found.stderr[-2000:]
+    assert "| lstm uni unmasked 1 layer | mixed_bfloat16 |" in found.stdout
+    with open(output) as f:
+        payload = json.load(f)
+    assert payload["precisions"] == ["float32", "mixed_bfloat16"]
+    assert [r["precision"] for r in payload["results"]] == [
+        "float32", "mixed_bfloat16"] * 2
+    assert payload["bfloat16_gemm_gflops"] > 0
 
 
 def test_the_table_has_pytorch_columns_when_measured():
@@ -155,7 +177,9 @@ def test_importing_defines_no_flags():
     values = flags.FlagValues()
     throughput.define_flags(values)
     values(["throughput"])
-    assert (values.quick, values.steps, values.repeats, values.output) == (False, 20, 5, 'bench/results/throughput.json')
+    assert (values.quick, values.steps, values.repeats, values.output,
+            values.precisions) == (
+        False, 20, 5, 'bench/results/throughput.json', ["float32"])
 
 
 def test_sides_take_turns_going_first():
@@ -165,3 +189,92 @@ def test_sides_take_turns_going_first():
         (0, "keras"), (0, "torch"), (0, "zoo"), (1, "keras"), (1, "zoo")]
     assert throughput.rotated_order(keys, 3) == [
         (0, "zoo"), (0, "keras"), (0, "torch"), (1, "keras"), (1, "zoo")]
+
+
+def test_measure_builds_each_precision_under_its_policy(monkeypatch):
+    built = []
+    real_build = throughput.build
+
+    def recording_build(config, zoo, batch, units):
+        model = real_build(config, zoo, batch, units)
+        built.append((zoo, model.layers[-1].dtype_policy.name,
+                      model.layers[-1].variable_dtype))
+        return model
+
+    monkeypatch.setattr(throughput, "build", recording_build)
+    config = dict(cell="gru", bidirectional=False, masked=True, layers=1)
+    results = throughput.measure([config], steps=1, repeats=1, batch=4,
+                                 units=3,
+                                 precisions=("float32", "mixed_bfloat16"))
+    assert built == [(True, "float32", "float32"),
+                     (False, "float32", "float32"),
+                     (True, "mixed_bfloat16", "float32"),
+                     (False, "mixed_bfloat16", "float32")]
+    assert keras.config.dtype_policy().name == "float32"
+    f32, bf16 = results
+    assert (f32["precision"], bf16["precision"]) == (
+        "float32", "mixed_bfloat16")
+    assert f32["speedup"] == 1.0
+    assert bf16["speedup"] == pytest.approx(
+        bf16["zoo_samples_per_second"] / f32["zoo_samples_per_second"])
+
+
+def test_mixed_rows_have_no_speedup_without_float32():
+    config = dict(cell="lstm", bidirectional=False, masked=False, layers=1)
+    (result,) = throughput.measure([config], steps=1, repeats=1, batch=4,
+                                   units=3, precisions=("mixed_bfloat16",))
+    assert result["precision"] == "mixed_bfloat16" and "speedup" not in result
+    lines = throughput.table([result]).splitlines()
+    assert lines[0] == ("| configuration | precision | zoo samples/s | "
+                        "Keras samples/s | ratio |")
+
+
+def test_dtype_policy_is_restored_after_an_error():
+    with pytest.raises(RuntimeError):
+        with throughput.dtype_policy("mixed_bfloat16"):
+            assert keras.config.dtype_policy().name == "mixed_bfloat16"
+            raise RuntimeError("inside")
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_the_table_has_precision_and_speedup_columns_when_mixed():
+    rows = [
+        {"name": "lstm uni unmasked 1 layer", "precision": "float32",
+         "zoo_samples_per_second": 100, "keras_samples_per_second": 100,
+         "ratio": 1.0, "speedup": 1.0},
+        {"name": "lstm uni unmasked 1 layer", "precision": "mixed_bfloat16",
+         "zoo_samples_per_second": 150, "keras_samples_per_second": 120,
+         "ratio": 1.25, "speedup": 1.5},
+    ]
+    lines = throughput.table(rows).splitlines()
+    assert lines[0] == ("| configuration | precision | zoo samples/s | "
+                        "Keras samples/s | ratio | zoo / zoo float32 |")
+    assert lines[3] == ("| lstm uni unmasked 1 layer | mixed_bfloat16 | 150 | "
+                        "120 | 1.25 | 1.50 |")
+    # float32 only: the table as before.
+    assert throughput.table(rows[:1]).splitlines()[0] == (
+        "| configuration | zoo samples/s | Keras samples/s | ratio |")
+
+
+def test_policies_resolve_auto_and_drop_repeats(monkeypatch):
+    monkeypatch.setattr(throughput.precision_lib, "cpu_flags",
+                        lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(throughput.precision_lib, "gpu_capabilities",
+                        lambda: [])
+    assert throughput.policies(["float32", "auto", "mixed_bfloat16"]) == [
+        "float32", "mixed_bfloat16"]
+    monkeypatch.setattr(throughput.precision_lib, "cpu_flags",
+                        lambda: frozenset({"avx2"}))
+    assert throughput.policies(["auto"]) == ["float32"]
+
+
+@pytest.mark.parametrize("precisions, message", [
+    (["float32", "bf16"], "--precisions: unknown precision 'bf16'; expected "
+                          "some of auto, float32, mixed_bfloat16, "
+                          "mixed_float16"),
+    ([], "--precisions: name at least one precision"),
+])
+def test_bad_precisions_are_usage_errors(precisions, message):
+    with pytest.raises(app.UsageError) as raised:
+        throughput.policies(precisions)
+    assert str(raised.value) == message
