@@ -646,6 +646,29 @@ def test_fit_vocabulary_keeps_a_corpus_token_named_like_unknown_unknown():
     assert layer.get_vocabulary() == ["", "[UNK]", "a"]
 
 
+def test_a_token_holding_a_nul_stays_unknown():
+    # A lookup table's keys pass through NumPy strings, which end at a NUL:
+    # such a token cannot be an entry (the corpus loaders refuse NULs).
+    layer = TextToIds(max_tokens=10, max_length=3, lowercase=False,
+                      split_punctuation=False)
+    assert layer.fit_vocabulary(["a\0 b b", "a\0"]) == ["b"]
+    assert layer(tf.constant(["a\0 b"])).numpy().tolist() == [[1, 2]]
+    characters = TextToIds(max_tokens=10, max_length=3, split="character")
+    assert characters.fit_vocabulary(["a\0a"]) == ["a"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: TextToIds(max_tokens=10, max_length=3, vocabulary=["a", "b\0"]),
+    lambda: TextToIds(max_tokens=10, max_length=3).fit_vocabulary(
+        ["a"], reserved=["<\0>"]),
+], ids=["vocabulary", "reserved"])
+def test_vocabulary_entries_holding_a_nul_are_rejected(make):
+    with pytest.raises(ValueError, match=re.escape(
+            "Received vocabulary entries holding a NUL character, which a "
+            "lookup table cannot hold: ['")):
+        make()
+
+
 # detokenize
 
 

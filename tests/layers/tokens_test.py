@@ -48,6 +48,21 @@ def test_word_ids_a_corpus_token_named_like_the_unknown_id_stays_unknown():
         TokensToIds(10, vocabulary=["a", "[UNK]"])
 
 
+def test_tokens_holding_a_nul_stay_unknown_and_cannot_be_entries():
+    words = TokensToIds(10, lowercase=False)
+    words.adapt([["a\0b", "c"]])
+    assert words.get_vocabulary() == ["", "[UNK]", "c"]
+    assert _ids(words, [["a\0b", "c"]]) == [[1, 2]]
+    chars = TokensToCharIds()
+    chars.adapt([["a\0"]])
+    assert chars.get_vocabulary() == ["", "[UNK]", "a"]
+    for make in (lambda: TokensToIds(10, vocabulary=["a", "\0b"]),
+                 lambda: TokensToCharIds(vocabulary=["a", "\0"])):
+        with pytest.raises(ValueError, match=r"holding a NUL character, "
+                           r"which a lookup table cannot hold: \["):
+            make()
+
+
 def test_word_ids_invalid_utf8_and_empty_batches():
     layer = TokensToIds(10, vocabulary=["x"])
     assert _ids(layer, [[b"\xff\xfe", "x"]]) == [[1, 2]]

@@ -3,13 +3,13 @@
 import collections
 import functools
 import itertools
-import unicodedata
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from zoo import utils
+from zoo.portable import text as portable_text
 
 
 def _string_batches(texts, batch_size):
@@ -116,6 +116,8 @@ class TextToIds(keras.layers.Layer):
         if normalize is not None:
             utils.check_choice("normalize", normalize, NORMALIZATION_FORMS)
         self.normalize = normalize
+        if vocabulary is not None:
+            refuse_nul(vocabulary)
         self.vectorizer = keras.layers.TextVectorization(
             max_tokens=self.max_tokens,
             standardize=None,  # Done by `self.standardize`, which exports.
@@ -185,11 +187,14 @@ class TextToIds(keras.layers.Layer):
         for batch in _string_batches(texts, batch_size):
             counts.update(
                 self._split(self.standardize(batch)).flat_values.numpy())
-        # A corpus token spelled like the unknown entry stays unknown.
+        refuse_nul(reserved)
+        # A corpus token spelled like the unknown entry stays unknown, and
+        # so does one holding a NUL (see `refuse_nul`).
         taken = set(reserved) | {UNKNOWN}
         ranked = sorted(
             (-n, token.decode("utf-8")) for token, n in counts.items()
             if n >= min_count and token.decode("utf-8") not in taken
+            and b"\0" not in token
         )
         room = self.max_tokens - 2 - len(reserved)
         if room < 0:
@@ -253,9 +258,21 @@ class TextToIds(keras.layers.Layer):
         return config
 
 
-BIGRAM_START = "<s>"
-# The out-of-vocabulary entry's name (TextVectorization's).
-UNKNOWN = "[UNK]"
+# The bigram start token, and the out-of-vocabulary entry's name
+# (TextVectorization's): the plain-Python twin's, which must agree.
+BIGRAM_START = portable_text.BIGRAM_START
+UNKNOWN = portable_text.UNKNOWN
+
+
+def refuse_nul(entries):
+    """Raises if a vocabulary entry holds a NUL character: a lookup
+    table's keys pass through NumPy strings, which end there."""
+    held = [entry for entry in entries if "\0" in entry]
+    if held:
+        raise ValueError(
+            "Received vocabulary entries holding a NUL character, which a "
+            f"lookup table cannot hold: {held[:5]!r}"
+        )
 
 
 def at_least_steps(ids, steps):
@@ -350,12 +367,11 @@ DETOKENIZE_RULES = (
 )
 
 
-NORMALIZATION_FORMS = ("NFC", "NFKC")
-SPLITS = ("whitespace", "character")
-
+NORMALIZATION_FORMS = portable_text.NORMALIZATION_FORMS
+SPLITS = portable_text.SPLITS
 # Code points are below 0x110000, so `first * _PAIR_BASE + second` is one
 # int64 key per pair of code points.
-_PAIR_BASE = 0x110000
+_PAIR_BASE = portable_text.PAIR_BASE
 
 
 def normalize_unicode(texts, form="NFKC"):
@@ -455,7 +471,9 @@ def _compose_pairs(texts, pair_keys, composed):
 
 @functools.lru_cache(maxsize=None)
 def _normalization_tables(form):
-    """Sorted tables of `normalize_unicode`, from Python's unicodedata.
+    """Sorted tables of `normalize_unicode`: those of
+    `zoo.portable.text.normalization_tables` (from Python's unicodedata),
+    as arrays.
 
     NumPy arrays, not tensors: a cached tensor would belong to the graph
     that first made it.
@@ -466,27 +484,13 @@ def _normalization_tables(form):
         keys `first * _PAIR_BASE + second` (int64, sorted) of the
         canonical pairs that compose and the code points they compose to.
     """
-    keys, values, pairs = [], [], []
-    for code in range(_PAIR_BASE):
-        char = chr(code)
-        decomposition = unicodedata.decomposition(char)
-        if not decomposition or 0xD800 <= code < 0xE000:
-            continue  # Unchanged by either form, or a lone surrogate.
-        normalized = unicodedata.normalize(form, char)
-        if normalized != char:
-            keys.append(code)
-            values.append(normalized)
-        parts = decomposition.split()
-        if len(parts) == 2 and not decomposition.startswith("<"):
-            first, second = (int(p, 16) for p in parts)
-            if unicodedata.normalize("NFC", chr(first) + chr(second)) == char:
-                pairs.append((first * _PAIR_BASE + second, code))
-    pairs.sort()
+    mapping, pairs = portable_text.normalization_tables(form)
+    keys, pair_keys = sorted(mapping), sorted(pairs)
     return (
         np.array(keys, np.int32),
-        np.array([v.encode("utf-8") for v in values], object),
-        np.array([k for k, _ in pairs], np.int64),
-        np.array([c for _, c in pairs], np.int64),
+        np.array([mapping[k].encode("utf-8") for k in keys], object),
+        np.array(pair_keys, np.int64),
+        np.array([pairs[k] for k in pair_keys], np.int64),
     )
 
 

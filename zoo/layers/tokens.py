@@ -16,6 +16,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import utils
+from zoo.layers.text import refuse_nul
 from zoo.layers.text import sanitize
 
 PADDING = ""
@@ -74,6 +75,7 @@ class _Lookup(keras.layers.Layer):
                 f"Received a vocabulary holding {UNKNOWN!r}, the name of the "
                 "unknown id"
             )
+        refuse_nul(vocabulary)
         self._check_entries(vocabulary)
         self.lookup.set_vocabulary(vocabulary)
 
@@ -83,9 +85,11 @@ class _Lookup(keras.layers.Layer):
             raise ValueError(
                 f"Cannot adapt a vocabulary: no {self.ENTRIES} given"
             )
-        # A corpus token spelled like the unknown id's name stays unknown.
+        # A corpus token spelled like the unknown id's name stays unknown,
+        # and so does one holding a NUL (see `refuse_nul`).
         kept = [(-n, key) for key, n in counts.items()
-                if n >= self.min_count and key != UNKNOWN]
+                if n >= self.min_count and key != UNKNOWN
+                and "\0" not in key]
         self.set_vocabulary([key for _, key in sorted(kept)[:self._capacity()]])
 
     def get_vocabulary(self):
