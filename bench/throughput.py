@@ -34,8 +34,8 @@ samples/s an LSTM training step would reach at the float32 one (forward
 and backward, about 3 x 2 x time x 4 x units x (inputs + units) FLOP per
 sample).
 
-`--quick` runs two configurations for a few steps: a smoke run, not a
-measurement. The results are printed as a table and written as JSON.
+`--cells` keeps the configurations of some cells only. `--quick` runs two
+configurations for a few steps: a smoke run, not a measurement. The results are printed as a table and written as JSON.
 """
 
 import contextlib
@@ -69,6 +69,8 @@ def define_flags(flag_values=flags.FLAGS):
                          lower_bound=1, **into)
     flags.DEFINE_integer("repeats", 5, "Measured repetitions per model "
                          "(after one warm-up).", lower_bound=1, **into)
+    flags.DEFINE_list("cells", list(CELLS), "Cells whose configurations "
+                      f"run: some of {', '.join(CELLS)}.", **into)
     flags.DEFINE_list("precisions", ["float32"], "Dtype policies to measure "
                       "every configuration under: "
                       f"{', '.join(precision_lib.PRECISIONS)}.", **into)
@@ -91,8 +93,9 @@ KERAS_LAYERS = {
 }
 
 
-def configurations(quick=False):
-    """Dicts of cell, bidirectional, masked and layers to compare."""
+def configurations(quick=False, cells=CELLS):
+    """Dicts of cell, bidirectional, masked and layers to compare (of
+    `cells` only; `quick` ignores it)."""
     if quick:
         return [
             dict(cell="lstm", bidirectional=False, masked=False, layers=1),
@@ -101,7 +104,7 @@ def configurations(quick=False):
     return [
         dict(cell=c, bidirectional=b, masked=m, layers=n)
         for c, b, m, n in itertools.product(
-            CELLS, (False, True), (False, True), (1, 2)
+            cells, (False, True), (False, True), (1, 2)
         )
     ]
 
@@ -379,6 +382,11 @@ def main(argv, flag_values=flags.FLAGS):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     quick, output = flag_values.quick, flag_values.output
     precisions = policies(flag_values.precisions)
+    unknown = sorted(set(flag_values.cells) - set(CELLS))
+    if unknown or not flag_values.cells:
+        raise app.UsageError(
+            f"--cells must name some of {', '.join(CELLS)}; got "
+            f"{','.join(flag_values.cells)!r}")
     steps = 2 if quick else flag_values.steps
     repeats = 2 if quick else flag_values.repeats
     size = 512 if quick else 2048
@@ -389,8 +397,8 @@ def main(argv, flag_values=flags.FLAGS):
     if not with_torch:
         print("PyTorch is not installed (pip install '.[bench]'): comparing "
               "with Keras only.")
-    results = measure(configurations(quick), steps, repeats,
-                      with_torch=with_torch, precisions=precisions)
+    results = measure(configurations(quick, flag_values.cells), steps,
+                      repeats, with_torch=with_torch, precisions=precisions)
     payload = {
         "shape": dict(batch=BATCH, time=TIME, inputs=INPUTS, units=UNITS,
                       classes=CLASSES),

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -178,8 +179,9 @@ def test_importing_defines_no_flags():
     throughput.define_flags(values)
     values(["throughput"])
     assert (values.quick, values.steps, values.repeats, values.output,
-            values.precisions) == (
-        False, 20, 5, 'bench/results/throughput.json', ["float32"])
+            values.precisions, values.cells) == (
+        False, 20, 5, 'bench/results/throughput.json', ["float32"],
+        list(throughput.CELLS))
 
 
 def test_sides_take_turns_going_first():
@@ -278,3 +280,20 @@ def test_bad_precisions_are_usage_errors(precisions, message):
     with pytest.raises(app.UsageError) as raised:
         throughput.policies(precisions)
     assert str(raised.value) == message
+
+
+def test_cells_keep_their_configurations_only():
+    configs = throughput.configurations(cells=["gru", "lstm"])
+    assert len(configs) == 2 * 2 * 2 * 2
+    assert [c["cell"] for c in configs[::8]] == ["gru", "lstm"]
+
+
+@pytest.mark.parametrize("argv", [["--cells=lstm,conv"], ["--cells="]])
+def test_unknown_cells_are_usage_errors(argv):
+    values = flags.FlagValues()
+    throughput.define_flags(values)
+    values(["throughput", *argv])
+    with pytest.raises(app.UsageError, match=re.escape(
+            "--cells must name some of simple_rnn, lstm, peephole_lstm, gru; "
+            "got")):
+        throughput.main(["throughput"], values)
