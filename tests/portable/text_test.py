@@ -71,6 +71,18 @@ def test_lower_equals_tensorflow_for_every_code_point():
     assert all(chr(c).lower() != chr(c) for c in text.UNCASED_IN_TENSORFLOW)
 
 
+def test_punctuation_splitting_equals_the_graph_for_every_code_point():
+    # Each code point between letters and after a quote: is it a letter,
+    # mark or number (\\pL\\pM\\pN) for both, and whitespace for both?
+    chars = [chr(c) for c in range(1, text.PAIR_BASE)
+             if not 0xD800 <= c < 0xE000]
+    texts = [f"x{c}x 'n{c}" for c in chars]
+    options = dict(lowercase=False, split_punctuation=True)
+    graph = graph_standardize([t.encode() for t in texts], **options)
+    assert [t for t, g in zip(texts, graph)
+            if text.standardize(t, **options) != g] == []
+
+
 def test_lower_ends_at_a_nul_and_keeps_a_final_sigma():
     assert text.lower("AB\x00CD") == "ab"
     assert text.lower("ΟΔΟΣ ⱟΣ") == "οδος ⱟς"

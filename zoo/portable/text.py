@@ -84,8 +84,8 @@ PAIR_BASE = 0x110000
 def sanitize(text):
     """`text` (str or UTF-8 bytes) as str, undecodable bytes as U+FFFD."""
     if isinstance(text, str):
-        # A lone surrogate cannot be sent as UTF-8: it is what its bytes
-        # would be, three invalid ones.
+        # A lone surrogate has no UTF-8 form: it reads as its three
+        # encoded bytes would, each invalid.
         text = text.encode("utf-8", "surrogatepass")
     return bytes(text).decode("utf-8", "replace")
 
