@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import unicodedata
 
 import pytest
 import tensorflow as tf
@@ -79,8 +80,12 @@ def test_punctuation_splitting_equals_the_graph_for_every_code_point():
     texts = [f"x{c}x 'n{c}" for c in chars]
     options = dict(lowercase=False, split_punctuation=True)
     graph = graph_standardize([t.encode() for t in texts], **options)
-    assert [t for t, g in zip(texts, graph)
-            if text.standardize(t, **options) != g] == []
+    different = [c for c, t, g in zip(chars, texts, graph)
+                 if text.standardize(t, **options) != g]
+    # TensorFlow's RE2 knows characters this Python's Unicode (14.0 for
+    # Python 3.11) has not assigned yet; every assigned one agrees.
+    assert {unicodedata.category(c) for c in different} <= {"Cn"}
+    assert len(different) < 5000
 
 
 def test_lower_ends_at_a_nul_and_keeps_a_final_sigma():
