@@ -38,7 +38,6 @@ sample).
 configurations for a few steps: a smoke run, not a measurement. The results are printed as a table and written as JSON.
 """
 
-import contextlib
 import importlib.util
 import itertools
 import statistics
@@ -232,18 +231,6 @@ def gemm_ceiling(size=2048, repeats=5, dtype="float32"):
     return 2 * size ** 3 / statistics.median(seconds) / 1e9
 
 
-@contextlib.contextmanager
-def dtype_policy(policy):
-    """Keras' global dtype policy is `policy` for the block (layers take it
-    when they are made), and what it was before after it."""
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(before)
-
-
 def lstm_flop_per_sample(time_steps_=TIME, inputs=INPUTS, units=UNITS):
     """Training FLOP of one LSTM sample: 3 x (forward gate products)."""
     return 3 * 2 * time_steps_ * 4 * units * (inputs + units)
@@ -281,7 +268,7 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
     steps_of = {}
     for row in rows:
         config = configs[row[0]]
-        with dtype_policy(row[1]):
+        with precision_lib.policy_scope(row[1]):
             for side in ("zoo", "keras"):
                 steps_of[row, side] = build(
                     config, side == "zoo", batch, units).train_on_batch

@@ -231,14 +231,6 @@ def test_mixed_rows_have_no_speedup_without_float32():
                         "Keras samples/s | ratio |")
 
 
-def test_dtype_policy_is_restored_after_an_error():
-    with pytest.raises(RuntimeError):
-        with throughput.dtype_policy("mixed_bfloat16"):
-            assert keras.config.dtype_policy().name == "mixed_bfloat16"
-            raise RuntimeError("inside")
-    assert keras.config.dtype_policy().name == "float32"
-
-
 def test_the_table_has_precision_and_speedup_columns_when_mixed():
     rows = [
         {"name": "lstm uni unmasked 1 layer", "precision": "float32",

@@ -82,3 +82,11 @@ def test_float16_on_a_cpu_is_a_warning(caplog):
         with precision.applied("mixed_float16", gpus=[]):
             pass
     assert "float16 on a CPU is emulated" in caplog.text
+
+
+def test_policy_scope_restores_the_policy_after_an_error():
+    with pytest.raises(RuntimeError):
+        with precision.policy_scope("mixed_bfloat16"):
+            assert keras.config.dtype_policy().name == "mixed_bfloat16"
+            raise RuntimeError("inside")
+    assert keras.config.dtype_policy().name == "float32"

@@ -56,6 +56,7 @@ hostile-input texts.
 """
 
 import functools
+import inspect
 import re
 import unicodedata
 
@@ -245,6 +246,13 @@ class _Lookup:
         self.index = {token: i for i, token in
                       enumerate(self.vocabulary, start=2)}
 
+    @classmethod
+    def from_config(cls, config):
+        """From the twin layer's `get_config()`: the keys the constructor
+        takes (the rest, such as name, dtype and trainable, are ignored)."""
+        taken = inspect.signature(cls).parameters
+        return cls(**{k: v for k, v in config.items() if k in taken})
+
     def lookup(self, token):
         return self.index.get(token, UNKNOWN_ID)
 
@@ -281,14 +289,6 @@ class TextIds(_Lookup):
         self.bigrams = bigrams
         self.normalize = normalize
 
-    @classmethod
-    def from_config(cls, config):
-        """From `TextToIds.get_config()` (keys it does not take are
-        ignored: name, dtype, trainable)."""
-        keys = ("max_tokens", "max_length", "lowercase", "split_punctuation",
-                "bigrams", "normalize", "split", "vocabulary")
-        return cls(**{k: config[k] for k in keys if k in config})
-
     def tokens(self, text):
         """The tokens of one text before truncation."""
         text = standardize(text, self.lowercase, self.split_punctuation,
@@ -311,12 +311,6 @@ class TokenIds(_Lookup):
         del min_count  # How the vocabulary was made; not needed to use it.
         super().__init__(vocabulary)
         self.lowercase = lowercase
-
-    @classmethod
-    def from_config(cls, config):
-        """From `TokensToIds.get_config()`."""
-        keys = ("max_tokens", "lowercase", "vocabulary")
-        return cls(**{k: config[k] for k in keys if k in config})
 
     def token_id(self, token):
         token = sanitize(token)
@@ -341,12 +335,6 @@ class TokenCharIds(_Lookup):
         del min_count
         super().__init__(vocabulary)
         self.max_chars = max_chars
-
-    @classmethod
-    def from_config(cls, config):
-        """From `TokensToCharIds.get_config()`."""
-        keys = ("max_chars", "max_symbols", "vocabulary")
-        return cls(**{k: config[k] for k in keys if k in config})
 
     def char_ids(self, token):
         chars = list(sanitize(token))

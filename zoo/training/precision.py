@@ -109,10 +109,19 @@ def applied(precision, flags=None, gpus=None):
         logging.warning(
             "Precision: float16 on a CPU is emulated and slower than "
             "float32; mixed_float16 is for GPUs.")
+    with policy_scope(policy):
+        yield policy
+
+
+@contextlib.contextmanager
+def policy_scope(policy):
+    """Keras' global dtype policy is `policy` (a name such as
+    "mixed_bfloat16") for the block, and what it was before after it,
+    also on error. Layers take the policy when they are made."""
     before = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
-        yield policy
+        yield
     finally:
         keras.config.set_dtype_policy(before)
 
