@@ -1,6 +1,7 @@
 """Linear-chain conditional random field: the layer and its loss."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from zoo import utils
@@ -120,7 +121,7 @@ class CRF(keras.layers.Layer):
         """Float32 potentials and a bool mask, both with a padded step 0.
 
         Returns `(potentials, mask, first, last)`, batch-major, with one
-        padded step in front: `ops.scan` cannot stack the outputs of zero
+        padded step in front: a scan cannot stack the outputs of zero
         steps when the batch size is unknown, and a padded step is skipped
         by every algorithm here. `first`/`last` mark each row's first and
         last real step. Padded potentials are zeroed (they may hold
@@ -135,7 +136,8 @@ class CRF(keras.layers.Layer):
         if mask is None:
             mask = ops.ones((batch, shape[1]), dtype="bool")
         mask = ops.cast(mask, "bool")
-        potentials = ops.where(mask[:, :, None], potentials, 0.0)
+        # expand_dims, not [:, :, None] (see zoo.layers.recurrent).
+        potentials = ops.where(ops.expand_dims(mask, -1), potentials, 0.0)
         # [batch, time, tags] -> [batch, 1 + time, tags]; mask likewise.
         potentials = ops.concatenate(
             [ops.zeros((batch, 1, self.num_tags), dtype="float32"), potentials],
@@ -156,7 +158,7 @@ class CRF(keras.layers.Layer):
 
         `[batch, time, tags]`, `[batch, time]` twice -> `[time, batch,
         tags + 2]` (potentials, then mask, then `flag`, as 0/1): with
-        unknown time, Keras 3.15's TensorFlow `ops.scan` fails on more
+        unknown time, Keras 3.15's TensorFlow `ops.scan` failed on more
         than one tensor to scan over.
         """
         packed = ops.concatenate(
@@ -193,10 +195,9 @@ class CRF(keras.layers.Layer):
             chained = _log_matmul(alpha, exp_transitions) + offset
             # Until the first real step, alpha holds start_transitions.
             new = ops.where(is_first[:, None], alpha, chained) + emission
-            new = ops.where(real[:, None], new, alpha)
-            return new, new
+            return ops.where(real[:, None], new, alpha)
 
-        _, alphas = ops.scan(step, init, self._steps(potentials, mask, first))
+        alphas = _scan(step, init, self._steps(potentials, mask, first))
         return ops.moveaxis(alphas, 0, 1)  # [time, batch, tags] -> [batch, ...]
 
     def _exp_transitions(self, transpose=False):
@@ -293,7 +294,7 @@ class CRF(keras.layers.Layer):
             emission, real, is_first = self._unpack(inputs)
             # [batch, from, 1] + [1, from, to]: best predecessor per "to".
             scores = best[:, :, None] + transitions
-            pointers = ops.cast(ops.argmax(scores, axis=1), "int32")
+            pointers = _argmax_last(ops.moveaxis(scores, 1, 2))
             # The max by its argmax (ops.max rejects an empty batch).
             chained = ops.take_along_axis(scores, pointers[:, None, :], axis=1)
             chained = chained[:, 0, :]
@@ -303,19 +304,18 @@ class CRF(keras.layers.Layer):
             # backtrace passes them unchanged.
             linked = ops.logical_and(real, ops.logical_not(is_first))
             pointers = ops.where(linked[:, None], pointers, identity)
-            return (new, pointers), (new, pointers)
+            return new, pointers
 
-        (best, _), (_, pointers) = ops.scan(
-            step, (init_score, identity),
-            self._steps(potentials, mask, first),
-        )
-        final = best + end
+        news, pointers = _scan(step, (init_score, identity),
+                               self._steps(potentials, mask, first))
+        final = news[-1] + end  # time >= 1: the padded step 0.
         any_real = ops.any(mask, axis=1)
-        last_tag = ops.cast(ops.argmax(final, axis=-1), "int32")
+        last_tag = _argmax_last(final)
         best_score = ops.take_along_axis(final, last_tag[:, None], axis=1)
         best_score = ops.where(any_real, best_score[:, 0], 0.0)
 
-        def backtrace(tag, inputs):
+        def backtrace(carry, inputs):
+            tag, _ = carry  # The tag here, and the one emitted after.
             step_pointers, real = inputs[:, :-1], ops.greater(inputs[:, -1], 0)
             previous = ops.take_along_axis(step_pointers, tag[:, None], axis=1)
             return previous[:, 0], ops.where(real, tag, 0)
@@ -324,9 +324,9 @@ class CRF(keras.layers.Layer):
         # after the pointers (one tensor to scan over, as above).
         # [batch, time] -> [time, batch, 1].
         real = ops.cast(ops.moveaxis(mask, 1, 0), "int32")[:, :, None]
-        _, tags = ops.scan(
-            backtrace, last_tag, ops.concatenate([pointers, real], axis=-1),
-            reverse=True,
+        _, tags = _scan(
+            backtrace, (last_tag, ops.zeros_like(last_tag)),
+            ops.concatenate([pointers, real], axis=-1), reverse=True,
         )
         # [time, batch] -> [batch, time], without the padded step 0.
         return ops.moveaxis(tags, 0, 1)[:, 1:], best_score
@@ -351,16 +351,14 @@ class CRF(keras.layers.Layer):
             chained = _log_matmul(ahead, exp_transitions) + offset
             beta = ops.where(is_last[:, None], end, chained)
             ahead = ops.where(real[:, None], emission + beta, ahead)
-            return (ahead, beta), (ahead, beta)
+            return ahead, beta
 
         zeros = ops.zeros_like(potentials[:, 0, :])
-        _, (_, betas) = ops.scan(
-            step, (zeros, zeros), self._steps(potentials, mask, last),
-            reverse=True,
-        )
+        _, betas = _scan(step, (zeros, zeros),
+                         self._steps(potentials, mask, last), reverse=True)
         betas = ops.moveaxis(betas, 0, 1)  # [time, batch, tags] -> [batch, ...]
         probs = ops.exp(alphas + betas - log_z[:, None, None])
-        probs = ops.where(mask[:, :, None], probs, 0.0)
+        probs = ops.where(ops.expand_dims(mask, -1), probs, 0.0)
         return probs[:, 1:]  # Without the padded step 0.
 
     def get_config(self):
@@ -461,3 +459,26 @@ class CRFLoss(keras.losses.Loss):
             "`keras.saving.load_model(path, compile=False)` and compile it "
             "with `CRFLoss(<its CRF layer>)`."
         )
+
+
+def _argmax_last(x):
+    """int32 argmax over the last axis (the first of equal maxima), by
+    `top_k`: Keras' `ops.argmax` tests each value's sign bit with a
+    bitwise op that LiteRT's builtin ops lack."""
+    return ops.cast(ops.top_k(x, k=1)[1][..., 0], "int32")
+
+
+def _scan(step, init, elems, reverse=False):
+    """The carries of `step(carry, elem) -> carry` over the leading axis
+    of `elems`, stacked (a structure like `init`'s).
+
+    `tf.scan`, not `ops.scan`: Keras' scan stacks its outputs in tensor
+    lists of no element shape, which tf2onnx writes as tensors of no
+    type, so ONNX Runtime refused the exported CRF. A reverse scan is a
+    forward one over the flipped elements, flipped back: tf2onnx converts
+    `tf.scan(..., reverse=True)` into a loop that gives other numbers.
+    """
+    if not reverse:
+        return tf.scan(step, elems, initializer=init)
+    flipped = tf.scan(step, ops.flip(elems, axis=0), initializer=init)
+    return tf.nest.map_structure(lambda t: ops.flip(t, axis=0), flipped)

@@ -68,7 +68,9 @@ class SequencePooling(keras.layers.Layer):
             return ops.sum(inputs * real, axis=1) / count
         if self.mode == "max":
             lowest = ops.min(inputs) - 1.0
-            pooled = ops.max(ops.where(mask[:, :, None], inputs, lowest), axis=1)
+            # expand_dims, not [:, :, None] (see zoo.layers.recurrent).
+            pooled = ops.max(ops.where(ops.expand_dims(mask, -1), inputs,
+                                       lowest), axis=1)
             any_real = ops.any(mask, axis=1)[:, None]
             return ops.where(any_real, pooled, 0.0)
         # [batch, time, units] . [units] -> scores [batch, time].

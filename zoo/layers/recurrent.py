@@ -403,7 +403,10 @@ class Recurrent(keras.layers.Layer):
             # Padded steps emit zeros. Outputs are in processing order, so a
             # backward layer's mask is flipped along time: [batch, time, 1].
             step_mask = ops.flip(mask, axis=1) if self.go_backwards else mask
-            outputs = ops.where(step_mask[:, :, None], outputs, 0.0)
+            # expand_dims, not [:, :, None]: LiteRT's converter cannot
+            # add an axis to a bool tensor by slicing when the batch size
+            # is unknown.
+            outputs = ops.where(ops.expand_dims(step_mask, -1), outputs, 0.0)
         return last_output, outputs, list(states)
 
     def _try_fused(self, inputs, initial_state, mask):
