@@ -1,5 +1,6 @@
 """Tests for zoo.export: atomic, versioned SavedModel exports."""
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from zoo import errors
 from zoo import export
 from zoo import testing
 
@@ -247,3 +249,127 @@ def test_track_exports_layers_outside_the_model(model, tmp_path):
     )
     expected = np.asarray(model(np.eye(3, dtype="float32")[[2, 0]]))
     np.testing.assert_allclose(outputs["probabilities"], expected, atol=1e-6)
+
+
+# Portable formats (`export.Portable`, `formats`).
+
+needs_export_extra = pytest.mark.skipif(
+    bool(testing.missing_export_extra()),
+    reason=testing.missing_export_extra() or "installed")
+
+
+def _portable(model):
+    def core(x):
+        probabilities = model(tf.cast(x, tf.float32) / 255.0, training=False)
+        return {"probabilities": probabilities,
+                "classes": tf.argmax(probabilities, axis=-1)}
+
+    return export.Portable(
+        functions={"model": (core, [tf.TensorSpec([None, 3], tf.uint8,
+                                                  name="x")])},
+        description={"preprocessing": "none"},
+        files={"labels.txt": "a\nb\n"})
+
+
+def test_check_formats_keeps_the_portable_ones_once():
+    assert export.check_formats(["saved_model"]) == ()
+    assert export.check_formats(["litert", "saved_model", "litert"]) == (
+        "litert",)
+
+
+def test_check_formats_refuses_an_unknown_format():
+    with pytest.raises(errors.ConfigError, match=r"^Received an invalid value "
+                       r"for argument `export_formats`, expected some of "
+                       r"saved_model, onnx, litert, got 'tflite'$"):
+        export.check_formats(["saved_model", "tflite"])
+
+
+def test_check_formats_names_the_missing_converter(monkeypatch):
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name == "tf2onnx" else found(name))
+    with pytest.raises(errors.ConfigError, match=r"^--export_formats=onnx "
+                       r"needs tf2onnx: pip install 'zoo\[export\]'$"):
+        export.check_formats(["saved_model", "onnx"])
+
+
+def test_portable_formats_need_a_portable(model, tmp_path):
+    with pytest.raises(ValueError, match=r"Portable formats \(onnx\) need a "
+                       "`portable` to write"):
+        export.export_saved_model(model, _endpoints(model),
+                                  str(tmp_path / "toy"), formats=("onnx",))
+    assert not os.path.exists(tmp_path / "toy")
+
+
+def test_a_failed_conversion_leaves_no_version(model, tmp_path, monkeypatch):
+    def write_portable(portable, folder, formats, model):
+        assert os.path.isfile(os.path.join(folder, "saved_model.pb"))
+        raise RuntimeError("converter failed")
+
+    monkeypatch.setattr(export, "write_portable", write_portable)
+    with pytest.raises(RuntimeError, match="converter failed"):
+        export.export_saved_model(model, _endpoints(model),
+                                  str(tmp_path / "toy"), portable=_portable(model),
+                                  formats=("litert",))
+    assert _entries(tmp_path / "toy") == []
+
+
+@pytest.fixture(scope="module")
+def portable_export(model, tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("portable") / "toy")
+    return export.export_saved_model(
+        model, _endpoints(model), root, portable=_portable(model),
+        formats=("onnx", "litert"))
+
+
+@needs_export_extra
+def test_portable_models_are_written_beside_the_saved_model(portable_export):
+    assert _entries(portable_export) == [
+        "assets", "fingerprint.pb", "labels.txt", "model.onnx",
+        "model.tflite", "portable.json", "saved_model.pb", "variables"]
+    with open(os.path.join(portable_export, "labels.txt")) as f:
+        assert f.read() == "a\nb\n"
+    with open(os.path.join(portable_export, "portable.json")) as f:
+        description = json.load(f)
+    assert description == {
+        "formats": ["onnx", "litert"], "files": ["labels.txt"],
+        "preprocessing": "none",
+        "models": {"model": {
+            "files": {"onnx": "model.onnx", "litert": "model.tflite"},
+            "inputs": [{"name": "x", "dtype": "uint8", "shape": [-1, 3]}],
+            "litert_batch": 1,
+            "outputs": [
+                {"name": "classes", "dtype": "int64", "shape": [-1]},
+                {"name": "probabilities", "dtype": "float32",
+                 "shape": [-1, 2]}]}}}
+
+
+@needs_export_extra
+@pytest.mark.parametrize("batch", [1, 4])
+def test_portable_models_match_the_saved_model_without_tensorflow(
+        portable_export, batch):
+    x = np.random.default_rng(batch).integers(0, 256, (batch, 3), np.uint8)
+    x[0] = 0  # A black row; the last may be all white.
+    x[-1] = 255 if batch > 1 else x[-1]
+    served = testing.run_export_test(portable_export, "serving_default",
+                                     {"x": x})
+    onnx, litert = testing.run_portable_calls(
+        [(os.path.join(portable_export, "model.onnx"), {"x": x}),
+         (os.path.join(portable_export, "model.tflite"), {"x": x})])
+    for found in (onnx, litert):
+        assert testing.EXPORT_ERROR not in found, found.get(
+            testing.EXPORT_ERROR)
+        assert sorted(found) == ["classes", "probabilities"]
+        np.testing.assert_allclose(found["probabilities"],
+                                   served["probabilities"], atol=1e-6)
+        np.testing.assert_array_equal(found["classes"], served["classes"])
+
+
+@needs_export_extra
+def test_portable_calls_keep_a_runtime_error(portable_export):
+    wrong = np.zeros((2, 5), np.uint8)  # 5 features where 3 are expected.
+    found, = testing.run_portable_calls(
+        [(os.path.join(portable_export, "model.onnx"), {"x": wrong})])
+    assert "Got invalid dimensions" in str(found[testing.EXPORT_ERROR])

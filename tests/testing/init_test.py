@@ -431,3 +431,28 @@ def test_declared_settings_are_the_recipes_own_and_text_settings():
     assert testing.declared_settings(Config) == {
         "epochs", "window", "embedding_dim", "embedding_dropout",
         "output_dropout", "bucket"}
+
+
+def test_missing_export_extra_names_what_is_not_installed(monkeypatch):
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: (
+        None if name in ("tf2onnx", "ai_edge_litert") else found(name)))
+    assert testing.missing_export_extra() == (
+        "tf2onnx, ai_edge_litert not installed (pip install '.[export]')")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    assert testing.missing_export_extra() == ""
+
+
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_run_portable_calls_keeps_each_calls_error(tmp_path):
+    # Files that are no models: each call's error is the runtime's own.
+    onnx, litert = tmp_path / "not.onnx", tmp_path / "not.tflite"
+    onnx.write_bytes(b"not a model")
+    litert.write_bytes(b"not a model either")
+    first, second = testing.run_portable_calls(
+        [(str(onnx), {"x": np.zeros(2)}), (str(litert), {"x": np.zeros(2)})])
+    assert "INVALID_PROTOBUF" in str(first[testing.EXPORT_ERROR])
+    assert "ai_edge_litert" in str(second[testing.EXPORT_ERROR])

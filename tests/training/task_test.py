@@ -115,6 +115,49 @@ def test_the_model_is_built_under_the_precision_it_names(
     assert served["probabilities"].shape == (1, 2)
 
 
+def test_portable_formats_of_a_task_without_a_portable_core_are_refused_first(
+        tmp_path):
+    task = Sign()
+    config = TinyConfig(export_dir=str(tmp_path / "export"),
+                        export_formats="saved_model,litert")
+    with pytest.raises(errors.ConfigError, match=r"^--export_formats="
+                       r"saved_model,litert: Sign has no portable export "
+                       r"\(onnx, litert\); only saved_model$"):
+        training.run(task, config, str(tmp_path / "work"))
+    assert task.calls == []  # Before the data.
+
+
+def test_an_unknown_export_format_is_refused_first(tmp_path):
+    task = Sign()
+    config = TinyConfig(export_dir=str(tmp_path / "export"),
+                        export_formats="saved_model,pdf")
+    with pytest.raises(errors.ConfigError, match="got 'pdf'"):
+        training.run(task, config, str(tmp_path / "work"))
+    assert task.calls == []
+
+
+def test_a_portable_core_is_written_in_the_formats_asked_for(
+        tmp_path, monkeypatch):
+    from zoo import export
+
+    written = []
+    monkeypatch.setattr(export, "write_portable",
+                        lambda portable, folder, formats, model: written.append(
+                            (portable, os.path.basename(folder), formats)))
+    core = export.Portable({})
+
+    class PortableSign(Sign):
+        def portable(self, model, config):
+            return core
+
+    task = PortableSign()
+    config = TinyConfig(export_dir=str(tmp_path / "export"),
+                        export_formats="saved_model,litert")
+    metrics = training.run(task, config, str(tmp_path / "work"))
+    assert written == [(core, f".partial-{os.getpid()}", ("litert",))]
+    assert metrics["export_path"] == str(tmp_path / "export" / "1")
+
+
 def test_a_finished_run_is_returned_as_it_is(tmp_path):
     first = training.run(Sign(), TinyConfig(), str(tmp_path))
     task = Sign()

@@ -177,26 +177,37 @@ def run_export_calls(calls, timeout=180):
         as numpy bytes arrays), or `{EXPORT_ERROR: traceback}` for a call
         that raised.
     """
+    return _run_calls(
+        _STANDALONE, [[path, signature, sorted(inputs)]
+                      for path, signature, inputs in calls],
+        [inputs for _, _, inputs in calls], "loading exports without zoo",
+        timeout)
+
+
+def _run_calls(script, described, inputs, what, timeout):
+    """Runs `script` in a fresh process, in a temporary folder (not the
+    repository, so its `zoo/` is not on the path), on the calls
+    `described` (JSON, `sys.argv[1]`) with their `inputs` (dicts of
+    arrays, `sys.argv[2]`); returns the `{name: array}` of each call that
+    the script wrote (`sys.argv[3]`: keys `"<call>:<name>"`)."""
     with tempfile.TemporaryDirectory() as tmp:
         paths = [os.path.join(tmp, n) for n in ("calls.json", "in.npz",
                                                 "out.npz")]
         with open(paths[0], "w") as f:
-            json.dump([[path, signature, sorted(inputs)]
-                       for path, signature, inputs in calls], f)
+            json.dump(described, f)
         np.savez(paths[1], **{
-            f"{i}:{name}": value for i, (_, _, inputs) in enumerate(calls)
-            for name, value in inputs.items()
+            f"{i}:{name}": value for i, arrays in enumerate(inputs)
+            for name, value in arrays.items()
         })
         result = subprocess.run(
             [sys.executable, "-c",
-             _STANDALONE.replace("{EXPORT_ERROR}", EXPORT_ERROR), *paths],
-            capture_output=True, text=True, timeout=timeout,
-            cwd=tmp,  # Not the repository, so its `zoo/` is not on the path.
+             script.replace("{EXPORT_ERROR}", EXPORT_ERROR), *paths],
+            capture_output=True, text=True, timeout=timeout, cwd=tmp,
         )
         assert result.returncode == 0, (
-            f"loading exports without zoo failed:\n{result.stderr[-3000:]}"
+            f"{what} failed:\n{result.stderr[-3000:]}"
         )
-        answers = [{} for _ in calls]
+        answers = [{} for _ in described]
         with np.load(paths[2]) as found:
             for key in found.files:
                 index, name = key.split(":", 1)
@@ -222,6 +233,82 @@ def run_export_test(export_path, signature, inputs, timeout=120):
         f"{outputs[EXPORT_ERROR]}"
     )
     return outputs
+
+
+# What `pip install 'zoo[export]'` brings: the converter and the runtimes.
+EXPORT_EXTRA = ("tf2onnx", "onnxruntime", "ai_edge_litert")
+
+
+def missing_export_extra():
+    """Why the portable-export tests cannot run here ("" if they can):
+    the modules of the `export` extra that are not installed."""
+    import importlib.util
+
+    missing = [m for m in EXPORT_EXTRA if importlib.util.find_spec(m) is None]
+    if not missing:
+        return ""
+    return (f"{', '.join(missing)} not installed (pip install "
+            "'.[export]')")
+
+
+# Runs portable models (ONNX, LiteRT) in one process in which neither
+# `zoo` nor `tensorflow` can be imported, keeping each call's outputs by
+# name or its error.
+_PORTABLE = textwrap.dedent(
+    """
+    import json, sys, traceback
+    import numpy as np
+    sys.modules["zoo"] = None  # The models must stand alone...
+    sys.modules["tensorflow"] = None  # ...without TensorFlow too.
+    with open(sys.argv[1]) as f:
+        calls = json.load(f)
+    inputs, found = np.load(sys.argv[2]), {}
+    for i, (path, names) in enumerate(calls):
+        feed = {n: inputs[f"{i}:{n}"] for n in names}
+        try:
+            if path.endswith(".onnx"):
+                import onnxruntime
+                session = onnxruntime.InferenceSession(
+                    path, providers=["CPUExecutionProvider"])
+                keys = [o.name for o in session.get_outputs()]
+                outputs = dict(zip(keys, session.run(keys, feed)))
+            else:
+                # A fixed batch (zoo.export.LITERT_BATCH): row by row.
+                from ai_edge_litert import interpreter
+                runner = interpreter.Interpreter(
+                    model_path=path).get_signature_runner()
+                rows = [runner(**{n: v[r:r + 1] for n, v in feed.items()})
+                        for r in range(len(next(iter(feed.values()))))]
+                outputs = {k: np.concatenate([row[k] for row in rows])
+                           for k in rows[0]}
+            for key, value in outputs.items():
+                found[f"{i}:{key}"] = np.asarray(value)
+        except Exception:
+            found[f"{i}:{EXPORT_ERROR}"] = np.array(traceback.format_exc()[-3000:])
+    np.savez(sys.argv[3], **found)
+    """
+)
+
+
+def run_portable_calls(calls, timeout=180):
+    """Runs portable models in one fresh process without `zoo` and without
+    TensorFlow: `.onnx` files in ONNX Runtime, `.tflite` files in the
+    LiteRT interpreter (its signature runner, a row at a time: their
+    batch is `zoo.export.LITERT_BATCH`, 1).
+
+    Args:
+        calls: List of `(model_path, inputs)`, inputs a dict of numpy
+            arrays keyed by input name.
+        timeout: Seconds for the whole process.
+
+    Returns:
+        One dict per call: its numpy outputs keyed by output name, or
+        `{EXPORT_ERROR: traceback}` for a call that raised.
+    """
+    return _run_calls(
+        _PORTABLE, [[os.path.abspath(path), sorted(inputs)]
+                    for path, inputs in calls],
+        [inputs for _, inputs in calls], "running portable models", timeout)
 
 
 def write_mnist_idx(directory, train_size=64, test_size=32, seed=0, gzip_files=True):

@@ -130,6 +130,11 @@ class TrainConfig:
     export_dir: str = setting(
         "", "SavedModel export root; each run writes the next integer "
         "version below it. Empty: no export.")
+    export_formats: str = setting(
+        "saved_model", "What each export version holds, comma-separated: "
+        "saved_model (always written), onnx (model.onnx, ONNX Runtime), "
+        "litert (model.tflite, LiteRT); the portable models take ids or "
+        "pixels, see portable.json. onnx needs pip install 'zoo[export]'.")
     epochs: int = setting(
         10, "Most training epochs (training stops sooner after --patience "
         "epochs without improvement).", lower=0)

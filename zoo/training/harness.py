@@ -230,7 +230,7 @@ def fit(model, train_data, validation_data, config, workdir, callbacks=(),
 
 
 # Settings that may change between a run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "patience", "export_dir")
+RESUMABLE_CHANGES = ("epochs", "patience", "export_dir", "export_formats")
 RUN_CONFIG = "run_config.json"
 
 
@@ -245,8 +245,8 @@ def check_same_run(config, workdir):
     """Records `config` in a new workdir; in an old one, checks it matches.
 
     Resuming another run's checkpoints would silently mix two experiments,
-    so any difference but `epochs`, `patience` and `export_dir` is an
-    error. Only the
+    so any difference but `epochs`, `patience`, `export_dir` and
+    `export_formats` is an error. Only the
     chief of a cluster records (the others check what it recorded).
     """
     settings = {
@@ -321,7 +321,8 @@ def evaluate_classifier(model, test_data):
 
 
 def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
-           evaluate=evaluate_classifier, track=(), baseline=None, **extra):
+           evaluate=evaluate_classifier, track=(), baseline=None,
+           portable=None, **extra):
     """Evaluates, exports and writes `<workdir>/metrics.json`: a run's end.
 
     Args:
@@ -336,6 +337,8 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
             Default: `evaluate_classifier` (`test_accuracy`, `test_loss`).
         track: Layers outside `model` that the endpoints use, exported
             with it (see `zoo.export.export_saved_model`).
+        portable: A `zoo.export.Portable`, written beside the SavedModel
+            in the portable formats of `config.export_formats`.
         baseline: What a classical baseline fit on the same training split
             scores on the same test split (`zoo.baselines`): a dict with
             `name` and metrics named like the test metrics without their
@@ -380,11 +383,13 @@ def finish(model, test_data, run, config, workdir, stopwatch, endpoints,
         metrics["validation_" + run["selection"]["monitor"].removeprefix(
             "val_")] = best["value"]
     if config.export_dir:
+        formats = export.check_formats(config.export_formats.split(","))
         with progress.stretch(
-                f"Exporting the SavedModel to {config.export_dir}"):
+                f"Exporting the SavedModel to {config.export_dir}"
+                + "".join(f", {f}" for f in formats)):
             path = export.export_saved_model(
                 model, endpoints, distribute.write_path(config.export_dir),
-                track=track,
+                track=track, portable=portable, formats=formats,
             )
         if distribute.is_chief():  # Another worker's is deleted at its exit.
             metrics["export_path"] = path

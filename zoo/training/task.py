@@ -20,8 +20,9 @@ model exists (`adapt`: vocabularies), how examples become batches
    metrics), `task.evaluate` on the test batches, `task.baseline`;
    `metrics.json` also gets every epoch's seconds (`epoch_seconds`);
 6. the export of `task.endpoints(model, config)` (with `task.track`
-   layers) and `<workdir>/metrics.json` (with the policy that ran:
-   `precision`).
+   layers; and `task.portable(model, config)` in the portable formats of
+   `config.export_formats`, checked before training) and
+   `<workdir>/metrics.json` (with the policy that ran: `precision`).
 
 The dtype policy (`config.precision`, see `zoo.training.precision`; it
 holds from `build` to the export), the strategy (`config.strategy`) and
@@ -33,6 +34,8 @@ import dataclasses
 
 from absl import logging
 
+from zoo import errors
+from zoo import export
 from zoo import progress
 from zoo.data import pipeline
 from zoo.training import callbacks as zoo_callbacks
@@ -162,6 +165,14 @@ class Task:
         """Layers outside `model` that the endpoints use. Default: none."""
         return []
 
+    def portable(self, model, config):
+        """The numeric core for `--export_formats=onnx,litert`: a
+        `zoo.export.Portable` (numbers in, numbers out; the files and
+        description a client needs), or None (the default): this task has
+        no portable export, and asking for one is refused before
+        training."""
+        return None
+
 
 def run(task, config, workdir, callbacks=()):
     """Trains, evaluates and exports `task`; returns the metrics written.
@@ -195,6 +206,14 @@ def _run_held(config, workdir, task, callbacks):
     finished = harness.finished_result(config, workdir)
     if finished is not None:
         return finished
+    # Refused now rather than after training.
+    formats = (export.check_formats(config.export_formats.split(","))
+               if config.export_dir else ())
+    if formats and type(task).portable is Task.portable:
+        raise errors.ConfigError(
+            f"--export_formats={config.export_formats}: "
+            f"{type(task).__name__} has no portable export (onnx, litert); "
+            "only saved_model")
     harness.set_seed(config.seed)
     data = task.data(config, workdir)
     logging.info("Data: %s (%d train, %d test)", data.source,
@@ -251,6 +270,7 @@ def _run_held(config, workdir, task, callbacks):
             task.endpoints(model, config),
             evaluate=lambda m, test: task.evaluate(m, config, test),
             track=task.track(model),
+            portable=task.portable(model, config) if formats else None,
             # Only the chief writes metrics.json: the others need no baseline.
             baseline=(_baseline(task, config, train, data.test)
                       if distribute.is_chief() else None),
