@@ -75,6 +75,12 @@ def test_ngrams_beside_the_network_are_the_product_of_both():
     np.testing.assert_allclose(
         np.asarray(combined(tf.constant(TEXTS))),
         ngrams.product(network, linear, 0.3, 1.5), atol=1e-5)
+    # Its two steps, the ids in any order of the dict's keys.
+    ids = combined.ids(tf.constant(TEXTS))
+    for order in (["ids", "bigram_ids"], ["bigram_ids", "ids"]):
+        np.testing.assert_allclose(
+            np.asarray(combined.classify({k: ids[k] for k in order})),
+            ngrams.product(network, linear, 0.3, 1.5), atol=1e-5)
 
 
 def test_rejects_other_tokenizers_and_poolings():

@@ -57,3 +57,29 @@ def test_tags_are_the_best_scores_and_padding_gets_none(crf):
     np.testing.assert_array_equal(fast, ids)
     empty, _, _ = model.tag(tf.zeros([2, 0], tf.string))
     assert empty.shape == (2, 0)
+
+
+@pytest.mark.parametrize("crf", [True, False])
+@pytest.mark.parametrize("chars", [True, False])
+def test_tag_ids_is_tag_of_the_ids_the_tokenizers_make(crf, chars):
+    model = tiny(crf, chars)
+    # A token that starts with NUL has word id 0 (lower-casing empties
+    # it) but is still a token: with characters, tag_ids sees it too.
+    cases = [[["The", "cat", "sat", ""], ["", "", "", ""]],
+             [["unseen", "\x00x", "dog", "home"]]]
+    for rows in cases:
+        tokens = tf.constant(rows)
+        expected = model.tag(tokens)
+        found = model.tag_ids(model.words(tokens),
+                              model.chars(tokens) if chars else None)
+        if not chars and any(t.startswith("\x00") for r in rows for t in r):
+            # Without characters, the word id is all there is to go by.
+            assert not found[2].numpy()[0, 1] and expected[2].numpy()[0, 1]
+            continue
+        for want, got in zip(expected, found):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want),
+                                       atol=1e-6)
+    empty, _, _ = model.tag_ids(tf.zeros([2, 0], tf.int64),
+                                tf.zeros([2, 0, 1], tf.int64) if chars
+                                else None)
+    assert empty.shape == (2, 0)

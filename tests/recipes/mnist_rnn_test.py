@@ -114,6 +114,40 @@ def test_export_serves_raw_images_without_zoo(idx_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_portable_exports_match_the_saved_model(idx_dir, tmp_path):
+    config = tiny_config(idx_dir, export_dir=str(tmp_path / "export"),
+                         layers=2, bidirectional=True,
+                         export_formats="saved_model,onnx,litert")
+    path = mnist_rnn.train_and_evaluate(
+        config, str(tmp_path / "work"))["export_path"]
+    with open(os.path.join(path, "portable.json")) as f:
+        description = json.load(f)
+    assert description["models"]["model"]["inputs"] == [
+        {"name": "images", "dtype": "uint8", "shape": [-1, 28, 28]}]
+    with open(os.path.join(path, "labels.txt")) as f:
+        assert f.read().split() == [str(d) for d in range(10)]
+
+    rng = np.random.default_rng(2)
+    for images in (rng.integers(0, 256, (1, 28, 28), np.uint8),
+                   np.concatenate([np.zeros((1, 28, 28), np.uint8),
+                                   np.full((1, 28, 28), 255, np.uint8),
+                                   rng.integers(0, 256, (3, 28, 28),
+                                                np.uint8)])):
+        served = testing.run_export_test(path, "serving_default",
+                                         {"images": images})
+        for found in testing.run_portable_calls(
+                [(os.path.join(path, "model.onnx"), {"images": images}),
+                 (os.path.join(path, "model.tflite"), {"images": images})]):
+            assert testing.EXPORT_ERROR not in found, found.get(
+                testing.EXPORT_ERROR)
+            np.testing.assert_allclose(found["probabilities"],
+                                       served["probabilities"], atol=1e-5)
+            np.testing.assert_array_equal(found["classes"], served["classes"])
+
+
+@pytest.mark.slow
 def test_same_seed_gives_same_metrics(idx_dir, tmp_path):
     first = mnist_rnn.train_and_evaluate(tiny_config(idx_dir), str(tmp_path / "a"))
     second = mnist_rnn.train_and_evaluate(tiny_config(idx_dir), str(tmp_path / "b"))

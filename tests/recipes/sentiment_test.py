@@ -19,6 +19,7 @@ from zoo import testing
 from zoo.data import labelled_text
 from zoo.data import pipeline
 from zoo.data import sources
+from zoo.portable import text as portable_text
 from zoo.recipes import sentiment
 from zoo.training import flags as zoo_flags
 
@@ -134,6 +135,56 @@ def test_export_serves_raw_strings_without_zoo(exported, data_dir):
         ngrams.product(network, linear, chosen["weight"], chosen["scale"]),
         atol=1e-4,
     )
+
+
+@pytest.fixture(scope="module")
+def portable_export(data_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sentiment_portable")
+    config = tiny_config(data_dir, export_dir=str(root / "export"),
+                         export_formats="saved_model,onnx,litert")
+    return sentiment.train_and_evaluate(config, str(root / "work"))[
+        "export_path"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_portable_exports_match_the_saved_model_on_ids_made_without_tf(
+        portable_export):
+    path = portable_export
+    texts = ["a good film", "DULL, dull plot!", "unknown words only", "",
+             "   ", "good " * 50, "caf\u00e9 \u0130stanbul \u00df",
+             "\u202e\u200b\x07 a\x00b", "床前明月光"]
+    served = testing.run_export_test(
+        path, "serving_default",
+        {"text": np.array([t.encode("utf-8", "surrogatepass")
+                           for t in texts] + [b"\xff\xfe good \xc3"])})
+    texts.append(b"\xff\xfe good \xc3")
+    with open(os.path.join(path, "tokenizers.json")) as f:
+        tokenizers = {name: portable_text.TextIds.from_config(config)
+                      for name, config in json.load(f).items()}
+    assert sorted(tokenizers) == ["bigram_ids", "ids"]
+    with open(os.path.join(path, "labels.txt")) as f:
+        assert f.read().split() == ["negative", "positive"]
+    # One text at a time (LiteRT's batch), and all at once (ONNX).
+    calls = [(os.path.join(path, "model.onnx"), {
+        name: np.array(tokenizer(texts), np.int64)
+        for name, tokenizer in tokenizers.items()})]
+    calls += [(os.path.join(path, "model.tflite"), {
+        name: np.array(tokenizer([text]), np.int64)
+        for name, tokenizer in tokenizers.items()}) for text in texts]
+    found = testing.run_portable_calls(calls)
+    for answer in found:
+        assert testing.EXPORT_ERROR not in answer, answer.get(
+            testing.EXPORT_ERROR)
+    litert = {key: np.concatenate([answer[key] for answer in found[1:]])
+              for key in ("probabilities", "classes")}
+    for answer in (found[0], litert):
+        np.testing.assert_allclose(answer["probabilities"],
+                                   served["probabilities"], atol=1e-5)
+        np.testing.assert_array_equal(
+            np.array([b"negative", b"positive"])[answer["classes"]],
+            served["labels"])
 
 
 def test_ngram_model_is_chosen_on_validation_rows(exported):

@@ -14,6 +14,7 @@ from absl import flags
 from zoo import testing
 from zoo.data import conll
 from zoo.data import sources
+from zoo.portable import text as portable_text
 from zoo.recipes import tagger
 from zoo.training import flags as zoo_flags
 
@@ -194,6 +195,43 @@ def test_export_tags_tokens_without_zoo(exported, data_dir):
     )
     np.testing.assert_array_equal(text["tokens"], tokens[:, :3].astype("S"))
     np.testing.assert_array_equal(text["tags"], served["tags"][:, :3])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_portable_exports_match_the_saved_model_on_ids_made_without_tf(
+        data_dir, tmp_path):
+    config = tiny_config(data_dir, export_dir=str(tmp_path / "export"),
+                         export_formats="saved_model,onnx,litert")
+    path = tagger.train_and_evaluate(config, str(tmp_path / "work"))[
+        "export_path"]
+    tokens = [["The", "dog", "sleeps", ""], ["unseenword", "", "", ""],
+              ["", "", "", ""], ["\x00x", "caf\u00e9", "\u202e\u200b",
+                                 "a" * 40],
+              ["DOG", "\ud800", "sleeps", "runs"]]
+    encoded = np.array([[t.encode("utf-8", "surrogatepass") for t in row]
+                        for row in tokens])
+    served = testing.run_export_test(path, "serving_default",
+                                     {"tokens": encoded})
+    with open(os.path.join(path, "tokenizers.json")) as f:
+        configs = json.load(f)
+    ids = {"word_ids": np.array(portable_text.TokenIds.from_config(
+               configs["word_ids"])(tokens), np.int64),
+           "char_ids": np.array(portable_text.TokenCharIds.from_config(
+               configs["char_ids"])(tokens), np.int64)}
+    with open(os.path.join(path, "labels.txt")) as f:
+        names = np.array([n.encode() for n in f.read().splitlines()])
+    for found in testing.run_portable_calls(
+            [(os.path.join(path, "model.onnx"), ids),
+             (os.path.join(path, "model.tflite"), ids)]):
+        assert testing.EXPORT_ERROR not in found, found.get(
+            testing.EXPORT_ERROR)
+        real = encoded != b""
+        np.testing.assert_array_equal(
+            np.where(real, names[found["tags"]], b""), served["tags"])
+        np.testing.assert_allclose(found["scores"], served["scores"],
+                                   atol=1e-5)
 
 
 @pytest.mark.slow

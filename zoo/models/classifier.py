@@ -136,7 +136,8 @@ class TextClassifier(base.ConfiguredModel):
         a linear model's over `ngram_features` (`zoo.layers.MultiHotDense`
         with `kernel` and `bias`), `weight` the linear model's share and
         `scale` the product's calibration (`zoo.layers.ProductOfExperts`).
-        A `keras.Model` sharing this model's layers."""
+        A `keras.Model` sharing this model's layers, with this model's two
+        steps: `ids(text)` and `classify(ids)` (of the product)."""
         text = keras.Input(shape=(), dtype="string", name="text")
         ids = self.ids(text)
         bag = layers.MultiHotDense(
@@ -145,9 +146,21 @@ class TextClassifier(base.ConfiguredModel):
             dtype="float32")
         linear = bag(list(ids.values()))
         bag.set_weights([kernel, bias])
-        probabilities = layers.ProductOfExperts(
+        product = layers.ProductOfExperts(
             [scale * (1.0 - weight), scale * weight], name="product",
             dtype="float32",
-        )([self.classify(ids), linear])
-        return keras.Model(text, probabilities, name="text_classifier_ngrams")
+        )
+        probabilities = product([self.classify(ids), linear])
+        combined = keras.Model(text, probabilities,
+                               name="text_classifier_ngrams")
+
+        def classify(ids, training=None):
+            # The bag's vocabularies are in the tokenizers' order.
+            return product([self.classify(ids, training=training),
+                            bag([ids[name] for name in self.tokenizers])])
+
+        # Like this model's: strings -> ids -> probabilities, in two steps
+        # (a portable export serves the second).
+        combined.ids, combined.classify = self.ids, classify
+        return combined
 

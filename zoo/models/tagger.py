@@ -121,7 +121,37 @@ class SequenceTagger(base.ConfiguredModel):
         time = tf.shape(tokens)[1]
         padded = tf.pad(tokens, [[0, 0], [0, tf.maximum(1 - time, 0)]])
         potentials = self(padded, training=False)[:, :time]
-        mask = tf.not_equal(tokens, "")
+        return self._tags(potentials, tf.not_equal(tokens, ""), scores)
+
+    def tag_ids(self, word_ids, char_ids=None, scores=True):
+        """`tag` of the ids `words` and `chars` make of the tokens: the
+        numeric half of `tag`, which a portable export serves.
+
+        Args:
+            word_ids: Int64 `[N, T]` (0 = padding).
+            char_ids: Int64 `[N, T, C]` (0 = padding), with `chars`.
+            scores: As `tag`'s.
+
+        Returns:
+            As `tag`'s; the mask is where a token has characters (with
+            `chars`; else a word id): where `tokens` is not "", even for a
+            token whose word id is 0 (one that starts with NUL, which
+            lower-casing empties).
+        """
+        time = tf.shape(word_ids)[1]
+        grow = tf.maximum(1 - time, 0)  # At least one step, as `tag`.
+        x = self.embedding(tf.pad(word_ids, [[0, 0], [0, grow]]))
+        if self.char_cnn is not None:
+            features = self.char_cnn(
+                tf.pad(char_ids, [[0, 0], [0, grow], [0, 0]]))
+            x = self.get_layer("word_features")([x, features])
+        x = self.potentials(self.encoder(x, training=False))
+        mask = tf.not_equal(word_ids, 0)
+        if char_ids is not None:
+            mask |= tf.reduce_any(tf.not_equal(char_ids, 0), axis=-1)
+        return self._tags(x[:, :time], mask, scores)
+
+    def _tags(self, potentials, mask, scores):
         if self.crf is not None:
             ids, _ = self.crf.decode(potentials, mask)
             probabilities = (self.crf.marginals(potentials, mask) if scores

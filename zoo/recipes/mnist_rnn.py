@@ -8,6 +8,9 @@ Trains, evaluates on the test split, writes `<workdir>/metrics.json` and
 exports a SavedModel to `<export_dir>/<version>/` whose `serving_default`
 takes uint8 images `[N, 28, 28]` (`serving_float` takes float images in
 [0, 1]) and returns `probabilities [N, 10]` and `classes [N]`.
+`--export_formats=saved_model,onnx,litert` also writes `model.onnx` and
+`model.tflite` beside it: the same uint8 images in, the same
+`probabilities` and `classes` out (`portable_core`).
 """
 
 
@@ -16,6 +19,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from zoo import export
 from zoo import layers
 from zoo import training
 from zoo.data import mnist
@@ -114,6 +118,34 @@ def serving_endpoints(model):
     }
 
 
+def portable_core(model):
+    """The portable models' function (`zoo.export.Portable`): uint8
+    images `[N, 28, 28]` -> `probabilities [N, 10]`, `classes [N]`, as
+    `serving_default` (without its shape check: the runtimes check the
+    shape themselves)."""
+
+    def core(images):
+        probabilities = model(to_float(images), training=False)
+        return {"probabilities": probabilities,
+                "classes": tf.argmax(probabilities, axis=-1)}
+
+    return export.Portable(
+        functions={"model": (core, [tf.TensorSpec(
+            [None, *mnist.IMAGE_SHAPE], tf.uint8, name="images")])},
+        description={
+            "recipe": "mnist_rnn",
+            "preprocessing": "none: images are uint8 pixels, 0 black to "
+                             "255 white, one row of 28 per time step, top "
+                             "to bottom, as serving_default takes them",
+            "outputs": {"probabilities": "of the classes in labels.txt, "
+                                         "in order",
+                        "classes": "the most probable class (its digit)"},
+        },
+        files={"labels.txt": "".join(f"{d}\n"
+                                     for d in range(mnist.NUM_CLASSES))},
+    )
+
+
 class MnistRNN(training.Task):
     """Row-by-row MNIST as a `zoo.training.Task`."""
 
@@ -140,6 +172,9 @@ class MnistRNN(training.Task):
 
     def endpoints(self, model, config):
         return serving_endpoints(model)
+
+    def portable(self, model, config):
+        return portable_core(model)
 
 
 def train_and_evaluate(config, workdir, callbacks=()):

@@ -14,12 +14,14 @@ export has `serving_default`: `text` string `[N]` -> `probabilities`
 """
 
 import dataclasses
+import json
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
 from zoo import baselines
+from zoo import export
 from zoo import layers
 from zoo import models
 from zoo import ngrams
@@ -170,6 +172,42 @@ def serving_endpoints(model, class_names):
         serve, [tf.TensorSpec([None], tf.string, name="text")])}
 
 
+def portable_core(model, tokenizers, class_names):
+    """The portable models' function (`zoo.export.Portable`): the id
+    tensors of `tokenizers` (int64 `[N, T]`, 0-padded; `ids`, and
+    `bigram_ids` with --bigram_tokens) -> `probabilities [N, C]` and
+    `classes [N]` (indices into `labels.txt`), as `serving_default` gives
+    them for the texts. `tokenizers.json` holds each tokenizer's config,
+    which `zoo.portable.text.TextIds.from_config` turns into the same ids
+    in plain Python."""
+    names = sorted(tokenizers)
+
+    def core(*ids):
+        probabilities = model.classify(dict(zip(names, ids)), training=False)
+        return {"probabilities": probabilities,
+                "classes": tf.argmax(probabilities, axis=-1)}
+
+    configs = {name: layer.get_config() for name, layer in tokenizers.items()}
+    return export.Portable(
+        functions={"model": (core, [tf.TensorSpec([None, None], tf.int64,
+                                                  name=name)
+                                    for name in names])},
+        description={
+            "recipe": "sentiment",
+            "preprocessing": {
+                name: "zoo.portable.text.TextIds.from_config("
+                      f"tokenizers.json[{name!r}]) of the texts"
+                for name in names},
+            "outputs": {"probabilities": "of the classes in labels.txt, in "
+                                         "order",
+                        "classes": "the most probable class's index"},
+        },
+        files={"tokenizers.json": json.dumps(configs, ensure_ascii=False,
+                                             indent=1),
+               "labels.txt": "".join(f"{name}\n" for name in class_names)},
+    )
+
+
 class Sentiment(training.Task):
     """Text classification as a `zoo.training.Task`."""
 
@@ -234,6 +272,9 @@ class Sentiment(training.Task):
 
     def endpoints(self, model, config):
         return serving_endpoints(model, self.class_names)
+
+    def portable(self, model, config):
+        return portable_core(model, self.tokenizers, self.class_names)
 
 
 def train_and_evaluate(config, workdir, callbacks=()):

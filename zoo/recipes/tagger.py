@@ -18,12 +18,14 @@ frequent training tag. The export has `serving_default`: `tokens` string
 """
 
 import dataclasses
+import json
 
 import keras
 import tensorflow as tf
 from absl import logging
 
 from zoo import baselines
+from zoo import export
 from zoo import models
 from zoo import progress
 from zoo import metrics as zoo_metrics
@@ -165,6 +167,47 @@ def evaluate(model, batches, tag_names, prefix="test", decode=None):
     return zoo_metrics.tagging_scores(true_tags, pred_tags, tag_names, prefix)
 
 
+def portable_core(model, tag_names):
+    """The portable models' function (`zoo.export.Portable`): `word_ids`
+    (int64 `[N, T]`) and, with a character CNN, `char_ids` (int64
+    `[N, T, C]`) -> `tags` (int32 `[N, T]`, indices into `labels.txt`)
+    and `scores` (float32 `[N, T]`), both 0 at padding, as
+    `serving_default` gives them for the tokens (`SequenceTagger.tag_ids`).
+    `tokenizers.json` holds the configs of `zoo.portable.text.TokenIds`
+    (`words`) and `TokenCharIds` (`chars`), which make the same ids in
+    plain Python."""
+    layers = {"word_ids": model.words, "char_ids": model.chars}
+    names = [name for name, layer in layers.items() if layer is not None]
+
+    def core(*ids):
+        tags, scores, _ = model.tag_ids(*ids)
+        return {"tags": tags, "scores": scores}
+
+    shapes = {"word_ids": [None, None], "char_ids": [None, None, None]}
+    return export.Portable(
+        functions={"model": (core, [tf.TensorSpec(shapes[name], tf.int64,
+                                                  name=name)
+                                    for name in names])},
+        description={
+            "recipe": "tagger",
+            "preprocessing": {
+                "word_ids": "zoo.portable.text.TokenIds.from_config("
+                            "tokenizers.json['word_ids']) of the token rows "
+                            "(\"\" pads a row)",
+                "char_ids": "zoo.portable.text.TokenCharIds.from_config("
+                            "tokenizers.json['char_ids']) of the same rows",
+            },
+            "outputs": {"tags": "the tag of each token, an index into "
+                                "labels.txt (0 at padding)",
+                        "scores": "its probability (0 at padding)"},
+        },
+        files={"tokenizers.json": json.dumps(
+                   {name: layers[name].get_config() for name in names},
+                   ensure_ascii=False, indent=1),
+               "labels.txt": "".join(f"{name}\n" for name in tag_names)},
+    )
+
+
 class Tagger(training.Task):
     """Sequence tagging as a `zoo.training.Task`."""
 
@@ -241,6 +284,9 @@ class Tagger(training.Task):
 
     def endpoints(self, model, config):
         return serving_endpoints(model, self.tag_names)
+
+    def portable(self, model, config):
+        return portable_core(model, self.tag_names)
 
 
 def train_and_evaluate(config, workdir, callbacks=()):
