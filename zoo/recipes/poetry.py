@@ -59,6 +59,9 @@ class Config(training.TextConfig):
     units: int = 512
     validation_fraction: float = 0.02
     output_dropout: float = 0.1
+    # bfloat16 where the CPU or GPU multiplies it natively: 1.4x faster
+    # epochs, the same bits per character (docs/performance.md).
+    precision: str = "auto"
     test_size: int = training.setting(
         2000, "Local files: poems (or windows of text) held out as the test "
         "split.", lower=1)
