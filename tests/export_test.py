@@ -291,7 +291,7 @@ def test_check_formats_names_the_missing_converter(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name: None if name == "tf2onnx" else found(name))
     with pytest.raises(errors.ConfigError, match=r"^--export_formats=onnx "
-                       r"needs tf2onnx: pip install 'zoo\[export\]'$"):
+                       r"needs tf2onnx: pip install '\.\[export\]' in zoo's checkout$"):
         export.check_formats(["saved_model", "onnx"])
 
 

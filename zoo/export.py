@@ -17,7 +17,7 @@ needs (vocabularies, labels) and `portable.json`, which says what each
 model takes and returns. They are written into the hidden folder before
 its rename, so a version has all of its files or does not exist. The
 converters (`tf2onnx`; LiteRT's is TensorFlow's own) come with
-`pip install 'zoo[export]'`.
+`pip install '.[export]'`.
 """
 
 import dataclasses
@@ -89,7 +89,7 @@ def check_formats(formats):
         if module and importlib.util.find_spec(module) is None:
             raise errors.ConfigError(
                 f"--export_formats={name} needs {module}: pip install "
-                "'zoo[export]'")
+                "'.[export]' in zoo's checkout")
     return portable
 
 

@@ -235,7 +235,7 @@ def run_export_test(export_path, signature, inputs, timeout=120):
     return outputs
 
 
-# What `pip install 'zoo[export]'` brings: the converter and the runtimes.
+# What `pip install '.[export]'` brings: the converter and the runtimes.
 EXPORT_EXTRA = ("tf2onnx", "onnxruntime", "ai_edge_litert")
 
 

@@ -134,7 +134,7 @@ class TrainConfig:
         "saved_model", "What each export version holds, comma-separated: "
         "saved_model (always written), onnx (model.onnx, ONNX Runtime), "
         "litert (model.tflite, LiteRT); the portable models take ids or "
-        "pixels, see portable.json. onnx needs pip install 'zoo[export]'.")
+        "pixels, see portable.json. onnx needs pip install '.[export]'.")
     epochs: int = setting(
         10, "Most training epochs (training stops sooner after --patience "
         "epochs without improvement).", lower=0)
