@@ -183,3 +183,12 @@ def test_16_bit_logits_are_scored_in_float32(dtype):
     assert got[1].dtype == np.float32
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+def test_argmax_is_the_first_of_equal_maxima_without_bitwise_ops():
+    x = np.array([[1.0, 3.0, 3.0, -np.inf], [-np.inf, -np.inf, -1.0, 0.0]],
+                 np.float32)
+    np.testing.assert_array_equal(greedy.argmax(x), [1, 3])
+    ops = {op.type for op in tf.function(greedy.argmax).get_concrete_function(
+        tf.TensorSpec([None, 4])).graph.get_operations()}
+    assert "TopKV2" in ops and not any("Bitwise" in op for op in ops)

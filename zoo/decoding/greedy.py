@@ -37,6 +37,14 @@ def _check_next_fn(next_fn):
         )
 
 
+def argmax(x):
+    """int32 index of the largest value over the last axis (the first of
+    equal maxima), by `top_k`: Keras' `ops.argmax` tests each value's sign
+    bit with a bitwise op that LiteRT's builtin ops lack, so a model using
+    it would not convert (`--export_formats=litert`)."""
+    return ops.cast(ops.top_k(x, k=1)[1][..., 0], "int32")
+
+
 def _prepare(next_fn, start_tokens, initial_state, max_length, end_token,
              pad_token):
     """Validates the common arguments; returns tensors and Python ints."""
@@ -115,8 +123,7 @@ def greedy_search(next_fn, start_tokens, initial_state, max_length,
     return decode_loop(
         next_fn, start_tokens, initial_state, max_length, end_token,
         pad_token,
-        choose=lambda logits, index: ops.cast(ops.argmax(logits, axis=-1),
-                                              "int32"),
+        choose=lambda logits, index: argmax(logits),
     )
 
 

@@ -29,6 +29,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo.decoding.greedy import _prepare
+from zoo.decoding.greedy import argmax
 from zoo.decoding.greedy import decode_loop
 
 
@@ -186,7 +187,7 @@ def sample(next_fn, start_tokens, initial_state, max_length, end_token,
             dtype=tf.int32,
         )[:, 0]
         return ops.where(
-            greedy, ops.cast(ops.argmax(logits, axis=-1), "int32"), drawn
+            greedy, argmax(logits), drawn
         )
 
     return decode_loop(next_fn, start_tokens, initial_state, max_length,

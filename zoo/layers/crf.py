@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from zoo import utils
+from zoo.decoding.greedy import argmax
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -294,7 +295,7 @@ class CRF(keras.layers.Layer):
             emission, real, is_first = self._unpack(inputs)
             # [batch, from, 1] + [1, from, to]: best predecessor per "to".
             scores = best[:, :, None] + transitions
-            pointers = _argmax_last(ops.moveaxis(scores, 1, 2))
+            pointers = argmax(ops.moveaxis(scores, 1, 2))
             # The max by its argmax (ops.max rejects an empty batch).
             chained = ops.take_along_axis(scores, pointers[:, None, :], axis=1)
             chained = chained[:, 0, :]
@@ -310,7 +311,7 @@ class CRF(keras.layers.Layer):
                                self._steps(potentials, mask, first))
         final = news[-1] + end  # time >= 1: the padded step 0.
         any_real = ops.any(mask, axis=1)
-        last_tag = _argmax_last(final)
+        last_tag = argmax(final)
         best_score = ops.take_along_axis(final, last_tag[:, None], axis=1)
         best_score = ops.where(any_real, best_score[:, 0], 0.0)
 
@@ -459,13 +460,6 @@ class CRFLoss(keras.losses.Loss):
             "`keras.saving.load_model(path, compile=False)` and compile it "
             "with `CRFLoss(<its CRF layer>)`."
         )
-
-
-def _argmax_last(x):
-    """int32 argmax over the last axis (the first of equal maxima), by
-    `top_k`: Keras' `ops.argmax` tests each value's sign bit with a
-    bitwise op that LiteRT's builtin ops lack."""
-    return ops.cast(ops.top_k(x, k=1)[1][..., 0], "int32")
 
 
 def _scan(step, init, elems, reverse=False):

@@ -46,7 +46,8 @@ def block_sizes(batch, shards, min_batch=0):
     balanced = batch // shards + tf.cast(
         tf.range(shards) < batch % shards, "int32"
     )
-    whole = tf.one_hot(0, shards, on_value=batch, off_value=0, dtype="int32")
+    # Not `tf.one_hot` of a scalar: tf2onnx cannot convert it.
+    whole = tf.where(tf.range(shards) == 0, batch, 0)
     return tf.where(batch >= min_batch, balanced, whole)
 
 
