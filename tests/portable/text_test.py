@@ -60,6 +60,20 @@ def test_standardize_equals_the_graph(lowercase, split_punctuation,
         graph_standardize(TEXTS, **options))
 
 
+def test_detokenize_equals_the_graph():
+    # The standardized texts (tokens joined by spaces, as translations
+    # are), the hostile ones, and what each rule is picky about: RE2's
+    # ASCII \\b after a contraction, opening and closing punctuation.
+    texts = [text.standardize(t) for t in TEXTS] + [
+        t.decode("utf-8", "replace") for t in TEXTS] + [
+        "it is n't . no , it 's ( here ) ?", "n't\u00e9 's1 'll_ 'd",
+        "\u00bf d\u00f3nde ? \u00a1 s\u00ed ! \u00ab a \u00bb 5 %",
+        " . . ( ( ] ] "]
+    assert [text.detokenize(t) for t in texts] == [
+        t.decode() for t in graph_text.detokenize(
+            tf.constant([t.encode() for t in texts])).numpy()]
+
+
 def test_lower_equals_tensorflow_for_every_code_point():
     chars = [chr(c) for c in range(1, text.PAIR_BASE)
              if not 0xD800 <= c < 0xE000]

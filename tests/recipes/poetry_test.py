@@ -18,6 +18,7 @@ from zoo import testing
 from zoo.data import pipeline
 from zoo.data import poems as poems_lib
 from zoo.data import sources
+from zoo.portable import text as portable_text
 from zoo.recipes import poetry
 from zoo.training import flags as zoo_flags
 
@@ -71,7 +72,10 @@ class Run:
 def run(poems_file, tmp_path_factory):
     """One exported run on the poems file."""
     root = tmp_path_factory.mktemp("poetry")
-    config = tiny_config(poems_file, export_dir=str(root / "export"))
+    config = tiny_config(
+        poems_file, export_dir=str(root / "export"),
+        export_formats="saved_model" if testing.missing_export_extra()
+        else "saved_model,onnx,litert")
     made = []
 
     class Recorded(models.Poet):
@@ -121,6 +125,90 @@ def test_end_to_end_moves_every_weight_and_reports(run):
         for text in texts:
             assert f"{text}\n" in written
             assert not any(token in text for token in RESERVED)
+
+
+# Generates with the portable models in a process without zoo and without
+# TensorFlow: the client loop (greedy and seeded samples) and the greedy
+# loop inside the model, on both runtimes.
+POETRY_PORTABLE = """
+folder = str(inputs["folder"])
+prompts = [[int(i) for i in row[row >= 0]] for row in inputs["prompt_ids"]]
+length = int(inputs["max_length"])
+for runtime, suffix in (("onnx", ".onnx"), ("litert", ".tflite")):
+    outputs[f"{runtime}:greedy"] = decoding.generate_ids(
+        folder, prompts, length, temperature=0.0, runtime=runtime)
+    outputs[f"{runtime}:sampled"] = decoding.generate_ids(
+        folder, prompts, length, temperature=0.8, top_k=5, top_p=0.9,
+        seed=3, runtime=runtime)
+    greedy = decoding.RUNTIMES[runtime](folder + "/greedy" + suffix)
+    # The prime as generate_ids makes it, for the in-model loop, a row at
+    # a time: [BEGIN] + the prompt; the last id starts.
+    rows = [[2] + row for row in prompts]
+    outputs[f"{runtime}:model"] = np.concatenate([greedy(
+        ids=np.array([row[:-1] or [0]], np.int64),
+        start=np.array([row[-1]], np.int64),
+        max_length=np.array(length, np.int32))["output_ids"]
+        for row in rows])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_portable_models_generate_as_the_saved_model(run):
+    path = run.metrics["export_path"]
+    with open(os.path.join(path, "portable.json")) as f:
+        described = json.load(f)
+    assert sorted(described["models"]) == ["greedy", "next", "states"]
+    with open(os.path.join(path, "tokenizers.json")) as f:
+        config = json.load(f)["characters"]
+    characters = portable_text.TextIds.from_config(config)
+    prompts = ["", "春", "床前明月光，", "zz\u2603 e\u0301",
+               b"\xff\xfe \xe6\x98\xa5", ALPHABET[:6] * 200]
+    length = 12
+    served = testing.run_export_test(path, "generate", {
+        "prompt": texts_array(prompts), "max_length": np.int32(length),
+        "temperature": np.float32(0.0), "top_k": np.int32(0),
+        "seed": np.int64(0)})["text"]
+    # The prompt's last MAX_TEXT characters' ids, -1-padded for the array.
+    ids = [[characters.lookup(c) for c in characters.tokens(p)]
+           [-poetry.MAX_TEXT:] for p in prompts]
+    padded = np.array([row + [-1] * (max(map(len, ids)) - len(row))
+                       for row in ids])
+    found = testing.run_portable_program(POETRY_PORTABLE, {
+        "folder": np.array(path), "prompt_ids": padded,
+        "max_length": np.array(length)})
+    vocabulary = config["vocabulary"]
+
+    def text(prompt, row):
+        chars = []
+        for i in row:
+            if i == poetry.END_ID:
+                break
+            chars.append(vocabulary[i - 2])  # Ids 0 and 1 are not drawn.
+        return (portable_text.standardize(prompt, False, False, "NFC")
+                + "".join(chars)).encode()
+
+    for runtime in ("onnx", "litert"):
+        for key in ("greedy", "model"):
+            assert [text(p, row) for p, row in zip(
+                prompts, found[f"{runtime}:{key}"])] == list(served), (
+                    runtime, key)
+    # Seeded samples: the same on both runtimes (NumPy's draws, not
+    # TensorFlow's), of free characters, ended within max_length + 1.
+    sampled = found["onnx:sampled"]
+    np.testing.assert_array_equal(sampled, found["litert:sampled"])
+    for row in sampled:
+        ended = list(row).index(poetry.END_ID)
+        assert ended <= length and (row[ended + 1:] == 0).all()
+        assert (row[:ended] > poetry.BEGIN_ID).all()
+    assert not (sampled == found["onnx:greedy"]).all()
+
+
+def texts_array(items):
+    """A bytes array `[N]` of str or bytes items."""
+    return np.array([t if isinstance(t, bytes) else t.encode()
+                     for t in items], dtype="S")
 
 
 @pytest.mark.slow

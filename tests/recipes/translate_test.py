@@ -15,6 +15,7 @@ from zoo import models
 from zoo import testing
 from zoo.data import pairs
 from zoo.data import sources
+from zoo.portable import text as portable_text
 from zoo.recipes import translate
 from zoo.training import flags as zoo_flags
 
@@ -50,6 +51,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 WEIGHTS = {"none": 13, "bahdanau": 19, "luong_dot": 15, "luong_general": 16}
 # Runs that export (the others pass export_dir="", to keep the file fast).
 EXPORTED = ("bahdanau", "none")
+# The run that also writes the portable models (where the converters are).
+PORTABLE = "bahdanau"
 
 
 def write_pairs(path, rows=PAIRS):
@@ -112,6 +115,9 @@ def runs(pairs_file, tmp_path_factory):
         config = tiny_config(
             pairs_file, attention=attention,
             export_dir=str(root / "export") if attention in EXPORTED else "",
+            export_formats=(
+                "saved_model,onnx,litert" if attention == PORTABLE
+                and not testing.missing_export_extra() else "saved_model"),
         )
         made = []
 
@@ -330,6 +336,67 @@ def test_export_answers_bad_input(runs, served, attention, case):
         assert source[0, 0] == "\ufffd".encode()
     if case == "unknown":
         assert source[0, 0] == b"zzyzx"  # Lower-cased, then unknown.
+
+
+# Decodes with the portable models in a process without zoo and without
+# TensorFlow: greedy and beam search in the client loop, and the greedy
+# loop inside the model, on both runtimes.
+TRANSLATE_PORTABLE = """
+folder, ids = str(inputs["folder"]), inputs["source_ids"]
+for runtime, suffix in (("onnx", ".onnx"), ("litert", ".tflite")):
+    for width in (1, int(inputs["beam_width"])):
+        outputs[f"{runtime}:{width}"] = decoding.translate_ids(
+            folder, ids, width, runtime)
+    greedy = decoding.RUNTIMES[runtime](folder + "/greedy" + suffix)
+    outputs[f"{runtime}:model"] = greedy(source_ids=ids)["output_ids"]
+"""
+
+
+def portable_sentences(ids, vocabulary):
+    """Output ids -> strings, as the SavedModel makes them."""
+    found = []
+    for row in ids:
+        words = []
+        for i in row:
+            if i in (0, translate.END_ID):
+                break
+            words.append(vocabulary[i])
+        found.append(portable_text.detokenize(" ".join(words)))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_portable_models_translate_as_the_saved_model(runs):
+    run = runs(PORTABLE)
+    path = run.metrics["export_path"]
+    with open(os.path.join(path, "portable.json")) as f:
+        described = json.load(f)
+    assert sorted(described["models"]) == ["encode", "greedy", "next"]
+    assert described["decoding"]["beam_width"] == run.config.beam_width
+    with open(os.path.join(path, "tokenizers.json")) as f:
+        source = portable_text.TextIds.from_config(json.load(f)["source_ids"])
+    with open(os.path.join(path, "target_vocabulary.json")) as f:
+        vocabulary = json.load(f)
+    cases = [t for t in [*GOOD, *np.concatenate(list(BAD.values()))]]
+    served = serve([(path, "serving_default", texts(*cases)),
+                    (path, "translate_greedy", texts(*cases))])
+    expected = {run.config.beam_width: served[0]["translation"],
+                1: served[1]["translation"]}
+    # Not vacuous: the scrambled weights translate into several words.
+    assert max(len(t.split()) for t in expected[1]) >= 3
+    source_ids = np.array(source(cases), np.int64)
+    found = testing.run_portable_program(TRANSLATE_PORTABLE, {
+        "folder": np.array(path), "source_ids": source_ids,
+        "beam_width": np.array(run.config.beam_width)})
+    for runtime in ("onnx", "litert"):
+        for key, width in ((1, 1), (run.config.beam_width,) * 2,
+                           ("model", 1)):
+            sentences = portable_sentences(found[f"{runtime}:{key}"],
+                                           vocabulary)
+            assert [t.encode() for t in sentences] == list(expected[width]), (
+                runtime, key)
 
 
 # In-process checks on untrained models with random weights.

@@ -456,3 +456,25 @@ def test_run_portable_calls_keeps_each_calls_error(tmp_path):
         [(str(onnx), {"x": np.zeros(2)}), (str(litert), {"x": np.zeros(2)})])
     assert "INVALID_PROTOBUF" in str(first[testing.EXPORT_ERROR])
     assert "ai_edge_litert" in str(second[testing.EXPORT_ERROR])
+
+
+def test_run_portable_program_runs_without_zoo_or_tensorflow():
+    found = testing.run_portable_program(
+        """
+import importlib
+for name in ("zoo", "tensorflow"):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        outputs[name] = np.array(False)
+outputs["greedy"] = decoding.greedy_search(
+    lambda tokens, state: (inputs["table"][tokens], state), [0], {}, 3, 2)
+""", {"table": np.log(np.array([[.1, .7, .2], [.1, .1, .8], [1, 1, 1]],
+                               np.float32) / 1.0)})
+    assert found["zoo"] == False and found["tensorflow"] == False  # noqa: E712
+    assert found["greedy"].tolist() == [[1, 2, 0]]
+
+
+def test_run_portable_program_reports_the_programs_error():
+    with pytest.raises(AssertionError, match="ZeroDivisionError"):
+        testing.run_portable_program("1 / 0", {})

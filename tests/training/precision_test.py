@@ -90,3 +90,31 @@ def test_policy_scope_restores_the_policy_after_an_error():
             assert keras.config.dtype_policy().name == "mixed_bfloat16"
             raise RuntimeError("inside")
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_float32_copy_computes_in_float32_with_the_same_weights():
+    import numpy as np
+
+    from zoo import models
+
+    with precision.policy_scope("mixed_bfloat16"):
+        model = models.CharLM(12, embedding_dim=4, units=6, seed=0)
+    copy = precision.float32_copy(model)
+    assert model.compute_dtype == "bfloat16"
+    assert copy is not model and type(copy) is models.CharLM
+    assert {layer.compute_dtype for layer in copy.layers} == {"float32"}
+    for a, b in zip(model.get_weights(), copy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    ids = np.array([[2, 5, 7, 0]])
+    np.testing.assert_allclose(copy(ids), model(ids).numpy().astype("float32"),
+                               atol=0.05)
+
+
+def test_float32_copy_keeps_a_float32_model_or_one_it_cannot_make_again():
+    from zoo import models
+
+    model = models.CharLM(12, embedding_dim=4, units=6)
+    assert precision.float32_copy(model) is model
+    with precision.policy_scope("mixed_bfloat16"):
+        plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert precision.float32_copy(plain) is plain

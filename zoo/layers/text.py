@@ -361,10 +361,7 @@ def detokenize(texts):
     return texts
 
 
-DETOKENIZE_RULES = (
-    (r" ([.,;:!?)\]}»%]|'s\b|'ve\b|n't\b|'re\b|'d\b|'ll\b|'m\b)", r"\1"),
-    (r"([(\[{«¿¡]) ", r"\1"),
-)
+DETOKENIZE_RULES = portable_text.DETOKENIZE_RULES
 
 
 NORMALIZATION_FORMS = portable_text.NORMALIZATION_FORMS

@@ -218,6 +218,22 @@ def standardize(text, lowercase=True, split_punctuation=True,
     return text
 
 
+# `detokenize`'s rewrites, in order (RE2 syntax; `\\b` is ASCII there).
+DETOKENIZE_RULES = (
+    (r" ([.,;:!?)\]}»%]|'s\b|'ve\b|n't\b|'re\b|'d\b|'ll\b|'m\b)", r"\1"),
+    (r"([(\[{«¿¡]) ", r"\1"),
+)
+
+
+def detokenize(text):
+    """`zoo.layers.detokenize` of one string: the space before closing
+    punctuation and contraction endings, and after opening punctuation,
+    removed (a translation's words joined by spaces -> its sentence)."""
+    for pattern, rewrite in DETOKENIZE_RULES:
+        text = re.sub(pattern, rewrite, text, flags=re.ASCII)
+    return text
+
+
 def split_whitespace(text):
     """`tf.strings.split(text)`: tokens between runs of ASCII whitespace."""
     return [t for t in re.split(f"[{re.escape(ASCII_SPACE)}]+", text) if t]

@@ -21,18 +21,22 @@ export serves `generate` (also `serving_default`: `prompt` `[N]`,
 """
 
 import dataclasses
+import json
 import unicodedata
 
 import tensorflow as tf
 from absl import logging
 
+from zoo import decoding
 from zoo import errors
+from zoo import export
 from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import models
 from zoo import training
 from zoo.data import poems as poems_lib
-from zoo.models.char_lm import BEGIN, END, MAX_GENERATE, MAX_TEXT, marked_ids
+from zoo.models.char_lm import BEGIN, BEGIN_ID, END, END_ID, MAX_GENERATE
+from zoo.models.char_lm import MAX_TEXT, WIDTH, marked_ids
 from zoo.models.poem_forms import poem_form
 from zoo.training import flags as zoo_flags
 
@@ -142,6 +146,100 @@ def serving_endpoints(poet):
     return endpoints
 
 
+def portable_core(poet):
+    """The portable models' functions (`zoo.export.Portable`), ids in and
+    ids or logits out:
+
+    * `states`: `ids` int64 `[N, T]` (0-padded) -> the recurrent states
+      after reading them, `state_0`, `state_1`...
+    * `next`: one step: `tokens` `[N]` and the states -> `logits` `[N, V]`
+      (float32) and `next_state_0`...
+    * `greedy`: `ids`, `start` `[N]` and `max_length` (int32) -> `output_ids`
+      `[N, WIDTH]`, `generate`'s continuation at temperature 0.
+
+    Sampling (`generate`'s temperature, top-k, top-p) runs in the client
+    over `states` and `next`: `zoo.portable.decoding.generate`, which
+    `portable.json["decoding"]` describes. The prompt's ids: the last
+    `MAX_TEXT` characters of
+    `zoo.portable.text.TextIds.from_config(tokenizers.json["characters"])`'s
+    tokens, after `BEGIN_ID`; the last id starts, the ids before it go to
+    `states`.
+    """
+    model = poet.model
+    units = [int(s.shape[-1])
+             for s in model.states(tf.zeros([1, 1], tf.int32))]
+
+    def states(ids):
+        return {f"state_{i}": tf.cast(s, tf.float32) for i, s in
+                enumerate(model.states(tf.cast(ids, tf.int32)))}
+
+    def next_(tokens, *states):
+        logits, state = model.next(tf.cast(tokens, tf.int32),
+                                   {"states": list(states)}, 0)
+        return {"logits": tf.cast(logits, tf.float32),
+                **{f"next_state_{i}": tf.cast(s, tf.float32)
+                   for i, s in enumerate(state["states"])}}
+
+    def greedy(ids, start, max_length):
+        # `generate`'s sampler at temperature 0, without its random draw
+        # (which tf2onnx does not convert). The masks are made here, not
+        # captured (`poet.free`): tf2onnx leaves a tensor captured in a
+        # loop as an input no one feeds.
+        vocabulary = tf.range(model.logits.units)[None]
+        free = vocabulary > poet.last_reserved
+        end = tf.equal(vocabulary, END_ID)
+        limit = tf.clip_by_value(max_length, 0, MAX_GENERATE)
+
+        def step(tokens, state, index):
+            logits, state = model.next(tokens, state, index)
+            allowed = tf.where(index < limit, free, end)
+            return tf.where(allowed, logits, float("-inf")), state
+
+        ids, _, _ = decoding.greedy_search(
+            step, tf.cast(start, tf.int32),
+            {"states": model.states(tf.cast(ids, tf.int32))}, WIDTH, END_ID)
+        return {"output_ids": ids}
+
+    ids = tf.TensorSpec([None, None], tf.int64, name="ids")
+    layer = poet.text_layer
+    return export.Portable(
+        functions={
+            "states": (states, [ids]),
+            "next": (next_, [
+                tf.TensorSpec([None], tf.int64, name="tokens"),
+                *(tf.TensorSpec([None, n], tf.float32, name=f"state_{i}")
+                  for i, n in enumerate(units))]),
+            "greedy": (greedy, [
+                ids, tf.TensorSpec([None], tf.int64, name="start"),
+                tf.TensorSpec([], tf.int32, name="max_length")]),
+        },
+        description={
+            "recipe": "poetry",
+            "preprocessing": {
+                "characters": "zoo.portable.text.TextIds.from_config("
+                              "tokenizers.json['characters']) of the prompt "
+                              "(its tokens: the normalized characters)"},
+            "decoding": {
+                "begin_id": BEGIN_ID, "end_id": END_ID,
+                "max_text": MAX_TEXT, "max_generate": MAX_GENERATE,
+                "width": WIDTH, "states": len(units),
+                "free_from": poet.last_reserved + 1,
+                "how": "ids = [begin_id] + the ids of the prompt's last "
+                       "max_text characters; states of ids[:-1] (one 0 if "
+                       "none), then next from tokens = ids[-1]: ids from "
+                       "free_from up while fewer than max_length were "
+                       "emitted, then end_id only, until end_id "
+                       "(zoo.portable.decoding.generate).",
+            },
+            "outputs": {"output_ids": "vocabulary entries (tokenizers.json), the "
+                               "continuation, end_id and 0 after it"},
+        },
+        files={"tokenizers.json": json.dumps(
+            {"characters": layer.get_config()}, ensure_ascii=False,
+            indent=1)},
+    )
+
+
 def write_samples(poet, config, path):
     """Free texts, and for poems 5x4, 7x4 and acrostic 5x4 poems, written
     to `path` (unless None); returns them and `form_rate`."""
@@ -241,6 +339,9 @@ class Poetry(training.Task):
 
     def track(self, model):
         return [self.text_layer]
+
+    def portable(self, model, config):
+        return portable_core(models.Poet(model, self.text_layer, self.poems))
 
 
 def train_and_evaluate(config, workdir, callbacks=()):

@@ -23,11 +23,13 @@ and `translate_greedy`: `text` -> `translation`, `source_tokens` `[N, S]`,
 """
 
 import dataclasses
+import json
 
 import tensorflow as tf
 from absl import logging
 
 from zoo import errors
+from zoo import export
 from zoo import layers
 from zoo import metrics as zoo_metrics
 from zoo import models
@@ -144,6 +146,91 @@ def serving_endpoints(translator, beam_width):
     }
 
 
+def portable_core(translator, source_layer, beam_width):
+    """The portable models' functions (`zoo.export.Portable`), ids in and
+    ids or logits out:
+
+    * `encode`: `source_ids` int64 `[N, S]` (0-padded) -> `encoded`
+      `[N, S, H]` and the decoder's first states `state_0`, `state_1`...
+    * `next`: one decoder step: `tokens` `[N]` (the previous tokens,
+      `START_ID` first), `source_ids`, `encoded` and the states ->
+      `logits` `[N, V]` (float32; padding, unknown and start at -1e9) and
+      `next_state_0`...
+    * `greedy`: `source_ids` -> `output_ids` `[N, max_length + 1]`, the greedy
+      decoding inside the model (`translate_greedy`'s), 0 after the end.
+
+    Beam search (`serving_default`'s) runs in the client over `encode` and
+    `next`: `zoo.portable.decoding.beam_search`. The source ids are
+    `zoo.portable.text.TextIds.from_config(tokenizers.json["source_ids"])`
+    of the texts; output ids are words of `target_vocabulary.json`, joined
+    with spaces and detokenized (`zoo.portable.text.detokenize`).
+    """
+    model = translator.model
+    first = model.encode(tf.zeros([1, 1], tf.int32))
+    units = [int(s.shape[-1]) for s in first["states"]]
+    width = int(first["encoded"].shape[-1])
+
+    def encode(source_ids):
+        state = model.encode(tf.cast(source_ids, tf.int32))
+        return {"encoded": tf.cast(state["encoded"], tf.float32),
+                **{f"state_{i}": tf.cast(s, tf.float32)
+                   for i, s in enumerate(state["states"])}}
+
+    def next_(tokens, source_ids, encoded, *states):
+        state = {"states": list(states), "encoded": encoded,
+                 "source_mask": tf.not_equal(source_ids, 0)}
+        logits, state = translator.next(tf.cast(tokens, tf.int32), state, 0)
+        return {"logits": logits,
+                **{f"next_state_{i}": tf.cast(s, tf.float32)
+                   for i, s in enumerate(state["states"])}}
+
+    def greedy(source_ids):
+        return {"output_ids": translator.decode(tf.cast(source_ids, tf.int32))}
+
+    ids = tf.TensorSpec([None, None], tf.int64, name="source_ids")
+    return export.Portable(
+        functions={
+            "encode": (encode, [ids]),
+            "next": (next_, [
+                tf.TensorSpec([None], tf.int64, name="tokens"), ids,
+                tf.TensorSpec([None, None, width], tf.float32,
+                              name="encoded"),
+                *(tf.TensorSpec([None, n], tf.float32, name=f"state_{i}")
+                  for i, n in enumerate(units))]),
+            "greedy": (greedy, [ids]),
+        },
+        description={
+            "recipe": "translate",
+            "preprocessing": {
+                "source_ids": "zoo.portable.text.TextIds.from_config("
+                              "tokenizers.json['source_ids']) of the texts"},
+            "decoding": {
+                "start_id": START_ID, "end_id": END_ID,
+                "max_length": translator.max_length + 1,
+                "beam_width": beam_width,
+                "length_penalty": translator.length_penalty,
+                "states": len(units),
+                "how": "encode, then next from tokens = start_id until "
+                       "end_id (zoo.portable.decoding.greedy_search or "
+                       "beam_search), next_state_i feeding state_i; greedy "
+                       "does the greedy loop in the model. A source without "
+                       "a token has an empty translation.",
+            },
+            "outputs": {"output_ids": "target_vocabulary.json entries; words "
+                               "before end_id, joined by spaces, "
+                               "detokenized (zoo.portable.text.detokenize)"},
+        },
+        files={
+            "tokenizers.json": json.dumps(
+                {"source_ids": source_layer.get_config()},
+                ensure_ascii=False, indent=1),
+            "target_vocabulary.json": json.dumps(
+                [t.decode("utf-8") for t in translator.vocabulary.numpy()],
+                ensure_ascii=False, indent=0),
+        },
+    )
+
+
 class Translate(training.Task):
     """Translation as a `zoo.training.Task`."""
 
@@ -239,6 +326,12 @@ class Translate(training.Task):
 
     def track(self, model):
         return [self.source]
+
+    def portable(self, model, config):
+        translator = models.Translator(
+            model, self.source, self.target.get_vocabulary(),
+            config.max_length, config.length_penalty)
+        return portable_core(translator, self.source, config.beam_width)
 
 
 def train_and_evaluate(config, workdir, callbacks=()):

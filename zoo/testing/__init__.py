@@ -311,6 +311,56 @@ def run_portable_calls(calls, timeout=180):
         [inputs for _, inputs in calls], "running portable models", timeout)
 
 
+# Runs a client program in a process in which neither `zoo` nor
+# `tensorflow` can be imported, with `zoo/portable/decoding.py` loaded
+# from its file as `decoding`: what a client that copies it can do.
+_PORTABLE_PROGRAM = textwrap.dedent(
+    """
+    import importlib.util, sys
+    import numpy as np
+    sys.modules["zoo"] = None
+    sys.modules["tensorflow"] = None
+    spec = importlib.util.spec_from_file_location("decoding", sys.argv[1])
+    decoding = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(decoding)
+    with np.load(sys.argv[2]) as saved:
+        inputs = {key: saved[key] for key in saved.files}
+    outputs = {}
+    with open(sys.argv[3], encoding="utf-8") as f:
+        exec(f.read())
+    np.savez(sys.argv[4], **outputs)
+    """
+)
+
+
+def run_portable_program(program, inputs, timeout=300):
+    """Runs `program` (Python source) in a fresh process without `zoo` and
+    without TensorFlow, where `decoding` is `zoo/portable/decoding.py`
+    loaded from its file and `inputs` the given dict of arrays; returns
+    the dict of arrays the program put in `outputs`.
+
+    Raises:
+        AssertionError: The program failed (with its traceback).
+    """
+    from zoo.portable import decoding
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, n) for n in ("in.npz", "program.py",
+                                                "out.npz")]
+        np.savez(paths[0], **inputs)
+        with open(paths[1], "w", encoding="utf-8") as f:
+            f.write(program)
+        result = subprocess.run(
+            [sys.executable, "-c", _PORTABLE_PROGRAM,
+             os.path.abspath(decoding.__file__), *paths],
+            capture_output=True, text=True, timeout=timeout, cwd=tmp,
+        )
+        assert result.returncode == 0, (
+            f"the portable client program failed:\n{result.stderr[-3000:]}")
+        with np.load(paths[2]) as found:
+            return {key: found[key] for key in found.files}
+
+
 def write_mnist_idx(directory, train_size=64, test_size=32, seed=0, gzip_files=True):
     """Writes four tiny MNIST-format IDX files of random digits to `directory`.
 

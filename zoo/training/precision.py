@@ -125,3 +125,21 @@ def policy_scope(policy):
     finally:
         keras.config.set_dtype_policy(before)
 
+
+
+def float32_copy(model):
+    """`model` made again under the float32 policy, with its weights (a
+    mixed precision model's variables are float32 already): what the
+    portable exports convert, since ONNX Runtime and LiteRT's builtin ops
+    lack bfloat16 and float16 arithmetic. `model` itself if it computes
+    in float32, or if it is not a `zoo.models.base.ConfiguredModel` (which
+    `from_config` makes again whole; sentiment's n-gram product is not)."""
+    from zoo.models import base
+
+    if (model.dtype_policy.compute_dtype == "float32"
+            or not isinstance(model, base.ConfiguredModel)):
+        return model
+    with policy_scope("float32"):
+        copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy

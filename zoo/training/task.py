@@ -270,7 +270,9 @@ def _run_held(config, workdir, task, callbacks):
             task.endpoints(model, config),
             evaluate=lambda m, test: task.evaluate(m, config, test),
             track=task.track(model),
-            portable=task.portable(model, config) if formats else None,
+            # Converted in float32, whatever the policy (see float32_copy).
+            portable=(task.portable(precision.float32_copy(model), config)
+                      if formats else None),
             # Only the chief writes metrics.json: the others need no baseline.
             baseline=(_baseline(task, config, train, data.test)
                       if distribute.is_chief() else None),
