@@ -46,12 +46,28 @@ call, outputs copied to numpy. Throughput: `--repeats` calls at batch
 256 after one warm-up call; the median of examples per second. Calls run
 one after the other, each using all the cores TensorFlow finds.
 
+Portable models (`--export_formats=onnx,litert`: a version holding
+`portable.json`) are timed beside the SavedModel, in ONNX Runtime and
+in the LiteRT interpreter, through `zoo.portable.decoding`'s runners (no
+TensorFlow in those calls): mnist_rnn, sentiment and tagger's `model`,
+translate's in-model `greedy` loop and beam search in the client loop
+(`translate_ids`), poetry's sampled continuation in the client loop
+(`generate_ids`, `SETTINGS`). They take ids: the texts are made into ids
+by `zoo.portable.text` before timing (the SavedModel's rows include its
+string processing). LiteRT's batch is 1, so its batch-256 call is 256
+calls in turn. Each row also has the files' size (the SavedModel's
+`saved_model.pb` and `variables/`; the runtime's model files) and the
+seconds to load them (`tf.saved_model.load`, or every session or
+interpreter). `--runtimes` picks the runtimes; one whose package is not
+installed is skipped with a warning.
+
 `--quick` makes few calls (5 at batch 1, 2 at batch 256, one warm-up
 each): a smoke run, not a measurement. The results
 are printed as a markdown table and written as JSON with the settings
 that produced them.
 """
 
+import json
 import os
 import statistics
 import time
@@ -64,6 +80,8 @@ from absl import logging
 
 import bench
 from zoo import export
+from zoo.portable import decoding
+from zoo.portable import text as portable_text
 # The inputs: the texts the tests' tiny exports were fit on.
 from zoo.testing.exports import ENGLISH
 from zoo.testing.exports import POEMS
@@ -89,6 +107,8 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer("repeats", 10, "Timed batch-256 calls per "
                          "signature (after one warm-up).", lower_bound=1,
                          **into)
+    flags.DEFINE_list("runtimes", list(RUNTIMES), "Runtimes to time: "
+                      f"{', '.join(RUNTIMES)}.", **into)
     flags.DEFINE_string("output", "bench/results/inference.json",
                         "Where the JSON results go.", **into)
 
@@ -108,6 +128,20 @@ SIGNATURES = {
                "compose": "poem"},
 }
 RECIPES = tuple(SIGNATURES)
+# The SavedModel's runtime, then the portable formats' (module to import).
+RUNTIMES = ("tensorflow", "onnxruntime", "litert")
+PORTABLE_RUNTIMES = {"onnxruntime": ("onnx", "onnxruntime"),
+                     "litert": ("litert", "ai_edge_litert")}
+# What each recipe's portable models are timed on, as the SavedModel
+# signature whose work they do.
+PORTABLE = {
+    "mnist_rnn": {"serving_default": "uint8 images"},
+    "sentiment": {"serving_default": "ids"},
+    "tagger": {"serving_default": "ids"},
+    "translate": {"translate_greedy": "greedy, in the model",
+                  "serving_default": "beam search, client loop"},
+    "poetry": {"serving_default": "generate, client loop"},
+}
 
 # Scalar inputs: poetry's generate (max_length: characters continued) and
 # compose (a quatrain of 5-character lines); both sample with these.
@@ -277,32 +311,181 @@ def measure_signature(recipe, name, fn, calls, repeats, warmup):
     }
 
 
-def measure(exports, calls, repeats, warmup):
-    """One result dict per recipe signature of `exports` (`find_exports`)."""
+def folder_bytes(paths):
+    """Bytes of the files at `paths` (files, or folders walked)."""
+    total = 0
+    for path in paths:
+        if os.path.isfile(path):
+            total += os.path.getsize(path)
+        for folder, _, names in os.walk(path):
+            total += sum(os.path.getsize(os.path.join(folder, n))
+                         for n in names)
+    return total
+
+
+def _texts(recipe, batch, offset):
+    if recipe == "poetry":
+        return _rows(PROMPTS, batch, offset)
+    return _rows(ENGLISH, batch, offset)
+
+
+def portable_inputs(recipe, tokenizers, batch, offset=0):
+    """The ids (or pixels) of `batch` rows for a recipe's portable models,
+    made from the SavedModel's inputs by `zoo.portable.text`."""
+    if recipe == "mnist_rnn":
+        images = np.random.default_rng(offset).integers(
+            0, 256, size=(batch, *IMAGE_SHAPE))
+        return {"images": images.astype(np.uint8)}
+    texts = _texts(recipe, batch, offset)
+    if recipe == "tagger":
+        rows = [words(s) for s in texts]
+        width = max(len(r) for r in rows)
+        rows = [r + [""] * (width - len(r)) for r in rows]
+        makers = {"word_ids": portable_text.TokenIds,
+                  "char_ids": portable_text.TokenCharIds}
+        return {name: np.array(makers[name].from_config(config)(rows),
+                               np.int64)
+                for name, config in tokenizers.items()}
+    if recipe == "poetry":
+        characters = portable_text.TextIds.from_config(
+            tokenizers["characters"])
+        return {"prompt_ids": [[characters.lookup(c)
+                                for c in characters.tokens(t)]
+                               for t in texts]}
+    return {name: np.array(portable_text.TextIds.from_config(config)(texts),
+                           np.int64)
+            for name, config in tokenizers.items()}
+
+
+def load_portable(recipe, path, runtime):
+    """`{name: fn(inputs) -> outputs}` of a version's portable models in
+    `runtime` (see `PORTABLE`), and their files' paths."""
+    form = PORTABLE_RUNTIMES[runtime][0]
+    with open(os.path.join(path, "portable.json"), encoding="utf-8") as f:
+        described = json.load(f)
+    if form not in described["formats"]:
+        return None, []
+    files = [os.path.join(path, m["files"][form])
+             for m in described["models"].values()]
+    loaded = decoding.Export(path, form)
+    if recipe == "translate":
+        fns = {"translate_greedy":
+               lambda inputs: loaded.models["greedy"](**inputs),
+               "serving_default": lambda inputs: decoding.translate_ids(
+                   loaded, inputs["source_ids"])}
+    elif recipe == "poetry":
+        fns = {"serving_default": lambda inputs: decoding.generate_ids(
+            loaded, inputs["prompt_ids"], SETTINGS["max_length"],
+            SETTINGS["temperature"], SETTINGS["top_k"], seed=SETTINGS["seed"])}
+    else:
+        fns = {"serving_default":
+               lambda inputs: loaded.models["model"](**inputs)}
+    return fns, files
+
+
+def measure(exports, calls, repeats, warmup, runtimes=RUNTIMES):
+    """One result dict per recipe signature of `exports` (`find_exports`)
+    and runtime of `runtimes`."""
     results = []
     for recipe, path in exports.items():
-        logging.info("Loading %s", path)
-        loaded = tf.saved_model.load(path)
-        for name in signatures_to_time(recipe, loaded, path):
-            logging.info("Timing %s %s", recipe, name)
-            results.append({
-                "recipe": recipe,
-                "version": int(os.path.basename(path)),
-                "signature": name,
-                "what": SIGNATURES[recipe][name],
-                **measure_signature(recipe, name, loaded.signatures[name],
-                                    calls, repeats, warmup),
-            })
-        del loaded
+        version = int(os.path.basename(path))
+        if "tensorflow" in runtimes:
+            logging.info("Loading %s", path)
+            start = time.perf_counter()
+            loaded = tf.saved_model.load(path)
+            load = time.perf_counter() - start
+            size = folder_bytes([os.path.join(path, "saved_model.pb"),
+                                 os.path.join(path, "variables")])
+            for name in signatures_to_time(recipe, loaded, path):
+                logging.info("Timing %s %s", recipe, name)
+                results.append({
+                    "recipe": recipe, "version": version, "signature": name,
+                    "what": SIGNATURES[recipe][name],
+                    "runtime": "tensorflow", "size_bytes": size,
+                    "load_seconds": load,
+                    **measure_signature(recipe, name, loaded.signatures[name],
+                                        calls, repeats, warmup),
+                })
+            del loaded
+        if not os.path.exists(os.path.join(path, "portable.json")):
+            continue
+        for runtime in runtimes:
+            if runtime == "tensorflow":
+                continue
+            results.extend(measure_portable(recipe, path, runtime, calls,
+                                            repeats, warmup))
     return results
 
 
+def measure_portable(recipe, path, runtime, calls, repeats, warmup):
+    """Result dicts of a version's portable models in `runtime`."""
+    start = time.perf_counter()
+    fns, files = load_portable(recipe, path, runtime)
+    load = time.perf_counter() - start
+    if fns is None:
+        logging.warning("%s has no %s models; skipped", path, runtime)
+        return []
+    tokenizers = {}  # mnist_rnn's take pixels.
+    if os.path.exists(os.path.join(path, "tokenizers.json")):
+        with open(os.path.join(path, "tokenizers.json"),
+                  encoding="utf-8") as f:
+            tokenizers = json.load(f)
+    singles = [portable_inputs(recipe, tokenizers, LATENCY_BATCH, offset=i)
+               for i in range(len(ENGLISH))]
+    full = portable_inputs(recipe, tokenizers, THROUGHPUT_BATCH)
+    results = []
+    for name, fn in fns.items():
+        logging.info("Timing %s %s in %s", recipe, name, runtime)
+
+        def seconds(inputs):
+            begin = time.perf_counter()
+            fn(inputs)
+            return time.perf_counter() - begin
+
+        for i in range(warmup):
+            seconds(singles[i % len(singles)])
+        latency = [seconds(singles[i % len(singles)]) for i in range(calls)]
+        seconds(full)
+        throughput = [seconds(full) for _ in range(repeats)]
+        results.append({
+            "recipe": recipe, "version": int(os.path.basename(path)),
+            "signature": name, "what": PORTABLE[recipe][name],
+            "runtime": runtime, "size_bytes": folder_bytes(files),
+            "load_seconds": load,
+            "inputs": {k: f"{np.asarray(v).dtype} {np.shape(v)}"
+                       for k, v in singles[0].items()},
+            **summarize(latency, throughput),
+        })
+    return results
+
+
+def available_runtimes(names):
+    """The runtimes of `names` whose packages import here (a warning for
+    each that does not)."""
+    import importlib.util
+
+    found = []
+    for name in names:
+        if name not in RUNTIMES:
+            raise ValueError(f"--runtimes: unknown runtime {name!r}, expected "
+                             f"some of {', '.join(RUNTIMES)}")
+        module = PORTABLE_RUNTIMES.get(name, (None, "tensorflow"))[1]
+        if importlib.util.find_spec(module) is None:
+            logging.warning("--runtimes: %s is not installed (pip install "
+                            "'.[export]'); skipped", module)
+            continue
+        found.append(name)
+    return found
+
+
 def table(results):
-    lines = ["| recipe | signature | p50 ms | p99 ms | "
-             f"batch-{THROUGHPUT_BATCH} examples/s |",
-             "|---|---|---|---|---|"]
+    lines = ["| recipe | signature | runtime | MB | load s | p50 ms | p99 ms "
+             f"| batch-{THROUGHPUT_BATCH} examples/s |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['recipe']} | {r['signature']} ({r['what']}) | "
+                     f"{r['runtime']} | {r['size_bytes'] / 1e6:.2f} | "
+                     f"{r['load_seconds']:.2f} | "
                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                      f"{r['examples_per_second']:.0f} |")
     return "\n".join(lines)
@@ -314,13 +497,14 @@ def main(argv, flag_values=flags.FLAGS):
     export_root, output = flag_values.export_root, flag_values.output
     try:
         exports = find_exports(export_root)
+        runtimes = available_runtimes(flag_values.runtimes)
     except ValueError as e:
         raise app.UsageError(str(e)) from e
     quick = flag_values.quick
     calls = QUICK_CALLS if quick else flag_values.calls
     repeats = QUICK_REPEATS if quick else flag_values.repeats
     warmup = QUICK_WARMUP if quick else WARMUP
-    results = measure(exports, calls, repeats, warmup)
+    results = measure(exports, calls, repeats, warmup, runtimes)
     payload = {
         "export_root": export_root,
         "exports": exports,
@@ -328,6 +512,7 @@ def main(argv, flag_values=flags.FLAGS):
         "calls": calls,
         "repeats": repeats,
         "warmup": warmup,
+        "runtimes": runtimes,
         "latency_batch": LATENCY_BATCH,
         "throughput_batch": THROUGHPUT_BATCH,
         "settings": SETTINGS,

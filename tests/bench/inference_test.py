@@ -12,6 +12,7 @@ from absl import app
 from absl import flags
 
 from bench import inference
+from zoo import testing
 from zoo.testing import exports
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,11 +27,17 @@ TIMED = {
 }
 
 
+# The portable runtimes, where the export extra is installed.
+PORTABLE = () if testing.missing_export_extra() else ("onnxruntime",
+                                                      "litert")
+
+
 @pytest.fixture(scope="module")
 def export_root(tmp_path_factory):
-    """One tiny (untrained) export of every recipe (`zoo.testing.exports`)."""
+    """One tiny (untrained) export of every recipe (`zoo.testing.exports`),
+    with its ONNX and LiteRT models where the converters are."""
     root = tmp_path_factory.mktemp("exports")
-    exports.export_all(root)
+    exports.export_all(root, formats=("onnx", "litert") if PORTABLE else ())
     return root
 
 
@@ -85,14 +92,17 @@ def test_summary_is_latency_in_ms_and_median_examples_per_second():
         "examples_per_second"] == pytest.approx(3.0)
 
 
-def test_table_shows_one_row_per_signature():
+def test_table_shows_one_row_per_signature_and_runtime():
     results = [dict(recipe="translate", signature="serving_default",
-                    what="beam search", p50_ms=1.234, p99_ms=5.678,
-                    examples_per_second=901.7)]
+                    what="beam search", runtime="litert",
+                    size_bytes=2_345_678, load_seconds=0.126, p50_ms=1.234,
+                    p99_ms=5.678, examples_per_second=901.7)]
     assert inference.table(results) == (
-        "| recipe | signature | p50 ms | p99 ms | batch-256 examples/s |\n"
-        "|---|---|---|---|---|\n"
-        "| translate | serving_default (beam search) | 1.23 | 5.68 | 902 |")
+        "| recipe | signature | runtime | MB | load s | p50 ms | p99 ms | "
+        "batch-256 examples/s |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+        "| translate | serving_default (beam search) | litert | 2.35 | 0.13 "
+        "| 1.23 | 5.68 | 902 |")
 
 
 def test_find_exports_takes_each_recipes_latest_version(tmp_path):
@@ -211,16 +221,58 @@ def test_measure_times_every_signature(export_root):
     exports = inference.find_exports(str(export_root))
     results = inference.measure(
         {r: exports[r] for r in ("mnist_rnn", "translate")},
-        calls=2, repeats=1, warmup=0)
+        calls=2, repeats=1, warmup=0, runtimes=("tensorflow",))
     assert [(r["recipe"], r["signature"], r["what"]) for r in results] == [
         ("mnist_rnn", "serving_default", "uint8 images"),
         ("translate", "translate_greedy", "greedy"),
         ("translate", "serving_default", "beam search"),
     ]
     for r in results:
-        assert r["version"] == 1
+        assert r["version"] == 1 and r["runtime"] == "tensorflow"
         assert r["p99_ms"] >= r["p50_ms"] > 0 and r["examples_per_second"] > 0
+        assert r["size_bytes"] > 0 and r["load_seconds"] > 0
     assert results[0]["inputs"] == {"images": "uint8 (None, 28, 28)"}
+
+
+@pytest.mark.skipif(not PORTABLE, reason=testing.missing_export_extra()
+                    or "installed")
+@pytest.mark.parametrize("recipe", inference.RECIPES)
+def test_portable_models_are_timed_in_each_runtime(export_root, recipe):
+    path = inference.find_exports(str(export_root))[recipe]
+    results = inference.measure({recipe: path}, calls=2, repeats=1, warmup=1,
+                                runtimes=PORTABLE)
+    assert [(r["runtime"], r["signature"]) for r in results] == [
+        (runtime, name) for runtime in PORTABLE
+        for name in inference.PORTABLE[recipe]]
+    suffix = {"onnxruntime": ".onnx", "litert": ".tflite"}
+    for r in results:
+        files = [n for n in os.listdir(path) if n.endswith(suffix[r["runtime"]])]
+        assert r["size_bytes"] == sum(
+            os.path.getsize(os.path.join(path, n)) for n in files)
+        assert r["p99_ms"] >= r["p50_ms"] > 0 and r["examples_per_second"] > 0
+        assert r["load_seconds"] > 0
+
+
+def test_portable_inputs_are_the_fixed_texts_as_ids():
+    vocabulary = ["where", "is", "the"]
+    tokenizers = {"ids": {"max_tokens": 10, "max_length": 4,
+                          "vocabulary": vocabulary}}
+    found = inference.portable_inputs("sentiment", tokenizers, 2, offset=3)
+    # "Where is the nearest ..." and "She gave him the ...", as ids.
+    assert found["ids"].tolist() == [[2, 3, 4, 1], [1, 1, 1, 4]]
+    images = inference.portable_inputs("mnist_rnn", {}, 3)["images"]
+    assert images.dtype == np.uint8 and images.shape == (3, 28, 28)
+    prompts = inference.portable_inputs("poetry", {"characters": {
+        "max_tokens": 10, "max_length": 9, "split": "character",
+        "lowercase": False, "vocabulary": ["<s>", "</s>", "床", "光"]}}, 1)
+    assert prompts["prompt_ids"] == [[4, 1, 1, 1, 5]]  # 床前明月光
+
+
+def test_an_unknown_runtime_is_refused():
+    with pytest.raises(ValueError, match="--runtimes: unknown runtime "
+                                         "'tflite', expected some of "
+                                         "tensorflow, onnxruntime, litert"):
+        inference.available_runtimes(["tensorflow", "tflite"])
 
 
 def test_main_refuses_positional_arguments():
@@ -245,9 +297,10 @@ def test_quick_run_writes_a_table_and_json(export_root, tmp_path):
         capture_output=True, text=True, cwd=REPO, timeout=300,
     )
     assert found.returncode == 0, found.stderr[-3000:]
-    assert ("| recipe | signature | p50 ms | p99 ms | batch-256 examples/s |"
+    assert ("| recipe | signature | runtime | MB | load s | p50 ms | p99 ms | "
+            "batch-256 examples/s |" in found.stdout)
+    assert ("| translate | serving_default (beam search) | tensorflow |"
             in found.stdout)
-    assert "| translate | serving_default (beam search) |" in found.stdout
     with open(output) as f:
         payload = json.load(f)
     assert payload["quick"] is True
@@ -257,10 +310,17 @@ def test_quick_run_writes_a_table_and_json(export_root, tmp_path):
     assert payload["settings"] == inference.SETTINGS
     assert payload["exports"] == {
         r: str(export_root / r / "1") for r in inference.RECIPES}
-    rows = [(r["recipe"], r["signature"]) for r in payload["results"]]
-    assert rows == [(r, s) for r in inference.RECIPES for s in TIMED[r]]
+    assert payload["runtimes"] == ["tensorflow", *PORTABLE]
+    rows = [(r["recipe"], r["runtime"], r["signature"])
+            for r in payload["results"]]
+    assert rows == [
+        row for recipe in inference.RECIPES for row in
+        [(recipe, "tensorflow", s) for s in TIMED[recipe]]
+        + [(recipe, runtime, s) for runtime in PORTABLE
+           for s in inference.PORTABLE[recipe]]]
     for r in payload["results"]:
         assert set(r) == {"recipe", "version", "signature", "what", "inputs",
+                          "runtime", "size_bytes", "load_seconds",
                           "p50_ms", "p99_ms", "examples_per_second"}
         assert r["p99_ms"] >= r["p50_ms"] > 0 and r["examples_per_second"] > 0
 
@@ -272,3 +332,4 @@ def test_importing_defines_no_flags():
     inference.define_flags(values)
     values(["inference"])
     assert (values.quick, values.calls, values.repeats, values.output) == (False, 100, 10, 'bench/results/inference.json')
+    assert values.runtimes == ["tensorflow", "onnxruntime", "litert"]

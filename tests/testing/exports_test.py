@@ -59,15 +59,32 @@ def test_export_all_writes_serving_layout_folders(tmp_path):
     assert sorted(signatures) == ["serving_default", "serving_float"]
 
 
+@pytest.mark.skipif(bool(testing.missing_export_extra()),
+                    reason=testing.missing_export_extra() or "installed")
+def test_export_all_writes_the_portable_formats_asked_for(tmp_path):
+    path = exports.export_all(tmp_path, recipes=("mnist_rnn",),
+                              formats=("onnx",))["mnist_rnn"]
+    assert {"model.onnx", "portable.json", "labels.txt"} <= set(
+        os.listdir(path))
+    assert not os.path.exists(os.path.join(path, "model.tflite"))
+
+
 MODELS = {"mnist_rnn": "Functional", "sentiment": "TextClassifier",
           "tagger": "SequenceTagger", "translate": "EncoderDecoder",
           "poetry": "CharLM"}
+
+
+# The functions of each recipe's portable models.
+PORTABLE = {"mnist_rnn": ["model"], "sentiment": ["model"],
+            "tagger": ["model"], "translate": ["encode", "next", "greedy"],
+            "poetry": ["states", "next", "greedy"]}
 
 
 @pytest.mark.parametrize("recipe", exports.RECIPES)
 def test_each_tiny_model_is_built_by_the_recipes_task(recipe, tmp_path):
     tiny = exports.build(recipe, tmp_path)
     assert "serving_default" in tiny.endpoints
+    assert sorted(tiny.portable.functions) == sorted(PORTABLE[recipe])
     assert 0 < tiny.model.count_params() < 20_000
     # The recipe's own model (its build hook), with the tiny settings.
     assert type(tiny.model).__name__ == MODELS[recipe]

@@ -218,6 +218,28 @@ def sample(next_fn, start_tokens, state, max_length, end_token,
     return sequences
 
 
+class Export:
+    """A version's portable models, loaded once.
+
+    Args:
+        folder: The version folder (with `portable.json`).
+        runtime: "onnx" (ONNX Runtime) or "litert".
+
+    Attributes:
+        description: `portable.json`.
+        models: `{name: fn(**inputs) -> {output name: array}}`.
+    """
+
+    def __init__(self, folder, runtime="onnx"):
+        self.folder = folder
+        self.runtime = runtime
+        self.description, self.models = _read_export(folder, runtime)
+
+
+def _loaded(export, runtime):
+    return export if isinstance(export, Export) else Export(export, runtime)
+
+
 def _read_export(folder, runtime):
     """`(description, {name: fn})` of the portable export in `folder`."""
     import json
@@ -253,19 +275,20 @@ def _step(next_model, constant=()):
     return step
 
 
-def translate_ids(folder, source_ids, beam_width=None, runtime="onnx"):
+def translate_ids(export, source_ids, beam_width=None, runtime="onnx"):
     """Translation ids `[N, max_length]` of a translator's portable export,
     as its SavedModel decodes: greedy (`beam_width` 1) or beam search
     (default: the export's `beam_width`), 0 after the end id; a source
     without a token gets none.
 
     Args:
-        folder: The export's version folder (with `portable.json`).
+        export: An `Export`, or its version folder (loaded for the call).
         source_ids: int `[N, S]`, the source texts' ids (0-padded).
         beam_width: Hypotheses kept; None: the export's.
-        runtime: "onnx" (ONNX Runtime) or "litert".
+        runtime: "onnx" (ONNX Runtime) or "litert", for a folder.
     """
-    description, models = _read_export(folder, runtime)
+    export = _loaded(export, runtime)
+    description, models = export.description, export.models
     settings = description["decoding"]
     source_ids = np.asarray(source_ids, np.int64)
     state = {"source_ids": source_ids,
@@ -283,22 +306,23 @@ def translate_ids(folder, source_ids, beam_width=None, runtime="onnx"):
     return np.where((source_ids != 0).any(axis=1)[:, None], ids, 0)
 
 
-def generate_ids(folder, prompt_ids, max_length=100, temperature=1.0,
+def generate_ids(export, prompt_ids, max_length=100, temperature=1.0,
                  top_k=0, top_p=1.0, seed=0, runtime="onnx"):
     """Continuation ids `[N, width]` of a language model's portable export,
     as its SavedModel's `generate` samples them (see `sample` for the
     seed), the end id and 0 after it.
 
     Args:
-        folder: The export's version folder (with `portable.json`).
+        export: An `Export`, or its version folder (loaded for the call).
         prompt_ids: One list of ids per prompt: the prompt's characters
             (at most `max_text` of them, the last), no markers.
         max_length: Characters to emit before the end id (0 to
             `max_generate`).
         temperature, top_k, top_p, seed: As for `sample`.
-        runtime: "onnx" (ONNX Runtime) or "litert".
+        runtime: "onnx" (ONNX Runtime) or "litert", for a folder.
     """
-    description, models = _read_export(folder, runtime)
+    export = _loaded(export, runtime)
+    description, models = export.description, export.models
     settings = description["decoding"]
     rows = [[settings["begin_id"]] + list(ids)[-settings["max_text"]:]
             for ids in prompt_ids]

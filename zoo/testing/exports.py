@@ -68,9 +68,10 @@ TINY = {
 }
 
 # What a recipe exports: the model, its endpoints (signature name ->
-# `(fn, [tf.TensorSpec])`, callable in process) and the layers outside the
-# model that the endpoints use.
-Tiny = collections.namedtuple("Tiny", ["model", "endpoints", "track"])
+# `(fn, [tf.TensorSpec])`, callable in process), the layers outside the
+# model that the endpoints use and its portable core (`zoo.export.Portable`).
+Tiny = collections.namedtuple("Tiny", ["model", "endpoints", "track",
+                                       "portable"])
 
 
 def words(sentence):
@@ -147,22 +148,27 @@ def build(recipe, folder=None, **overrides):
     task.adapt(config, data.train)
     with precision.applied(config.precision):  # As `zoo.training.run`.
         model = task.build(config)
-        return Tiny(model, task.endpoints(model, config), task.track(model))
+        return Tiny(model, task.endpoints(model, config), task.track(model),
+                    task.portable(precision.float32_copy(model), config))
 
 
-def export(tiny, root):
-    """Exports a `Tiny` as the next version under `root`; returns its path."""
-    return export_lib.export_saved_model(tiny.model, tiny.endpoints, root,
-                                         track=tiny.track)
+def export(tiny, root, formats=()):
+    """Exports a `Tiny` as the next version under `root`, with its portable
+    models in `formats` (of `zoo.export.PORTABLE_FORMATS`); returns its
+    path."""
+    return export_lib.export_saved_model(
+        tiny.model, tiny.endpoints, root, track=tiny.track,
+        portable=tiny.portable if formats else None, formats=formats)
 
 
 def _exporter(recipe):
-    def export_recipe(root):
-        return export(build(recipe), root)
+    def export_recipe(root, formats=()):
+        return export(build(recipe), root, formats)
 
     export_recipe.__name__ = f"export_{recipe}"
-    export_recipe.__doc__ = (f"Exports a tiny {recipe} model under `root`; "
-                             "returns the version folder.")
+    export_recipe.__doc__ = (f"Exports a tiny {recipe} model under `root` "
+                             "(with portable models in `formats`); returns "
+                             "the version folder.")
     return export_recipe
 
 
@@ -170,16 +176,20 @@ def _exporter(recipe):
 EXPORTERS = {recipe: _exporter(recipe) for recipe in RECIPES}
 
 
-def export_all(root, recipes=RECIPES):
+def export_all(root, recipes=RECIPES, formats=()):
     """Exports every recipe's tiny model to `<root>/<recipe>/<version>/`.
 
     Args:
         root: Export root (TensorFlow Serving layout, one folder per
             recipe).
         recipes: The recipes to export. Default: all of them.
+        formats: Portable formats written beside each SavedModel (of
+            `zoo.export.PORTABLE_FORMATS`; needs `pip install '.[export]'`
+            for onnx). Default: none.
 
     Returns:
         Dict recipe -> the version folder written.
     """
-    return {recipe: EXPORTERS[recipe](os.path.join(str(root), recipe))
+    return {recipe: EXPORTERS[recipe](os.path.join(str(root), recipe),
+                                      formats)
             for recipe in recipes}
