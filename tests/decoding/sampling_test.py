@@ -231,3 +231,35 @@ def test_16_bit_logits_are_drawn_from_in_float32(dtype):
     for a, b in zip(got, want):
         np.testing.assert_array_equal(ops.convert_to_numpy(a),
                                       ops.convert_to_numpy(b))
+
+
+def test_uniforms_are_uniform_and_differ_by_seed_step_and_row():
+    found = ops.convert_to_numpy(sampling.uniforms(7, 0, 100000))
+    assert found.dtype == np.float32 and (found >= 0).all() and (
+        found < 1).all()
+    counts = np.histogram(found, bins=10, range=(0, 1))[0] / len(found)
+    np.testing.assert_allclose(counts, 0.1, atol=0.005)
+    assert len(np.unique(found)) > 99000  # 24 bits each: few repeats.
+    others = [sampling.uniforms(*args) for args in
+              ((8, 0, 5), (7, 1, 5), (-7, 0, 5), (2**40 + 7, 0, 5))]
+    for other in others:
+        assert not np.array_equal(ops.convert_to_numpy(other), found[:5])
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(sampling.uniforms(7, 0, 5)), found[:5])
+
+
+@pytest.mark.parametrize("uniform, token", [
+    (0.0, 0), (0.05, 0), (0.11, 1), (0.59, 1), (0.61, 2), (0.95, 3),
+    (1 - 2**-24, 3)])
+def test_draw_takes_the_first_token_past_the_share(uniform, token):
+    logits = np.log(np.array([[.1, .5, .3, .1]], np.float32))
+    found = sampling.draw(logits, np.array([uniform], np.float32))
+    assert ops.convert_to_numpy(found).tolist() == [token]
+
+
+def test_draw_never_takes_a_forbidden_token():
+    logits = np.array([[-np.inf, 2.0, -np.inf, 1.0, -np.inf]] * 3,
+                      np.float32)
+    found = sampling.draw(logits, np.array([0.0, 0.5, 1 - 2**-24],
+                                           np.float32))
+    assert ops.convert_to_numpy(found).tolist() == [1, 1, 3]

@@ -104,6 +104,37 @@ def test_sample_at_temperature_zero_is_the_graphs_greedy_under_constraint():
     assert not (found == 5).any()
 
 
+@pytest.mark.parametrize("seed", [0, 7, -3, 2**40 + 1])
+def test_uniforms_and_draws_equal_the_graphs(seed):
+    for index in (0, 1, 511):
+        np.testing.assert_array_equal(
+            decoding.uniforms(seed, index, 300),
+            graph.sampling.uniforms(seed, index, 300).numpy())
+    logits = np.random.default_rng(seed % 7).normal(
+        size=[300, VOCAB]).astype(np.float32)
+    logits[::3, 2] = -np.inf
+    uniform = decoding.uniforms(seed, 3, 300)
+    np.testing.assert_array_equal(
+        decoding.draw(logits, uniform),
+        graph.sampling.draw(logits, uniform).numpy())
+
+
+@pytest.mark.parametrize("options", [
+    dict(temperature=1.0, seed=4), dict(temperature=0.7, top_k=3, seed=9),
+    dict(temperature=1.5, top_p=0.8, seed=2**33)])
+def test_sample_equals_the_graphs_draw_for_draw(options):
+    graph_fn, numpy_fn = next_fns(tables(3))
+    tokens, state = start(40)
+    allowed = np.arange(VOCAB) != 5
+    expected, _, _ = graph.sample(graph_fn, tokens, state, 12, END,
+                                  constraint=lambda index: allowed[None],
+                                  **options)
+    found = decoding.sample(numpy_fn, tokens, state, 12, END,
+                            constraint=lambda index: allowed[None], **options)
+    np.testing.assert_array_equal(found, expected.numpy())
+    assert len({tuple(row) for row in found}) > 10  # Varied draws.
+
+
 def test_sample_draws_by_seed_within_the_filters():
     _, numpy_fn = next_fns(tables(1))
     tokens, state = start(64)

@@ -138,8 +138,8 @@ for runtime, suffix in (("onnx", ".onnx"), ("litert", ".tflite")):
     outputs[f"{runtime}:greedy"] = decoding.generate_ids(
         folder, prompts, length, temperature=0.0, runtime=runtime)
     outputs[f"{runtime}:sampled"] = decoding.generate_ids(
-        folder, prompts, length, temperature=0.8, top_k=5, top_p=0.9,
-        seed=3, runtime=runtime)
+        folder, prompts, length, temperature=0.8, top_k=5, seed=3,
+        runtime=runtime)
     greedy = decoding.RUNTIMES[runtime](folder + "/greedy" + suffix)
     # The prime as generate_ids makes it, for the in-model loop, a row at
     # a time: [BEGIN] + the prompt; the last id starts.
@@ -166,10 +166,11 @@ def test_portable_models_generate_as_the_saved_model(run):
     prompts = ["", "春", "床前明月光，", "zz\u2603 e\u0301",
                b"\xff\xfe \xe6\x98\xa5", ALPHABET[:6] * 200]
     length = 12
-    served = testing.run_export_test(path, "generate", {
+    served, sampled = (testing.run_export_test(path, "generate", {
         "prompt": texts_array(prompts), "max_length": np.int32(length),
-        "temperature": np.float32(0.0), "top_k": np.int32(0),
-        "seed": np.int64(0)})["text"]
+        "temperature": np.float32(temperature), "top_k": np.int32(top_k),
+        "seed": np.int64(3)})["text"] for temperature, top_k in ((0.0, 0),
+                                                                (0.8, 5)))
     # The prompt's last MAX_TEXT characters' ids, -1-padded for the array.
     ids = [[characters.lookup(c) for c in characters.tokens(p)]
            [-poetry.MAX_TEXT:] for p in prompts]
@@ -190,19 +191,13 @@ def test_portable_models_generate_as_the_saved_model(run):
                 + "".join(chars)).encode()
 
     for runtime in ("onnx", "litert"):
-        for key in ("greedy", "model"):
+        for key, expected in (("greedy", served), ("model", served),
+                              ("sampled", sampled)):
             assert [text(p, row) for p, row in zip(
-                prompts, found[f"{runtime}:{key}"])] == list(served), (
+                prompts, found[f"{runtime}:{key}"])] == list(expected), (
                     runtime, key)
-    # Seeded samples: the same on both runtimes (NumPy's draws, not
-    # TensorFlow's), of free characters, ended within max_length + 1.
-    sampled = found["onnx:sampled"]
-    np.testing.assert_array_equal(sampled, found["litert:sampled"])
-    for row in sampled:
-        ended = list(row).index(poetry.END_ID)
-        assert ended <= length and (row[ended + 1:] == 0).all()
-        assert (row[:ended] > poetry.BEGIN_ID).all()
-    assert not (sampled == found["onnx:greedy"]).all()
+    # Not vacuous: the draws are not the greedy choices.
+    assert list(sampled) != list(served)
 
 
 def texts_array(items):

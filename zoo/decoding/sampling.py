@@ -12,20 +12,21 @@ next token of each row from the model's distribution, reshaped by
   Curious Case of Neural Text Degeneration",
   https://arxiv.org/abs/1904.09751); 1 keeps all.
 
-The draws are stateless: step `index` of a call with `seed` uses the
-seed pair `(seed, index)`, so the same seed, inputs and model give the
-same tokens, eagerly, in a `tf.function` and in a SavedModel. Rows of a
-batch get different draws: a row's tokens depend on its position in the
-batch. `temperature`, `top_k`, `top_p` and `seed` may be tensors (a
-serving signature's inputs). The draw itself is TensorFlow's
-`stateless_categorical`: `keras.random` takes only Python or generator
-seeds, not a seed tensor.
+The draws are stateless and portable: draw `(seed, index, row)` takes
+the uniform number `uniforms(seed, index, rows)[row]`, made by an integer
+hash (no random-number generator), and the token is the first whose
+cumulative weight `exp(logit - max)` exceeds that share of the row's
+total (`draw`). So the same seed, inputs and model give the same tokens,
+eagerly, in a `tf.function`, in a SavedModel, and in a client without
+TensorFlow (`zoo.portable.decoding.sample` does the same in NumPy). Rows
+of a batch get different draws: a row's tokens depend on its position in
+the batch. `temperature`, `top_k`, `top_p` and `seed` may be tensors (a
+serving signature's inputs).
 """
 
 import numbers
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 from zoo.decoding.greedy import _prepare
@@ -182,16 +183,54 @@ def sample(next_fn, start_tokens, initial_state, max_length, end_token,
 
     def choose(logits, index):
         reshaped = filter_logits(logits / divisor, top_k, top_p)
-        drawn = tf.random.stateless_categorical(
-            reshaped, 1, seed=ops.stack([seed, ops.cast(index, "int64")]),
-            dtype=tf.int32,
-        )[:, 0]
-        return ops.where(
-            greedy, argmax(logits), drawn
-        )
+        rows = ops.shape(logits)[0]
+        drawn = draw(reshaped, uniforms(seed, index, rows))
+        return ops.where(greedy, argmax(logits), drawn)
 
     return decode_loop(next_fn, start_tokens, initial_state, max_length,
                        end_token, pad_token, choose)
+
+
+# `_hash32`'s multiplier (< 2**31: a product with a 32-bit value fits an
+# int64, so every step is exact in TensorFlow and in NumPy alike).
+_MIX = 0x45D9F3B
+_LOW32 = 0xFFFFFFFF
+
+
+def _hash32(x):
+    """An integer hash of int64 values in [0, 2**32), into [0, 2**32)."""
+    for _ in range(2):
+        x = ops.bitwise_and(
+            ops.bitwise_xor(ops.right_shift(x, 16), x) * _MIX, _LOW32)
+    return ops.bitwise_xor(ops.right_shift(x, 16), x)
+
+
+def uniforms(seed, index, rows):
+    """float32 `[rows]` in [0, 1): the uniform numbers of draw `index` of
+    a call with `seed` (an int64), one per row, as hashes of
+    `(seed, index, row)` (24 bits each)."""
+    seed = ops.cast(seed, "int64")
+    key = _hash32(ops.bitwise_xor(
+        ops.bitwise_and(seed, _LOW32),
+        _hash32(ops.bitwise_and(ops.right_shift(seed, 32), _LOW32))))
+    key = _hash32(ops.bitwise_xor(key, ops.cast(index, "int64")))
+    bits = _hash32(ops.bitwise_xor(key, ops.arange(rows, dtype="int64")))
+    return ops.cast(ops.right_shift(bits, 8), "float32") / float(2**24)
+
+
+def draw(logits, uniform):
+    """The token `[batch]` (int32) whose cumulative weight first exceeds
+    `uniform` `[batch]` (in [0, 1)) of the row's total weight; weights are
+    `exp(logits - max)`, so a logit of -inf is never drawn."""
+    logits = ops.cast(logits, "float32")
+    weights = ops.exp(logits - ops.max(logits, axis=-1, keepdims=True))
+    cumulative = ops.cumsum(weights, axis=-1)
+    target = uniform * cumulative[:, -1]
+    token = ops.sum(ops.cast(cumulative <= target[:, None], "int32"), axis=-1)
+    # Rounding can put the target at the total: the last drawable token.
+    last = ops.shape(logits)[-1] - 1 - argmax(
+        ops.cast(ops.flip(weights > 0, axis=-1), "float32"))
+    return ops.minimum(token, last)
 
 
 def _constrained(next_fn, constraint):

@@ -11,10 +11,9 @@ over the same logits it emits the same tokens:
 * `beam_search`: GNMT length-penalized beam search, finished hypotheses
   ranked before those cut off at `max_length`.
 * `sample`: temperature, top-k and nucleus (top-p) filtering and a
-  constraint, drawn with NumPy's generator. The same seed draws the same
-  tokens here; TensorFlow's stateless random stream (the SavedModel's
-  `seed`) is not reproduced, so seeded samples differ from the
-  SavedModel's. With temperature 0 both are greedy and equal.
+  constraint, with `zoo.decoding.sample`'s draws (an integer hash of the
+  seed, step and row; `uniforms`, `draw`), so the same seed gives the
+  SavedModel's tokens.
 
 `onnx_function` and `litert_function` turn a model file into the
 `fn(**inputs) -> {name: array}` the loops' step functions are built from.
@@ -180,18 +179,52 @@ def filter_logits(logits, top_k=0, top_p=1.0):
     return np.where(logits >= threshold, logits, NEG_INF)
 
 
+_MIX = 0x45D9F3B
+_LOW32 = 0xFFFFFFFF
+
+
+def _hash32(x):
+    """`zoo.decoding.sampling._hash32`: int64 in [0, 2**32) -> [0, 2**32)."""
+    for _ in range(2):
+        x = (((x >> 16) ^ x) * _MIX) & _LOW32
+    return (x >> 16) ^ x
+
+
+def uniforms(seed, index, rows):
+    """`zoo.decoding.sampling.uniforms`: the float32 numbers in [0, 1) of
+    draw `index` of a call with `seed`, one per row."""
+    seed = np.int64(seed)
+    key = _hash32((seed & _LOW32) ^ _hash32((seed >> 32) & _LOW32))
+    key = _hash32(key ^ np.int64(index))
+    bits = _hash32(key ^ np.arange(rows, dtype=np.int64))
+    return (bits >> 8).astype(np.float32) / np.float32(2**24)
+
+
+def draw(logits, uniform):
+    """`zoo.decoding.sampling.draw`: the token of each row whose
+    cumulative weight `exp(logits - max)` first exceeds `uniform` of the
+    row's total."""
+    logits = np.asarray(logits, np.float32)
+    weights = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
+    cumulative = np.cumsum(weights, axis=-1, dtype=np.float32)
+    target = uniform * cumulative[:, -1]
+    token = np.sum(cumulative <= target[:, None], axis=-1)
+    last = logits.shape[-1] - 1 - np.argmax(weights[:, ::-1] > 0, axis=-1)
+    return np.minimum(token, last)
+
+
 def sample(next_fn, start_tokens, state, max_length, end_token,
            temperature=1.0, top_k=0, top_p=1.0, seed=0, pad_token=0,
            constraint=None):
     """Draws each token from the filtered distribution, as
-    `zoo.decoding.sample` (temperature 0: greedy), with NumPy's generator
-    seeded by `seed`. `constraint(index) -> allowed` (bool, broadcastable
-    to `[N, V]`) forbids tokens at a step.
+    `zoo.decoding.sample` (temperature 0: greedy), with its draws: the
+    same seed gives the SavedModel's tokens over the same logits.
+    `constraint(index) -> allowed` (bool, broadcastable to `[N, V]`)
+    forbids tokens at a step.
 
     Returns:
         int32 `[N, max_length]`, `pad_token` after a row's `end_token`.
     """
-    rng = np.random.default_rng(seed)
     tokens = np.asarray(start_tokens)
     sequences = np.full([len(tokens), max_length], pad_token, np.int32)
     finished = np.zeros([len(tokens)], bool)
@@ -207,10 +240,7 @@ def sample(next_fn, start_tokens, state, max_length, end_token,
         else:
             reshaped = filter_logits(logits / np.float32(temperature), top_k,
                                      top_p)
-            probabilities = np.exp(log_softmax(reshaped)).astype(np.float64)
-            probabilities /= probabilities.sum(axis=-1, keepdims=True)
-            token = np.array([rng.choice(len(p), p=p)
-                              for p in probabilities])
+            token = draw(reshaped, uniforms(seed, index, len(tokens)))
         token = np.where(finished, pad_token, token).astype(np.int32)
         finished = finished | (token == end_token)
         sequences[:, index] = token
@@ -261,10 +291,10 @@ def _read_export(folder, runtime):
     return description, functions
 
 
-def _step(next_model, constant=()):
+def _step(next_model):
     """`next_fn(tokens, state)` of a portable `next` model: `state` holds
-    its inputs (`state_i` and any `constant` ones); its outputs
-    `next_state_i` become the next `state_i`."""
+    its inputs but `tokens` (`state_i`, and the translator's `source_ids`
+    and `encoded`); its outputs `next_state_i` become the next `state_i`."""
 
     def step(tokens, state):
         found = next_model(tokens=np.asarray(tokens, np.int64), **state)
