@@ -149,5 +149,10 @@ def test_translator_greedy_equals_beam_of_one_and_skips_reserved():
         assert text and all(w.startswith(b"w") for w in text.split())
     assert translator.translate_all(["a", "b"]) == [
         t.decode() for t in texts]
+    # Traced once per beam width, not again at each call (each epoch's
+    # validation decodes with it).
+    assert translator.translate_all(["b", "a"]) == [
+        t.decode() for t in texts[::-1]]
+    assert translator._traced[1].experimental_get_tracing_count() == 1
     with pytest.raises(ValueError, match="argument `max_length`"):
         seq2seq.Translator(model, _Words(SOURCE), vocabulary, 0)

@@ -7,6 +7,8 @@ model and its text layers: strings in, translations out, greedy or beam
 search.
 """
 
+import functools
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -242,6 +244,9 @@ class Translator:
         self.vocabulary = tf.constant([str(t) for t in target_vocabulary])
         self.max_length = utils.check_positive_int("max_length", max_length)
         self.length_penalty = length_penalty
+        # translate_all's traced decoders, by beam width: traced once, not
+        # at each call (each epoch's validation).
+        self._traced = {}
 
     def next(self, tokens, state, index):
         """`model.next`, never emitting padding, unknown or start."""
@@ -296,8 +301,11 @@ class Translator:
         """The translations (a list of strings) of the list `sources`,
         `batch_size` at a time. Counts the sentences into an open
         `zoo.progress` stretch."""
-        run = tf.function(lambda text: self.translate(text, beam_width),
-                          reduce_retracing=True)
+        run = self._traced.get(beam_width)
+        if run is None:
+            run = self._traced[beam_width] = tf.function(
+                functools.partial(self.translate, beam_width=beam_width),
+                reduce_retracing=True)
         found = []
         for start in range(0, len(sources), batch_size):
             batch = sources[start:start + batch_size]
