@@ -154,8 +154,9 @@ def portable_core(poet):
       after reading them, `state_0`, `state_1`...
     * `next`: one step: `tokens` `[N]` and the states -> `logits` `[N, V]`
       (float32) and `next_state_0`...
-    * `greedy`: `ids`, `start` `[N]` and `max_length` (int32) -> `output_ids`
-      `[N, WIDTH]`, `generate`'s continuation at temperature 0.
+    * `greedy`: `ids`, `start` `[N]` and `max_length` (int32) ->
+      `output_ids` `[N, WIDTH]`, `generate`'s continuation at temperature
+      0.
 
     Sampling (`generate`'s temperature, top-k, top-p) runs in the client
     over `states` and `next`: `zoo.portable.decoding.generate`, which
@@ -231,8 +232,9 @@ def portable_core(poet):
                        "emitted, then end_id only, until end_id "
                        "(zoo.portable.decoding.generate).",
             },
-            "outputs": {"output_ids": "vocabulary entries (tokenizers.json), the "
-                               "continuation, end_id and 0 after it"},
+            "outputs": {
+                "output_ids": "vocabulary entries (tokenizers.json): the "
+                              "continuation, end_id and 0 after it"},
         },
         files={"tokenizers.json": json.dumps(
             {"characters": layer.get_config()}, ensure_ascii=False,

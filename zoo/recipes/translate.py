@@ -156,8 +156,9 @@ def portable_core(translator, source_layer, beam_width):
       `START_ID` first), `source_ids`, `encoded` and the states ->
       `logits` `[N, V]` (float32; padding, unknown and start at -1e9) and
       `next_state_0`...
-    * `greedy`: `source_ids` -> `output_ids` `[N, max_length + 1]`, the greedy
-      decoding inside the model (`translate_greedy`'s), 0 after the end.
+    * `greedy`: `source_ids` -> `output_ids` `[N, max_length + 1]`, the
+      greedy decoding inside the model (`translate_greedy`'s), 0 after
+      the end.
 
     Beam search (`serving_default`'s) runs in the client over `encode` and
     `next`: `zoo.portable.decoding.beam_search`. The source ids are
@@ -216,9 +217,10 @@ def portable_core(translator, source_layer, beam_width):
                        "does the greedy loop in the model. A source without "
                        "a token has an empty translation.",
             },
-            "outputs": {"output_ids": "target_vocabulary.json entries; words "
-                               "before end_id, joined by spaces, "
-                               "detokenized (zoo.portable.text.detokenize)"},
+            "outputs": {
+                "output_ids": "target_vocabulary.json entries; words before "
+                              "end_id, joined by spaces, detokenized "
+                              "(zoo.portable.text.detokenize)"},
         },
         files={
             "tokenizers.json": json.dumps(

@@ -126,7 +126,6 @@ def policy_scope(policy):
         keras.config.set_dtype_policy(before)
 
 
-
 def float32_copy(model):
     """`model` made again under the float32 policy, with its weights (a
     mixed precision model's variables are float32 already): what the
