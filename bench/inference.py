@@ -299,16 +299,23 @@ def measure_signature(recipe, name, fn, calls, repeats, warmup):
     singles = [build_inputs(recipe, name, specs, LATENCY_BATCH, offset=i)
                for i in range(len(ENGLISH))]
     full = build_inputs(recipe, name, specs, THROUGHPUT_BATCH)
-    for i in range(warmup):
-        call_seconds(fn, singles[i % len(singles)])
-    latency = [call_seconds(fn, singles[i % len(singles)])
-               for i in range(calls)]
-    call_seconds(fn, full)
-    throughput = [call_seconds(fn, full) for _ in range(repeats)]
     return {
         "inputs": {n: f"{s.dtype.name} {s.shape}" for n, s in specs.items()},
-        **summarize(latency, throughput),
+        **time_calls(lambda inputs: call_seconds(fn, inputs), singles, full,
+                     calls, repeats, warmup),
     }
+
+
+def time_calls(seconds, singles, full, calls, repeats, warmup):
+    """`summarize` of the wall `seconds(inputs)` of `calls` batch-1 calls
+    (the `singles` in turn) after `warmup` ones, and of `repeats` calls of
+    the batch `full` after one."""
+    for i in range(warmup):
+        seconds(singles[i % len(singles)])
+    latency = [seconds(singles[i % len(singles)]) for i in range(calls)]
+    seconds(full)
+    throughput = [seconds(full) for _ in range(repeats)]
+    return summarize(latency, throughput)
 
 
 def folder_bytes(paths):
@@ -442,11 +449,6 @@ def measure_portable(recipe, path, runtime, calls, repeats, warmup):
             fn(inputs)
             return time.perf_counter() - begin
 
-        for i in range(warmup):
-            seconds(singles[i % len(singles)])
-        latency = [seconds(singles[i % len(singles)]) for i in range(calls)]
-        seconds(full)
-        throughput = [seconds(full) for _ in range(repeats)]
         results.append({
             "recipe": recipe, "version": int(os.path.basename(path)),
             "signature": name, "what": PORTABLE[recipe][name],
@@ -454,7 +456,7 @@ def measure_portable(recipe, path, runtime, calls, repeats, warmup):
             "load_seconds": load,
             "inputs": {k: f"{np.asarray(v).dtype} {np.shape(v)}"
                        for k, v in singles[0].items()},
-            **summarize(latency, throughput),
+            **time_calls(seconds, singles, full, calls, repeats, warmup),
         })
     return results
 
