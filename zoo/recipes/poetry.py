@@ -159,7 +159,7 @@ def portable_core(poet):
       0.
 
     Sampling (`generate`'s temperature, top-k, top-p) runs in the client
-    over `states` and `next`: `zoo.portable.decoding.generate`, which
+    over `states` and `next`: `zoo.portable.decoding.generate_ids`, which
     `portable.json["decoding"]` describes. The prompt's ids: the last
     `MAX_TEXT` characters of
     `zoo.portable.text.TextIds.from_config(tokenizers.json["characters"])`'s
@@ -230,7 +230,7 @@ def portable_core(poet):
                        "none), then next from tokens = ids[-1]: ids from "
                        "free_from up while fewer than max_length were "
                        "emitted, then end_id only, until end_id "
-                       "(zoo.portable.decoding.generate).",
+                       "(zoo.portable.decoding.generate_ids).",
             },
             "outputs": {
                 "output_ids": "vocabulary entries (tokenizers.json): the "
