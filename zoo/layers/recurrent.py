@@ -9,6 +9,7 @@ from keras import ops
 from zoo import cells as cells_lib
 from zoo import compat
 from zoo import utils
+from zoo.kernels import rnn as compiled_rnn
 
 # Keras' RNN loop and its fused kernels (cuDNN on a GPU) live behind a
 # private module, the one its own RNN layers call (see zoo.compat). The
@@ -17,6 +18,7 @@ from zoo import utils
 _keras_backend = compat.keras_backend()
 
 USE_FUSED_CHOICES = ("auto", True, False)
+USE_KERNEL_CHOICES = ("auto", True, False)
 
 # `batch_shards="auto"` gives each row block at least MIN_SHARD_ROWS rows
 # and MIN_SHARD_WORK multiply-adds of recurrent product a step; on less,
@@ -115,6 +117,15 @@ class Recurrent(keras.layers.Layer):
     row blocks and runs one loop per block, side by side, one per core.
     Rows never interact, so the results are those of one loop.
 
+    In training on a CPU, with `use_kernel="auto"`, zoo's `SimpleRNNCell`,
+    `LSTMCell` and `GRUCell` (any options, tanh/sigmoid, float32) take
+    zoo's compiled loop
+    instead (`zoo.kernels.rnn`, built from source on first use; one row
+    block per thread of TensorFlow's intra-op pool), with the same results
+    and gradients. Outside training (`evaluate`, `predict`, exported
+    models) the TensorFlow loop runs, so an export holds only core
+    TensorFlow ops.
+
     Args:
         cell: A cell name from `zoo.cells.names()`, a serialized cell, or a
             cell instance (any layer following Keras' cell contract whose
@@ -142,7 +153,11 @@ class Recurrent(keras.layers.Layer):
             enough rows, see `MIN_SHARD_ROWS` and `MIN_SHARD_WORK`;
             otherwise one loop), or a positive integer (that many blocks,
             whatever the batch; 1 = one loop). Does not affect the fused
-            kernel.
+            kernel nor the compiled loop.
+        use_kernel: `"auto"` (in training, take the compiled loop where it
+            can run; else the loop above), `True` (raise where it cannot,
+            in training), or `False` (never). Where the kernel cannot be
+            built, "auto" logs one line saying why and loops.
         **kwargs: Base layer keyword arguments.
 
     Call arguments:
@@ -183,6 +198,7 @@ class Recurrent(keras.layers.Layer):
         use_fused="auto",
         seed=None,
         batch_shards="auto",
+        use_kernel="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -213,6 +229,9 @@ class Recurrent(keras.layers.Layer):
         )
         self.seed = seed
         self.batch_shards = _check_batch_shards(batch_shards)
+        self.use_kernel = utils.check_choice(
+            "use_kernel", use_kernel, USE_KERNEL_CHOICES
+        )
         # How many such layers run at the same time (2 inside
         # zoo.layers.Bidirectional); "auto" shards share the cores among them.
         self.side_by_side = 1
@@ -223,6 +242,15 @@ class Recurrent(keras.layers.Layer):
         # keras.layers.RNN, which Bidirectional.compute_mask reads).
         self.stateful = False
         self.states = None
+        if self.use_kernel is True:
+            reason = compiled_rnn.unsupported_reason(
+                self.cell, self.dtype_policy.compute_dtype
+            )
+            if reason is not None:
+                raise ValueError(
+                    "Received an invalid value for argument `use_kernel`: "
+                    f"True cannot be honoured because {reason}"
+                )
         if self.use_fused is True:
             reason = _fused_reason(self.cell)
             if reason is None and self.recurrent_dropout:
@@ -292,7 +320,11 @@ class Recurrent(keras.layers.Layer):
             )
 
         result = None
-        if self.use_fused is not False and recurrent_mask is None:
+        if training and self.use_kernel is not False:
+            result = self._try_kernel(
+                inputs, initial_state, mask, recurrent_mask
+            )
+        if result is None and self.use_fused is not False and recurrent_mask is None:
             result = self._try_fused(inputs, initial_state, mask)
         if result is None:
             result = self._sharded_loop(
@@ -410,6 +442,26 @@ class Recurrent(keras.layers.Layer):
             outputs = ops.where(ops.expand_dims(step_mask, -1), outputs, 0.0)
         return last_output, outputs, list(states)
 
+    def _try_kernel(self, inputs, initial_state, mask, recurrent_mask):
+        """zoo's compiled loop, or None where it cannot run here."""
+        reason = compiled_rnn.unsupported_reason(self.cell, inputs.dtype)
+        if reason is None and tf.config.list_logical_devices("GPU"):
+            reason = "it runs on the CPU and a GPU is present"
+        if reason is None and compiled_rnn.ops() is None:
+            reason = ("it is unavailable: "
+                      f"{compiled_rnn.build.unavailable_reason(compiled_rnn.NAME)}")
+        if reason is None:
+            return compiled_rnn.run(
+                self.cell, inputs, initial_state, mask, recurrent_mask,
+                self.go_backwards,
+            )
+        if self.use_kernel is True:
+            raise ValueError(
+                "Received an invalid value for argument `use_kernel`: True "
+                f"cannot be honoured because {reason}"
+            )
+        return None
+
     def _try_fused(self, inputs, initial_state, mask):
         """Keras' fused kernel, or None where it cannot run here."""
         reason = _fused_reason(self.cell)
@@ -477,6 +529,7 @@ class Recurrent(keras.layers.Layer):
                 "use_fused": self.use_fused,
                 "seed": self.seed,
                 "batch_shards": self.batch_shards,
+                "use_kernel": self.use_kernel,
             }
         )
         return config

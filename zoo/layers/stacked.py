@@ -34,6 +34,7 @@ class StackedRNN(keras.layers.Layer):
         dropout: Input dropout of every layer (see `Recurrent`).
         recurrent_dropout: Recurrent dropout of every layer.
         use_fused: Passed to every `Recurrent` layer.
+        use_kernel: Passed to every `Recurrent` layer.
         cell_kwargs: Optional dict of extra cell arguments (for example
             `{"cell_clip": 3.0}`).
         seed: Optional integer seed for the dropout masks.
@@ -76,6 +77,7 @@ class StackedRNN(keras.layers.Layer):
         dropout=0.0,
         recurrent_dropout=0.0,
         use_fused="auto",
+        use_kernel="auto",
         cell_kwargs=None,
         seed=None,
         **kwargs,
@@ -96,6 +98,7 @@ class StackedRNN(keras.layers.Layer):
             "recurrent_dropout", recurrent_dropout
         )
         self.use_fused = use_fused
+        self.use_kernel = use_kernel
         self.cell_kwargs = dict(cell_kwargs or {})
         self.seed = seed
         self.supports_masking = True
@@ -109,6 +112,7 @@ class StackedRNN(keras.layers.Layer):
                 dropout=self.dropout,
                 recurrent_dropout=self.recurrent_dropout,
                 use_fused=use_fused,
+                use_kernel=use_kernel,
                 # Bidirectional gives the backward copy seed + 1.
                 seed=None if seed is None else seed + 2 * index,
                 name=f"rnn_{index}",
@@ -197,6 +201,7 @@ class StackedRNN(keras.layers.Layer):
                 "dropout": self.dropout,
                 "recurrent_dropout": self.recurrent_dropout,
                 "use_fused": self.use_fused,
+                "use_kernel": self.use_kernel,
                 "cell_kwargs": self.cell_kwargs,
                 "seed": self.seed,
             }

@@ -1,0 +1,694 @@
+// zoo's compiled CPU recurrent loop: SimpleRNN (tanh), LSTM (peepholes, cell
+// clipping) and GRU (reset after or before the recurrent product), forward
+// and backward.
+//
+// Built on the user's machine by zoo.kernels.build with TensorFlow's own
+// headers and flags; zoo.kernels.rnn wraps the two ops with their gradient.
+// The input projection x W + b is computed outside (one large GEMM); these
+// ops run only the part that is sequential in time: h_{t-1} U, the gates
+// and the state update. Rows never interact, so each thread runs a block of
+// rows through every step, with no synchronisation between steps.
+//
+// Shapes (B batch, T time, H units, G gates: 4 for the LSTM, 3 for the GRU,
+// 1 for the SimpleRNN):
+//   xproj     [B, T, G*H]  x_t W (+ b), in input order
+//   h0, c0    [B, H]       initial states (c0 is ignored by the GRUs)
+//   kernel    [H, G*H]     the recurrent kernel U
+//   extra     LSTM: [3, H] peephole weights (p_i, p_f, p_o) or [0, H];
+//             GRU, reset after: [G*H] bias of the recurrent product;
+//             GRU, reset before, and SimpleRNN: [0]
+//   mask      [B, T]       1 for real steps, 0 for padded (input order)
+//   dropout   [B, H]       recurrent dropout multiplier of h_{t-1}, or [0, H]
+// Outputs are in processing order (reversed with go_backwards): step k reads
+// input t = T - 1 - k. A padded step carries the state and outputs zeros.
+// The workspace [B, T, W] keeps per processing step what the backward pass
+// needs; its last H columns are the hidden state after the step.
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "tensorflow/core/framework/op.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/shape_inference.h"
+#include "tensorflow/core/util/work_sharder.h"
+
+namespace zoo {
+namespace {
+
+using tensorflow::DEVICE_CPU;
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::Status;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::shape_inference::InferenceContext;
+using tensorflow::shape_inference::ShapeHandle;
+
+using Matrix =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Strided = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using ConstStrided =
+    Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using Array = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic,
+                           Eigen::RowMajor>;
+
+enum Kind { kLstm, kGruAfter, kGruBefore, kSimple };
+
+// Rows of a block at least this many, so that a thread's GEMM is worth it.
+constexpr int64_t kMinBlockRows = 8;
+
+Kind ParseKind(const std::string& kind) {
+  if (kind == "lstm") return kLstm;
+  if (kind == "gru_after") return kGruAfter;
+  if (kind == "simple") return kSimple;
+  return kGruBefore;
+}
+
+int Gates(Kind kind) {
+  switch (kind) {
+    case kLstm:
+      return 4;
+    case kSimple:
+      return 1;
+    default:
+      return 3;
+  }
+}
+
+// Workspace columns per step, in units of H.
+int WorkspaceBlocks(Kind kind) {
+  switch (kind) {
+    case kLstm:  // i, f, g, o, c unclipped, c, h
+      return 7;
+    case kGruAfter:  // z, r, n, (h_{t-1} U + b)_n, h
+      return 5;
+    case kGruBefore:  // z, r, n, h
+      return 4;
+    case kSimple:  // h
+      return 1;
+  }
+  return 0;
+}
+
+template <typename T>
+auto Sigmoid(const T& x) {
+  return (1.0f + (-x).exp()).inverse();
+}
+
+// `cols` columns from `offset` of rows [start, start + rows) of the
+// [B, T, width] tensor `base` at time t.
+ConstStrided Block(const float* base, int64_t start, int64_t rows, int64_t t,
+                   int64_t time, int64_t width, int64_t offset, int64_t cols) {
+  return ConstStrided(base + (start * time + t) * width + offset, rows, cols,
+                      Eigen::OuterStride<>(time * width));
+}
+
+// Rows [start, limit) of the [B, T, width] tensor `base` at time t.
+ConstStrided Rows(const float* base, int64_t start, int64_t rows, int64_t t,
+                  int64_t time, int64_t width) {
+  return ConstStrided(base + (start * time + t) * width, rows, width,
+                      Eigen::OuterStride<>(time * width));
+}
+Strided Rows(float* base, int64_t start, int64_t rows, int64_t t, int64_t time,
+             int64_t width) {
+  return Strided(base + (start * time + t) * width, rows, width,
+                 Eigen::OuterStride<>(time * width));
+}
+
+// Runs fn(start, limit) over row blocks of the batch, one per thread of
+// TensorFlow's intra-op pool (each block at least kMinBlockRows rows).
+template <typename Fn>
+void ForRowBlocks(OpKernelContext* context, int64_t batch, Fn fn) {
+  auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
+  const int64_t threads = std::max(1, workers->NumThreads());
+  const int64_t blocks =
+      std::max<int64_t>(1, std::min(threads, batch / kMinBlockRows));
+  if (blocks == 1) {
+    fn(0, batch);
+    return;
+  }
+  // A cost large enough that Shard makes one shard per block.
+  tensorflow::Shard(blocks, workers, blocks, 1LL << 40,
+                    [&](int64_t first, int64_t last) {
+                      for (int64_t block = first; block < last; ++block) {
+                        const int64_t start = batch * block / blocks;
+                        const int64_t limit = batch * (block + 1) / blocks;
+                        if (limit > start) fn(start, limit);
+                      }
+                    });
+}
+
+struct Config {
+  Kind kind;
+  float cell_clip;  // 0: no clipping
+  bool go_backwards;
+  int64_t batch, time, units;
+  bool peepholes, dropout;
+
+  int64_t InputIndex(int64_t k) const { return go_backwards ? time - 1 - k : k; }
+};
+
+Status CheckInputs(OpKernelContext* context, const Config& c,
+                   const Tensor& h0, const Tensor& c0, const Tensor& kernel,
+                   const Tensor& extra, const Tensor& mask,
+                   const Tensor& dropout) {
+  const int64_t b = c.batch, h = c.units, g = Gates(c.kind);
+  auto is = [](const Tensor& t, std::initializer_list<int64_t> dims) {
+    return t.shape() == TensorShape(dims);
+  };
+  if (!is(h0, {b, h}) || !is(c0, {b, h}))
+    return tensorflow::errors::InvalidArgument("h0 and c0 must be [batch, units]");
+  if (!is(kernel, {h, g * h}))
+    return tensorflow::errors::InvalidArgument("kernel must be [units, gates * units]");
+  if (!is(mask, {b, c.time}))
+    return tensorflow::errors::InvalidArgument("mask must be [batch, time]");
+  if (!is(dropout, {b, h}) && !is(dropout, {0, h}))
+    return tensorflow::errors::InvalidArgument("dropout must be [batch, units] or [0, units]");
+  bool extra_ok = false;
+  switch (c.kind) {
+    case kLstm:
+      extra_ok = is(extra, {3, h}) || is(extra, {0, h});
+      break;
+    case kGruAfter:
+      extra_ok = is(extra, {g * h});
+      break;
+    case kGruBefore:
+    case kSimple:
+      extra_ok = is(extra, {0});
+      break;
+  }
+  if (!extra_ok)
+    return tensorflow::errors::InvalidArgument("extra has the wrong shape for this cell");
+  return Status();
+}
+
+class RnnOpBase : public OpKernel {
+ public:
+  explicit RnnOpBase(OpKernelConstruction* context) : OpKernel(context) {
+    std::string kind;
+    OP_REQUIRES_OK(context, context->GetAttr("kind", &kind));
+    kind_ = ParseKind(kind);
+    OP_REQUIRES_OK(context, context->GetAttr("cell_clip", &cell_clip_));
+    OP_REQUIRES_OK(context, context->GetAttr("go_backwards", &go_backwards_));
+  }
+
+ protected:
+  Config MakeConfig(int64_t batch, int64_t time, int64_t units, const Tensor& extra,
+                    const Tensor& dropout) const {
+    Config c;
+    c.kind = kind_;
+    c.cell_clip = cell_clip_;
+    c.go_backwards = go_backwards_;
+    c.batch = batch;
+    c.time = time;
+    c.units = units;
+    c.peepholes = kind_ == kLstm && extra.NumElements() > 0;
+    c.dropout = dropout.NumElements() > 0;
+    return c;
+  }
+
+  Kind kind_;
+  float cell_clip_;
+  bool go_backwards_;
+};
+
+// ---------------------------------------------------------------- forward
+
+class RnnForwardOp : public RnnOpBase {
+ public:
+  using RnnOpBase::RnnOpBase;
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& xproj = context->input(0);
+    const Tensor& h0 = context->input(1);
+    const Tensor& c0 = context->input(2);
+    const Tensor& kernel = context->input(3);
+    const Tensor& extra = context->input(4);
+    const Tensor& mask = context->input(5);
+    const Tensor& dropout = context->input(6);
+    OP_REQUIRES(context, xproj.dims() == 3,
+                tensorflow::errors::InvalidArgument("xproj must be [batch, time, gates * units]"));
+    const int64_t batch = xproj.dim_size(0), time = xproj.dim_size(1);
+    const int64_t units = kernel.dim_size(0);
+    const Config c = MakeConfig(batch, time, units, extra, dropout);
+    OP_REQUIRES(context, xproj.dim_size(2) == Gates(kind_) * units,
+                tensorflow::errors::InvalidArgument("xproj must be [batch, time, gates * units]"));
+    OP_REQUIRES_OK(context,
+                   CheckInputs(context, c, h0, c0, kernel, extra, mask, dropout));
+
+    Tensor *outputs, *h_final, *c_final, *workspace;
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                0, TensorShape({batch, time, units}), &outputs));
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                1, TensorShape({batch, units}), &h_final));
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                2, TensorShape({batch, units}), &c_final));
+    OP_REQUIRES_OK(context,
+                   context->allocate_output(
+                       3, TensorShape({batch, time, WorkspaceBlocks(kind_) * units}),
+                       &workspace));
+    if (batch == 0) return;
+    if (time == 0) {
+      h_final->flat<float>() = h0.flat<float>();
+      c_final->flat<float>() = c0.flat<float>();
+      return;
+    }
+    Args a{c,
+           xproj.flat<float>().data(),
+           h0.flat<float>().data(),
+           c0.flat<float>().data(),
+           kernel.flat<float>().data(),
+           extra.flat<float>().data(),
+           mask.flat<float>().data(),
+           dropout.flat<float>().data(),
+           outputs->flat<float>().data(),
+           h_final->flat<float>().data(),
+           c_final->flat<float>().data(),
+           workspace->flat<float>().data()};
+    ForRowBlocks(context, batch,
+                 [&](int64_t start, int64_t limit) { Run(a, start, limit); });
+  }
+
+ private:
+  struct Args {
+    Config c;
+    const float *xproj, *h0, *c0, *kernel, *extra, *mask, *dropout;
+    float *outputs, *h_final, *c_final, *workspace;
+  };
+
+  static void Run(const Args& a, int64_t start, int64_t limit) {
+    const Config& c = a.c;
+    const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
+    const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
+    Matrix h = ConstStrided(a.h0 + start * H, n, H, Eigen::OuterStride<>(H));
+    Matrix cs = ConstStrided(a.c0 + start * H, n, H, Eigen::OuterStride<>(H));
+    Matrix hrec(n, H), z(n, G * H), hn(n, H), cn(n, H);
+    Eigen::Map<const Matrix> u(a.kernel, H, G * H);
+    for (int64_t k = 0; k < T; ++k) {
+      const int64_t t = c.InputIndex(k);
+      if (c.dropout) {
+        hrec = h.cwiseProduct(
+            ConstStrided(a.dropout + start * H, n, H, Eigen::OuterStride<>(H)));
+      }
+      const Matrix& hr = c.dropout ? hrec : h;
+      auto x = Rows(a.xproj, start, n, t, T, G * H);
+      auto ws = Rows(a.workspace, start, n, k, T, W);
+      if (c.kind == kLstm) {
+        z.noalias() = hr * u;
+        z += x;
+        auto zi = z.block(0, 0, n, H).array();
+        auto zf = z.block(0, H, n, H).array();
+        auto zg = z.block(0, 2 * H, n, H).array();
+        auto zo = z.block(0, 3 * H, n, H).array();
+        if (c.peepholes) {
+          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> pi(a.extra, H),
+              pf(a.extra + H, H);
+          zi += cs.array().rowwise() * pi;
+          zf += cs.array().rowwise() * pf;
+        }
+        zi = Sigmoid(zi);
+        zf = Sigmoid(zf);
+        zg = zg.tanh();
+        // c unclipped into the workspace, clipped into cn.
+        auto cu = ws.block(0, 4 * H, n, H).array();
+        cu = zf * cs.array() + zi * zg;
+        if (c.cell_clip > 0) {
+          cn = cu.max(-c.cell_clip).min(c.cell_clip).matrix();
+        } else {
+          cn = cu.matrix();
+        }
+        if (c.peepholes) {
+          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> po(
+              a.extra + 2 * H, H);
+          zo += cn.array().rowwise() * po;
+        }
+        zo = Sigmoid(zo);
+        hn = (zo * cn.array().tanh()).matrix();
+        ws.block(0, 0, n, 4 * H) = z;
+      } else if (c.kind == kGruAfter) {
+        z.noalias() = hr * u;
+        z.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(a.extra, G * H);
+        // z holds (h U + b); gates into the workspace.
+        auto gz = ws.block(0, 0, n, H).array();
+        auto gr = ws.block(0, H, n, H).array();
+        auto gn = ws.block(0, 2 * H, n, H).array();
+        gz = Sigmoid(x.block(0, 0, n, H).array() + z.block(0, 0, n, H).array());
+        gr = Sigmoid(x.block(0, H, n, H).array() + z.block(0, H, n, H).array());
+        gn = (x.block(0, 2 * H, n, H).array() +
+              gr * z.block(0, 2 * H, n, H).array()).tanh();
+        ws.block(0, 3 * H, n, H) = z.block(0, 2 * H, n, H);
+        hn = (gz * h.array() + (1.0f - gz) * gn).matrix();
+      } else if (c.kind == kSimple) {
+        hn.noalias() = hr * u;
+        hn = (hn.array() + x.array()).tanh().matrix();
+      } else {  // kGruBefore
+        Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_zr(
+            a.kernel, H, 2 * H, Eigen::OuterStride<>(3 * H));
+        Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_n(
+            a.kernel + 2 * H, H, H, Eigen::OuterStride<>(3 * H));
+        auto zr = z.block(0, 0, n, 2 * H);
+        zr.noalias() = hr * u_zr;
+        auto gz = ws.block(0, 0, n, H).array();
+        auto gr = ws.block(0, H, n, H).array();
+        auto gn = ws.block(0, 2 * H, n, H).array();
+        gz = Sigmoid(x.block(0, 0, n, H).array() + zr.block(0, 0, n, H).array());
+        gr = Sigmoid(x.block(0, H, n, H).array() + zr.block(0, H, n, H).array());
+        cn = (gr * hr.array()).matrix();  // r * h_rec
+        auto zn = z.block(0, 2 * H, n, H);
+        zn.noalias() = cn * u_n;
+        gn = (x.block(0, 2 * H, n, H).array() + zn.array()).tanh();
+        hn = (gz * h.array() + (1.0f - gz) * gn).matrix();
+      }
+      // Real steps take the new state; padded steps carry it and emit zeros.
+      auto out = Rows(a.outputs, start, n, k, T, H);
+      for (int64_t j = 0; j < n; ++j) {
+        const bool real = a.mask[(start + j) * T + t] != 0.0f;
+        if (real) {
+          h.row(j) = hn.row(j);
+          if (c.kind == kLstm) cs.row(j) = cn.row(j);
+          out.row(j) = hn.row(j);
+        } else {
+          out.row(j).setZero();
+        }
+      }
+      ws.block(0, W - H, n, H) = h;
+      if (c.kind == kLstm) ws.block(0, 5 * H, n, H) = cs;
+    }
+    Strided(a.h_final + start * H, n, H, Eigen::OuterStride<>(H)) = h;
+    Strided(a.c_final + start * H, n, H, Eigen::OuterStride<>(H)) =
+        c.kind == kLstm ? cs : h;
+  }
+};
+
+// --------------------------------------------------------------- backward
+
+class RnnBackwardOp : public RnnOpBase {
+ public:
+  using RnnOpBase::RnnOpBase;
+
+  void Compute(OpKernelContext* context) override {
+    const Tensor& h0 = context->input(0);
+    const Tensor& c0 = context->input(1);
+    const Tensor& kernel = context->input(2);
+    const Tensor& extra = context->input(3);
+    const Tensor& mask = context->input(4);
+    const Tensor& dropout = context->input(5);
+    const Tensor& workspace = context->input(6);
+    const Tensor& d_outputs = context->input(7);
+    const Tensor& d_h = context->input(8);
+    const Tensor& d_c = context->input(9);
+    OP_REQUIRES(context, workspace.dims() == 3,
+                tensorflow::errors::InvalidArgument("workspace must be [batch, time, width]"));
+    const int64_t batch = workspace.dim_size(0), time = workspace.dim_size(1);
+    const int64_t units = kernel.dim_size(0), G = Gates(kind_);
+    const Config c = MakeConfig(batch, time, units, extra, dropout);
+    OP_REQUIRES_OK(context,
+                   CheckInputs(context, c, h0, c0, kernel, extra, mask, dropout));
+    OP_REQUIRES(context,
+                d_outputs.shape() == TensorShape({batch, time, units}) &&
+                    d_h.shape() == h0.shape() && d_c.shape() == h0.shape(),
+                tensorflow::errors::InvalidArgument("gradients do not match the outputs"));
+
+    Tensor *d_xproj, *d_hproj, *d_h0, *d_c0, *d_extra;
+    OP_REQUIRES_OK(context, context->allocate_output(
+                                0, TensorShape({batch, time, G * units}), &d_xproj));
+    const int64_t hproj_batch = kind_ == kGruAfter ? batch : 0;
+    OP_REQUIRES_OK(context,
+                   context->allocate_output(
+                       1, TensorShape({hproj_batch, time, G * units}), &d_hproj));
+    OP_REQUIRES_OK(context, context->allocate_output(2, h0.shape(), &d_h0));
+    OP_REQUIRES_OK(context, context->allocate_output(3, c0.shape(), &d_c0));
+    OP_REQUIRES_OK(context, context->allocate_output(4, extra.shape(), &d_extra));
+    d_extra->flat<float>().setZero();
+    if (batch == 0) return;
+    if (time == 0) {
+      d_h0->flat<float>() = d_h.flat<float>();
+      d_c0->flat<float>() = d_c.flat<float>();
+      return;
+    }
+    // Peephole gradients: one partial sum per row block, added at the end.
+    std::vector<Matrix> partials;
+    std::mutex lock;
+    Args a{c,
+           h0.flat<float>().data(),
+           c0.flat<float>().data(),
+           kernel.flat<float>().data(),
+           extra.flat<float>().data(),
+           mask.flat<float>().data(),
+           dropout.flat<float>().data(),
+           workspace.flat<float>().data(),
+           d_outputs.flat<float>().data(),
+           d_h.flat<float>().data(),
+           d_c.flat<float>().data(),
+           d_xproj->flat<float>().data(),
+           d_hproj->flat<float>().data(),
+           d_h0->flat<float>().data(),
+           d_c0->flat<float>().data()};
+    ForRowBlocks(context, batch, [&](int64_t start, int64_t limit) {
+      Matrix d_peep = Matrix::Zero(c.peepholes ? 3 : 0, units);
+      Run(a, start, limit, &d_peep);
+      if (c.peepholes) {
+        std::lock_guard<std::mutex> guard(lock);
+        partials.push_back(std::move(d_peep));
+      }
+    });
+    if (c.peepholes) {
+      Eigen::Map<Matrix> total(d_extra->flat<float>().data(), 3, units);
+      for (const Matrix& partial : partials) total += partial;
+    }
+  }
+
+ private:
+  struct Args {
+    Config c;
+    const float *h0, *c0, *kernel, *extra, *mask, *dropout, *workspace;
+    const float *d_outputs, *d_h, *d_c;
+    float *d_xproj, *d_hproj, *d_h0, *d_c0;
+  };
+
+  static void Run(const Args& a, int64_t start, int64_t limit, Matrix* d_peep) {
+    const Config& c = a.c;
+    const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
+    const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
+    const Eigen::OuterStride<> rowH(H);
+    Matrix dh = ConstStrided(a.d_h + start * H, n, H, rowH);
+    Matrix dc = ConstStrided(a.d_c + start * H, n, H, rowH);
+    Matrix dz(n, G * H), dhp(n, G * H), dh_new(n, H), dc_new(n, H);
+    Matrix drh(n, H), hprev_rec(n, H);
+    Eigen::Map<const Matrix> u(a.kernel, H, G * H);
+    ConstStrided h0(a.h0 + start * H, n, H, rowH);
+    ConstStrided c0(a.c0 + start * H, n, H, rowH);
+    ConstStrided drop(a.dropout + start * H, n, H, rowH);
+    for (int64_t k = T - 1; k >= 0; --k) {
+      const int64_t t = c.InputIndex(k);
+      auto ws = Rows(a.workspace, start, n, k, T, W);
+      // The state before step k: the workspace's state after step k - 1.
+      ConstStrided h_prev =
+          k > 0 ? Block(a.workspace, start, n, k - 1, T, W, W - H, H) : h0;
+      // dh + the gradient of this step's output.
+      dh_new = dh + Rows(a.d_outputs, start, n, k, T, H);
+      if (c.kind == kLstm) {
+        ConstStrided c_prev =
+            k > 0 ? Block(a.workspace, start, n, k - 1, T, W, 5 * H, H) : c0;
+        auto i = ws.block(0, 0, n, H).array();
+        auto f = ws.block(0, H, n, H).array();
+        auto g = ws.block(0, 2 * H, n, H).array();
+        auto o = ws.block(0, 3 * H, n, H).array();
+        auto cu = ws.block(0, 4 * H, n, H).array();
+        // c after this step, as the forward pass computed it (the carried
+        // state at padded rows does not matter: their gradient is dropped).
+        Array c_new = c.cell_clip > 0
+                          ? Array(cu.max(-c.cell_clip).min(c.cell_clip))
+                          : Array(cu);
+        Array tc = c_new.tanh();
+        auto dzo = dz.block(0, 3 * H, n, H).array();
+        dzo = dh_new.array() * tc * o * (1.0f - o);
+        Array dct = dc.array() + dh_new.array() * o * (1.0f - tc.square());
+        if (c.peepholes) {
+          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> po(
+              a.extra + 2 * H, H);
+          dct += dzo.rowwise() * po;
+        }
+        if (c.cell_clip > 0) {
+          dct = (cu >= -c.cell_clip && cu <= c.cell_clip).select(dct, 0.0f);
+        }
+        auto dzi = dz.block(0, 0, n, H).array();
+        auto dzf = dz.block(0, H, n, H).array();
+        auto dzg = dz.block(0, 2 * H, n, H).array();
+        dzi = dct * g * i * (1.0f - i);
+        dzf = dct * c_prev.array() * f * (1.0f - f);
+        dzg = dct * i * (1.0f - g.square());
+        dc_new = (dct * f).matrix();
+        if (c.peepholes) {
+          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> pi(a.extra, H),
+              pf(a.extra + H, H);
+          dc_new.array() += dzi.rowwise() * pi + dzf.rowwise() * pf;
+        }
+        // Padded rows: no gradient into this step.
+        for (int64_t j = 0; j < n; ++j) {
+          if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
+        }
+        if (c.peepholes) {
+          d_peep->row(0) += (dz.block(0, 0, n, H).array() * c_prev.array())
+                                .colwise().sum().matrix();
+          d_peep->row(1) += (dz.block(0, H, n, H).array() * c_prev.array())
+                                .colwise().sum().matrix();
+          d_peep->row(2) += (dz.block(0, 3 * H, n, H).array() * c_new)
+                                .colwise().sum().matrix();
+        }
+        drh.noalias() = dz * u.transpose();
+        if (c.dropout) drh.array() *= drop.array();
+        for (int64_t j = 0; j < n; ++j) {
+          if (a.mask[(start + j) * T + t] != 0.0f) {
+            dh.row(j) = drh.row(j);
+            dc.row(j) = dc_new.row(j);
+          }
+        }
+        Rows(a.d_xproj, start, n, t, T, G * H) = dz;
+      } else if (c.kind == kSimple) {
+        // h after a real step is tanh(z); padded rows' dz is dropped.
+        auto h_new = ws.block(0, 0, n, H).array();
+        dz = (dh_new.array() * (1.0f - h_new.square())).matrix();
+        for (int64_t j = 0; j < n; ++j) {
+          if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
+        }
+        drh.noalias() = dz * u.transpose();
+        if (c.dropout) drh.array() *= drop.array();
+        for (int64_t j = 0; j < n; ++j) {
+          if (a.mask[(start + j) * T + t] != 0.0f) dh.row(j) = drh.row(j);
+        }
+        Rows(a.d_xproj, start, n, t, T, G * H) = dz;
+      } else {
+        auto gz = ws.block(0, 0, n, H).array();
+        auto gr = ws.block(0, H, n, H).array();
+        auto gn = ws.block(0, 2 * H, n, H).array();
+        auto dzz = dz.block(0, 0, n, H).array();
+        auto dzr = dz.block(0, H, n, H).array();
+        auto dzn = dz.block(0, 2 * H, n, H).array();
+        dzz = dh_new.array() * (h_prev.array() - gn) * gz * (1.0f - gz);
+        dzn = dh_new.array() * (1.0f - gz) * (1.0f - gn.square());
+        Matrix d_carry = (dh_new.array() * gz).matrix();
+        if (c.dropout) {
+          hprev_rec = h_prev.cwiseProduct(drop);
+        } else {
+          hprev_rec = h_prev;
+        }
+        if (c.kind == kGruAfter) {
+          auto hpn = ws.block(0, 3 * H, n, H).array();
+          dzr = dzn * hpn * gr * (1.0f - gr);
+          for (int64_t j = 0; j < n; ++j) {
+            if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
+          }
+          dhp = dz;
+          dhp.block(0, 2 * H, n, H).array() *= gr;
+          drh.noalias() = dhp * u.transpose();
+          Rows(a.d_hproj, start, n, t, T, G * H) = dhp;
+        } else {
+          Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_zr(
+              a.kernel, H, 2 * H, Eigen::OuterStride<>(3 * H));
+          Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_n(
+              a.kernel + 2 * H, H, H, Eigen::OuterStride<>(3 * H));
+          for (int64_t j = 0; j < n; ++j) {
+            if (a.mask[(start + j) * T + t] == 0.0f) {
+              dz.row(j).setZero();
+            }
+          }
+          Matrix d_rh = dz.block(0, 2 * H, n, H) * u_n.transpose();
+          dzr = d_rh.array() * hprev_rec.array() * gr * (1.0f - gr);
+          drh.noalias() = dz.block(0, 0, n, 2 * H) * u_zr.transpose();
+          drh.array() += d_rh.array() * gr;
+        }
+        if (c.dropout) drh.array() *= drop.array();
+        for (int64_t j = 0; j < n; ++j) {
+          if (a.mask[(start + j) * T + t] != 0.0f) {
+            dh.row(j) = d_carry.row(j) + drh.row(j);
+          }
+        }
+        Rows(a.d_xproj, start, n, t, T, G * H) = dz;
+      }
+    }
+    Strided(a.d_h0 + start * H, n, H, rowH) = dh;
+    Strided d_c0(a.d_c0 + start * H, n, H, rowH);
+    if (c.kind == kLstm) {
+      d_c0 = dc;
+    } else {
+      d_c0.setZero();
+    }
+  }
+};
+
+Status ForwardShape(InferenceContext* c) {
+  ShapeHandle xproj, h0;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &xproj));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &h0));
+  auto batch = c->Dim(xproj, 0), time = c->Dim(xproj, 1);
+  auto units = c->Dim(h0, 1);
+  c->set_output(0, c->MakeShape({batch, time, units}));
+  c->set_output(1, c->MakeShape({batch, units}));
+  c->set_output(2, c->MakeShape({batch, units}));
+  c->set_output(3, c->MakeShape({batch, time, c->UnknownDim()}));
+  return Status();
+}
+
+Status BackwardShape(InferenceContext* c) {
+  ShapeHandle workspace, h0;
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(6), 3, &workspace));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &h0));
+  c->set_output(0, c->MakeShape({c->Dim(workspace, 0), c->Dim(workspace, 1),
+                                 c->UnknownDim()}));
+  c->set_output(1, c->UnknownShapeOfRank(3));
+  c->set_output(2, c->input(0));
+  c->set_output(3, c->input(1));
+  c->set_output(4, c->input(3));
+  return Status();
+}
+
+}  // namespace
+
+REGISTER_OP("ZooRnnForward")
+    .Input("xproj: float")
+    .Input("h0: float")
+    .Input("c0: float")
+    .Input("kernel: float")
+    .Input("extra: float")
+    .Input("mask: float")
+    .Input("dropout: float")
+    .Output("outputs: float")
+    .Output("h: float")
+    .Output("c: float")
+    .Output("workspace: float")
+    .Attr("kind: {'lstm', 'gru_after', 'gru_before', 'simple'}")
+    .Attr("cell_clip: float = 0")
+    .Attr("go_backwards: bool = false")
+    .SetShapeFn(ForwardShape);
+
+REGISTER_OP("ZooRnnBackward")
+    .Input("h0: float")
+    .Input("c0: float")
+    .Input("kernel: float")
+    .Input("extra: float")
+    .Input("mask: float")
+    .Input("dropout: float")
+    .Input("workspace: float")
+    .Input("d_outputs: float")
+    .Input("d_h: float")
+    .Input("d_c: float")
+    .Output("d_xproj: float")
+    .Output("d_hproj: float")
+    .Output("d_h0: float")
+    .Output("d_c0: float")
+    .Output("d_extra: float")
+    .Attr("kind: {'lstm', 'gru_after', 'gru_before', 'simple'}")
+    .Attr("cell_clip: float = 0")
+    .Attr("go_backwards: bool = false")
+    .SetShapeFn(BackwardShape);
+
+REGISTER_KERNEL_BUILDER(Name("ZooRnnForward").Device(DEVICE_CPU), RnnForwardOp);
+REGISTER_KERNEL_BUILDER(Name("ZooRnnBackward").Device(DEVICE_CPU), RnnBackwardOp);
+
+}  // namespace zoo
