@@ -1,0 +1,139 @@
+"""Tests for zoo.kernels.build: from-source build, cache, and fallback."""
+
+import logging
+import os
+import stat
+
+import pytest
+import tensorflow as tf
+
+from zoo.kernels import build
+
+
+@pytest.fixture
+def fresh(monkeypatch, tmp_path):
+    """An empty cache and no decision taken yet; restored afterwards."""
+    monkeypatch.setenv(build.CACHE_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.delenv(build.DISABLE_VARIABLE, raising=False)
+    monkeypatch.setattr(build, "_loaded", {})
+    return tmp_path / "cache"
+
+
+def _fake_compiler(folder, script):
+    path = folder / "fake-cxx"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+@pytest.mark.skipif(build.compiler() is None, reason="no C++ compiler here")
+@pytest.mark.slow
+def test_builds_from_source_into_an_empty_cache_then_reuses_it(
+        fresh, monkeypatch):
+    library = build.build("rnn")
+    assert library.startswith(str(fresh))
+    assert f"tf{tf.__version__}-" in library
+    module = tf.load_op_library(library)
+    assert hasattr(module, "zoo_rnn_forward")
+    assert hasattr(module, "zoo_rnn_backward")
+    # A second call finds the library: the compiler is not run again.
+    monkeypatch.setattr(build.subprocess, "run", _must_not_run)
+    assert build.build("rnn") == library
+    assert os.listdir(os.path.dirname(library)) == ["zoo_rnn.so"]
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the compiler ran again")
+
+
+def test_cache_key_follows_source_tensorflow_and_command(fresh, monkeypatch):
+    first = build.library_path("rnn", "g++")
+    assert build.library_path("rnn", "g++") == first
+    assert build.library_path("rnn", "clang++") != first
+    monkeypatch.setattr(build.tf, "__version__", "9.9.9")
+    assert "tf9.9.9-" in build.library_path("rnn", "g++")
+    monkeypatch.setattr(build, "OPTIMIZE_FLAGS", ("-O2",))
+    assert build.library_path("rnn", "g++").split("-")[-1] != (
+        first.split("-")[-1])
+
+
+def test_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv(build.CACHE_VARIABLE, str(tmp_path))
+    assert build.cache_folder() == str(tmp_path)
+    monkeypatch.delenv(build.CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/somewhere")
+    assert build.cache_folder() == "/somewhere/zoo/kernels"
+
+
+def test_no_compiler_falls_back_with_one_line(fresh, monkeypatch, caplog):
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    with pytest.raises(build.BuildError, match=r"^no C\+\+ compiler found "
+                       r"\(set CXX or install g\+\+\)$"):
+        build.build("rnn")
+    with caplog.at_level(logging.WARNING):
+        assert build.load("rnn") is None
+        assert build.load("rnn") is None  # Decided once: no second line.
+    warnings = [r.getMessage() for r in caplog.records
+                if r.levelno == logging.WARNING]
+    assert warnings == [
+        "zoo's compiled rnn kernel is not used (no C++ compiler found (set "
+        "CXX or install g++)); the TensorFlow loop runs instead"
+    ]
+    assert build.unavailable_reason("rnn").startswith("no C++ compiler")
+
+
+def test_a_failed_build_falls_back_and_leaves_no_library(
+        fresh, monkeypatch, tmp_path):
+    monkeypatch.setenv("CXX", _fake_compiler(
+        tmp_path, "echo 'rnn.cc:1: note: something' >&2\n"
+        "echo 'rnn.cc:2: error: boom' >&2\nexit 1\n"))
+    with pytest.raises(build.BuildError,
+                       match=r"^the build failed: rnn.cc:2: error: boom$"):
+        build.build("rnn")
+    assert build.load("rnn") is None
+    assert build.unavailable_reason("rnn") == (
+        "the build failed: rnn.cc:2: error: boom")
+    for _, _, files in os.walk(fresh):
+        assert files == []  # No partial library left behind.
+
+
+def test_a_library_tensorflow_refuses_falls_back(fresh, monkeypatch, tmp_path):
+    # The "compiler" writes a file that is no shared library.
+    monkeypatch.setenv("CXX", _fake_compiler(
+        tmp_path, 'for a; do prev="$a"; case "$last" in -o) out="$a";; esac;'
+        ' last="$a"; done\necho junk > "$out"\n'))
+    assert build.load("rnn") is None
+    assert build.unavailable_reason("rnn").startswith(
+        "TensorFlow refused the built library: ")
+
+
+def test_a_build_that_hangs_is_stopped(fresh, monkeypatch, tmp_path):
+    monkeypatch.setenv("CXX", _fake_compiler(tmp_path, "sleep 30\n"))
+    monkeypatch.setattr(build, "BUILD_TIMEOUT_SECONDS", 0.5)
+    with pytest.raises(build.BuildError,
+                       match=r"^the build took more than 0.5 s$"):
+        build.build("rnn")
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", "off"])
+def test_disabled_by_the_environment(fresh, monkeypatch, value):
+    monkeypatch.setenv(build.DISABLE_VARIABLE, value)
+    monkeypatch.setattr(build, "build", _must_not_run)
+    assert build.load("rnn") is None
+    assert build.unavailable_reason("rnn") == f"ZOO_KERNELS={value}"
+
+
+def test_other_platforms_are_not_built(fresh, monkeypatch):
+    monkeypatch.setattr(build.sys, "platform", "darwin")
+    monkeypatch.setattr(build, "build", _must_not_run)
+    assert build.load("rnn") is None
+    assert build.unavailable_reason("rnn") == (
+        "built on Linux only, not on darwin")
+
+
+def test_reset_forgets_the_decision(fresh, monkeypatch):
+    monkeypatch.setenv(build.DISABLE_VARIABLE, "0")
+    assert build.load("rnn") is None
+    build.reset()
+    assert build._loaded == {}
