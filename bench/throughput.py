@@ -28,6 +28,11 @@ and each row's `speedup` is its zoo samples/s over the same
 configuration's in float32 (when float32 is measured too). PyTorch runs
 in float32 only: its rows under a mixed policy have no PyTorch side.
 
+Where zoo's compiled loop (`zoo.kernels`) runs here, the float32 rows
+get a fourth side, the same zoo model with `use_kernel=False` (the
+TensorFlow loop): `kernel_speedup` is the zoo side over it, the kernel's
+before and after in one run.
+
 The GEMM ceiling of the machine (a large matrix product) is measured in
 float32, and in bfloat16 when a bfloat16 policy is measured, with the
 samples/s an LSTM training step would reach at the float32 one (forward
@@ -51,6 +56,7 @@ from absl import flags
 
 import bench
 from zoo import layers
+from zoo.kernels import rnn as compiled_rnn
 from zoo.training import precision as precision_lib
 
 
@@ -114,8 +120,9 @@ def name(config):
             f"{config['layers']} layer{'s' if config['layers'] > 1 else ''}")
 
 
-def build(config, zoo, batch=BATCH, units=UNITS):
-    """A compiled classifier `[batch, TIME, INPUTS]` -> `CLASSES` logits."""
+def build(config, zoo, batch=BATCH, units=UNITS, use_kernel="auto"):
+    """A compiled classifier `[batch, TIME, INPUTS]` -> `CLASSES` logits
+    (`use_kernel` is the zoo layers' argument)."""
     inputs = keras.Input(shape=(TIME, INPUTS), batch_size=batch)
     x = inputs
     if config["masked"]:
@@ -124,7 +131,7 @@ def build(config, zoo, batch=BATCH, units=UNITS):
     if zoo:
         x = layers.StackedRNN(
             config["cell"], units=units, num_layers=config["layers"],
-            bidirectional=config["bidirectional"],
+            bidirectional=config["bidirectional"], use_kernel=use_kernel,
         )(x)
     else:
         for index in range(config["layers"]):
@@ -253,7 +260,7 @@ def rotated_order(keys, repeat):
 
 
 def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
-            with_torch=False, precisions=("float32",)):
+            with_torch=False, precisions=("float32",), with_loop=False):
     """Interleaved medians; returns one result dict per configuration and
     precision (a Keras dtype policy), configuration by configuration.
 
@@ -261,7 +268,9 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
     side; their results carry `torch_samples_per_second` and `torch_ratio`
     (None where PyTorch has no such model or the policy is mixed). With
     float32 among `precisions`, every result carries `speedup`: its zoo
-    samples/s over the float32 one of the same configuration.
+    samples/s over the float32 one of the same configuration. With
+    `with_loop`, float32 configurations also run zoo's model with
+    `use_kernel=False`: `loop_samples_per_second` and `kernel_speedup`.
     """
     x, y = batch_data(batch)
     rows = [(i, policy) for i in range(len(configs)) for policy in precisions]
@@ -272,6 +281,9 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
             for side in ("zoo", "keras"):
                 steps_of[row, side] = build(
                     config, side == "zoo", batch, units).train_on_batch
+        if with_loop and row[1] == "float32":
+            steps_of[row, "zoo_loop"] = build(
+                config, True, batch, units, use_kernel=False).train_on_batch
         if with_torch and row[1] == "float32":
             twin = build_torch(config, batch, units)
             if twin is not None:
@@ -294,6 +306,11 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
         if "float32" in precisions:
             result["speedup"] = zoo / statistics.median(
                 found[(row[0], "float32"), "zoo"])
+        if with_loop:
+            loop = (statistics.median(found[row, "zoo_loop"])
+                    if (row, "zoo_loop") in found else None)
+            result["loop_samples_per_second"] = loop
+            result["kernel_speedup"] = zoo / loop if loop else None
         if with_torch:
             torch_ = (statistics.median(found[row, "torch"])
                       if (row, "torch") in found else None)
@@ -307,6 +324,7 @@ def table(results):
     """A Markdown table of `measure`'s results; the precision and speedup
     columns appear when a mixed policy was measured."""
     with_torch = any("torch_ratio" in r for r in results)
+    with_loop = any("kernel_speedup" in r for r in results)
     mixed = any(r.get("precision", "float32") != "float32" for r in results)
     speedup = mixed and any("speedup" in r for r in results)
     header = "| configuration |"
@@ -317,6 +335,8 @@ def table(results):
         header += " zoo / zoo float32 |"
     if with_torch:
         header += " PyTorch samples/s | zoo / PyTorch |"
+    if with_loop:
+        header += " zoo loop samples/s | kernel speedup |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in results:
         line = f"| {r['name']} |"
@@ -332,6 +352,12 @@ def table(results):
             else:
                 line += (f" {r['torch_samples_per_second']:.0f} | "
                          f"{r['torch_ratio']:.2f} |")
+        if with_loop:
+            if r.get("kernel_speedup") is None:
+                line += " - | - |"
+            else:
+                line += (f" {r['loop_samples_per_second']:.0f} | "
+                         f"{r['kernel_speedup']:.2f} |")
         lines.append(line)
     return "\n".join(lines)
 
@@ -384,8 +410,14 @@ def main(argv, flag_values=flags.FLAGS):
     if not with_torch:
         print("PyTorch is not installed (pip install '.[bench]'): comparing "
               "with Keras only.")
+    kernel_missing = compiled_rnn.ops() is None
+    if kernel_missing:
+        print("zoo's compiled loop is unavailable "
+              f"({compiled_rnn.build.unavailable_reason(compiled_rnn.NAME)}): "
+              "zoo runs its TensorFlow loop.")
     results = measure(configurations(quick, flag_values.cells), steps,
-                      repeats, with_torch=with_torch, precisions=precisions)
+                      repeats, with_torch=with_torch, precisions=precisions,
+                      with_loop=not kernel_missing)
     payload = {
         "shape": dict(batch=BATCH, time=TIME, inputs=INPUTS, units=UNITS,
                       classes=CLASSES),
@@ -394,6 +426,7 @@ def main(argv, flag_values=flags.FLAGS):
         "quick": quick,
         "precisions": precisions,
         "torch_version": _torch_version() if with_torch else None,
+        "kernel": not kernel_missing,
         "gemm_gflops": ceiling,
         "bfloat16_gemm_gflops": bfloat16_ceiling,
         "lstm_samples_per_second_at_ceiling":
@@ -404,6 +437,13 @@ def main(argv, flag_values=flags.FLAGS):
     print(f"float32 GEMM: {ceiling:.0f} GFLOP/s; an LSTM training step at "
           f"that speed: {payload['lstm_samples_per_second_at_ceiling']:.0f} "
           "samples/s")
+    for r in results:
+        if r["name"] == "lstm uni unmasked 1 layer" and (
+                r["precision"] == "float32"):
+            share = (r["zoo_samples_per_second"]
+                     / payload["lstm_samples_per_second_at_ceiling"])
+            payload["lstm_share_of_ceiling"] = share
+            print(f"{r['name']}: {share:.0%} of that")
     if bfloat16_ceiling:
         print(f"bfloat16 GEMM: {bfloat16_ceiling:.0f} GFLOP/s")
     bench.write_json(payload, output)

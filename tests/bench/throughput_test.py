@@ -63,6 +63,30 @@ def test_measure_reports_medians_and_their_ratio():
     assert "| lstm uni unmasked 1 layer |" in throughput.table(results)
 
 
+def test_measure_with_the_loop_reports_the_kernel_speedup():
+    results = throughput.measure(
+        [dict(cell="gru", bidirectional=False, masked=True, layers=1)],
+        steps=1, repeats=1, batch=4, units=3, with_loop=True,
+        precisions=("float32", "mixed_bfloat16"))
+    float32, mixed = results
+    assert float32["kernel_speedup"] == pytest.approx(
+        float32["zoo_samples_per_second"] / float32["loop_samples_per_second"])
+    # The compiled loop runs float32 only: no mixed loop side.
+    assert mixed["kernel_speedup"] is None
+    lines = throughput.table(results).splitlines()
+    assert lines[0].endswith("| zoo loop samples/s | kernel speedup |")
+    assert lines[3].endswith("| - | - |")
+
+
+def test_build_passes_use_kernel_to_the_zoo_layers():
+    config = dict(cell="lstm", bidirectional=True, masked=False, layers=2)
+    model = throughput.build(config, True, batch=4, units=3, use_kernel=False)
+    recurrent = [layer for layer in model._flatten_layers()
+                 if type(layer).__name__ == "Recurrent"]
+    assert len(recurrent) == 4
+    assert all(layer.use_kernel is False for layer in recurrent)
+
+
 def test_lstm_flop_per_sample_at_the_mnist_shape():
     # 3 x 2 x 28 steps x 4 gates x 128 units x (28 + 128): 13.4 MFLOP.
     assert throughput.lstm_flop_per_sample() == 13_418_496
@@ -85,6 +109,10 @@ def test_quick_mode_runs_and_writes_json(tmp_path):
     assert payload["precisions"] == ["float32"]
     assert payload["gemm_gflops"] > 0
     assert payload["bfloat16_gemm_gflops"] is None
+    assert payload["lstm_share_of_ceiling"] > 0
+    if payload["kernel"]:
+        assert "| kernel speedup |" in found.stdout
+        assert payload["results"][0]["kernel_speedup"] > 0
 
 
 @pytest.mark.slow
