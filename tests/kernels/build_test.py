@@ -3,6 +3,8 @@
 import logging
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -44,6 +46,65 @@ def test_builds_from_source_into_an_empty_cache_then_reuses_it(
 
 def _must_not_run(*args, **kwargs):
     raise AssertionError("the compiler ran again")
+
+
+@pytest.mark.skipif(build.compiler() is None, reason="no C++ compiler here")
+@pytest.mark.slow
+def test_without_openblas_the_eigen_build_gives_the_same_results(tmp_path):
+    # Where scipy-openblas32 is missing the kernel's products use Eigen.
+    program = tmp_path / "eigen.py"
+    program.write_text(
+        "import numpy as np\n"
+        "from zoo.kernels import build, rnn\n"
+        "build.blas_flags = lambda: []\n"
+        "from zoo import cells\n"
+        "from zoo.layers import Recurrent\n"
+        "assert '-DZOO_OPENBLAS' not in build.command('g++', 's', 'l')\n"
+        "assert rnn.ops() is not None, build.unavailable_reason('rnn')\n"
+        "import tensorflow as tf\n"
+        "for cell in (cells.LSTMCell(5, use_peepholes=True),\n"
+        "             cells.GRUCell(5, reset_after=False)):\n"
+        "    cell.build((None, 3))\n"
+        "    x = tf.constant(np.random.default_rng(0).normal(\n"
+        "        size=(20, 4, 3)).astype('f'))\n"
+        "    state = cell.get_initial_state(20)\n"
+        "    loop = Recurrent(cell, return_sequences=True, use_kernel=False,\n"
+        "                     use_fused=False, batch_shards=1)\n"
+        "    found = []\n"
+        "    for fn in (lambda: rnn.run(cell, x, state),\n"
+        "               lambda: loop._loop(x, state, None, None)):\n"
+        "        with tf.GradientTape() as tape:\n"
+        "            tape.watch(x)\n"
+        "            out = fn()[1]\n"
+        "            loss = tf.reduce_sum(tf.sin(out))\n"
+        "        found.append([out, *tape.gradient(\n"
+        "            loss, [x, *cell.trainable_weights])])\n"
+        "    for a, b in zip(*found):\n"
+        "        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)\n"
+        "print('eigen ok')\n"
+    )
+    env = dict(os.environ, **{build.CACHE_VARIABLE: str(tmp_path / "cache")})
+    env.pop(build.DISABLE_VARIABLE, None)
+    result = subprocess.run([sys.executable, str(program)], env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "eigen ok" in result.stdout
+
+
+def test_blas_flags_name_openblas_where_it_is_installed(monkeypatch):
+    flags = build.blas_flags()
+    if flags:
+        assert flags[0] == "-DZOO_OPENBLAS"
+        assert any(flag.startswith("-l") for flag in flags)
+    real = build.importlib.import_module
+
+    def without_openblas(name):
+        if name == "scipy_openblas32":
+            raise ImportError(name)
+        return real(name)
+
+    monkeypatch.setattr(build.importlib, "import_module", without_openblas)
+    assert build.blas_flags() == []
 
 
 def test_cache_key_follows_source_tensorflow_and_command(fresh, monkeypatch):

@@ -22,7 +22,8 @@
 // Outputs are in processing order (reversed with go_backwards): step k reads
 // input t = T - 1 - k. A padded step carries the state and outputs zeros.
 // The workspace [B, T, W] keeps per processing step what the backward pass
-// needs; its last H columns are the hidden state after the step.
+// needs; its last H columns are the hidden state after the step. The
+// backward op gives the gradients of xproj, h0, c0, the kernel and extra.
 
 #include <algorithm>
 #include <cmath>
@@ -30,6 +31,10 @@
 #include <vector>
 
 #include <Eigen/Core>
+
+#ifdef ZOO_OPENBLAS
+#include <cblas.h>
+#endif
 
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -94,6 +99,45 @@ int WorkspaceBlocks(Kind kind) {
   }
   return 0;
 }
+
+// c[m, n] = op(a) @ op(b) + beta * c, op(a) [m, k] and op(b) [k, n]; a is
+// stored [k, m] with transpose_a and b [n, k] with transpose_b. Row-major,
+// with leading dimensions; beta is 0 or 1. OpenBLAS (the scipy-openblas32
+// package) where zoo.kernels.build found it, else Eigen.
+void Gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k,
+          const float* a, int64_t lda, const float* b, int64_t ldb,
+          float beta, float* c, int64_t ldc) {
+#ifdef ZOO_OPENBLAS
+  scipy_cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+                    transpose_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
+                    lda, b, ldb, beta, c, ldc);
+#else
+  Strided c_map(c, m, n, Eigen::OuterStride<>(ldc));
+  if (beta == 0.0f) c_map.setZero();
+  ConstStrided a_map(a, transpose_a ? k : m, transpose_a ? m : k,
+                     Eigen::OuterStride<>(lda));
+  ConstStrided b_map(b, transpose_b ? n : k, transpose_b ? k : n,
+                     Eigen::OuterStride<>(ldb));
+  if (transpose_a && transpose_b) {
+    c_map.noalias() += a_map.transpose() * b_map.transpose();
+  } else if (transpose_a) {
+    c_map.noalias() += a_map.transpose() * b_map;
+  } else if (transpose_b) {
+    c_map.noalias() += a_map * b_map.transpose();
+  } else {
+    c_map.noalias() += a_map * b_map;
+  }
+#endif
+}
+
+#ifdef ZOO_OPENBLAS
+// Each row block is one thread's work already: OpenBLAS must not start
+// threads of its own.
+const bool kOneBlasThread = [] {
+  scipy_openblas_set_num_threads(1);
+  return true;
+}();
+#endif
 
 template <typename T>
 auto Sigmoid(const T& x) {
@@ -288,7 +332,6 @@ class RnnForwardOp : public RnnOpBase {
     Matrix h = ConstStrided(a.h0 + start * H, n, H, Eigen::OuterStride<>(H));
     Matrix cs = ConstStrided(a.c0 + start * H, n, H, Eigen::OuterStride<>(H));
     Matrix hrec(n, H), z(n, G * H), hn(n, H), cn(n, H);
-    Eigen::Map<const Matrix> u(a.kernel, H, G * H);
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = c.InputIndex(k);
       if (c.dropout) {
@@ -299,8 +342,9 @@ class RnnForwardOp : public RnnOpBase {
       auto x = Rows(a.xproj, start, n, t, T, G * H);
       auto ws = Rows(a.workspace, start, n, k, T, W);
       if (c.kind == kLstm) {
-        z.noalias() = hr * u;
-        z += x;
+        z = x;
+        Gemm(false, false, n, G * H, H, hr.data(), H, a.kernel, G * H, 1.0f, z.data(),
+             G * H);
         auto zi = z.block(0, 0, n, H).array();
         auto zf = z.block(0, H, n, H).array();
         auto zg = z.block(0, 2 * H, n, H).array();
@@ -331,7 +375,8 @@ class RnnForwardOp : public RnnOpBase {
         hn = (zo * cn.array().tanh()).matrix();
         ws.block(0, 0, n, 4 * H) = z;
       } else if (c.kind == kGruAfter) {
-        z.noalias() = hr * u;
+        Gemm(false, false, n, G * H, H, hr.data(), H, a.kernel, G * H, 0.0f, z.data(),
+             G * H);
         z.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(a.extra, G * H);
         // z holds (h U + b); gates into the workspace.
         auto gz = ws.block(0, 0, n, H).array();
@@ -344,24 +389,23 @@ class RnnForwardOp : public RnnOpBase {
         ws.block(0, 3 * H, n, H) = z.block(0, 2 * H, n, H);
         hn = (gz * h.array() + (1.0f - gz) * gn).matrix();
       } else if (c.kind == kSimple) {
-        hn.noalias() = hr * u;
+        Gemm(false, false, n, H, H, hr.data(), H, a.kernel, H, 0.0f, hn.data(), H);
         hn = (hn.array() + x.array()).tanh().matrix();
       } else {  // kGruBefore
-        Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_zr(
-            a.kernel, H, 2 * H, Eigen::OuterStride<>(3 * H));
-        Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_n(
-            a.kernel + 2 * H, H, H, Eigen::OuterStride<>(3 * H));
+        // z's first 2H columns: h U_zr; its last H: (r * h) U_n.
+        Gemm(false, false, n, 2 * H, H, hr.data(), H, a.kernel, 3 * H, 0.0f,
+             z.data(), 3 * H);
         auto zr = z.block(0, 0, n, 2 * H);
-        zr.noalias() = hr * u_zr;
         auto gz = ws.block(0, 0, n, H).array();
         auto gr = ws.block(0, H, n, H).array();
         auto gn = ws.block(0, 2 * H, n, H).array();
         gz = Sigmoid(x.block(0, 0, n, H).array() + zr.block(0, 0, n, H).array());
         gr = Sigmoid(x.block(0, H, n, H).array() + zr.block(0, H, n, H).array());
         cn = (gr * hr.array()).matrix();  // r * h_rec
-        auto zn = z.block(0, 2 * H, n, H);
-        zn.noalias() = cn * u_n;
-        gn = (x.block(0, 2 * H, n, H).array() + zn.array()).tanh();
+        Gemm(false, false, n, H, H, cn.data(), H, a.kernel + 2 * H, 3 * H, 0.0f,
+             z.data() + 2 * H, 3 * H);
+        gn = (x.block(0, 2 * H, n, H).array() + z.block(0, 2 * H, n, H).array())
+                 .tanh();
         hn = (gz * h.array() + (1.0f - gz) * gn).matrix();
       }
       // Real steps take the new state; padded steps carry it and emit zeros.
@@ -414,13 +458,12 @@ class RnnBackwardOp : public RnnOpBase {
                     d_h.shape() == h0.shape() && d_c.shape() == h0.shape(),
                 tensorflow::errors::InvalidArgument("gradients do not match the outputs"));
 
-    Tensor *d_xproj, *d_hproj, *d_h0, *d_c0, *d_extra;
+    Tensor *d_xproj, *d_kernel, *d_h0, *d_c0, *d_extra;
     OP_REQUIRES_OK(context, context->allocate_output(
                                 0, TensorShape({batch, time, G * units}), &d_xproj));
-    const int64_t hproj_batch = kind_ == kGruAfter ? batch : 0;
     OP_REQUIRES_OK(context,
-                   context->allocate_output(
-                       1, TensorShape({hproj_batch, time, G * units}), &d_hproj));
+                   context->allocate_output(1, kernel.shape(), &d_kernel));
+    d_kernel->flat<float>().setZero();
     OP_REQUIRES_OK(context, context->allocate_output(2, h0.shape(), &d_h0));
     OP_REQUIRES_OK(context, context->allocate_output(3, c0.shape(), &d_c0));
     OP_REQUIRES_OK(context, context->allocate_output(4, extra.shape(), &d_extra));
@@ -431,8 +474,7 @@ class RnnBackwardOp : public RnnOpBase {
       d_c0->flat<float>() = d_c.flat<float>();
       return;
     }
-    // Peephole gradients: one partial sum per row block, added at the end.
-    std::vector<Matrix> partials;
+    // Weight gradients: one partial sum per row block, added at the end.
     std::mutex lock;
     Args a{c,
            h0.flat<float>().data(),
@@ -446,21 +488,21 @@ class RnnBackwardOp : public RnnOpBase {
            d_h.flat<float>().data(),
            d_c.flat<float>().data(),
            d_xproj->flat<float>().data(),
-           d_hproj->flat<float>().data(),
            d_h0->flat<float>().data(),
            d_c0->flat<float>().data()};
+    Eigen::Map<Matrix> d_kernel_total(d_kernel->flat<float>().data(), units,
+                                      G * units);
+    Eigen::Map<Eigen::RowVectorXf> d_extra_total(d_extra->flat<float>().data(),
+                                                 extra.NumElements());
     ForRowBlocks(context, batch, [&](int64_t start, int64_t limit) {
-      Matrix d_peep = Matrix::Zero(c.peepholes ? 3 : 0, units);
-      Run(a, start, limit, &d_peep);
-      if (c.peepholes) {
-        std::lock_guard<std::mutex> guard(lock);
-        partials.push_back(std::move(d_peep));
-      }
+      Matrix d_kernel_part = Matrix::Zero(units, G * units);
+      Eigen::RowVectorXf d_extra_part =
+          Eigen::RowVectorXf::Zero(extra.NumElements());
+      Run(a, start, limit, &d_kernel_part, &d_extra_part);
+      std::lock_guard<std::mutex> guard(lock);
+      d_kernel_total += d_kernel_part;
+      d_extra_total += d_extra_part;
     });
-    if (c.peepholes) {
-      Eigen::Map<Matrix> total(d_extra->flat<float>().data(), 3, units);
-      for (const Matrix& partial : partials) total += partial;
-    }
   }
 
  private:
@@ -468,10 +510,13 @@ class RnnBackwardOp : public RnnOpBase {
     Config c;
     const float *h0, *c0, *kernel, *extra, *mask, *dropout, *workspace;
     const float *d_outputs, *d_h, *d_c;
-    float *d_xproj, *d_hproj, *d_h0, *d_c0;
+    float *d_xproj, *d_h0, *d_c0;
   };
 
-  static void Run(const Args& a, int64_t start, int64_t limit, Matrix* d_peep) {
+  // Runs rows [start, limit) back through time; adds their share of the
+  // recurrent kernel's and `extra`'s gradients to `d_kernel` and `d_extra`.
+  static void Run(const Args& a, int64_t start, int64_t limit,
+                  Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
     const Config& c = a.c;
     const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
     const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
@@ -480,7 +525,6 @@ class RnnBackwardOp : public RnnOpBase {
     Matrix dc = ConstStrided(a.d_c + start * H, n, H, rowH);
     Matrix dz(n, G * H), dhp(n, G * H), dh_new(n, H), dc_new(n, H);
     Matrix drh(n, H), hprev_rec(n, H);
-    Eigen::Map<const Matrix> u(a.kernel, H, G * H);
     ConstStrided h0(a.h0 + start * H, n, H, rowH);
     ConstStrided c0(a.c0 + start * H, n, H, rowH);
     ConstStrided drop(a.dropout + start * H, n, H, rowH);
@@ -490,6 +534,11 @@ class RnnBackwardOp : public RnnOpBase {
       // The state before step k: the workspace's state after step k - 1.
       ConstStrided h_prev =
           k > 0 ? Block(a.workspace, start, n, k - 1, T, W, W - H, H) : h0;
+      if (c.dropout) {
+        hprev_rec = h_prev.cwiseProduct(drop);
+      } else {
+        hprev_rec = h_prev;
+      }
       // dh + the gradient of this step's output.
       dh_new = dh + Rows(a.d_outputs, start, n, k, T, H);
       if (c.kind == kLstm) {
@@ -534,14 +583,21 @@ class RnnBackwardOp : public RnnOpBase {
           if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
         }
         if (c.peepholes) {
-          d_peep->row(0) += (dz.block(0, 0, n, H).array() * c_prev.array())
-                                .colwise().sum().matrix();
-          d_peep->row(1) += (dz.block(0, H, n, H).array() * c_prev.array())
-                                .colwise().sum().matrix();
-          d_peep->row(2) += (dz.block(0, 3 * H, n, H).array() * c_new)
-                                .colwise().sum().matrix();
+          d_extra->segment(0, H) +=
+              (dz.block(0, 0, n, H).array() * c_prev.array())
+                  .colwise().sum().matrix();
+          d_extra->segment(H, H) +=
+              (dz.block(0, H, n, H).array() * c_prev.array())
+                  .colwise().sum().matrix();
+          d_extra->segment(2 * H, H) +=
+              (dz.block(0, 3 * H, n, H).array() * c_new)
+                  .colwise().sum().matrix();
         }
-        drh.noalias() = dz * u.transpose();
+        // dU += h_rec^T dz; dh_rec = dz U^T.
+        Gemm(true, false, H, G * H, n, hprev_rec.data(), H, dz.data(), G * H,
+             1.0f, d_kernel->data(), G * H);
+        Gemm(false, true, n, H, G * H, dz.data(), G * H, a.kernel, G * H, 0.0f,
+             drh.data(), H);
         if (c.dropout) drh.array() *= drop.array();
         for (int64_t j = 0; j < n; ++j) {
           if (a.mask[(start + j) * T + t] != 0.0f) {
@@ -557,7 +613,9 @@ class RnnBackwardOp : public RnnOpBase {
         for (int64_t j = 0; j < n; ++j) {
           if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
         }
-        drh.noalias() = dz * u.transpose();
+        Gemm(true, false, H, H, n, hprev_rec.data(), H, dz.data(), H, 1.0f,
+             d_kernel->data(), H);
+        Gemm(false, true, n, H, H, dz.data(), H, a.kernel, H, 0.0f, drh.data(), H);
         if (c.dropout) drh.array() *= drop.array();
         for (int64_t j = 0; j < n; ++j) {
           if (a.mask[(start + j) * T + t] != 0.0f) dh.row(j) = drh.row(j);
@@ -573,11 +631,6 @@ class RnnBackwardOp : public RnnOpBase {
         dzz = dh_new.array() * (h_prev.array() - gn) * gz * (1.0f - gz);
         dzn = dh_new.array() * (1.0f - gz) * (1.0f - gn.square());
         Matrix d_carry = (dh_new.array() * gz).matrix();
-        if (c.dropout) {
-          hprev_rec = h_prev.cwiseProduct(drop);
-        } else {
-          hprev_rec = h_prev;
-        }
         if (c.kind == kGruAfter) {
           auto hpn = ws.block(0, 3 * H, n, H).array();
           dzr = dzn * hpn * gr * (1.0f - gr);
@@ -586,22 +639,33 @@ class RnnBackwardOp : public RnnOpBase {
           }
           dhp = dz;
           dhp.block(0, 2 * H, n, H).array() *= gr;
-          drh.noalias() = dhp * u.transpose();
-          Rows(a.d_hproj, start, n, t, T, G * H) = dhp;
+          // dU += h_rec^T dhp (the recurrent product's gradient), and
+          // its bias: the sum of dhp.
+          Gemm(true, false, H, G * H, n, hprev_rec.data(), H, dhp.data(),
+               G * H, 1.0f, d_kernel->data(), G * H);
+          *d_extra += dhp.colwise().sum();
+          Gemm(false, true, n, H, G * H, dhp.data(), G * H, a.kernel, G * H, 0.0f,
+               drh.data(), H);
         } else {
-          Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_zr(
-              a.kernel, H, 2 * H, Eigen::OuterStride<>(3 * H));
-          Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>> u_n(
-              a.kernel + 2 * H, H, H, Eigen::OuterStride<>(3 * H));
           for (int64_t j = 0; j < n; ++j) {
             if (a.mask[(start + j) * T + t] == 0.0f) {
               dz.row(j).setZero();
             }
           }
-          Matrix d_rh = dz.block(0, 2 * H, n, H) * u_n.transpose();
+          // d(r * h_rec) = dn U_n^T; dh_rec = [dz, dr] U_zr^T + d(r h) * r.
+          Matrix d_rh(n, H);
+          Gemm(false, true, n, H, H, dz.data() + 2 * H, 3 * H, a.kernel + 2 * H,
+               3 * H, 0.0f, d_rh.data(), H);
           dzr = d_rh.array() * hprev_rec.array() * gr * (1.0f - gr);
-          drh.noalias() = dz.block(0, 0, n, 2 * H) * u_zr.transpose();
+          Gemm(false, true, n, H, 2 * H, dz.data(), 3 * H, a.kernel, 3 * H, 0.0f,
+               drh.data(), H);
           drh.array() += d_rh.array() * gr;
+          // dU_zr += h_rec^T [dz, dr]; dU_n += (r * h_rec)^T dn.
+          Gemm(true, false, H, 2 * H, n, hprev_rec.data(), H, dz.data(), 3 * H,
+               1.0f, d_kernel->data(), 3 * H);
+          Matrix rh = (gr * hprev_rec.array()).matrix();
+          Gemm(true, false, H, H, n, rh.data(), H, dz.data() + 2 * H, 3 * H,
+               1.0f, d_kernel->data() + 2 * H, 3 * H);
         }
         if (c.dropout) drh.array() *= drop.array();
         for (int64_t j = 0; j < n; ++j) {
@@ -641,7 +705,7 @@ Status BackwardShape(InferenceContext* c) {
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &h0));
   c->set_output(0, c->MakeShape({c->Dim(workspace, 0), c->Dim(workspace, 1),
                                  c->UnknownDim()}));
-  c->set_output(1, c->UnknownShapeOfRank(3));
+  c->set_output(1, c->input(2));
   c->set_output(2, c->input(0));
   c->set_output(3, c->input(1));
   c->set_output(4, c->input(3));
@@ -679,7 +743,7 @@ REGISTER_OP("ZooRnnBackward")
     .Input("d_h: float")
     .Input("d_c: float")
     .Output("d_xproj: float")
-    .Output("d_hproj: float")
+    .Output("d_kernel: float")
     .Output("d_h0: float")
     .Output("d_c0: float")
     .Output("d_extra: float")

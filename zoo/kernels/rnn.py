@@ -4,10 +4,11 @@
 (last output, outputs in processing order with zeros at padded steps,
 final states) for zoo's `SimpleRNNCell`, `LSTMCell` (peepholes and cell
 clipping included) and `GRUCell` (`reset_after` either way), with tanh
-and sigmoid, in float32. The input projection `x W + b` and the weight gradients are
-TensorFlow matrix products over all steps at once; the compiled ops run
-the sequential part, forward and backward, one row block per thread of
-TensorFlow's intra-op pool.
+and sigmoid, in float32. The input projection `x W + b` (and its
+gradient) is one TensorFlow matrix product over all steps; the compiled
+ops run the sequential part, forward and backward (with the gradients of
+the recurrent kernel, peepholes and recurrent bias), one row block per
+thread of TensorFlow's intra-op pool.
 
 `unsupported_reason(cell, dtype)` says why a cell cannot run here, or
 None. The kernel is built on first use (`zoo.kernels.build`).
@@ -128,16 +129,10 @@ def run(cell, inputs, initial_state, mask=None, recurrent_mask=None,
                 tf.zeros_like(value) if d is None else d
                 for d, value in ((d_outputs, outputs), (d_h, h), (d_c, c))
             )
-            d_xproj, d_hproj, d_h0, d_c0, d_extra = module.zoo_rnn_backward(
+            d_xproj, d_kernel, d_h0, d_c0, d_extra = module.zoo_rnn_backward(
                 h0, c0, kernel, extra, float_mask, dropout, workspace,
                 d_outputs, d_h, d_c, **attrs
             )
-            d_kernel = _kernel_gradient(
-                kind, units, h0, workspace, dropout, d_xproj, d_hproj,
-                go_backwards,
-            )
-            if kind == "gru_after":
-                d_extra = tf.reduce_sum(d_hproj, axis=[0, 1])
             return d_xproj, d_h0, d_c0, d_kernel, d_extra
 
         return (outputs, h, c), grad
@@ -153,34 +148,3 @@ def run(cell, inputs, initial_state, mask=None, recurrent_mask=None,
     states = [h, c] if kind == "lstm" else [h]
     return last_output, outputs, states
 
-
-def _kernel_gradient(kind, units, h0, workspace, dropout, d_xproj, d_hproj,
-                     go_backwards):
-    """dL/dU: the recurrent inputs of all steps against their gradients,
-    one matrix product `[units, batch * time] @ [batch * time, gates * units]`."""
-    width = tf.shape(workspace)[2]
-    # The workspace's last `units` columns: h after each processing step;
-    # the state before step k is h0 or the state after step k - 1.
-    h_after = workspace[:, :, width - units:]
-    h_before = tf.concat([h0[:, None, :], h_after[:, :-1]], axis=1)
-    if dropout.shape[0] != 0:
-        h_before = h_before * dropout[:, None, :]
-    r = workspace[:, :, units:2 * units] if kind == "gru_before" else None
-    if go_backwards:
-        # Processing order -> input order, the order of the gradients.
-        h_before = tf.reverse(h_before, axis=[1])
-        r = None if r is None else tf.reverse(r, axis=[1])
-
-    def product(left, right):
-        # [batch, time, a] x [batch, time, b] -> [a, b]
-        return tf.matmul(tf.reshape(left, [-1, tf.shape(left)[2]]),
-                         tf.reshape(right, [-1, tf.shape(right)[2]]),
-                         transpose_a=True)
-
-    if kind in ("lstm", "simple"):
-        return product(h_before, d_xproj)
-    if kind == "gru_after":
-        return product(h_before, d_hproj)
-    return tf.concat([product(h_before, d_xproj[:, :, :2 * units]),
-                      product(r * h_before, d_xproj[:, :, 2 * units:])],
-                     axis=1)
