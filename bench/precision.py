@@ -12,6 +12,12 @@ added, and no export. The order of the precisions turns by one each
 round, so that neither always runs first: a machine whose speed drifts
 within a session weighs on both alike.
 
+A precision written `PRECISION:loop` (e.g. `float32:loop`) runs that
+precision with `ZOO_KERNELS=0` in the child's environment: the recurrent
+layers' TensorFlow loop instead of zoo's compiled loop, so that
+`--precisions=float32:loop,float32` measures the kernel's before and
+after side by side.
+
 Epoch seconds are each run's `metrics.json` `epoch_seconds` (training and
 validation); the first epoch of every run is left out, since it traces
 the model. Per recipe and precision: the median of the rest, pooled over
@@ -53,8 +59,20 @@ RESULT = {
 }
 
 
+LOOP_SUFFIX = ":loop"
+
+
+def split_variant(precision):
+    """`"float32:loop"` -> `("float32", True)`; `"float32"` -> `("float32",
+    False)`: the recipe's --precision, and whether the kernel is off."""
+    if precision.endswith(LOOP_SUFFIX):
+        return precision[:-len(LOOP_SUFFIX)], True
+    return precision, False
+
+
 def command(recipe, precision, data, workdir, epochs, steps_per_epoch=0):
     """The recipe's bare command with only the measured settings added."""
+    precision = split_variant(precision)[0]
     line = [sys.executable, "-m", f"zoo.recipes.{recipe}", f"--data={data}",
             f"--workdir={workdir}", "--export_dir=",
             f"--precision={precision}", f"--epochs={epochs}"]
@@ -63,10 +81,14 @@ def command(recipe, precision, data, workdir, epochs, steps_per_epoch=0):
     return line
 
 
-def run(line, workdir):
-    """Runs one recipe command in a fresh `workdir`; its `metrics.json`."""
+def run(line, workdir, loop=False):
+    """Runs one recipe command in a fresh `workdir` (with `loop`, zoo's
+    compiled kernels off); its `metrics.json`."""
     shutil.rmtree(workdir, ignore_errors=True)
-    done = subprocess.run(line, capture_output=True, text=True)
+    env = dict(os.environ)
+    if loop:
+        env["ZOO_KERNELS"] = "0"
+    done = subprocess.run(line, capture_output=True, text=True, env=env)
     if done.returncode:
         raise RuntimeError(f"{' '.join(line)} failed:\n"
                            f"{done.stderr[-3000:]}")
@@ -132,7 +154,8 @@ def measure(recipe, precisions, rounds, epochs, steps_per_epoch, shared,
         for precision in order:
             folder = os.path.join(workdir, f"{recipe}-{precision}")
             metrics = run(command(recipe, precision, data, folder, epochs,
-                                  steps_per_epoch), folder)
+                                  steps_per_epoch), folder,
+                          loop=split_variant(precision)[1])
             one = {"round": r, "precision": precision,
                    "ran": metrics["precision"],
                    "epoch_seconds": metrics["epoch_seconds"],
@@ -164,8 +187,9 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_list("recipes", ["poetry", "translate"],
                       f"Recipes to measure, of {', '.join(DATA)}.", **into)
     flags.DEFINE_list("precisions", ["float32", "mixed_bfloat16"],
-                      "Precisions to run; speeds are against the first.",
-                      **into)
+                      "Precisions to run; speeds are against the first. "
+                      "PRECISION:loop runs it with zoo's compiled kernels "
+                      "off.", **into)
     flags.DEFINE_integer("rounds", 3, "Runs per recipe and precision.",
                          lower_bound=1, **into)
     flags.DEFINE_integer("epochs", 3, "Epochs of each run (the first is "
@@ -190,7 +214,7 @@ def main(argv, flag_values=flags.FLAGS):
         raise app.UsageError(
             f"--recipes must name some of {', '.join(DATA)}, got "
             f"{flag_values.recipes}")
-    bad = sorted(set(flag_values.precisions)
+    bad = sorted({split_variant(p)[0] for p in flag_values.precisions}
                  - set(zoo_precision.PRECISIONS))
     if bad or not flag_values.precisions:
         raise app.UsageError(

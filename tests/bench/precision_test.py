@@ -27,6 +27,22 @@ def test_command_adds_only_the_measured_settings():
         "--epochs=2")
 
 
+def test_a_loop_variant_runs_its_precision_with_the_kernels_off(tmp_path):
+    assert precision.split_variant("float32:loop") == ("float32", True)
+    assert precision.split_variant("float32") == ("float32", False)
+    assert precision.command("tagger", "float32:loop", "d", "w", 2)[-2] == (
+        "--precision=float32")
+    # The child sees ZOO_KERNELS=0 with loop=True only.
+    seen = tmp_path / "w"
+    line = [sys.executable, "-c",
+            "import json, os, sys; os.makedirs(sys.argv[1], exist_ok=True); "
+            "json.dump({'env': os.environ.get('ZOO_KERNELS')}, "
+            "open(os.path.join(sys.argv[1], 'metrics.json'), 'w'))",
+            str(seen)]
+    assert precision.run(line, str(seen), loop=True) == {"env": "0"}
+    assert precision.run(line, str(seen))["env"] != "0"
+
+
 @pytest.mark.parametrize("recipe", sorted(precision.DATA))
 def test_commands_parse_as_the_recipes_own_flags(recipe):
     module = importlib.import_module(f"zoo.recipes.{recipe}")
@@ -100,6 +116,15 @@ def test_main_rejects_unknown_precisions():
                        r"of auto, float32, mixed_bfloat16, mixed_float16, got "
                        r"\['float32', 'half'\]"):
         precision.main(["prog"], _values("--precisions=float32,half"))
+
+
+def test_main_accepts_loop_variants_of_known_precisions(tmp_path):
+    with pytest.raises(app.UsageError, match=r"got \['half:loop'\]"):
+        precision.main(["prog"], _values("--precisions=half:loop"))
+    with pytest.raises(app.UsageError, match="tagger: no development data"):
+        precision.main(["prog"], _values(
+            "--recipes=tagger", "--precisions=float32:loop,float32",
+            f"--shared={tmp_path}"))
 
 
 def test_main_says_where_the_data_is_missing(tmp_path):
