@@ -27,7 +27,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <vector>
 
 #include <Eigen/Core>
@@ -164,25 +163,34 @@ Strided Rows(float* base, int64_t start, int64_t rows, int64_t t, int64_t time,
                  Eigen::OuterStride<>(time * width));
 }
 
-// Runs fn(start, limit) over row blocks of the batch, one per thread of
-// TensorFlow's intra-op pool (each block at least kMinBlockRows rows).
-template <typename Fn>
-void ForRowBlocks(OpKernelContext* context, int64_t batch, Fn fn) {
+// Row blocks of a batch: one per thread of TensorFlow's intra-op pool,
+// each at least kMinBlockRows rows.
+int64_t BlockCount(OpKernelContext* context, int64_t batch) {
   auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
   const int64_t threads = std::max(1, workers->NumThreads());
-  const int64_t blocks =
-      std::max<int64_t>(1, std::min(threads, batch / kMinBlockRows));
+  return std::max<int64_t>(1, std::min(threads, batch / kMinBlockRows));
+}
+
+// Runs fn(block, start, limit) for each of `blocks` row blocks of the
+// batch, on the intra-op pool's threads.
+template <typename Fn>
+void ForRowBlocks(OpKernelContext* context, int64_t batch, int64_t blocks,
+                  Fn fn) {
+  auto run = [&](int64_t block) {
+    const int64_t start = batch * block / blocks;
+    const int64_t limit = batch * (block + 1) / blocks;
+    if (limit > start) fn(block, start, limit);
+  };
   if (blocks == 1) {
-    fn(0, batch);
+    run(0);
     return;
   }
+  auto* workers = context->device()->tensorflow_cpu_worker_threads()->workers;
   // A cost large enough that Shard makes one shard per block.
   tensorflow::Shard(blocks, workers, blocks, 1LL << 40,
                     [&](int64_t first, int64_t last) {
                       for (int64_t block = first; block < last; ++block) {
-                        const int64_t start = batch * block / blocks;
-                        const int64_t limit = batch * (block + 1) / blocks;
-                        if (limit > start) fn(start, limit);
+                        run(block);
                       }
                     });
 }
@@ -314,8 +322,10 @@ class RnnForwardOp : public RnnOpBase {
            h_final->flat<float>().data(),
            c_final->flat<float>().data(),
            workspace->flat<float>().data()};
-    ForRowBlocks(context, batch,
-                 [&](int64_t start, int64_t limit) { Run(a, start, limit); });
+    ForRowBlocks(context, batch, BlockCount(context, batch),
+                 [&](int64_t, int64_t start, int64_t limit) {
+                   Run(a, start, limit);
+                 });
   }
 
  private:
@@ -474,8 +484,9 @@ class RnnBackwardOp : public RnnOpBase {
       d_c0->flat<float>() = d_c.flat<float>();
       return;
     }
-    // Weight gradients: one partial sum per row block, added at the end.
-    std::mutex lock;
+    // Weight gradients: one partial sum per row block, added in block
+    // order at the end, so that the result does not depend on which
+    // thread finished first.
     Args a{c,
            h0.flat<float>().data(),
            c0.flat<float>().data(),
@@ -490,19 +501,22 @@ class RnnBackwardOp : public RnnOpBase {
            d_xproj->flat<float>().data(),
            d_h0->flat<float>().data(),
            d_c0->flat<float>().data()};
+    const int64_t blocks = BlockCount(context, batch);
+    std::vector<Matrix> d_kernels(blocks, Matrix::Zero(units, G * units));
+    std::vector<Eigen::RowVectorXf> d_extras(
+        blocks, Eigen::RowVectorXf::Zero(extra.NumElements()));
+    ForRowBlocks(context, batch, blocks,
+                 [&](int64_t block, int64_t start, int64_t limit) {
+                   Run(a, start, limit, &d_kernels[block], &d_extras[block]);
+                 });
     Eigen::Map<Matrix> d_kernel_total(d_kernel->flat<float>().data(), units,
                                       G * units);
     Eigen::Map<Eigen::RowVectorXf> d_extra_total(d_extra->flat<float>().data(),
                                                  extra.NumElements());
-    ForRowBlocks(context, batch, [&](int64_t start, int64_t limit) {
-      Matrix d_kernel_part = Matrix::Zero(units, G * units);
-      Eigen::RowVectorXf d_extra_part =
-          Eigen::RowVectorXf::Zero(extra.NumElements());
-      Run(a, start, limit, &d_kernel_part, &d_extra_part);
-      std::lock_guard<std::mutex> guard(lock);
-      d_kernel_total += d_kernel_part;
-      d_extra_total += d_extra_part;
-    });
+    for (int64_t block = 0; block < blocks; ++block) {
+      d_kernel_total += d_kernels[block];
+      d_extra_total += d_extras[block];
+    }
   }
 
  private:
