@@ -138,9 +138,10 @@ const bool kOneBlasThread = [] {
 }();
 #endif
 
+// Eigen's logistic function: the one TensorFlow's sigmoid computes.
 template <typename T>
 auto Sigmoid(const T& x) {
-  return (1.0f + (-x).exp()).inverse();
+  return x.logistic();
 }
 
 // `cols` columns from `offset` of rows [start, start + rows) of the
