@@ -347,19 +347,21 @@ def table(results):
         if speedup:
             line += (f" {r['speedup']:.2f} |" if "speedup" in r else " - |")
         if with_torch:
-            if r.get("torch_ratio") is None:
-                line += " - | - |"
-            else:
-                line += (f" {r['torch_samples_per_second']:.0f} | "
-                         f"{r['torch_ratio']:.2f} |")
+            line += _measured_cells(r.get("torch_samples_per_second"),
+                                    r.get("torch_ratio"))
         if with_loop:
-            if r.get("kernel_speedup") is None:
-                line += " - | - |"
-            else:
-                line += (f" {r['loop_samples_per_second']:.0f} | "
-                         f"{r['kernel_speedup']:.2f} |")
+            line += _measured_cells(r.get("loop_samples_per_second"),
+                                    r.get("kernel_speedup"))
         lines.append(line)
     return "\n".join(lines)
+
+
+def _measured_cells(samples, ratio):
+    """A side's two table cells, samples/s and ratio; dashes where that
+    side did not run."""
+    if ratio is None:
+        return " - | - |"
+    return f" {samples:.0f} | {ratio:.2f} |"
 
 
 def policies(precisions):
