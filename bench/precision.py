@@ -86,6 +86,7 @@ def run(line, workdir, loop=False):
     compiled kernels off); its `metrics.json`."""
     shutil.rmtree(workdir, ignore_errors=True)
     env = dict(os.environ)
+    env.pop("ZOO_KERNELS", None)  # Not inherited: the variant decides.
     if loop:
         env["ZOO_KERNELS"] = "0"
     done = subprocess.run(line, capture_output=True, text=True, env=env)

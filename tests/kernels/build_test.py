@@ -159,14 +159,35 @@ def test_a_failed_build_falls_back_and_leaves_no_library(
         assert files == []  # No partial library left behind.
 
 
-def test_a_library_tensorflow_refuses_falls_back(fresh, monkeypatch, tmp_path):
-    # The "compiler" writes a file that is no shared library.
+def test_a_library_tensorflow_refuses_is_rebuilt_once_then_falls_back(
+        fresh, monkeypatch, tmp_path):
+    # The "compiler" writes a file that is no shared library, and counts.
+    count = tmp_path / "count"
     monkeypatch.setenv("CXX", _fake_compiler(
-        tmp_path, 'for a; do prev="$a"; case "$last" in -o) out="$a";; esac;'
-        ' last="$a"; done\necho junk > "$out"\n'))
+        tmp_path, 'for a; do case "$last" in -o) out="$a";; esac;'
+        f' last="$a"; done\necho x >> {count}\necho junk > "$out"\n'))
     assert build.load("rnn") is None
     assert build.unavailable_reason("rnn").startswith(
         "TensorFlow refused the built library: ")
+    assert count.read_text().count("x") == 2
+
+
+def test_the_compilers_telling_line_is_reported():
+    stderr = ("In file included from /tf/errors.h:19,\n"
+              "/usr/bin/ld: cannot find -lscipy_openblas\n"
+              "collect2: error: ld returned 1 exit status\n")
+    assert build._first_error(stderr) == (
+        "/usr/bin/ld: cannot find -lscipy_openblas")
+    assert build._first_error("a.h: note: x\nrnn.cc:3: error: boom\n") == (
+        "rnn.cc:3: error: boom")
+    assert build._first_error("only this\n") == "only this"
+    assert build._first_error("") == "no message"
+
+
+def test_another_cpu_gets_another_library(fresh, monkeypatch):
+    first = build.library_path("rnn", "g++")
+    monkeypatch.setattr(build, "_cpu_flags", lambda: "flags : sse2")
+    assert build.library_path("rnn", "g++") != first
 
 
 def test_a_build_that_hangs_is_stopped(fresh, monkeypatch, tmp_path):

@@ -4,15 +4,17 @@ The C++ sources ship with the package (`zoo/kernels/*.cc`). On first use,
 `load()` compiles one with the system's C++ compiler (`$CXX`, else `g++`,
 else `c++`) against the installed TensorFlow's own headers and flags
 (`tf.sysconfig`), into a cache folder keyed by the TensorFlow version and
-a hash of the source and the command: a new TensorFlow or a changed source
-builds again, anything else loads the cached library. Nothing prebuilt is
+a hash of the source, the command (compiler, flags, OpenBLAS version)
+and the CPU's features: a new TensorFlow, source, compiler or CPU builds
+again, anything else loads the cached library. Nothing prebuilt is
 fetched from anywhere. The matrix products call OpenBLAS from the
 `scipy-openblas32` package (a pinned dependency: NumPy's and SciPy's own
 build of it) where it is installed, else Eigen (from TensorFlow's
 headers), about half as fast here.
 
-When the kernel cannot be had (no compiler, a failed build, a library
-TensorFlow refuses, or `ZOO_KERNELS=0` in the environment), `load()`
+Linux only. When the kernel cannot be had (another system, no compiler,
+a failed build, a library TensorFlow refuses even once rebuilt, or
+`ZOO_KERNELS=0` in the environment), `load()`
 returns None and logs one line saying why; callers then take their
 TensorFlow path. `unavailable_reason()` gives the same reason.
 
@@ -117,8 +119,23 @@ def library_path(name, cxx, folder=None):
     with open(source, "rb") as f:
         digest = hashlib.sha256(f.read())
     digest.update(" ".join(command(cxx, "SOURCE", "LIBRARY")).encode())
+    # -march=native: a library built on another CPU (a shared home, an
+    # image) may use instructions this one lacks.
+    digest.update(_cpu_flags().encode())
     key = f"tf{tf.__version__}-{digest.hexdigest()[:16]}"
     return os.path.join(folder or cache_folder(), key, f"zoo_{name}.so")
+
+
+def _cpu_flags():
+    """The CPU's feature flags (Linux), or "" where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    return ""
 
 
 def build(name, folder=None):
@@ -168,10 +185,12 @@ def build(name, folder=None):
 
 
 def _first_error(stderr):
+    """The line of the compiler's output that says what went wrong."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if "error" in line.lower():
-            return line
+    for marks in (("cannot find", "undefined reference"), ("error:",)):
+        for line in lines:
+            if any(mark in line for mark in marks):
+                return line
     return lines[-1] if lines else "no message"
 
 
@@ -210,15 +229,24 @@ def _load(name):
         return None, f"{DISABLE_VARIABLE}={os.environ[DISABLE_VARIABLE]}"
     if sys.platform != "linux":
         return None, f"built on Linux only, not on {sys.platform}"
-    try:
-        library = build(name)
-    except (BuildError, OSError) as error:
-        return None, str(error)
-    try:
-        return tf.load_op_library(library), None
-    except tf.errors.NotFoundError as error:  # Symbols TF lacks.
-        message = str(error).strip().splitlines()[0]
-        return None, f"TensorFlow refused the built library: {message}"
+    message = None
+    for attempt in range(2):
+        try:
+            library = build(name)
+        except (BuildError, OSError) as error:
+            return None, str(error)
+        try:
+            return tf.load_op_library(library), None
+        except Exception as error:  # noqa: BLE001 - any refusal falls back.
+            message = (str(error).strip().splitlines() or [repr(error)])[0]
+        if attempt == 0:
+            # A cached library TensorFlow refuses (damaged, or from another
+            # build): built once more from the source.
+            try:
+                os.remove(library)
+            except OSError:
+                break
+    return None, f"TensorFlow refused the built library: {message}"
 
 
 def reset():

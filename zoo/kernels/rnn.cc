@@ -465,6 +465,10 @@ class RnnBackwardOp : public RnnOpBase {
     OP_REQUIRES_OK(context,
                    CheckInputs(context, c, h0, c0, kernel, extra, mask, dropout));
     OP_REQUIRES(context,
+                workspace.dim_size(2) == WorkspaceBlocks(kind_) * units,
+                tensorflow::errors::InvalidArgument(
+                    "workspace must be [batch, time, width] of this cell"));
+    OP_REQUIRES(context,
                 d_outputs.shape() == TensorShape({batch, time, units}) &&
                     d_h.shape() == h0.shape() && d_c.shape() == h0.shape(),
                 tensorflow::errors::InvalidArgument("gradients do not match the outputs"));
@@ -702,11 +706,11 @@ class RnnBackwardOp : public RnnOpBase {
 };
 
 Status ForwardShape(InferenceContext* c) {
-  ShapeHandle xproj, h0;
+  ShapeHandle xproj, kernel;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &xproj));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(1), 2, &h0));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 2, &kernel));
   auto batch = c->Dim(xproj, 0), time = c->Dim(xproj, 1);
-  auto units = c->Dim(h0, 1);
+  auto units = c->Dim(kernel, 0);
   c->set_output(0, c->MakeShape({batch, time, units}));
   c->set_output(1, c->MakeShape({batch, units}));
   c->set_output(2, c->MakeShape({batch, units}));

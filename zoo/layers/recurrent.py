@@ -232,6 +232,9 @@ class Recurrent(keras.layers.Layer):
         self.use_kernel = utils.check_choice(
             "use_kernel", use_kernel, USE_KERNEL_CHOICES
         )
+        # XLA cannot compile the compiled loop's op: Keras then trains
+        # without XLA (with a warning where `jit_compile=True` was asked).
+        self.supports_jit = self.use_kernel is False
         # How many such layers run at the same time (2 inside
         # zoo.layers.Bidirectional); "auto" shards share the cores among them.
         self.side_by_side = 1
@@ -445,6 +448,12 @@ class Recurrent(keras.layers.Layer):
     def _try_kernel(self, inputs, initial_state, mask, recurrent_mask):
         """zoo's compiled loop, or None where it cannot run here."""
         reason = compiled_rnn.unsupported_reason(self.cell, inputs.dtype)
+        if reason is None and self.use_fused is True:
+            reason = "`use_fused=True` asks for Keras' fused kernel"
+        if reason is None and any(
+            state.dtype != "float32" for state in initial_state
+        ):
+            reason = "the compiled loop needs float32 initial states"
         if reason is None and tf.config.list_logical_devices("GPU"):
             reason = "it runs on the CPU and a GPU is present"
         if reason is None and compiled_rnn.ops() is None:
