@@ -337,11 +337,110 @@ class RnnForwardOp : public RnnOpBase {
   };
 
   static void Run(const Args& a, int64_t start, int64_t limit) {
+    if (a.c.kind == kLstm || a.c.kind == kSimple) {
+      RunInWorkspace(a, start, limit);
+    } else {
+      RunGru(a, start, limit);
+    }
+  }
+
+  // The LSTM and the SimpleRNN keep their state in the workspace: step k's
+  // gates are x_t + h_{k-1} U, computed in place (the GEMM accumulates into
+  // the workspace), then each row goes through its activations and state
+  // update in one pass while it is in cache.
+  static void RunInWorkspace(const Args& a, int64_t start, int64_t limit) {
+    const Config& c = a.c;
+    const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
+    const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
+    const int64_t ws_ld = T * W, h_slot = W - H, c_slot = 5 * H;
+    const bool lstm = c.kind == kLstm;
+    Matrix hrec(c.dropout ? n : 0, H);
+    const ConstStrided drop(a.dropout + start * H, c.dropout ? n : 0, H,
+                            Eigen::OuterStride<>(H));
+    using RowMap = Eigen::Map<Eigen::Array<float, 1, Eigen::Dynamic>>;
+    using ConstRowMap = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>;
+    const ConstRowMap pi(a.extra, c.peepholes ? H : 0),
+        pf(a.extra + H, c.peepholes ? H : 0),
+        po(a.extra + 2 * H, c.peepholes ? H : 0);
+    for (int64_t k = 0; k < T; ++k) {
+      const int64_t t = c.InputIndex(k);
+      float* wk = a.workspace + (start * T + k) * W;
+      // The state before step k: h0, c0 or the workspace's after k - 1.
+      const float* hp = k > 0 ? wk - W + h_slot : a.h0 + start * H;
+      const float* cp =
+          !lstm ? nullptr : k > 0 ? wk - W + c_slot : a.c0 + start * H;
+      const int64_t ld = k > 0 ? ws_ld : H;
+      Strided(wk, n, G * H, Eigen::OuterStride<>(ws_ld)) =
+          Rows(a.xproj, start, n, t, T, G * H);
+      const float* hr = hp;
+      int64_t hr_ld = ld;
+      if (c.dropout) {
+        hrec = ConstStrided(hp, n, H, Eigen::OuterStride<>(ld))
+                   .cwiseProduct(drop);
+        hr = hrec.data();
+        hr_ld = H;
+      }
+      Gemm(false, false, n, G * H, H, hr, hr_ld, a.kernel, G * H, 1.0f, wk,
+           ws_ld);
+      float* out = a.outputs + (start * T + k) * H;
+      for (int64_t j = 0; j < n; ++j) {
+        float* z = wk + j * ws_ld;
+        RowMap h_new(z + h_slot, H), o_row(out + j * T * H, H);
+        ConstRowMap h_prev(hp + j * ld, H);
+        const bool real = a.mask[(start + j) * T + t] != 0.0f;
+        if (!lstm) {
+          if (real) {
+            h_new = h_new.tanh();
+            o_row = h_new;
+          } else {
+            h_new = h_prev;
+            o_row.setZero();
+          }
+          continue;
+        }
+        RowMap zi(z, H), zf(z + H, H), zg(z + 2 * H, H), zo(z + 3 * H, H),
+            cu(z + 4 * H, H), c_new(z + c_slot, H);
+        ConstRowMap c_prev(cp + j * ld, H);
+        if (c.peepholes) {
+          zi += c_prev * pi;
+          zf += c_prev * pf;
+        }
+        zi = Sigmoid(zi);
+        zf = Sigmoid(zf);
+        zg = zg.tanh();
+        // c unclipped, then clipped: the state.
+        cu = zf * c_prev + zi * zg;
+        if (c.cell_clip > 0) {
+          c_new = cu.max(-c.cell_clip).min(c.cell_clip);
+        } else {
+          c_new = cu;
+        }
+        if (c.peepholes) zo += c_new * po;
+        zo = Sigmoid(zo);
+        if (real) {
+          h_new = zo * c_new.tanh();
+          o_row = h_new;
+        } else {
+          // Padded: the state is carried, the output is zero.
+          c_new = c_prev;
+          h_new = h_prev;
+          o_row.setZero();
+        }
+      }
+    }
+    const float* last = a.workspace + (start * T + T - 1) * W;
+    Strided(a.h_final + start * H, n, H, Eigen::OuterStride<>(H)) =
+        ConstStrided(last + h_slot, n, H, Eigen::OuterStride<>(ws_ld));
+    Strided(a.c_final + start * H, n, H, Eigen::OuterStride<>(H)) =
+        ConstStrided(last + (lstm ? c_slot : h_slot), n, H,
+                     Eigen::OuterStride<>(ws_ld));
+  }
+
+  static void RunGru(const Args& a, int64_t start, int64_t limit) {
     const Config& c = a.c;
     const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
     const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
     Matrix h = ConstStrided(a.h0 + start * H, n, H, Eigen::OuterStride<>(H));
-    Matrix cs = ConstStrided(a.c0 + start * H, n, H, Eigen::OuterStride<>(H));
     Matrix hrec(n, H), z(n, G * H), hn(n, H), cn(n, H);
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = c.InputIndex(k);
@@ -352,40 +451,7 @@ class RnnForwardOp : public RnnOpBase {
       const Matrix& hr = c.dropout ? hrec : h;
       auto x = Rows(a.xproj, start, n, t, T, G * H);
       auto ws = Rows(a.workspace, start, n, k, T, W);
-      if (c.kind == kLstm) {
-        z = x;
-        Gemm(false, false, n, G * H, H, hr.data(), H, a.kernel, G * H, 1.0f, z.data(),
-             G * H);
-        auto zi = z.block(0, 0, n, H).array();
-        auto zf = z.block(0, H, n, H).array();
-        auto zg = z.block(0, 2 * H, n, H).array();
-        auto zo = z.block(0, 3 * H, n, H).array();
-        if (c.peepholes) {
-          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> pi(a.extra, H),
-              pf(a.extra + H, H);
-          zi += cs.array().rowwise() * pi;
-          zf += cs.array().rowwise() * pf;
-        }
-        zi = Sigmoid(zi);
-        zf = Sigmoid(zf);
-        zg = zg.tanh();
-        // c unclipped into the workspace, clipped into cn.
-        auto cu = ws.block(0, 4 * H, n, H).array();
-        cu = zf * cs.array() + zi * zg;
-        if (c.cell_clip > 0) {
-          cn = cu.max(-c.cell_clip).min(c.cell_clip).matrix();
-        } else {
-          cn = cu.matrix();
-        }
-        if (c.peepholes) {
-          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> po(
-              a.extra + 2 * H, H);
-          zo += cn.array().rowwise() * po;
-        }
-        zo = Sigmoid(zo);
-        hn = (zo * cn.array().tanh()).matrix();
-        ws.block(0, 0, n, 4 * H) = z;
-      } else if (c.kind == kGruAfter) {
+      if (c.kind == kGruAfter) {
         Gemm(false, false, n, G * H, H, hr.data(), H, a.kernel, G * H, 0.0f, z.data(),
              G * H);
         z.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(a.extra, G * H);
@@ -399,9 +465,6 @@ class RnnForwardOp : public RnnOpBase {
               gr * z.block(0, 2 * H, n, H).array()).tanh();
         ws.block(0, 3 * H, n, H) = z.block(0, 2 * H, n, H);
         hn = (gz * h.array() + (1.0f - gz) * gn).matrix();
-      } else if (c.kind == kSimple) {
-        Gemm(false, false, n, H, H, hr.data(), H, a.kernel, H, 0.0f, hn.data(), H);
-        hn = (hn.array() + x.array()).tanh().matrix();
       } else {  // kGruBefore
         // z's first 2H columns: h U_zr; its last H: (r * h) U_n.
         Gemm(false, false, n, 2 * H, H, hr.data(), H, a.kernel, 3 * H, 0.0f,
@@ -425,18 +488,15 @@ class RnnForwardOp : public RnnOpBase {
         const bool real = a.mask[(start + j) * T + t] != 0.0f;
         if (real) {
           h.row(j) = hn.row(j);
-          if (c.kind == kLstm) cs.row(j) = cn.row(j);
           out.row(j) = hn.row(j);
         } else {
           out.row(j).setZero();
         }
       }
       ws.block(0, W - H, n, H) = h;
-      if (c.kind == kLstm) ws.block(0, 5 * H, n, H) = cs;
     }
     Strided(a.h_final + start * H, n, H, Eigen::OuterStride<>(H)) = h;
-    Strided(a.c_final + start * H, n, H, Eigen::OuterStride<>(H)) =
-        c.kind == kLstm ? cs : h;
+    Strided(a.c_final + start * H, n, H, Eigen::OuterStride<>(H)) = h;
   }
 };
 
@@ -489,6 +549,13 @@ class RnnBackwardOp : public RnnOpBase {
       d_c0->flat<float>() = d_c.flat<float>();
       return;
     }
+    Tensor h_rec;
+    const bool in_workspace = kind_ == kLstm || kind_ == kSimple;
+    OP_REQUIRES_OK(context,
+                   context->allocate_temp(
+                       tensorflow::DT_FLOAT,
+                       TensorShape({in_workspace ? batch : 0, time, units}),
+                       &h_rec));
     // Weight gradients: one partial sum per row block, added in block
     // order at the end, so that the result does not depend on which
     // thread finished first.
@@ -505,7 +572,8 @@ class RnnBackwardOp : public RnnOpBase {
            d_c.flat<float>().data(),
            d_xproj->flat<float>().data(),
            d_h0->flat<float>().data(),
-           d_c0->flat<float>().data()};
+           d_c0->flat<float>().data(),
+           h_rec.flat<float>().data()};
     const int64_t blocks = BlockCount(context, batch);
     std::vector<Matrix> d_kernels(blocks, Matrix::Zero(units, G * units));
     std::vector<Eigen::RowVectorXf> d_extras(
@@ -530,22 +598,137 @@ class RnnBackwardOp : public RnnOpBase {
     const float *h0, *c0, *kernel, *extra, *mask, *dropout, *workspace;
     const float *d_outputs, *d_h, *d_c;
     float *d_xproj, *d_h0, *d_c0;
+    float* h_rec;  // [B, T, H] scratch of the LSTM and the SimpleRNN
   };
 
   // Runs rows [start, limit) back through time; adds their share of the
   // recurrent kernel's and `extra`'s gradients to `d_kernel` and `d_extra`.
   static void Run(const Args& a, int64_t start, int64_t limit,
                   Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
+    if (a.c.kind == kLstm || a.c.kind == kSimple) {
+      RunInWorkspace(a, start, limit, d_kernel, d_extra);
+    } else {
+      RunGru(a, start, limit, d_kernel, d_extra);
+    }
+  }
+
+  // The LSTM and the SimpleRNN: each row's gate gradients in one pass,
+  // written straight into d_xproj; h_{k-1} (with dropout) is kept per
+  // step in `a.h_rec`, in input order, so that the kernel's gradient is
+  // one GEMM over every step at the end, h_rec^T d_xproj, instead of one
+  // thin GEMM per step.
+  static void RunInWorkspace(const Args& a, int64_t start, int64_t limit,
+                             Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
+    const Config& c = a.c;
+    const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
+    const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
+    const int64_t ws_ld = T * W, h_slot = W - H, c_slot = 5 * H;
+    const bool lstm = c.kind == kLstm;
+    const Eigen::OuterStride<> rowH(H);
+    Matrix dh = ConstStrided(a.d_h + start * H, n, H, rowH);
+    Matrix dc = ConstStrided(a.d_c + start * H, n, H, rowH);
+    Matrix drh(n, H);
+    using RowArray = Eigen::Array<float, 1, Eigen::Dynamic>;
+    using RowMap = Eigen::Map<RowArray>;
+    using ConstRowMap = Eigen::Map<const RowArray>;
+    RowArray dh_new(H), c_new(H), tc(H), dct(H);
+    const ConstRowMap pi(a.extra, c.peepholes ? H : 0),
+        pf(a.extra + H, c.peepholes ? H : 0),
+        po(a.extra + 2 * H, c.peepholes ? H : 0);
+    RowMap d_pi(d_extra->data(), c.peepholes ? H : 0),
+        d_pf(d_extra->data() + H, c.peepholes ? H : 0),
+        d_po(d_extra->data() + 2 * H, c.peepholes ? H : 0);
+    for (int64_t k = T - 1; k >= 0; --k) {
+      const int64_t t = c.InputIndex(k);
+      const float* wk = a.workspace + (start * T + k) * W;
+      const float* hp = k > 0 ? wk - W + h_slot : a.h0 + start * H;
+      const float* cp =
+          !lstm ? nullptr : k > 0 ? wk - W + c_slot : a.c0 + start * H;
+      const int64_t ld = k > 0 ? ws_ld : H;
+      float* dzk = a.d_xproj + (start * T + t) * G * H;
+      const float* d_out = a.d_outputs + (start * T + k) * H;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* z = wk + j * ws_ld;
+        RowMap dz(dzk + j * T * G * H, G * H);
+        ConstRowMap h_prev(hp + j * ld, H);
+        RowMap h_rec(a.h_rec + ((start + j) * T + t) * H, H);
+        if (c.dropout) {
+          h_rec = h_prev * ConstRowMap(a.dropout + (start + j) * H, H);
+        } else {
+          h_rec = h_prev;
+        }
+        if (a.mask[(start + j) * T + t] == 0.0f) {
+          // Padded: no gradient into this step; the state's passes by.
+          dz.setZero();
+          continue;
+        }
+        dh_new = dh.row(j).array() + ConstRowMap(d_out + j * T * H, H);
+        if (!lstm) {
+          // h after a real step is tanh(z).
+          const ConstRowMap h_new(z + h_slot, H);
+          dz = dh_new * (1.0f - h_new.square());
+          continue;
+        }
+        const ConstRowMap i(z, H), f(z + H, H), g(z + 2 * H, H),
+            o(z + 3 * H, H), cu(z + 4 * H, H), c_prev(cp + j * ld, H);
+        if (c.cell_clip > 0) {
+          c_new = cu.max(-c.cell_clip).min(c.cell_clip);
+        } else {
+          c_new = cu;
+        }
+        tc = c_new.tanh();
+        auto dzi = dz.segment(0, H), dzf = dz.segment(H, H),
+             dzg = dz.segment(2 * H, H), dzo = dz.segment(3 * H, H);
+        dzo = dh_new * tc * o * (1.0f - o);
+        dct = dc.row(j).array() + dh_new * o * (1.0f - tc.square());
+        if (c.peepholes) dct += dzo * po;
+        if (c.cell_clip > 0) {
+          dct = (cu >= -c.cell_clip && cu <= c.cell_clip).select(dct, 0.0f);
+        }
+        dzi = dct * g * i * (1.0f - i);
+        dzf = dct * c_prev * f * (1.0f - f);
+        dzg = dct * i * (1.0f - g.square());
+        if (c.peepholes) {
+          dc.row(j).array() = dct * f + dzi * pi + dzf * pf;
+          d_pi += dzi * c_prev;
+          d_pf += dzf * c_prev;
+          d_po += dzo * c_new;
+        } else {
+          dc.row(j).array() = dct * f;
+        }
+      }
+      // dh_rec = dz U^T, into the state of the real rows.
+      Gemm(false, true, n, H, G * H, dzk, T * G * H, a.kernel, G * H, 0.0f,
+           drh.data(), H);
+      if (c.dropout) {
+        drh.array() *= ConstStrided(a.dropout + start * H, n, H, rowH).array();
+      }
+      for (int64_t j = 0; j < n; ++j) {
+        if (a.mask[(start + j) * T + t] != 0.0f) dh.row(j) = drh.row(j);
+      }
+    }
+    // dU += h_rec^T dz over every step of the block's rows.
+    Gemm(true, false, H, G * H, n * T, a.h_rec + start * T * H, H,
+         a.d_xproj + start * T * G * H, G * H, 1.0f, d_kernel->data(), G * H);
+    Strided(a.d_h0 + start * H, n, H, rowH) = dh;
+    Strided d_c0(a.d_c0 + start * H, n, H, rowH);
+    if (lstm) {
+      d_c0 = dc;
+    } else {
+      d_c0.setZero();
+    }
+  }
+
+  static void RunGru(const Args& a, int64_t start, int64_t limit,
+                     Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
     const Config& c = a.c;
     const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
     const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
     const Eigen::OuterStride<> rowH(H);
     Matrix dh = ConstStrided(a.d_h + start * H, n, H, rowH);
-    Matrix dc = ConstStrided(a.d_c + start * H, n, H, rowH);
-    Matrix dz(n, G * H), dhp(n, G * H), dh_new(n, H), dc_new(n, H);
+    Matrix dz(n, G * H), dhp(n, G * H), dh_new(n, H);
     Matrix drh(n, H), hprev_rec(n, H);
     ConstStrided h0(a.h0 + start * H, n, H, rowH);
-    ConstStrided c0(a.c0 + start * H, n, H, rowH);
     ConstStrided drop(a.dropout + start * H, n, H, rowH);
     for (int64_t k = T - 1; k >= 0; --k) {
       const int64_t t = c.InputIndex(k);
@@ -560,87 +743,7 @@ class RnnBackwardOp : public RnnOpBase {
       }
       // dh + the gradient of this step's output.
       dh_new = dh + Rows(a.d_outputs, start, n, k, T, H);
-      if (c.kind == kLstm) {
-        ConstStrided c_prev =
-            k > 0 ? Block(a.workspace, start, n, k - 1, T, W, 5 * H, H) : c0;
-        auto i = ws.block(0, 0, n, H).array();
-        auto f = ws.block(0, H, n, H).array();
-        auto g = ws.block(0, 2 * H, n, H).array();
-        auto o = ws.block(0, 3 * H, n, H).array();
-        auto cu = ws.block(0, 4 * H, n, H).array();
-        // c after this step, as the forward pass computed it (the carried
-        // state at padded rows does not matter: their gradient is dropped).
-        Array c_new = c.cell_clip > 0
-                          ? Array(cu.max(-c.cell_clip).min(c.cell_clip))
-                          : Array(cu);
-        Array tc = c_new.tanh();
-        auto dzo = dz.block(0, 3 * H, n, H).array();
-        dzo = dh_new.array() * tc * o * (1.0f - o);
-        Array dct = dc.array() + dh_new.array() * o * (1.0f - tc.square());
-        if (c.peepholes) {
-          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> po(
-              a.extra + 2 * H, H);
-          dct += dzo.rowwise() * po;
-        }
-        if (c.cell_clip > 0) {
-          dct = (cu >= -c.cell_clip && cu <= c.cell_clip).select(dct, 0.0f);
-        }
-        auto dzi = dz.block(0, 0, n, H).array();
-        auto dzf = dz.block(0, H, n, H).array();
-        auto dzg = dz.block(0, 2 * H, n, H).array();
-        dzi = dct * g * i * (1.0f - i);
-        dzf = dct * c_prev.array() * f * (1.0f - f);
-        dzg = dct * i * (1.0f - g.square());
-        dc_new = (dct * f).matrix();
-        if (c.peepholes) {
-          Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>> pi(a.extra, H),
-              pf(a.extra + H, H);
-          dc_new.array() += dzi.rowwise() * pi + dzf.rowwise() * pf;
-        }
-        // Padded rows: no gradient into this step.
-        for (int64_t j = 0; j < n; ++j) {
-          if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
-        }
-        if (c.peepholes) {
-          d_extra->segment(0, H) +=
-              (dz.block(0, 0, n, H).array() * c_prev.array())
-                  .colwise().sum().matrix();
-          d_extra->segment(H, H) +=
-              (dz.block(0, H, n, H).array() * c_prev.array())
-                  .colwise().sum().matrix();
-          d_extra->segment(2 * H, H) +=
-              (dz.block(0, 3 * H, n, H).array() * c_new)
-                  .colwise().sum().matrix();
-        }
-        // dU += h_rec^T dz; dh_rec = dz U^T.
-        Gemm(true, false, H, G * H, n, hprev_rec.data(), H, dz.data(), G * H,
-             1.0f, d_kernel->data(), G * H);
-        Gemm(false, true, n, H, G * H, dz.data(), G * H, a.kernel, G * H, 0.0f,
-             drh.data(), H);
-        if (c.dropout) drh.array() *= drop.array();
-        for (int64_t j = 0; j < n; ++j) {
-          if (a.mask[(start + j) * T + t] != 0.0f) {
-            dh.row(j) = drh.row(j);
-            dc.row(j) = dc_new.row(j);
-          }
-        }
-        Rows(a.d_xproj, start, n, t, T, G * H) = dz;
-      } else if (c.kind == kSimple) {
-        // h after a real step is tanh(z); padded rows' dz is dropped.
-        auto h_new = ws.block(0, 0, n, H).array();
-        dz = (dh_new.array() * (1.0f - h_new.square())).matrix();
-        for (int64_t j = 0; j < n; ++j) {
-          if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
-        }
-        Gemm(true, false, H, H, n, hprev_rec.data(), H, dz.data(), H, 1.0f,
-             d_kernel->data(), H);
-        Gemm(false, true, n, H, H, dz.data(), H, a.kernel, H, 0.0f, drh.data(), H);
-        if (c.dropout) drh.array() *= drop.array();
-        for (int64_t j = 0; j < n; ++j) {
-          if (a.mask[(start + j) * T + t] != 0.0f) dh.row(j) = drh.row(j);
-        }
-        Rows(a.d_xproj, start, n, t, T, G * H) = dz;
-      } else {
+      {
         auto gz = ws.block(0, 0, n, H).array();
         auto gr = ws.block(0, H, n, H).array();
         auto gn = ws.block(0, 2 * H, n, H).array();
@@ -696,12 +799,7 @@ class RnnBackwardOp : public RnnOpBase {
       }
     }
     Strided(a.d_h0 + start * H, n, H, rowH) = dh;
-    Strided d_c0(a.d_c0 + start * H, n, H, rowH);
-    if (c.kind == kLstm) {
-      d_c0 = dc;
-    } else {
-      d_c0.setZero();
-    }
+    Strided(a.d_c0 + start * H, n, H, rowH).setZero();
   }
 };
 
