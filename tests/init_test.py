@@ -1,5 +1,6 @@
 """Tests for zoo/__init__.py: after importing zoo, TensorFlow's C++ log is
-quiet (its start-up banner included), unless the user chose a level."""
+quiet (its start-up banner included), unless the user chose a level, and
+its CPU tensors come from its pooling allocator, unless the user chose."""
 
 import os
 import pathlib
@@ -13,7 +14,8 @@ SHOW = "import os, zoo; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
 
 
 def _env(**given):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_CPU_ALLOCATOR_USE_BFC")}
     return {**env, **given}
 
 
@@ -85,3 +87,23 @@ def test_a_user_who_sets_the_level_sees_the_whole_log(fake_tensorflow):
                      TF_CPP_MIN_LOG_LEVEL="0"))
     assert done.returncode == 0, done.stderr
     assert "before absl::InitializeLog()" in done.stderr
+
+
+# Only a pooling allocator keeps statistics: with malloc, TensorFlow has
+# none to report for the CPU.
+POOLED = """
+import zoo, tensorflow as tf
+tf.ones([1000])
+try:
+    print(tf.config.experimental.get_memory_info("CPU:0")["peak"] > 0)
+except ValueError:
+    print("malloc")
+"""
+
+
+@pytest.mark.parametrize("given, expected", [(None, "True"), ("0", "malloc")])
+def test_zoo_pools_cpu_memory_unless_given(given, expected):
+    env = _env(**({"TF_CPU_ALLOCATOR_USE_BFC": given} if given else {}))
+    done = _run(POOLED, env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected

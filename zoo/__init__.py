@@ -1,4 +1,8 @@
-"""zoo: masked recurrent building blocks and recipes for Keras 3."""
+"""zoo: masked recurrent building blocks and recipes for Keras 3.
+
+Importing zoo sets two of TensorFlow's environment settings, each only
+where the user has not: a quiet C++ log and pooled CPU memory (see
+`_quiet_tensorflow` and `_pool_cpu_memory`)."""
 
 import contextlib
 import importlib.abc
@@ -93,3 +97,23 @@ def _quiet_tensorflow():
 
 
 _quiet_tensorflow()
+
+
+def _pool_cpu_memory():
+    """TensorFlow's CPU tensors from its pooling allocator (BFC), unless
+    the user chose.
+
+    By default TensorFlow takes every CPU tensor from malloc, and a
+    training step's large tensors (a recurrent layer's workspace, its
+    gradients) come back as fresh pages that the system zeroes on first
+    touch: hundreds to thousands of page faults per step, about a tenth of
+    an LSTM training step's time (docs/performance.md). TensorFlow's BFC
+    allocator keeps freed memory for the next step; it grows as needed and
+    holds its peak. The setting takes effect if zoo is imported before
+    TensorFlow runs its first operation. TF_CPU_ALLOCATOR_USE_BFC=0 keeps
+    malloc.
+    """
+    os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "1")
+
+
+_pool_cpu_memory()
