@@ -411,3 +411,28 @@ def test_one_intra_op_thread_gives_the_same_results(tmp_path):
                             env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-2000:]
     assert "threads 1" in result.stdout
+
+
+def _forward_inputs(**wrong):
+    """Valid ZooRnnForward inputs of an LSTM (batch 2, time 3, units 4),
+    with `wrong` ones replaced."""
+    inputs = dict(xproj=tf.zeros([2, 3, 16]), bias=tf.zeros([16]),
+                  h0=tf.zeros([2, 4]), c0=tf.zeros([2, 4]),
+                  kernel=tf.zeros([4, 16]), extra=tf.zeros([0, 4]),
+                  mask=tf.ones([2, 3]), dropout=tf.zeros([0, 4]))
+    return {**inputs, **wrong}
+
+
+@requires_kernel
+@pytest.mark.parametrize("wrong, message", [
+    (dict(xproj=tf.zeros([2, 3, 12])), "xproj must be"),
+    (dict(bias=tf.zeros([12])), "bias must be"),
+    (dict(h0=tf.zeros([3, 4])), "h0 and c0 must be"),
+    (dict(kernel=tf.zeros([4, 12])), "kernel must be"),
+    (dict(mask=tf.ones([2, 2])), "mask must be"),
+    (dict(dropout=tf.zeros([1, 4])), "dropout must be"),
+    (dict(extra=tf.zeros([2, 4])), "extra has the wrong shape"),
+])
+def test_the_ops_name_an_input_of_the_wrong_shape(wrong, message):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        compiled.ops().zoo_rnn_forward(**_forward_inputs(**wrong), kind="lstm")

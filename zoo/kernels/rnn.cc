@@ -11,7 +11,10 @@
 //
 // Shapes (B batch, T time, H units, G gates: 4 for the LSTM, 3 for the GRU,
 // 1 for the SimpleRNN):
-//   xproj     [B, T, G*H]  x_t W (+ b), in input order
+//   xproj     [B, T, G*H]  x_t W, in input order
+//   bias      [G*H] or [0] the input bias b, added to xproj in the loop
+//             (its gradient, the sum of d_xproj, comes out of the
+//             backward pass while each row is in cache)
 //   h0, c0    [B, H]       initial states (c0 is ignored by the GRUs)
 //   kernel    [H, G*H]     the recurrent kernel U
 //   extra     LSTM: [3, H] peephole weights (p_i, p_f, p_o) or [0, H];
@@ -23,7 +26,8 @@
 // input t = T - 1 - k. A padded step carries the state and outputs zeros.
 // The workspace [B, T, W] keeps per processing step what the backward pass
 // needs; its last H columns are the hidden state after the step. The
-// backward op gives the gradients of xproj, h0, c0, the kernel and extra.
+// backward op gives the gradients of xproj, the bias, h0, c0, the kernel
+// and extra.
 
 #include <algorithm>
 #include <cmath>
@@ -201,19 +205,21 @@ struct Config {
   float cell_clip;  // 0: no clipping
   bool go_backwards;
   int64_t batch, time, units;
-  bool peepholes, dropout;
+  bool peepholes, dropout, bias;
 
   int64_t InputIndex(int64_t k) const { return go_backwards ? time - 1 - k : k; }
 };
 
 Status CheckInputs(OpKernelContext* context, const Config& c,
-                   const Tensor& h0, const Tensor& c0, const Tensor& kernel,
-                   const Tensor& extra, const Tensor& mask,
-                   const Tensor& dropout) {
+                   const Tensor& bias, const Tensor& h0, const Tensor& c0,
+                   const Tensor& kernel, const Tensor& extra,
+                   const Tensor& mask, const Tensor& dropout) {
   const int64_t b = c.batch, h = c.units, g = Gates(c.kind);
   auto is = [](const Tensor& t, std::initializer_list<int64_t> dims) {
     return t.shape() == TensorShape(dims);
   };
+  if (!is(bias, {g * h}) && !is(bias, {0}))
+    return tensorflow::errors::InvalidArgument("bias must be [gates * units] or [0]");
   if (!is(h0, {b, h}) || !is(c0, {b, h}))
     return tensorflow::errors::InvalidArgument("h0 and c0 must be [batch, units]");
   if (!is(kernel, {h, g * h}))
@@ -251,7 +257,8 @@ class RnnOpBase : public OpKernel {
   }
 
  protected:
-  Config MakeConfig(int64_t batch, int64_t time, int64_t units, const Tensor& extra,
+  Config MakeConfig(int64_t batch, int64_t time, int64_t units,
+                    const Tensor& bias, const Tensor& extra,
                     const Tensor& dropout) const {
     Config c;
     c.kind = kind_;
@@ -262,6 +269,7 @@ class RnnOpBase : public OpKernel {
     c.units = units;
     c.peepholes = kind_ == kLstm && extra.NumElements() > 0;
     c.dropout = dropout.NumElements() > 0;
+    c.bias = bias.NumElements() > 0;
     return c;
   }
 
@@ -278,21 +286,23 @@ class RnnForwardOp : public RnnOpBase {
 
   void Compute(OpKernelContext* context) override {
     const Tensor& xproj = context->input(0);
-    const Tensor& h0 = context->input(1);
-    const Tensor& c0 = context->input(2);
-    const Tensor& kernel = context->input(3);
-    const Tensor& extra = context->input(4);
-    const Tensor& mask = context->input(5);
-    const Tensor& dropout = context->input(6);
+    const Tensor& bias = context->input(1);
+    const Tensor& h0 = context->input(2);
+    const Tensor& c0 = context->input(3);
+    const Tensor& kernel = context->input(4);
+    const Tensor& extra = context->input(5);
+    const Tensor& mask = context->input(6);
+    const Tensor& dropout = context->input(7);
     OP_REQUIRES(context, xproj.dims() == 3,
                 tensorflow::errors::InvalidArgument("xproj must be [batch, time, gates * units]"));
     const int64_t batch = xproj.dim_size(0), time = xproj.dim_size(1);
     const int64_t units = kernel.dim_size(0);
-    const Config c = MakeConfig(batch, time, units, extra, dropout);
+    const Config c = MakeConfig(batch, time, units, bias, extra, dropout);
     OP_REQUIRES(context, xproj.dim_size(2) == Gates(kind_) * units,
                 tensorflow::errors::InvalidArgument("xproj must be [batch, time, gates * units]"));
     OP_REQUIRES_OK(context,
-                   CheckInputs(context, c, h0, c0, kernel, extra, mask, dropout));
+                   CheckInputs(context, c, bias, h0, c0, kernel, extra, mask,
+                               dropout));
 
     Tensor *outputs, *h_final, *c_final, *workspace;
     OP_REQUIRES_OK(context, context->allocate_output(
@@ -313,6 +323,7 @@ class RnnForwardOp : public RnnOpBase {
     }
     Args a{c,
            xproj.flat<float>().data(),
+           bias.flat<float>().data(),
            h0.flat<float>().data(),
            c0.flat<float>().data(),
            kernel.flat<float>().data(),
@@ -332,7 +343,7 @@ class RnnForwardOp : public RnnOpBase {
  private:
   struct Args {
     Config c;
-    const float *xproj, *h0, *c0, *kernel, *extra, *mask, *dropout;
+    const float *xproj, *bias, *h0, *c0, *kernel, *extra, *mask, *dropout;
     float *outputs, *h_final, *c_final, *workspace;
   };
 
@@ -370,8 +381,13 @@ class RnnForwardOp : public RnnOpBase {
       const float* cp =
           !lstm ? nullptr : k > 0 ? wk - W + c_slot : a.c0 + start * H;
       const int64_t ld = k > 0 ? ws_ld : H;
-      Strided(wk, n, G * H, Eigen::OuterStride<>(ws_ld)) =
-          Rows(a.xproj, start, n, t, T, G * H);
+      Strided gates(wk, n, G * H, Eigen::OuterStride<>(ws_ld));
+      if (c.bias) {
+        gates = Rows(a.xproj, start, n, t, T, G * H).rowwise() +
+                Eigen::Map<const Eigen::RowVectorXf>(a.bias, G * H);
+      } else {
+        gates = Rows(a.xproj, start, n, t, T, G * H);
+      }
       const float* hr = hp;
       int64_t hr_ld = ld;
       if (c.dropout) {
@@ -442,6 +458,7 @@ class RnnForwardOp : public RnnOpBase {
     const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
     Matrix h = ConstStrided(a.h0 + start * H, n, H, Eigen::OuterStride<>(H));
     Matrix hrec(n, H), z(n, G * H), hn(n, H), cn(n, H);
+    Matrix xb(c.bias ? n : 0, G * H);
     for (int64_t k = 0; k < T; ++k) {
       const int64_t t = c.InputIndex(k);
       if (c.dropout) {
@@ -449,7 +466,11 @@ class RnnForwardOp : public RnnOpBase {
             ConstStrided(a.dropout + start * H, n, H, Eigen::OuterStride<>(H)));
       }
       const Matrix& hr = c.dropout ? hrec : h;
-      auto x = Rows(a.xproj, start, n, t, T, G * H);
+      ConstStrided x = Rows(a.xproj, start, n, t, T, G * H);
+      if (c.bias) {
+        xb = x.rowwise() + Eigen::Map<const Eigen::RowVectorXf>(a.bias, G * H);
+        new (&x) ConstStrided(xb.data(), n, G * H, Eigen::OuterStride<>(G * H));
+      }
       auto ws = Rows(a.workspace, start, n, k, T, W);
       if (c.kind == kGruAfter) {
         Gemm(false, false, n, G * H, H, hr.data(), H, a.kernel, G * H, 0.0f, z.data(),
@@ -511,19 +532,21 @@ class RnnBackwardOp : public RnnOpBase {
     const Tensor& c0 = context->input(1);
     const Tensor& kernel = context->input(2);
     const Tensor& extra = context->input(3);
-    const Tensor& mask = context->input(4);
-    const Tensor& dropout = context->input(5);
-    const Tensor& workspace = context->input(6);
-    const Tensor& d_outputs = context->input(7);
-    const Tensor& d_h = context->input(8);
-    const Tensor& d_c = context->input(9);
+    const Tensor& bias = context->input(4);
+    const Tensor& mask = context->input(5);
+    const Tensor& dropout = context->input(6);
+    const Tensor& workspace = context->input(7);
+    const Tensor& d_outputs = context->input(8);
+    const Tensor& d_h = context->input(9);
+    const Tensor& d_c = context->input(10);
     OP_REQUIRES(context, workspace.dims() == 3,
                 tensorflow::errors::InvalidArgument("workspace must be [batch, time, width]"));
     const int64_t batch = workspace.dim_size(0), time = workspace.dim_size(1);
     const int64_t units = kernel.dim_size(0), G = Gates(kind_);
-    const Config c = MakeConfig(batch, time, units, extra, dropout);
+    const Config c = MakeConfig(batch, time, units, bias, extra, dropout);
     OP_REQUIRES_OK(context,
-                   CheckInputs(context, c, h0, c0, kernel, extra, mask, dropout));
+                   CheckInputs(context, c, bias, h0, c0, kernel, extra, mask,
+                               dropout));
     OP_REQUIRES(context,
                 workspace.dim_size(2) == WorkspaceBlocks(kind_) * units,
                 tensorflow::errors::InvalidArgument(
@@ -533,15 +556,17 @@ class RnnBackwardOp : public RnnOpBase {
                     d_h.shape() == h0.shape() && d_c.shape() == h0.shape(),
                 tensorflow::errors::InvalidArgument("gradients do not match the outputs"));
 
-    Tensor *d_xproj, *d_kernel, *d_h0, *d_c0, *d_extra;
+    Tensor *d_xproj, *d_bias, *d_kernel, *d_h0, *d_c0, *d_extra;
     OP_REQUIRES_OK(context, context->allocate_output(
                                 0, TensorShape({batch, time, G * units}), &d_xproj));
+    OP_REQUIRES_OK(context, context->allocate_output(1, bias.shape(), &d_bias));
+    d_bias->flat<float>().setZero();
     OP_REQUIRES_OK(context,
-                   context->allocate_output(1, kernel.shape(), &d_kernel));
+                   context->allocate_output(2, kernel.shape(), &d_kernel));
     d_kernel->flat<float>().setZero();
-    OP_REQUIRES_OK(context, context->allocate_output(2, h0.shape(), &d_h0));
-    OP_REQUIRES_OK(context, context->allocate_output(3, c0.shape(), &d_c0));
-    OP_REQUIRES_OK(context, context->allocate_output(4, extra.shape(), &d_extra));
+    OP_REQUIRES_OK(context, context->allocate_output(3, h0.shape(), &d_h0));
+    OP_REQUIRES_OK(context, context->allocate_output(4, c0.shape(), &d_c0));
+    OP_REQUIRES_OK(context, context->allocate_output(5, extra.shape(), &d_extra));
     d_extra->flat<float>().setZero();
     if (batch == 0) return;
     if (time == 0) {
@@ -578,17 +603,23 @@ class RnnBackwardOp : public RnnOpBase {
     std::vector<Matrix> d_kernels(blocks, Matrix::Zero(units, G * units));
     std::vector<Eigen::RowVectorXf> d_extras(
         blocks, Eigen::RowVectorXf::Zero(extra.NumElements()));
+    std::vector<Eigen::RowVectorXf> d_biases(
+        blocks, Eigen::RowVectorXf::Zero(bias.NumElements()));
     ForRowBlocks(context, batch, blocks,
                  [&](int64_t block, int64_t start, int64_t limit) {
-                   Run(a, start, limit, &d_kernels[block], &d_extras[block]);
+                   Run(a, start, limit, &d_kernels[block], &d_extras[block],
+                       &d_biases[block]);
                  });
     Eigen::Map<Matrix> d_kernel_total(d_kernel->flat<float>().data(), units,
                                       G * units);
     Eigen::Map<Eigen::RowVectorXf> d_extra_total(d_extra->flat<float>().data(),
                                                  extra.NumElements());
+    Eigen::Map<Eigen::RowVectorXf> d_bias_total(d_bias->flat<float>().data(),
+                                                bias.NumElements());
     for (int64_t block = 0; block < blocks; ++block) {
       d_kernel_total += d_kernels[block];
       d_extra_total += d_extras[block];
+      d_bias_total += d_biases[block];
     }
   }
 
@@ -604,11 +635,12 @@ class RnnBackwardOp : public RnnOpBase {
   // Runs rows [start, limit) back through time; adds their share of the
   // recurrent kernel's and `extra`'s gradients to `d_kernel` and `d_extra`.
   static void Run(const Args& a, int64_t start, int64_t limit,
-                  Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
+                  Matrix* d_kernel, Eigen::RowVectorXf* d_extra,
+                  Eigen::RowVectorXf* d_bias) {
     if (a.c.kind == kLstm || a.c.kind == kSimple) {
-      RunInWorkspace(a, start, limit, d_kernel, d_extra);
+      RunInWorkspace(a, start, limit, d_kernel, d_extra, d_bias);
     } else {
-      RunGru(a, start, limit, d_kernel, d_extra);
+      RunGru(a, start, limit, d_kernel, d_extra, d_bias);
     }
   }
 
@@ -618,7 +650,8 @@ class RnnBackwardOp : public RnnOpBase {
   // one GEMM over every step at the end, h_rec^T d_xproj, instead of one
   // thin GEMM per step.
   static void RunInWorkspace(const Args& a, int64_t start, int64_t limit,
-                             Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
+                             Matrix* d_kernel, Eigen::RowVectorXf* d_extra,
+                             Eigen::RowVectorXf* d_bias) {
     const Config& c = a.c;
     const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
     const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
@@ -635,6 +668,7 @@ class RnnBackwardOp : public RnnOpBase {
     const ConstRowMap pi(a.extra, c.peepholes ? H : 0),
         pf(a.extra + H, c.peepholes ? H : 0),
         po(a.extra + 2 * H, c.peepholes ? H : 0);
+    RowMap d_b(d_bias->data(), c.bias ? G * H : 0);
     RowMap d_pi(d_extra->data(), c.peepholes ? H : 0),
         d_pf(d_extra->data() + H, c.peepholes ? H : 0),
         d_po(d_extra->data() + 2 * H, c.peepholes ? H : 0);
@@ -667,6 +701,7 @@ class RnnBackwardOp : public RnnOpBase {
           // h after a real step is tanh(z).
           const ConstRowMap h_new(z + h_slot, H);
           dz = dh_new * (1.0f - h_new.square());
+          if (c.bias) d_b += dz;
           continue;
         }
         const ConstRowMap i(z, H), f(z + H, H), g(z + 2 * H, H),
@@ -696,6 +731,7 @@ class RnnBackwardOp : public RnnOpBase {
         } else {
           dc.row(j).array() = dct * f;
         }
+        if (c.bias) d_b += dz;
       }
       // dh_rec = dz U^T, into the state of the real rows.
       Gemm(false, true, n, H, G * H, dzk, T * G * H, a.kernel, G * H, 0.0f,
@@ -720,7 +756,8 @@ class RnnBackwardOp : public RnnOpBase {
   }
 
   static void RunGru(const Args& a, int64_t start, int64_t limit,
-                     Matrix* d_kernel, Eigen::RowVectorXf* d_extra) {
+                     Matrix* d_kernel, Eigen::RowVectorXf* d_extra,
+                     Eigen::RowVectorXf* d_bias) {
     const Config& c = a.c;
     const int64_t n = limit - start, H = c.units, G = Gates(c.kind);
     const int64_t T = c.time, W = WorkspaceBlocks(c.kind) * H;
@@ -796,6 +833,7 @@ class RnnBackwardOp : public RnnOpBase {
           }
         }
         Rows(a.d_xproj, start, n, t, T, G * H) = dz;
+        if (c.bias) *d_bias += dz.colwise().sum();
       }
     }
     Strided(a.d_h0 + start * H, n, H, rowH) = dh;
@@ -806,7 +844,7 @@ class RnnBackwardOp : public RnnOpBase {
 Status ForwardShape(InferenceContext* c) {
   ShapeHandle xproj, kernel;
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &xproj));
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(3), 2, &kernel));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(4), 2, &kernel));
   auto batch = c->Dim(xproj, 0), time = c->Dim(xproj, 1);
   auto units = c->Dim(kernel, 0);
   c->set_output(0, c->MakeShape({batch, time, units}));
@@ -818,14 +856,15 @@ Status ForwardShape(InferenceContext* c) {
 
 Status BackwardShape(InferenceContext* c) {
   ShapeHandle workspace, h0;
-  TF_RETURN_IF_ERROR(c->WithRank(c->input(6), 3, &workspace));
+  TF_RETURN_IF_ERROR(c->WithRank(c->input(7), 3, &workspace));
   TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 2, &h0));
   c->set_output(0, c->MakeShape({c->Dim(workspace, 0), c->Dim(workspace, 1),
                                  c->UnknownDim()}));
-  c->set_output(1, c->input(2));
-  c->set_output(2, c->input(0));
-  c->set_output(3, c->input(1));
-  c->set_output(4, c->input(3));
+  c->set_output(1, c->input(4));
+  c->set_output(2, c->input(2));
+  c->set_output(3, c->input(0));
+  c->set_output(4, c->input(1));
+  c->set_output(5, c->input(3));
   return Status();
 }
 
@@ -833,6 +872,7 @@ Status BackwardShape(InferenceContext* c) {
 
 REGISTER_OP("ZooRnnForward")
     .Input("xproj: float")
+    .Input("bias: float")
     .Input("h0: float")
     .Input("c0: float")
     .Input("kernel: float")
@@ -853,6 +893,7 @@ REGISTER_OP("ZooRnnBackward")
     .Input("c0: float")
     .Input("kernel: float")
     .Input("extra: float")
+    .Input("bias: float")
     .Input("mask: float")
     .Input("dropout: float")
     .Input("workspace: float")
@@ -860,6 +901,7 @@ REGISTER_OP("ZooRnnBackward")
     .Input("d_h: float")
     .Input("d_c: float")
     .Output("d_xproj: float")
+    .Output("d_bias: float")
     .Output("d_kernel: float")
     .Output("d_h0: float")
     .Output("d_c0: float")

@@ -94,12 +94,17 @@ def run(cell, inputs, initial_state, mask=None, recurrent_mask=None,
     gates = GATES[kind]
     batch, time = tf.shape(inputs)[0], tf.shape(inputs)[1]
     features = tf.shape(inputs)[2]
-    # One matrix product for every step: [batch * time, features] @ W.
+    # One matrix product for every step: [batch * time, features] @ W. The
+    # ops add the bias and give its gradient (a column sum of d_xproj that
+    # they make while each row is in cache).
     xproj = tf.matmul(tf.reshape(inputs, [-1, features]), cell.kernel)
-    if cell.use_bias:
-        bias = cell.bias[0] if kind == "gru_after" else cell.bias
-        xproj = xproj + bias
     xproj = tf.reshape(xproj, [batch, time, gates * units])
+    if not cell.use_bias:
+        bias = tf.zeros([0])
+    elif kind == "gru_after":
+        bias = cell.bias[0]
+    else:
+        bias = tf.convert_to_tensor(cell.bias)
     if kind == "lstm" and cell.use_peepholes:
         extra = tf.convert_to_tensor(cell.peephole_weights)
     elif kind == "lstm":
@@ -119,9 +124,9 @@ def run(cell, inputs, initial_state, mask=None, recurrent_mask=None,
                  go_backwards=go_backwards)
 
     @tf.custom_gradient
-    def loop(xproj, h0, c0, kernel, extra):
+    def loop(xproj, bias, h0, c0, kernel, extra):
         outputs, h, c, workspace = module.zoo_rnn_forward(
-            xproj, h0, c0, kernel, extra, float_mask, dropout, **attrs
+            xproj, bias, h0, c0, kernel, extra, float_mask, dropout, **attrs
         )
 
         def grad(d_outputs, d_h, d_c):
@@ -129,15 +134,16 @@ def run(cell, inputs, initial_state, mask=None, recurrent_mask=None,
                 tf.zeros_like(value) if d is None else d
                 for d, value in ((d_outputs, outputs), (d_h, h), (d_c, c))
             )
-            d_xproj, d_kernel, d_h0, d_c0, d_extra = module.zoo_rnn_backward(
-                h0, c0, kernel, extra, float_mask, dropout, workspace,
+            (d_xproj, d_bias, d_kernel, d_h0, d_c0,
+             d_extra) = module.zoo_rnn_backward(
+                h0, c0, kernel, extra, bias, float_mask, dropout, workspace,
                 d_outputs, d_h, d_c, **attrs
             )
-            return d_xproj, d_h0, d_c0, d_kernel, d_extra
+            return d_xproj, d_bias, d_h0, d_c0, d_kernel, d_extra
 
         return (outputs, h, c), grad
 
-    outputs, h, c = loop(xproj, h0, c0,
+    outputs, h, c = loop(xproj, bias, h0, c0,
                          tf.convert_to_tensor(cell.recurrent_kernel), extra)
     if mask is None:
         last_output = h
