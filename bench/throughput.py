@@ -31,7 +31,11 @@ in float32 only: its rows under a mixed policy have no PyTorch side.
 Where zoo's compiled loop (`zoo.kernels`) runs here, the float32 rows
 get a fourth side, the same zoo model with `use_kernel=False` (the
 TensorFlow loop): `kernel_speedup` is the zoo side over it, the kernel's
-before and after in one run.
+before and after in one run. The peephole LSTM's float32 rows get one
+more side, zoo's plain LSTM of the same configuration:
+`peephole_ratio` is the peephole LSTM's samples/s over it, measured in
+the same rotation (rows that run minutes apart carry the machine's
+drift).
 
 The GEMM ceiling of the machine (a large matrix product) is measured in
 float32, and in bfloat16 when a bfloat16 policy is measured, with the
@@ -260,7 +264,8 @@ def rotated_order(keys, repeat):
 
 
 def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
-            with_torch=False, precisions=("float32",), with_loop=False):
+            with_torch=False, precisions=("float32",), with_loop=False,
+            with_plain=False):
     """Interleaved medians; returns one result dict per configuration and
     precision (a Keras dtype policy), configuration by configuration.
 
@@ -271,6 +276,9 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
     samples/s over the float32 one of the same configuration. With
     `with_loop`, float32 configurations also run zoo's model with
     `use_kernel=False`: `loop_samples_per_second` and `kernel_speedup`.
+    With `with_plain`, float32 peephole LSTM configurations also run zoo's
+    plain LSTM: `plain_samples_per_second` and `peephole_ratio` (None in
+    other rows).
     """
     x, y = batch_data(batch)
     rows = [(i, policy) for i in range(len(configs)) for policy in precisions]
@@ -284,6 +292,10 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
         if with_loop and row[1] == "float32":
             steps_of[row, "zoo_loop"] = build(
                 config, True, batch, units, use_kernel=False).train_on_batch
+        if (with_plain and row[1] == "float32"
+                and config["cell"] == "peephole_lstm"):
+            steps_of[row, "zoo_plain"] = build(
+                {**config, "cell": "lstm"}, True, batch, units).train_on_batch
         if with_torch and row[1] == "float32":
             twin = build_torch(config, batch, units)
             if twin is not None:
@@ -311,6 +323,11 @@ def measure(configs, steps, repeats, batch=BATCH, units=UNITS,
                     if (row, "zoo_loop") in found else None)
             result["loop_samples_per_second"] = loop
             result["kernel_speedup"] = zoo / loop if loop else None
+        if with_plain:
+            plain = (statistics.median(found[row, "zoo_plain"])
+                     if (row, "zoo_plain") in found else None)
+            result["plain_samples_per_second"] = plain
+            result["peephole_ratio"] = zoo / plain if plain else None
         if with_torch:
             torch_ = (statistics.median(found[row, "torch"])
                       if (row, "torch") in found else None)
@@ -325,6 +342,7 @@ def table(results):
     columns appear when a mixed policy was measured."""
     with_torch = any("torch_ratio" in r for r in results)
     with_loop = any("kernel_speedup" in r for r in results)
+    with_plain = any(r.get("peephole_ratio") for r in results)
     mixed = any(r.get("precision", "float32") != "float32" for r in results)
     speedup = mixed and any("speedup" in r for r in results)
     header = "| configuration |"
@@ -337,6 +355,8 @@ def table(results):
         header += " PyTorch samples/s | zoo / PyTorch |"
     if with_loop:
         header += " zoo loop samples/s | kernel speedup |"
+    if with_plain:
+        header += " zoo plain LSTM samples/s | peephole / plain |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for r in results:
         line = f"| {r['name']} |"
@@ -352,6 +372,9 @@ def table(results):
         if with_loop:
             line += _measured_cells(r.get("loop_samples_per_second"),
                                     r.get("kernel_speedup"))
+        if with_plain:
+            line += _measured_cells(r.get("plain_samples_per_second"),
+                                    r.get("peephole_ratio"))
         lines.append(line)
     return "\n".join(lines)
 
@@ -419,7 +442,7 @@ def main(argv, flag_values=flags.FLAGS):
               "zoo runs its TensorFlow loop.")
     results = measure(configurations(quick, flag_values.cells), steps,
                       repeats, with_torch=with_torch, precisions=precisions,
-                      with_loop=not kernel_missing)
+                      with_loop=not kernel_missing, with_plain=True)
     payload = {
         "shape": dict(batch=BATCH, time=TIME, inputs=INPUTS, units=UNITS,
                       classes=CLASSES),

@@ -78,6 +78,22 @@ def test_measure_with_the_loop_reports_the_kernel_speedup():
     assert lines[3].endswith("| - | - |")
 
 
+def test_measure_with_plain_compares_the_peephole_lstm_with_zoos_plain_one():
+    results = throughput.measure(
+        [dict(cell="peephole_lstm", bidirectional=False, masked=False,
+              layers=1),
+         dict(cell="lstm", bidirectional=False, masked=False, layers=1)],
+        steps=1, repeats=1, batch=4, units=3, with_plain=True)
+    peephole, plain = results
+    assert peephole["peephole_ratio"] == pytest.approx(
+        peephole["zoo_samples_per_second"]
+        / peephole["plain_samples_per_second"])
+    assert plain["peephole_ratio"] is None
+    lines = throughput.table(results).splitlines()
+    assert lines[0].endswith("| zoo plain LSTM samples/s | peephole / plain |")
+    assert lines[3].endswith("| - | - |")
+
+
 def test_build_passes_use_kernel_to_the_zoo_layers():
     config = dict(cell="lstm", bidirectional=True, masked=False, layers=2)
     model = throughput.build(config, True, batch=4, units=3, use_kernel=False)
