@@ -62,8 +62,6 @@ using Matrix =
 using Strided = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 using ConstStrided =
     Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
-using Array = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic,
-                           Eigen::RowMajor>;
 
 enum Kind { kLstm, kGruAfter, kGruBefore, kSimple };
 
@@ -87,6 +85,10 @@ int Gates(Kind kind) {
       return 3;
   }
 }
+
+// The LSTM and the SimpleRNN keep their state in the workspace and run
+// each row in one pass; the GRUs step by step on whole blocks.
+bool InWorkspace(Kind kind) { return kind == kLstm || kind == kSimple; }
 
 // Workspace columns per step, in units of H.
 int WorkspaceBlocks(Kind kind) {
@@ -348,7 +350,7 @@ class RnnForwardOp : public RnnOpBase {
   };
 
   static void Run(const Args& a, int64_t start, int64_t limit) {
-    if (a.c.kind == kLstm || a.c.kind == kSimple) {
+    if (InWorkspace(a.c.kind)) {
       RunInWorkspace(a, start, limit);
     } else {
       RunGru(a, start, limit);
@@ -575,11 +577,10 @@ class RnnBackwardOp : public RnnOpBase {
       return;
     }
     Tensor h_rec;
-    const bool in_workspace = kind_ == kLstm || kind_ == kSimple;
     OP_REQUIRES_OK(context,
                    context->allocate_temp(
                        tensorflow::DT_FLOAT,
-                       TensorShape({in_workspace ? batch : 0, time, units}),
+                       TensorShape({InWorkspace(kind_) ? batch : 0, time, units}),
                        &h_rec));
     // Weight gradients: one partial sum per row block, added in block
     // order at the end, so that the result does not depend on which
@@ -637,7 +638,7 @@ class RnnBackwardOp : public RnnOpBase {
   static void Run(const Args& a, int64_t start, int64_t limit,
                   Matrix* d_kernel, Eigen::RowVectorXf* d_extra,
                   Eigen::RowVectorXf* d_bias) {
-    if (a.c.kind == kLstm || a.c.kind == kSimple) {
+    if (InWorkspace(a.c.kind)) {
       RunInWorkspace(a, start, limit, d_kernel, d_extra, d_bias);
     } else {
       RunGru(a, start, limit, d_kernel, d_extra, d_bias);
@@ -685,6 +686,7 @@ class RnnBackwardOp : public RnnOpBase {
         const float* z = wk + j * ws_ld;
         RowMap dz(dzk + j * T * G * H, G * H);
         ConstRowMap h_prev(hp + j * ld, H);
+        // Padded rows too: their zero dz meets a finite h_rec in the dU GEMM.
         RowMap h_rec(a.h_rec + ((start + j) * T + t) * H, H);
         if (c.dropout) {
           h_rec = h_prev * ConstRowMap(a.dropout + (start + j) * H, H);
@@ -692,7 +694,7 @@ class RnnBackwardOp : public RnnOpBase {
           h_rec = h_prev;
         }
         if (a.mask[(start + j) * T + t] == 0.0f) {
-          // Padded: no gradient into this step; the state's passes by.
+          // Padded: no gradient into this step; the state passes by.
           dz.setZero();
           continue;
         }
@@ -780,61 +782,59 @@ class RnnBackwardOp : public RnnOpBase {
       }
       // dh + the gradient of this step's output.
       dh_new = dh + Rows(a.d_outputs, start, n, k, T, H);
-      {
-        auto gz = ws.block(0, 0, n, H).array();
-        auto gr = ws.block(0, H, n, H).array();
-        auto gn = ws.block(0, 2 * H, n, H).array();
-        auto dzz = dz.block(0, 0, n, H).array();
-        auto dzr = dz.block(0, H, n, H).array();
-        auto dzn = dz.block(0, 2 * H, n, H).array();
-        dzz = dh_new.array() * (h_prev.array() - gn) * gz * (1.0f - gz);
-        dzn = dh_new.array() * (1.0f - gz) * (1.0f - gn.square());
-        Matrix d_carry = (dh_new.array() * gz).matrix();
-        if (c.kind == kGruAfter) {
-          auto hpn = ws.block(0, 3 * H, n, H).array();
-          dzr = dzn * hpn * gr * (1.0f - gr);
-          for (int64_t j = 0; j < n; ++j) {
-            if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
-          }
-          dhp = dz;
-          dhp.block(0, 2 * H, n, H).array() *= gr;
-          // dU += h_rec^T dhp (the recurrent product's gradient), and
-          // its bias: the sum of dhp.
-          Gemm(true, false, H, G * H, n, hprev_rec.data(), H, dhp.data(),
-               G * H, 1.0f, d_kernel->data(), G * H);
-          *d_extra += dhp.colwise().sum();
-          Gemm(false, true, n, H, G * H, dhp.data(), G * H, a.kernel, G * H, 0.0f,
-               drh.data(), H);
-        } else {
-          for (int64_t j = 0; j < n; ++j) {
-            if (a.mask[(start + j) * T + t] == 0.0f) {
-              dz.row(j).setZero();
-            }
-          }
-          // d(r * h_rec) = dn U_n^T; dh_rec = [dz, dr] U_zr^T + d(r h) * r.
-          Matrix d_rh(n, H);
-          Gemm(false, true, n, H, H, dz.data() + 2 * H, 3 * H, a.kernel + 2 * H,
-               3 * H, 0.0f, d_rh.data(), H);
-          dzr = d_rh.array() * hprev_rec.array() * gr * (1.0f - gr);
-          Gemm(false, true, n, H, 2 * H, dz.data(), 3 * H, a.kernel, 3 * H, 0.0f,
-               drh.data(), H);
-          drh.array() += d_rh.array() * gr;
-          // dU_zr += h_rec^T [dz, dr]; dU_n += (r * h_rec)^T dn.
-          Gemm(true, false, H, 2 * H, n, hprev_rec.data(), H, dz.data(), 3 * H,
-               1.0f, d_kernel->data(), 3 * H);
-          Matrix rh = (gr * hprev_rec.array()).matrix();
-          Gemm(true, false, H, H, n, rh.data(), H, dz.data() + 2 * H, 3 * H,
-               1.0f, d_kernel->data() + 2 * H, 3 * H);
-        }
-        if (c.dropout) drh.array() *= drop.array();
+      auto gz = ws.block(0, 0, n, H).array();
+      auto gr = ws.block(0, H, n, H).array();
+      auto gn = ws.block(0, 2 * H, n, H).array();
+      auto dzz = dz.block(0, 0, n, H).array();
+      auto dzr = dz.block(0, H, n, H).array();
+      auto dzn = dz.block(0, 2 * H, n, H).array();
+      dzz = dh_new.array() * (h_prev.array() - gn) * gz * (1.0f - gz);
+      dzn = dh_new.array() * (1.0f - gz) * (1.0f - gn.square());
+      Matrix d_carry = (dh_new.array() * gz).matrix();
+      if (c.kind == kGruAfter) {
+        auto hpn = ws.block(0, 3 * H, n, H).array();
+        dzr = dzn * hpn * gr * (1.0f - gr);
         for (int64_t j = 0; j < n; ++j) {
-          if (a.mask[(start + j) * T + t] != 0.0f) {
-            dh.row(j) = d_carry.row(j) + drh.row(j);
+          if (a.mask[(start + j) * T + t] == 0.0f) dz.row(j).setZero();
+        }
+        dhp = dz;
+        dhp.block(0, 2 * H, n, H).array() *= gr;
+        // dU += h_rec^T dhp (the recurrent product's gradient), and
+        // its bias: the sum of dhp.
+        Gemm(true, false, H, G * H, n, hprev_rec.data(), H, dhp.data(),
+             G * H, 1.0f, d_kernel->data(), G * H);
+        *d_extra += dhp.colwise().sum();
+        Gemm(false, true, n, H, G * H, dhp.data(), G * H, a.kernel, G * H, 0.0f,
+             drh.data(), H);
+      } else {
+        for (int64_t j = 0; j < n; ++j) {
+          if (a.mask[(start + j) * T + t] == 0.0f) {
+            dz.row(j).setZero();
           }
         }
-        Rows(a.d_xproj, start, n, t, T, G * H) = dz;
-        if (c.bias) *d_bias += dz.colwise().sum();
+        // d(r * h_rec) = dn U_n^T; dh_rec = [dz, dr] U_zr^T + d(r h) * r.
+        Matrix d_rh(n, H);
+        Gemm(false, true, n, H, H, dz.data() + 2 * H, 3 * H, a.kernel + 2 * H,
+             3 * H, 0.0f, d_rh.data(), H);
+        dzr = d_rh.array() * hprev_rec.array() * gr * (1.0f - gr);
+        Gemm(false, true, n, H, 2 * H, dz.data(), 3 * H, a.kernel, 3 * H, 0.0f,
+             drh.data(), H);
+        drh.array() += d_rh.array() * gr;
+        // dU_zr += h_rec^T [dz, dr]; dU_n += (r * h_rec)^T dn.
+        Gemm(true, false, H, 2 * H, n, hprev_rec.data(), H, dz.data(), 3 * H,
+             1.0f, d_kernel->data(), 3 * H);
+        Matrix rh = (gr * hprev_rec.array()).matrix();
+        Gemm(true, false, H, H, n, rh.data(), H, dz.data() + 2 * H, 3 * H,
+             1.0f, d_kernel->data() + 2 * H, 3 * H);
       }
+      if (c.dropout) drh.array() *= drop.array();
+      for (int64_t j = 0; j < n; ++j) {
+        if (a.mask[(start + j) * T + t] != 0.0f) {
+          dh.row(j) = d_carry.row(j) + drh.row(j);
+        }
+      }
+      Rows(a.d_xproj, start, n, t, T, G * H) = dz;
+      if (c.bias) *d_bias += dz.colwise().sum();
     }
     Strided(a.d_h0 + start * H, n, H, rowH) = dh;
     Strided(a.d_c0 + start * H, n, H, rowH).setZero();
