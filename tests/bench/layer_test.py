@@ -63,7 +63,7 @@ def test_measure_times_each_cell_and_the_step():
 
 
 @needs_torch
-def test_zoo_and_torch_layers_have_the_same_weights(monkeypatch):
+def test_zoo_and_torch_layers_have_the_same_weights():
     import torch
 
     for cell in layer.CELLS:
@@ -79,30 +79,30 @@ def test_zoo_and_torch_layers_have_the_same_weights(monkeypatch):
         assert zoo.count_params() - dense + twin_bias == torch_count
 
 
-def _main(monkeypatch, tmp_path, *argv):
+def _main(tmp_path, *argv):
     values = flags.FlagValues()
     layer.define_flags(values)
     values(["layer", f"--output={tmp_path / 'layer.json'}", *argv])
     return layer.main(["layer"], flag_values=values)
 
 
-def test_an_unknown_cell_is_one_clear_line(monkeypatch, tmp_path):
+def test_an_unknown_cell_is_one_clear_line(tmp_path):
     with pytest.raises(app.UsageError, match="--cells must name some of "
                        "lstm, gru; got 'lstm,rnn'"):
-        _main(monkeypatch, tmp_path, "--cells=lstm,rnn")
+        _main(tmp_path, "--cells=lstm,rnn")
 
 
 def test_without_pytorch_it_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setattr(throughput, "torch_available", lambda: False)
     with pytest.raises(app.UsageError, match=r"pip install '\.\[bench\]'"):
-        _main(monkeypatch, tmp_path)
+        _main(tmp_path)
 
 
 @needs_torch
 def test_main_writes_the_table_and_json(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(layer, "measure", lambda cells, steps, repeats: [
         dict(name="lstm x", zoo_ms=1.0, torch_ms=2.0, layer_ratio=2.0)])
-    _main(monkeypatch, tmp_path, "--cells=lstm", "--steps=1", "--repeats=1")
+    _main(tmp_path, "--cells=lstm", "--steps=1", "--repeats=1")
     assert "| lstm x | 1.00 | 2.00 | 2.000x |" in capsys.readouterr().out
     with open(tmp_path / "layer.json") as f:
         payload = json.load(f)
