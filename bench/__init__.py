@@ -3,6 +3,8 @@
 import json
 import os
 
+from absl import app
+
 
 def write_json(payload, path):
     """Writes a benchmark's results to `path` (folders made as needed)."""
@@ -11,3 +13,12 @@ def write_json(payload, path):
         json.dump(payload, f, indent=2, ensure_ascii=False)
         f.write("\n")
     print(f"Wrote {path}")
+
+
+def check_cells(cells, known):
+    """Raises `app.UsageError` unless `cells` (the `--cells` flag) names
+    one or more of `known`."""
+    if not cells or set(cells) - set(known):
+        raise app.UsageError(
+            f"--cells must name some of {', '.join(known)}; got "
+            f"{','.join(cells)!r}")

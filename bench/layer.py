@@ -194,11 +194,7 @@ def table(results):
 def main(argv, flag_values=flags.FLAGS):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    unknown = sorted(set(flag_values.cells) - set(CELLS))
-    if unknown or not flag_values.cells:
-        raise app.UsageError(
-            f"--cells must name some of {', '.join(CELLS)}; got "
-            f"{','.join(flag_values.cells)!r}")
+    bench.check_cells(flag_values.cells, CELLS)
     if not throughput.torch_available():
         raise app.UsageError(
             "bench.layer compares with PyTorch, which is not installed: "

@@ -420,11 +420,7 @@ def main(argv, flag_values=flags.FLAGS):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     quick, output = flag_values.quick, flag_values.output
     precisions = policies(flag_values.precisions)
-    unknown = sorted(set(flag_values.cells) - set(CELLS))
-    if unknown or not flag_values.cells:
-        raise app.UsageError(
-            f"--cells must name some of {', '.join(CELLS)}; got "
-            f"{','.join(flag_values.cells)!r}")
+    bench.check_cells(flag_values.cells, CELLS)
     steps = 2 if quick else flag_values.steps
     repeats = 2 if quick else flag_values.repeats
     size = 512 if quick else 2048
