@@ -19,7 +19,7 @@ row-by-row MNIST shape (batch 128, 28 steps of 28 inputs, 128 units):
   step besides the layers, in milliseconds.
 
 Every side runs `--steps` calls per repetition, interleaved in one
-process with the side that goes first alternating, so that a change of
+process with the side that goes first alternating within each pair, so that a change of
 machine speed hits every side alike; the reported ratio is the median of
 the per-repetition ratios, after one warm-up repetition. Needs PyTorch
 (`pip install '.[bench]'`).
@@ -130,13 +130,12 @@ def torch_plain_step(batch=throughput.BATCH):
 
 
 def interleaved(sides, steps, repeats):
-    """Milliseconds per call of each of `sides` (name -> function): a list
-    per side, one entry per measured repetition."""
-    names = list(sides)
-    found = {name: [] for name in names}
+    """Milliseconds per call of each of `sides` (`(group, side)` ->
+    function): a list per side, one entry per measured repetition. The
+    sides of a group take turns going first (`throughput.rotated_order`)."""
+    found = {name: [] for name in sides}
     for repeat in range(repeats + 1):
-        order = names if repeat % 2 == 0 else names[::-1]
-        for name in order:
+        for name in throughput.rotated_order(list(sides), repeat):
             start = time.perf_counter()
             for _ in range(steps):
                 sides[name]()

@@ -25,7 +25,8 @@ def test_importing_defines_no_flags():
 
 def test_interleaved_alternates_the_first_side_and_drops_the_warm_up():
     calls = []
-    sides = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    sides = {("x", "a"): lambda: calls.append("a"),
+             ("x", "b"): lambda: calls.append("b")}
     found = layer.interleaved(sides, steps=2, repeats=3)
     # Repetition 0 (warm-up) a then b, 1 b then a, 2 a then b, ...
     assert calls == ["a", "a", "b", "b", "b", "b", "a", "a",
